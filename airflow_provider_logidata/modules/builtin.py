@@ -1,0 +1,98 @@
+"""Registration of the built-in modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_logidata.modules import destinations, sources, transforms
+from airflow_provider_logidata.modules.registry import ModuleDef
+
+if TYPE_CHECKING:
+    from airflow_provider_logidata.modules.registry import ModuleRegistry
+
+_OPS = "airflow_provider_logidata.operators"
+
+BUILTIN_MODULES: tuple[ModuleDef, ...] = (
+    ModuleDef(
+        name="source.file",
+        category="source",
+        label="File",
+        description="Read CSV, Parquet or JSON-lines files (local or object storage, globs allowed).",
+        config_model=sources.FileSourceConfig,
+        operator=f"{_OPS}.sources.FileSourceOperator",
+        min_inputs=0,
+        max_inputs=0,
+        icon="file",
+    ),
+    ModuleDef(
+        name="select_columns",
+        category="transform",
+        label="Select columns",
+        description="Keep, order, rename and cast columns.",
+        config_model=transforms.SelectColumnsConfig,
+        operator=f"{_OPS}.transforms.SelectColumnsOperator",
+        icon="columns",
+    ),
+    ModuleDef(
+        name="filter_rows",
+        category="transform",
+        label="Filter rows",
+        description="Keep rows matching a SQL condition.",
+        config_model=transforms.FilterRowsConfig,
+        operator=f"{_OPS}.transforms.FilterRowsOperator",
+        icon="filter",
+    ),
+    ModuleDef(
+        name="deduplicate",
+        category="transform",
+        label="Deduplicate",
+        description="Remove duplicate rows on all or key columns.",
+        config_model=transforms.DeduplicateConfig,
+        operator=f"{_OPS}.transforms.DeduplicateOperator",
+        icon="copy",
+    ),
+    ModuleDef(
+        name="fill_nulls",
+        category="transform",
+        label="Fill nulls",
+        description="Replace nulls with a constant or a column statistic.",
+        config_model=transforms.FillNullsConfig,
+        operator=f"{_OPS}.transforms.FillNullsOperator",
+        icon="paint-bucket",
+    ),
+    ModuleDef(
+        name="clean_text",
+        category="transform",
+        label="Clean text",
+        description="Trim, collapse spaces and change case.",
+        config_model=transforms.CleanTextConfig,
+        operator=f"{_OPS}.transforms.CleanTextOperator",
+        icon="type",
+    ),
+    ModuleDef(
+        name="parse_dates",
+        category="transform",
+        label="Parse dates",
+        description="Parse text into dates or timestamps.",
+        config_model=transforms.ParseDatesConfig,
+        operator=f"{_OPS}.transforms.ParseDatesOperator",
+        icon="calendar",
+    ),
+    ModuleDef(
+        name="destination.file",
+        category="destination",
+        label="File",
+        description="Write a Parquet or CSV file, replaced atomically.",
+        config_model=destinations.FileDestinationConfig,
+        operator=f"{_OPS}.destinations.FileDestinationOperator",
+        min_inputs=1,
+        max_inputs=1,
+        outputs=(),
+        icon="save",
+    ),
+)
+
+
+def register_all(reg: ModuleRegistry) -> None:
+    for module in BUILTIN_MODULES:
+        reg.register(module)

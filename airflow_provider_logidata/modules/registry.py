@@ -1,0 +1,99 @@
+"""The module registry: one place that knows every module, keyed by name.
+
+The spec validator, the DAG factory and (later) the builder's palette all read from here instead of
+branching on module names, so adding a module is one ``register`` call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_logidata.modules.base import ModuleConfig
+
+Category = Literal["source", "transform", "destination"]
+CATEGORIES: tuple[Category, ...] = ("source", "transform", "destination")
+
+
+@dataclass(frozen=True)
+class ModuleDef:
+    """What the rest of the system needs to know about one module.
+
+    ``operator`` is a dotted path resolved on first use, so validating a spec never imports Airflow's
+    operator machinery.
+    """
+
+    name: str
+    category: Category
+    label: str
+    description: str
+    config_model: type[ModuleConfig]
+    operator: str
+    min_inputs: int = 1
+    max_inputs: int | None = 1
+    outputs: tuple[str, ...] = ("out",)
+    icon: str = ""
+    _operator_cls: list[type] = field(default_factory=list, repr=False, compare=False)
+
+    def operator_class(self) -> type[Any]:
+        if not self._operator_cls:
+            module_name, _, attr = self.operator.rpartition(".")
+            self._operator_cls.append(getattr(importlib.import_module(module_name), attr))
+        return self._operator_cls[0]
+
+    def inputs_text(self) -> str:
+        if self.max_inputs == self.min_inputs:
+            return f"exactly {self.min_inputs}"
+        if self.max_inputs is None:
+            return f"at least {self.min_inputs}"
+        return f"{self.min_inputs} to {self.max_inputs}"
+
+
+class ModuleRegistry:
+    def __init__(self) -> None:
+        self._modules: dict[str, ModuleDef] = {}
+
+    def register(self, module: ModuleDef) -> ModuleDef:
+        if module.name in self._modules and self._modules[module.name] != module:
+            raise ValueError(f"module {module.name!r} is already registered")
+        if module.category not in CATEGORIES:
+            raise ValueError(f"module {module.name!r}: category must be one of {CATEGORIES}")
+        self._modules[module.name] = module
+        return module
+
+    def get(self, name: str) -> ModuleDef | None:
+        return self._modules.get(name)
+
+    def __getitem__(self, name: str) -> ModuleDef:
+        try:
+            return self._modules[name]
+        except KeyError:
+            raise KeyError(f"unknown module {name!r}; known modules: {', '.join(self.names())}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules
+
+    def __iter__(self) -> Iterator[ModuleDef]:
+        return iter(sorted(self._modules.values(), key=lambda m: (CATEGORIES.index(m.category), m.name)))
+
+    def names(self) -> list[str]:
+        return sorted(self._modules)
+
+
+_REGISTRY: ModuleRegistry | None = None
+
+
+def registry() -> ModuleRegistry:
+    """The process-wide registry with the built-in modules loaded."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = ModuleRegistry()
+        from airflow_provider_logidata.modules import builtin
+
+        builtin.register_all(reg)
+        _REGISTRY = reg
+    return _REGISTRY

@@ -1,0 +1,78 @@
+"""Lazy access to the ``[logidata]`` config section.
+
+Nothing here reads Airflow config at import time: the DAG processor imports this module on every parse,
+and the CLI should work (with explicit paths) even where Airflow's config is slow to load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECTION = "logidata"
+
+_DEFAULTS: dict[str, str] = {
+    "pipelines_path": "",
+    "staging_path": "",
+    "report_path": "",
+    "keep_staging": "on_failure",
+    "duckdb_memory_limit": "1GB",
+    "duckdb_threads": "0",
+    "batch_rows": "122880",
+    "builder_url": "/plugin/logidata#/pipelines/{pipeline_id}",
+}
+
+KEEP_STAGING_CHOICES = ("never", "on_failure", "always")
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow").expanduser()
+
+
+def get(option: str) -> str:
+    """Read an option: environment variable first (cheap, works in every process), then Airflow conf."""
+    env = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}")
+    if env is not None:
+        return env
+    try:
+        from airflow.configuration import conf
+    except ImportError:  # a Task SDK-only worker
+        return _DEFAULTS[option]
+    return str(conf.get(SECTION, option, fallback=_DEFAULTS[option]) or _DEFAULTS[option])
+
+
+def pipelines_path() -> str:
+    return get("pipelines_path") or str(airflow_home() / "logidata" / "pipelines")
+
+
+def staging_path() -> str:
+    return get("staging_path") or str(airflow_home() / "logidata" / "staging")
+
+
+def report_path() -> str:
+    return get("report_path") or str(airflow_home() / "logidata" / "factory_report.json")
+
+
+def keep_staging() -> str:
+    value = get("keep_staging") or "on_failure"
+    if value not in KEEP_STAGING_CHOICES:
+        raise ValueError(
+            f"[logidata] keep_staging = {value!r} is not valid; use one of {', '.join(KEEP_STAGING_CHOICES)}"
+        )
+    return value
+
+
+def duckdb_memory_limit() -> str:
+    return get("duckdb_memory_limit") or "1GB"
+
+
+def duckdb_threads() -> int:
+    return int(get("duckdb_threads") or 0)
+
+
+def batch_rows() -> int:
+    return max(1024, int(get("batch_rows") or 122880))
+
+
+def builder_url(pipeline_id: str) -> str:
+    return (get("builder_url") or _DEFAULTS["builder_url"]).replace("{pipeline_id}", pipeline_id)
