@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
-SPEC_VERSION = 1
+SPEC_VERSION: Literal[1] = 1
 
 # dag_id and task_id rules of Airflow (KEY_REGEX); node ids take no dots because Airflow reserves dotted
 # task ids for task groups.
@@ -66,17 +67,22 @@ def _check_schedule(value: str | None) -> str | None:
         return None
     if text.startswith("@"):
         if text not in SCHEDULE_PRESETS:
-            raise ValueError(
-                f"unknown schedule preset {text!r}; allowed presets: {', '.join(SCHEDULE_PRESETS)}"
+            raise PydanticCustomError(
+                "logidata", "unknown schedule preset", {"allowed": ", ".join(SCHEDULE_PRESETS)}
             )
         return text
     from croniter import croniter  # imported here: only pipelines with a cron schedule pay for it
 
     fields = text.split()
     if len(fields) != 5 or not croniter.is_valid(text):
-        raise ValueError(
-            f"invalid cron expression {text!r}; expected 5 fields 'minute hour day-of-month month "
-            f"day-of-week' such as '0 6 * * *', a preset ({', '.join(SCHEDULE_PRESETS)}) or null"
+        raise PydanticCustomError(
+            "logidata",
+            "invalid cron expression {cron}",
+            {
+                "cron": repr(text),
+                "allowed": "5 fields 'minute hour day-of-month month day-of-week' such as "
+                f"'0 6 * * *', a preset ({', '.join(SCHEDULE_PRESETS)}) or null",
+            },
         )
     return text
 
@@ -94,13 +100,23 @@ class Pipeline(_Strict):
         None, description="Cron expression, preset (@daily, ...) or null for manual runs only."
     )
     start_date: dt.datetime | None = Field(
-        None, description="Start of the first data interval: a date or date-time (UTC unless a zone is given)."
+        None,
+        description="First data interval: date or date-time (UTC unless a zone is given).",
     )
     catchup: bool = False
     retries: int = Field(0, ge=0, le=100)
-    retry_delay: dt.timedelta = Field(
-        dt.timedelta(minutes=5), description="Seconds, or an ISO 8601 duration such as PT5M."
-    )
+    retry_delay: Annotated[
+        dt.timedelta,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "minimum": 0},
+                    {"type": "string", "format": "duration"},
+                ],
+                "default": 300,
+            }
+        ),
+    ] = Field(dt.timedelta(minutes=5), description="Seconds, or an ISO 8601 duration such as PT5M.")
     params: dict[str, Any] = Field(default_factory=dict, description="Airflow params of the DAG.")
     status: Literal["active", "draft"] = Field(
         "active", description="Drafts are stored but not turned into DAGs."

@@ -85,11 +85,14 @@ def issues_from_pydantic(
         elif kind == "string_pattern_mismatch":
             message = "text has characters that are not allowed"
             allowed = "letters, digits, '_' and '-'" + (" and '.'" if r"." in str(ctx.get("pattern")) else "")
+        elif kind == "logidata":
+            allowed = ctx.get("allowed")
         elif kind == "value_error":
             message = message.removeprefix("Value error, ")
         issues.append(
-            SpecIssue(path=format_path(prefix + loc), message=message, found=found, allowed=allowed,
-                      node_id=node_id)
+            SpecIssue(
+                path=format_path(prefix + loc), message=message, found=found, allowed=allowed, node_id=node_id
+            )
         )
     return issues
 
@@ -151,8 +154,8 @@ def validate_pipeline(
 
     if not isinstance(data, dict):
         return ValidationResult(
-            None, [SpecIssue("", "a pipeline must be a JSON object", found=type(data).__name__,
-                             allowed="object")]
+            None,
+            [SpecIssue("", "a pipeline must be a JSON object", found=type(data).__name__, allowed="object")],
         )
 
     issues: list[SpecIssue] = []
@@ -164,8 +167,12 @@ def validate_pipeline(
 
     if expected_id is not None and data.get("id") != expected_id and isinstance(data.get("id"), str):
         issues.append(
-            SpecIssue("id", "pipeline id must match the file name", found=short_repr(data.get("id")),
-                      allowed=repr(expected_id))
+            SpecIssue(
+                "id",
+                "pipeline id must match the file name",
+                found=short_repr(data.get("id")),
+                allowed=repr(expected_id),
+            )
         )
 
     nodes = _parse_items(data.get("nodes"), "nodes", Node)
@@ -189,24 +196,32 @@ def _check_nodes(
     for index, node in nodes:
         if node.id in seen:
             issues.append(
-                SpecIssue(f"nodes[{index}].id", f"duplicate node id (also nodes[{seen[node.id]}].id)",
-                          found=repr(node.id), allowed="a unique id", node_id=node.id)
+                SpecIssue(
+                    f"nodes[{index}].id",
+                    f"duplicate node id (also nodes[{seen[node.id]}].id)",
+                    found=repr(node.id),
+                    allowed="a unique id",
+                    node_id=node.id,
+                )
             )
         else:
             seen[node.id] = index
         module = registry.get(node.module)
         if module is None:
             issues.append(
-                SpecIssue(f"nodes[{index}].module", "unknown module", found=repr(node.module),
-                          allowed=", ".join(registry.names()), node_id=node.id)
+                SpecIssue(
+                    f"nodes[{index}].module",
+                    "unknown module",
+                    found=repr(node.module),
+                    allowed=", ".join(registry.names()),
+                    node_id=node.id,
+                )
             )
             continue
         try:
             result.configs[node.id] = module.config_model.model_validate(node.config)
         except ValidationError as exc:
-            issues.extend(
-                issues_from_pydantic(exc, module.config_model, ("nodes", index, "config"), node.id)
-            )
+            issues.extend(issues_from_pydantic(exc, module.config_model, ("nodes", index, "config"), node.id))
     return issues
 
 
@@ -230,8 +245,12 @@ def _check_graph(
             node_id = getattr(edge, end)
             if node_id not in by_id:
                 issues.append(
-                    SpecIssue(f"edges[{index}].{end}", "edge points to a node that does not exist",
-                              found=repr(node_id), allowed=valid_ids)
+                    SpecIssue(
+                        f"edges[{index}].{end}",
+                        "edge points to a node that does not exist",
+                        found=repr(node_id),
+                        allowed=valid_ids,
+                    )
                 )
                 dangling = True
         if dangling:
@@ -239,30 +258,41 @@ def _check_graph(
         key = (edge.source, edge.target, edge.source_port, edge.target_port)
         if key in seen_edges:
             issues.append(
-                SpecIssue(f"edges[{index}]", f"duplicate edge (same as edges[{seen_edges[key]}])",
-                          found=f"{edge.source} -> {edge.target}")
+                SpecIssue(
+                    f"edges[{index}]",
+                    f"duplicate edge (same as edges[{seen_edges[key]}])",
+                    found=f"{edge.source} -> {edge.target}",
+                )
             )
             continue
         seen_edges[key] = index
         if edge.source == edge.target:
             issues.append(
-                SpecIssue(f"edges[{index}]", "an edge cannot connect a node to itself",
-                          found=f"{edge.source} -> {edge.target}", node_id=edge.source)
+                SpecIssue(
+                    f"edges[{index}]",
+                    "an edge cannot connect a node to itself",
+                    found=f"{edge.source} -> {edge.target}",
+                    node_id=edge.source,
+                )
             )
             continue
         source_module = modules[edge.source]
         if source_module is not None and edge.source_port not in source_module.outputs:
             allowed = ", ".join(source_module.outputs) or "none: this module has no outputs"
             issues.append(
-                SpecIssue(f"edges[{index}].source_port",
-                          f"module {source_module.name!r} has no output {edge.source_port!r}",
-                          found=repr(edge.source_port), allowed=allowed, node_id=edge.source)
+                SpecIssue(
+                    f"edges[{index}].source_port",
+                    f"module {source_module.name!r} has no output {edge.source_port!r}",
+                    found=repr(edge.source_port),
+                    allowed=allowed,
+                    node_id=edge.source,
+                )
             )
         inputs[edge.target].append((index, edge))
         outputs[edge.source].append((index, edge))
         adjacency[edge.source].append(edge.target)
 
-    for node_id, (index, node) in by_id.items():
+    for node_id, (index, _node) in by_id.items():
         module = modules[node_id]
         if module is None:
             continue
@@ -271,21 +301,32 @@ def _check_graph(
         too_many = module.max_inputs is not None and count > module.max_inputs
         if too_few or too_many:
             issues.append(
-                SpecIssue(f"nodes[{index}]",
-                          f"module {module.name!r} takes {module.inputs_text()} input(s)",
-                          found=f"{count} incoming edge(s)", allowed=module.inputs_text(), node_id=node_id)
+                SpecIssue(
+                    f"nodes[{index}]",
+                    f"module {module.name!r} takes {module.inputs_text()} input(s)",
+                    found=f"{count} incoming edge(s)",
+                    allowed=module.inputs_text(),
+                    node_id=node_id,
+                )
             )
         if module.category == "source" and not outputs[node_id]:
             issues.append(
-                SpecIssue(f"nodes[{index}]", "source has no consumer: connect it to a transform or "
-                          "destination, or remove it", node_id=node_id)
+                SpecIssue(
+                    f"nodes[{index}]",
+                    "source has no consumer: connect it to a transform or destination, or remove it",
+                    node_id=node_id,
+                )
             )
 
     cycle = _find_cycle(list(by_id), adjacency)
     if cycle:
         issues.append(
-            SpecIssue("edges", "the edges form a cycle: " + " -> ".join(cycle),
-                      allowed="a graph without cycles", node_id=cycle[0])
+            SpecIssue(
+                "edges",
+                "the edges form a cycle: " + " -> ".join(cycle),
+                allowed="a graph without cycles",
+                node_id=cycle[0],
+            )
         )
     return issues
 

@@ -1,0 +1,92 @@
+"""Pipeline spec -> DAG. A pure step: no I/O, no validation (the loader validates first)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_logidata import settings
+from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+    from airflow_provider_logidata.modules.registry import ModuleRegistry
+    from airflow_provider_logidata.spec.models import Pipeline
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def doc_md(pipeline: Pipeline) -> str:
+    link = settings.builder_url(pipeline.id)
+    parts = [f"### {pipeline.display_name}", ""]
+    if pipeline.description:
+        parts += [pipeline.description, ""]
+    parts.append(f"LogiData pipeline `{pipeline.id}`: [open it in the pipeline builder]({link}).")
+    return "\n".join(parts)
+
+
+def build_dag(
+    pipeline: Pipeline, *, fileloc: str | None = None, registry: ModuleRegistry | None = None
+) -> DAG:
+    """Build one DAG: a task per node (task_id = node id), a dependency per edge.
+
+    ``auto_register=False`` keeps a half-built DAG out of Airflow's DagContext if anything raises; the
+    caller publishes it only on success. ``fileloc`` must be the loader file so that workers re-parse
+    the file that actually defines the DAG.
+    """
+    from airflow.sdk import DAG
+
+    if registry is None:
+        from airflow_provider_logidata.modules.registry import registry as default_registry
+
+        registry = default_registry()
+
+    default_args: dict[str, Any] = {
+        "owner": pipeline.owner,
+        "retries": pipeline.retries,
+        "retry_delay": pipeline.retry_delay,
+    }
+    extra: dict[str, Any] = {}
+    if pipeline.schedule == "@continuous":
+        extra["max_active_runs"] = 1
+    dag = DAG(
+        dag_id=pipeline.id,
+        dag_display_name=pipeline.display_name,
+        description=(pipeline.description.strip().splitlines() or [""])[0][:200] or None,
+        schedule=pipeline.schedule,
+        start_date=_utc(pipeline.start_date),
+        catchup=pipeline.catchup,
+        default_args=default_args,
+        tags={"logidata", *pipeline.tags},
+        doc_md=doc_md(pipeline),
+        params=dict(pipeline.params),
+        on_success_callback=on_run_success,
+        on_failure_callback=on_run_failure,
+        auto_register=False,
+        **extra,
+    )
+    if fileloc:
+        dag.fileloc = fileloc
+
+    inputs: dict[str, list[str]] = {node.id: [] for node in pipeline.nodes}
+    for edge in pipeline.edges:
+        inputs[edge.target].append(edge.source)
+
+    tasks = {}
+    for node in pipeline.nodes:
+        operator_cls = registry[node.module].operator_class()
+        tasks[node.id] = operator_cls(
+            task_id=node.id,
+            task_display_name=node.label or node.id,
+            config=node.config,
+            inputs=inputs[node.id],
+            dag=dag,
+        )
+    for edge in pipeline.edges:
+        tasks[edge.source] >> tasks[edge.target]
+    return dag

@@ -1,0 +1,81 @@
+"""Entry point of the DAG file: load every stored pipeline, publish the good DAGs, report the rest.
+
+Isolation rule (verified on Airflow 3.3): an exception escaping the DAG file turns the whole file into
+one import error and every DAG in it goes stale. So each pipeline is built inside its own try/except and
+only finished DAGs reach the module's globals.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_logidata import settings
+from airflow_provider_logidata.dag_factory.builder import build_dag
+from airflow_provider_logidata.dag_factory.report import FactoryReport, PipelineReport, write_report
+from airflow_provider_logidata.spec.errors import SpecIssue
+from airflow_provider_logidata.spec.validate import load_json, validate_pipeline
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
+log = logging.getLogger(__name__)
+
+
+class PipelineSkippedWarning(UserWarning):
+    """Emitted once per skipped pipeline so it shows among the DAG file's parse warnings."""
+
+
+def _load_one(raw: Any, fileloc: str | None) -> tuple[PipelineReport, Any]:
+    if raw.error is not None or raw.content is None:
+        issue = SpecIssue("", f"cannot read the file: {raw.error}")
+        return PipelineReport(raw.id, raw.location, "error", [issue.to_dict()]), None
+    data, json_issue = load_json(raw.content)
+    if json_issue is not None:
+        return PipelineReport(raw.id, raw.location, "error", [json_issue.to_dict()]), None
+    if isinstance(data, dict) and data.get("status") == "draft":
+        return PipelineReport(raw.id, raw.location, "draft"), None
+    result = validate_pipeline(data, expected_id=raw.id)
+    if not result.ok or result.pipeline is None:
+        return PipelineReport(raw.id, raw.location, "error", [i.to_dict() for i in result.issues]), None
+    dag = build_dag(result.pipeline, fileloc=fileloc)
+    return PipelineReport(raw.id, raw.location, "loaded"), dag
+
+
+def load_pipelines(
+    namespace: MutableMapping[str, Any],
+    *,
+    pipelines_path: str | None = None,
+    report_path: str | None = None,
+) -> FactoryReport:
+    """Turn every active pipeline into a DAG published in ``namespace`` (the loader's ``globals()``).
+
+    A store that cannot be listed at all raises: Airflow then shows an import error for the loader,
+    which is the right signal when no pipeline can be read.
+    """
+    from airflow_provider_logidata.store import PipelineStore
+
+    store = PipelineStore(pipelines_path)
+    report = FactoryReport(pipelines_path=str(store.root))
+    fileloc = namespace.get("__file__")
+    for raw in store.iter_raw():
+        try:
+            entry, dag = _load_one(raw, fileloc)
+        except Exception as exc:  # isolation: a bug or odd input in one pipeline never hides the others
+            log.exception("logidata: building pipeline %s (%s) failed", raw.id, raw.location)
+            issue = SpecIssue("", f"building the DAG failed: {type(exc).__name__}: {exc}")
+            entry, dag = PipelineReport(raw.id, raw.location, "error", [issue.to_dict()]), None
+        report.pipelines.append(entry)
+        if dag is not None:
+            namespace[f"logidata_dag__{raw.id}"] = dag
+        elif entry.status == "error":
+            reasons = "; ".join(str(SpecIssue(**e)) for e in entry.errors)
+            message = f"logidata: pipeline {raw.id} ({raw.location}) skipped: {reasons}"
+            log.error(message)
+            warnings.warn(message, PipelineSkippedWarning, stacklevel=2)
+    try:
+        write_report(report, report_path or settings.report_path())
+    except OSError as exc:
+        log.warning("logidata: cannot write the factory report: %s", exc)
+    return report

@@ -1,0 +1,86 @@
+"""The factory report: which pipelines became DAGs, which are drafts and why others failed.
+
+Airflow shows nothing for a pipeline the factory skipped (the DAG file itself parsed fine), so the
+report is how `logidata report`, and later the builder, tell the user what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["loaded", "draft", "error"]
+
+
+@dataclass
+class PipelineReport:
+    id: str
+    location: str
+    status: Status
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FactoryReport:
+    pipelines_path: str
+    pipelines: list[PipelineReport] = field(default_factory=list)
+    generated_at: str = ""
+
+    @property
+    def loaded(self) -> list[str]:
+        return [p.id for p in self.pipelines if p.status == "loaded"]
+
+    @property
+    def failed(self) -> list[PipelineReport]:
+        return [p for p in self.pipelines if p.status == "error"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generated_at": self.generated_at,
+            "pipelines_path": self.pipelines_path,
+            "counts": {
+                status: sum(1 for p in self.pipelines if p.status == status)
+                for status in ("loaded", "draft", "error")
+            },
+            "pipelines": [asdict(p) for p in self.pipelines],
+        }
+
+
+def write_report(report: FactoryReport, path: str | os.PathLike[str]) -> bool:
+    """Write atomically, and only when something other than the timestamp changed.
+
+    The DAG processor parses the loader every 30 s; rewriting an identical report would only churn
+    the disk. Returns whether the file was written.
+    """
+    target = Path(path)
+    body = report.to_dict()
+    try:
+        previous = json.loads(target.read_text(encoding="utf-8"))
+        previous.pop("generated_at", None)
+        if previous == {k: v for k, v in body.items() if k != "generated_at"}:
+            return False
+    except (OSError, ValueError):
+        pass
+    report.generated_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    body["generated_at"] = report.generated_at
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".report-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(body, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return result
