@@ -101,3 +101,40 @@ def run_pipeline(dags_folder: Path, tmp_path: Path) -> Any:
     yield _run
     for path in written:
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Any:
+    """A real S3 HTTP API (moto's server mode) on 127.0.0.1, reached through boto3/s3fs like AWS."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # An Airflow connection of type aws pointing at the server; ObjectStoragePath("s3://logidata_s3@...")
+    # and S3Hook both resolve it.
+    os.environ["AIRFLOW_CONN_LOGIDATA_S3"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+    )
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    import uuid
+
+    import boto3
+
+    name = f"logidata-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
