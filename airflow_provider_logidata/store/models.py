@@ -1,0 +1,74 @@
+"""Plain data returned by the pipeline store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+
+@dataclass(frozen=True)
+class RawPipeline:
+    """One ``<root>/<id>.json`` as found on disk: bytes only, nothing decoded or validated."""
+
+    id: str
+    location: str
+    content: bytes | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPipeline:
+    id: str
+    version: int
+    etag: str
+    data: dict[str, Any]
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    id: str
+    name: str
+    status: str
+    version: int
+    etag: str
+    updated_at: dt.datetime | None
+    valid: bool
+    error_count: int
+    location: str = ""
+    first_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "etag": self.etag,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "valid": self.valid,
+            "error_count": self.error_count,
+            "location": self.location,
+            "first_error": self.first_error,
+        }
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    etag: str
+    saved_at: dt.datetime | None
+    author: str | None
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "etag": self.etag,
+            "saved_at": self.saved_at.isoformat() if self.saved_at else None,
+            "author": self.author,
+            "status": self.status,
+        }

@@ -1,0 +1,610 @@
+"""The pipeline store: one JSON file per pipeline, with full history and a recoverable trash.
+
+Layout under the root (a local folder or an object-storage URI)::
+
+    <root>/<id>.json                      current version (pretty JSON, indent 2, trailing newline)
+    <root>/.history/<id>/v000001.json     every saved version, including the current one
+    <root>/.history/<id>/index.json       saved_at / author / etag / status per version (a cache)
+    <root>/.trash/<id>/<timestamp>.json   deleted pipelines
+    <root>/.locks/<id>.lock               per-pipeline write lock (local folders only)
+
+The history files are the truth; ``index.json`` only adds who saved when and is rebuilt from the files
+when it is missing or corrupt. The etag (first 16 hex digits of the SHA-256 of the current file's bytes) is
+the concurrency token: every write names the etag it expects and nothing is written when it differs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_logidata.spec import SpecValidationError, load_json, validate_pipeline
+from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
+from airflow_provider_logidata.store.backends import Backend, make_backend
+from airflow_provider_logidata.store.errors import (
+    ConflictError,
+    InvalidPipelineId,
+    PipelineNotFound,
+    StoreError,
+    UnreadablePipeline,
+    VersionNotFound,
+)
+from airflow_provider_logidata.store.models import PipelineSummary, RawPipeline, StoredPipeline, VersionInfo
+
+if TYPE_CHECKING:
+    import builtins
+    import os
+    from collections.abc import Iterator
+
+HISTORY_DIR = ".history"
+TRASH_DIR = ".trash"
+INDEX_FILE = "index.json"
+ETAG_LENGTH = 16
+MAX_ID_LENGTH = 200
+SUFFIX = ".json"
+
+_ID_RE = re.compile(PIPELINE_ID_PATTERN)
+_VERSION_RE = re.compile(r"^v(\d{6,})\.json$")
+
+
+def compute_etag(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:ETAG_LENGTH]
+
+
+def serialize(data: dict[str, Any]) -> bytes:
+    """The stored form: pretty JSON, indent 2, UTF-8, trailing newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def check_pipeline_id(value: object) -> str:
+    """Return ``value`` if it can be a pipeline id (and so a file name and dag_id), else raise."""
+    if not isinstance(value, str):
+        raise InvalidPipelineId(
+            f"pipeline id must be text, found {type(value).__name__}: {value!r}", pipeline_id=value
+        )
+    if not value:
+        raise InvalidPipelineId("pipeline id must not be empty", pipeline_id=value)
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidPipelineId(
+            f"pipeline id is {len(value)} characters long; at most {MAX_ID_LENGTH} are allowed",
+            pipeline_id=value,
+        )
+    if not _ID_RE.fullmatch(value):
+        raise InvalidPipelineId(
+            f"invalid pipeline id {value!r}: use letters, digits, '_', '-' and '.', "
+            "not starting with '.' or '-'",
+            pipeline_id=value,
+        )
+    return value
+
+
+def _status_of(data: Any) -> str:
+    if not isinstance(data, dict):
+        return "invalid"
+    status = data.get("status", "active")
+    return status if isinstance(status, str) else "invalid"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class _State:
+    """What is stored for one pipeline right now (read under the lock before writing)."""
+
+    current: bytes | None
+    versions: list[int]  # archived version numbers, ascending
+    archived: bool  # the current bytes equal the newest archived version
+
+    @property
+    def newest(self) -> int:
+        return self.versions[-1] if self.versions else 0
+
+    @property
+    def current_version(self) -> int:
+        """Version number of the current file; a hand-dropped or hand-edited file gets newest + 1."""
+        return self.newest if self.archived else self.newest + 1
+
+
+class PipelineStore:
+    """Read and write pipeline documents; see the module docstring for the layout."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        if root is None:
+            from airflow_provider_logidata import settings
+
+            root = settings.pipelines_path()
+        self._backend: Backend = make_backend(root)
+        self.root: str = self._backend.root
+
+    def __repr__(self) -> str:
+        return f"PipelineStore({self.root!r})"
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    # ---------------------------------------------------------------- paths
+
+    @staticmethod
+    def _current_rel(pipeline_id: str) -> str:
+        return pipeline_id + SUFFIX
+
+    @staticmethod
+    def _history_dir(pipeline_id: str) -> str:
+        return f"{HISTORY_DIR}/{pipeline_id}"
+
+    @classmethod
+    def _version_rel(cls, pipeline_id: str, version: int) -> str:
+        return f"{cls._history_dir(pipeline_id)}/v{version:06d}{SUFFIX}"
+
+    def location(self, pipeline_id: str) -> str:
+        """Path or URI of the pipeline's current file (for messages)."""
+        return self._backend.location(self._current_rel(check_pipeline_id(pipeline_id)))
+
+    # ---------------------------------------------------------------- reading
+
+    def iter_raw(self) -> Iterator[RawPipeline]:
+        """Every ``<root>/*.json`` as bytes, sorted by id. No decoding, validation or history access."""
+        names = sorted(
+            name for name in self._backend.list_files() if name.endswith(SUFFIX) and not name.startswith(".")
+        )
+        for name in names:
+            pipeline_id = name[: -len(SUFFIX)]
+            location = self._backend.location(name)
+            try:
+                content = self._backend.read(name)
+            except FileNotFoundError:
+                continue  # deleted between listing and reading
+            except IsADirectoryError:
+                continue
+            except OSError as exc:
+                yield RawPipeline(pipeline_id, location, None, f"cannot read {location}: {exc}")
+                continue
+            yield RawPipeline(pipeline_id, location, content, None)
+
+    def list(self) -> builtins.list[PipelineSummary]:
+        summaries = []
+        for raw in self.iter_raw():
+            summaries.append(self._summary(raw))
+        return summaries
+
+    def _summary(self, raw: RawPipeline) -> PipelineSummary:
+        updated_at = self._backend.mtime(raw.id + SUFFIX)
+        if raw.content is None:
+            return PipelineSummary(
+                id=raw.id,
+                name="",
+                status="unknown",
+                version=0,
+                etag="",
+                updated_at=updated_at,
+                valid=False,
+                error_count=1,
+                location=raw.location,
+                first_error=raw.error,
+            )
+        etag = compute_etag(raw.content)
+        try:
+            version = self._state(raw.id, raw.content).current_version
+        except OSError:
+            version = 0
+        data, issue = load_json(raw.content)
+        if issue is not None or not isinstance(data, dict):
+            message = issue.message if issue is not None else "a pipeline must be a JSON object"
+            return PipelineSummary(
+                id=raw.id,
+                name="",
+                status="unknown",
+                version=version,
+                etag=etag,
+                updated_at=updated_at,
+                valid=False,
+                error_count=1,
+                location=raw.location,
+                first_error=message,
+            )
+        result = validate_pipeline(data, expected_id=raw.id)
+        name = data.get("name")
+        return PipelineSummary(
+            id=raw.id,
+            name=name if isinstance(name, str) and name else raw.id,
+            status=_status_of(data),
+            version=version,
+            etag=etag,
+            updated_at=updated_at,
+            valid=not result.issues,
+            error_count=len(result.issues),
+            location=raw.location,
+            first_error=str(result.issues[0]) if result.issues else None,
+        )
+
+    def get(self, pipeline_id: str) -> StoredPipeline:
+        check_pipeline_id(pipeline_id)
+        state = self._state(pipeline_id)
+        if state.current is None:
+            raise PipelineNotFound(
+                f"pipeline {pipeline_id!r} not found in {self.root}", pipeline_id=pipeline_id
+            )
+        return self._stored(pipeline_id, state.current, state.current_version)
+
+    def current_etag(self, pipeline_id: str) -> str | None:
+        """Etag of the current file (None when the pipeline does not exist), even if it is not valid JSON."""
+        check_pipeline_id(pipeline_id)
+        content = self._read(self._current_rel(pipeline_id))
+        return None if content is None else compute_etag(content)
+
+    def _stored(
+        self, pipeline_id: str, content: bytes, version: int, updated_at: dt.datetime | None = None
+    ) -> StoredPipeline:
+        data = self._decode_object(pipeline_id, content, self._current_rel(pipeline_id))
+        if updated_at is None:
+            updated_at = self._backend.mtime(self._current_rel(pipeline_id)) or _now()
+        return StoredPipeline(
+            id=pipeline_id, version=version, etag=compute_etag(content), data=data, updated_at=updated_at
+        )
+
+    def _decode_object(self, pipeline_id: str, content: bytes, rel: str) -> dict[str, Any]:
+        location = self._backend.location(rel)
+        data, issue = load_json(content)
+        if issue is not None:
+            raise UnreadablePipeline(
+                f"pipeline {pipeline_id!r} at {location}: {issue.message}",
+                pipeline_id=pipeline_id,
+                location=location,
+            )
+        if not isinstance(data, dict):
+            raise UnreadablePipeline(
+                f"pipeline {pipeline_id!r} at {location} is not a JSON object (found {type(data).__name__})",
+                pipeline_id=pipeline_id,
+                location=location,
+            )
+        return data
+
+    def _read(self, rel: str) -> bytes | None:
+        try:
+            return self._backend.read_optional(rel)
+        except OSError as exc:
+            raise StoreError(f"cannot read {self._backend.location(rel)}: {exc}") from exc
+
+    def _versions(self, pipeline_id: str) -> builtins.list[int]:
+        versions = []
+        for name in self._backend.list_files(self._history_dir(pipeline_id)):
+            match = _VERSION_RE.match(name)
+            if match:
+                versions.append(int(match.group(1)))
+        return sorted(versions)
+
+    def _state(self, pipeline_id: str, current: bytes | None = None) -> _State:
+        if current is None:
+            current = self._read(self._current_rel(pipeline_id))
+        versions = self._versions(pipeline_id)
+        archived = False
+        if current is not None and versions:
+            try:
+                newest = self._backend.read_optional(self._version_rel(pipeline_id, versions[-1]))
+            except OSError:
+                newest = None
+            archived = newest == current
+        return _State(current=current, versions=versions, archived=archived)
+
+    # ---------------------------------------------------------------- history
+
+    def _read_index(self, pipeline_id: str) -> dict[str, dict[str, Any]]:
+        """Version metadata by version number (as text); empty when missing or unreadable."""
+        try:
+            content = self._backend.read_optional(f"{self._history_dir(pipeline_id)}/{INDEX_FILE}")
+        except OSError:
+            return {}
+        if content is None:
+            return {}
+        try:
+            data = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        versions = data.get("versions") if isinstance(data, dict) else None
+        if not isinstance(versions, dict):
+            return {}
+        return {key: value for key, value in versions.items() if isinstance(value, dict)}
+
+    def _write_index(self, pipeline_id: str, index: dict[str, dict[str, Any]]) -> None:
+        ordered = dict(sorted(index.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0))
+        content = json.dumps({"pipeline_id": pipeline_id, "versions": ordered}, indent=2) + "\n"
+        # The index is a cache of metadata: history still works from the version files without it.
+        with suppress(OSError):
+            self._backend.write(f"{self._history_dir(pipeline_id)}/{INDEX_FILE}", content.encode("utf-8"))
+
+    def history(self, pipeline_id: str) -> builtins.list[VersionInfo]:
+        """Every version, newest first; a current file not yet archived is listed as the next version."""
+        check_pipeline_id(pipeline_id)
+        state = self._state(pipeline_id)
+        if state.current is None and not state.versions:
+            raise PipelineNotFound(
+                f"pipeline {pipeline_id!r} not found in {self.root} (no current file and no history)",
+                pipeline_id=pipeline_id,
+            )
+        index = self._read_index(pipeline_id)
+        infos = []
+        for version in state.versions:
+            meta = index.get(str(version))
+            rel = self._version_rel(pipeline_id, version)
+            if meta and isinstance(meta.get("etag"), str) and isinstance(meta.get("status"), str):
+                author = meta.get("author")
+                saved_at = _parse_time(meta.get("saved_at")) or self._backend.mtime(rel)
+                infos.append(
+                    VersionInfo(
+                        version,
+                        meta["etag"],
+                        saved_at,
+                        author if isinstance(author, str) else None,
+                        meta["status"],
+                    )
+                )
+                continue
+            try:
+                content = self._backend.read(rel)
+            except OSError:
+                continue  # removed or unreadable: skip rather than fail the whole history
+            status = _status_of(load_json(content)[0])
+            infos.append(VersionInfo(version, compute_etag(content), self._backend.mtime(rel), None, status))
+        if state.current is not None and not state.archived:
+            infos.append(
+                VersionInfo(
+                    state.current_version,
+                    compute_etag(state.current),
+                    self._backend.mtime(self._current_rel(pipeline_id)),
+                    None,
+                    _status_of(load_json(state.current)[0]),
+                )
+            )
+        return sorted(infos, key=lambda info: info.version, reverse=True)
+
+    def get_version(self, pipeline_id: str, version: int) -> dict[str, Any]:
+        check_pipeline_id(pipeline_id)
+        rel = self._version_rel(pipeline_id, version) if version >= 1 else ""
+        content = self._read(rel) if rel else None
+        if content is None:
+            state = self._state(pipeline_id)
+            if state.current is not None and not state.archived and version == state.current_version:
+                return self._decode_object(pipeline_id, state.current, self._current_rel(pipeline_id))
+            if state.current is None and not state.versions:
+                raise PipelineNotFound(
+                    f"pipeline {pipeline_id!r} not found in {self.root}", pipeline_id=pipeline_id
+                )
+            known = [*state.versions]
+            if state.current is not None and not state.archived:
+                known.append(state.current_version)
+            raise VersionNotFound(
+                f"pipeline {pipeline_id!r} has no version {version} in "
+                f"{self._backend.location(self._history_dir(pipeline_id))}; "
+                f"versions: {', '.join(map(str, known)) or 'none'}",
+                pipeline_id=pipeline_id,
+                version=version,
+            )
+        return self._decode_object(pipeline_id, content, rel)
+
+    # ---------------------------------------------------------------- writing
+
+    def save(
+        self, data: dict[str, Any], *, expected_etag: str | None, author: str | None = None
+    ) -> StoredPipeline:
+        """Create (``expected_etag=None``) or update (the etag read before) a pipeline.
+
+        Active pipelines must be valid (raises SpecValidationError); drafts only need a valid id.
+        """
+        if not isinstance(data, dict):
+            raise InvalidPipelineId(
+                f"a pipeline must be a JSON object, found {type(data).__name__}", pipeline_id=None
+            )
+        pipeline_id = check_pipeline_id(data.get("id"))
+        self._validate_for_save(pipeline_id, data)
+        content = self._serialize(pipeline_id, data)
+        with self._backend.lock(pipeline_id):
+            return self._write_locked(pipeline_id, data, content, expected_etag, author)
+
+    def restore(
+        self, pipeline_id: str, version: int, *, expected_etag: str | None, author: str | None = None
+    ) -> StoredPipeline:
+        """Save the content of an old version as a new version.
+
+        ``expected_etag=None`` recreates a deleted pipeline from its history (fails if it exists).
+        """
+        check_pipeline_id(pipeline_id)
+        data = self.get_version(pipeline_id, version)
+        data["id"] = pipeline_id  # a hand-dropped file may have carried another id; it belongs here
+        self._validate_for_save(pipeline_id, data)
+        content = self._serialize(pipeline_id, data)
+        with self._backend.lock(pipeline_id):
+            return self._write_locked(pipeline_id, data, content, expected_etag, author)
+
+    def delete(self, pipeline_id: str, *, expected_etag: str | None) -> None:
+        """Move the current file to ``.trash`` (history is kept, so it can be restored).
+
+        ``expected_etag=None`` deletes whatever is stored now.
+        """
+        check_pipeline_id(pipeline_id)
+        with self._backend.lock(pipeline_id):
+            state = self._state(pipeline_id)
+            if state.current is None:
+                raise PipelineNotFound(
+                    f"cannot delete pipeline {pipeline_id!r}: not found in {self.root}",
+                    pipeline_id=pipeline_id,
+                )
+            if expected_etag is not None:
+                self._check_etag(pipeline_id, state, expected_etag, attempted=None, action="delete")
+            try:
+                if not state.archived:
+                    index = self._read_index(pipeline_id)
+                    self._archive(
+                        pipeline_id,
+                        state.current_version,
+                        state.current,
+                        None,
+                        index,
+                        saved_at=self._backend.mtime(self._current_rel(pipeline_id)),
+                    )
+                    self._write_index(pipeline_id, index)
+                self._backend.write(self._trash_rel(pipeline_id), state.current)
+                self._backend.remove(self._current_rel(pipeline_id))
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot delete pipeline {pipeline_id!r} at {self.location(pipeline_id)}: {exc}"
+                ) from exc
+
+    def trash(self, pipeline_id: str) -> builtins.list[str]:
+        """Locations of the deleted copies of a pipeline, oldest first."""
+        check_pipeline_id(pipeline_id)
+        folder = f"{TRASH_DIR}/{pipeline_id}"
+        names = sorted(n for n in self._backend.list_files(folder) if n.endswith(SUFFIX))
+        return [self._backend.location(f"{folder}/{name}") for name in names]
+
+    def _trash_rel(self, pipeline_id: str) -> str:
+        folder = f"{TRASH_DIR}/{pipeline_id}"
+        existing = set(self._backend.list_files(folder))
+        stamp = _now().strftime("%Y%m%dT%H%M%S%fZ")
+        name, counter = f"{stamp}{SUFFIX}", 1
+        while name in existing:
+            name, counter = f"{stamp}-{counter}{SUFFIX}", counter + 1
+        return f"{folder}/{name}"
+
+    @staticmethod
+    def _validate_for_save(pipeline_id: str, data: dict[str, Any]) -> None:
+        if data.get("status", "active") == "draft":
+            return
+        result = validate_pipeline(data)
+        if result.issues:
+            raise SpecValidationError(pipeline_id, result.issues)
+
+    @staticmethod
+    def _serialize(pipeline_id: str, data: dict[str, Any]) -> bytes:
+        try:
+            return serialize(data)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"pipeline {pipeline_id!r} cannot be stored as JSON: {exc}") from exc
+
+    def _check_etag(
+        self,
+        pipeline_id: str,
+        state: _State,
+        expected_etag: str | None,
+        *,
+        attempted: dict[str, Any] | None,
+        action: str,
+    ) -> None:
+        if state.current is None:
+            if expected_etag is None:
+                return
+            raise ConflictError(
+                f"cannot {action} pipeline {pipeline_id!r}: it was deleted from {self.root} after you "
+                f"loaded it (expected etag {expected_etag})",
+                pipeline_id=pipeline_id,
+                current=None,
+                attempted=attempted,
+                expected_etag=expected_etag,
+            )
+        current_etag = compute_etag(state.current)
+        if expected_etag == current_etag:
+            return
+        current: StoredPipeline | None
+        try:
+            current = self._stored(pipeline_id, state.current, state.current_version)
+        except UnreadablePipeline:
+            current = None  # the stored file is not a JSON object: nothing to show, the etag still differs
+        if expected_etag is None:
+            message = (
+                f"cannot create pipeline {pipeline_id!r}: it already exists at {self.location(pipeline_id)} "
+                f"(version {state.current_version}, etag {current_etag})"
+            )
+        else:
+            message = (
+                f"cannot {action} pipeline {pipeline_id!r}: it changed since you loaded it "
+                f"(expected etag {expected_etag}, current etag {current_etag}, "
+                f"version {state.current_version} at {self.location(pipeline_id)})"
+            )
+        raise ConflictError(
+            message,
+            pipeline_id=pipeline_id,
+            current=current,
+            attempted=attempted,
+            expected_etag=expected_etag,
+        )
+
+    def _archive(
+        self,
+        pipeline_id: str,
+        version: int,
+        content: bytes,
+        author: str | None,
+        index: dict[str, dict[str, Any]],
+        *,
+        saved_at: dt.datetime | None = None,
+    ) -> None:
+        self._backend.write(self._version_rel(pipeline_id, version), content)
+        index[str(version)] = {
+            "etag": compute_etag(content),
+            "saved_at": (saved_at or _now()).isoformat(),
+            "author": author,
+            "status": _status_of(load_json(content)[0]),
+        }
+
+    def _write_locked(
+        self,
+        pipeline_id: str,
+        data: dict[str, Any],
+        content: bytes,
+        expected_etag: str | None,
+        author: str | None,
+    ) -> StoredPipeline:
+        state = self._state(pipeline_id)
+        self._check_etag(pipeline_id, state, expected_etag, attempted=data, action="save")
+        if state.current == content and state.archived:
+            return self._stored(pipeline_id, content, state.newest)  # nothing changed: no new version
+
+        index = self._read_index(pipeline_id)
+        version = state.newest + 1
+        try:
+            if state.current is not None and state.current != content and not state.archived:
+                # Edited by hand since the last save: keep those bytes as a version of their own.
+                self._archive(
+                    pipeline_id,
+                    version,
+                    state.current,
+                    None,
+                    index,
+                    saved_at=self._backend.mtime(self._current_rel(pipeline_id)),
+                )
+                version += 1
+            # Current file first, then its history copy: if we die in between, the next read sees a
+            # current file newer than the history, which is exactly a hand edit and is archived next time.
+            if state.current != content:
+                self._backend.write(self._current_rel(pipeline_id), content)
+            saved_at = _now()
+            self._archive(pipeline_id, version, content, author, index, saved_at=saved_at)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot save pipeline {pipeline_id!r} to {self.location(pipeline_id)}: {exc}"
+            ) from exc
+        self._write_index(pipeline_id, index)
+        return StoredPipeline(
+            id=pipeline_id,
+            version=version,
+            etag=compute_etag(content),
+            data=json.loads(content),
+            updated_at=saved_at,
+        )
