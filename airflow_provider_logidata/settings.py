@@ -74,5 +74,9 @@ def batch_rows() -> int:
     return max(1024, int(get("batch_rows") or 122880))
 
 
+def builder_url_template() -> str:
+    return get("builder_url") or _DEFAULTS["builder_url"]
+
+
 def builder_url(pipeline_id: str) -> str:
-    return (get("builder_url") or _DEFAULTS["builder_url"]).replace("{pipeline_id}", pipeline_id)
+    return builder_url_template().replace("{pipeline_id}", pipeline_id)

@@ -12,7 +12,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata import settings
-from airflow_provider_logidata.dag_factory.builder import build_dag
+from airflow_provider_logidata.dag_factory.builder import airflow_dag_defaults, build_dag
 from airflow_provider_logidata.dag_factory.report import FactoryReport, PipelineReport, write_report
 from airflow_provider_logidata.spec.errors import SpecIssue
 from airflow_provider_logidata.spec.validate import load_json, validate_pipeline
@@ -27,7 +27,7 @@ class PipelineSkippedWarning(UserWarning):
     """Emitted once per skipped pipeline so it shows among the DAG file's parse warnings."""
 
 
-def _load_one(raw: Any, fileloc: str | None) -> tuple[PipelineReport, Any]:
+def _load_one(raw: Any, fileloc: str | None, shared: dict[str, Any]) -> tuple[PipelineReport, Any]:
     if raw.error is not None or raw.content is None:
         issue = SpecIssue("", f"cannot read the file: {raw.error}")
         return PipelineReport(raw.id, raw.location, "error", [issue.to_dict()]), None
@@ -39,7 +39,7 @@ def _load_one(raw: Any, fileloc: str | None) -> tuple[PipelineReport, Any]:
     result = validate_pipeline(data, expected_id=raw.id)
     if not result.ok or result.pipeline is None:
         return PipelineReport(raw.id, raw.location, "error", [i.to_dict() for i in result.issues]), None
-    dag = build_dag(result.pipeline, fileloc=fileloc)
+    dag = build_dag(result.pipeline, fileloc=fileloc, configs=result.configs, **shared)
     return PipelineReport(raw.id, raw.location, "loaded"), dag
 
 
@@ -59,9 +59,10 @@ def load_pipelines(
     store = PipelineStore(pipelines_path)
     report = FactoryReport(pipelines_path=str(store.root))
     fileloc = namespace.get("__file__")
+    shared = {"builder_url": settings.builder_url_template(), "dag_defaults": airflow_dag_defaults()}
     for raw in store.iter_raw():
         try:
-            entry, dag = _load_one(raw, fileloc)
+            entry, dag = _load_one(raw, fileloc, shared)
         except Exception as exc:  # isolation: a bug or odd input in one pipeline never hides the others
             log.exception("logidata: building pipeline %s (%s) failed", raw.id, raw.location)
             issue = SpecIssue("", f"building the DAG failed: {type(exc).__name__}: {exc}")

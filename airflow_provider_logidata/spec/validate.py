@@ -97,7 +97,7 @@ def issues_from_pydantic(
     return issues
 
 
-def _parse_items(raw: Any, key: str, model: type[Node] | type[Edge]) -> list[tuple[int, Any]]:
+def _parse_items(raw: Any, model: type[Node] | type[Edge]) -> list[tuple[int, Any]]:
     """Parse list items one by one; errors were already reported by the whole-pipeline pass."""
     if not isinstance(raw, list):
         return []
@@ -175,8 +175,12 @@ def validate_pipeline(
             )
         )
 
-    nodes = _parse_items(data.get("nodes"), "nodes", Node)
-    edges = _parse_items(data.get("edges"), "edges", Edge)
+    if pipeline is not None:  # the common case: reuse the parsed items instead of parsing them again
+        nodes: list[tuple[int, Any]] = list(enumerate(pipeline.nodes))
+        edges: list[tuple[int, Any]] = list(enumerate(pipeline.edges))
+    else:
+        nodes = _parse_items(data.get("nodes"), Node)
+        edges = _parse_items(data.get("edges"), Edge)
     result = ValidationResult(None)
     issues.extend(_check_nodes(nodes, registry, result))
     issues.extend(_check_graph(nodes, edges, registry))

@@ -1,0 +1,97 @@
+# LogiData developer tasks. `make help` lists the targets.
+#
+# Extending: put new tool prerequisites (UI build, PostgreSQL/S3 test services, ...) in their own section
+# and add them to TEST_PREREQS / DEMO_PREREQS; keep `venv` the only target that installs Python packages.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints/dev.txt
+# Written after a successful install; lives in the venv so deleting the venv also resets it.
+VENV_STAMP := $(VENV)/.logidata-installed
+SRC := airflow_provider_logidata tests
+
+CI ?=
+# CI-friendly flags: no colours, no caches written into the checkout, a summary of non-passing tests.
+ifneq ($(strip $(CI)),)
+RUFF_FLAGS ?= --no-cache --output-format=full
+MYPY_FLAGS ?= --no-color-output
+PYTEST_FLAGS ?= -q -ra -p no:cacheprovider --color=no
+else
+RUFF_FLAGS ?=
+MYPY_FLAGS ?=
+PYTEST_FLAGS ?= -q -ra
+endif
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+# Quiet, non-interactive installers.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+export UV_NO_PROGRESS := 1
+# The test suite never phones home (dag-factory telemetry in the benchmarks, Airflow usage data).
+export DO_NOT_TRACK := 1
+export SCARF_NO_ANALYTICS := true
+
+# Prerequisites of `make test` and `make demo`; later sections append to these (UI bundle, services).
+TEST_PREREQS := venv
+DEMO_PREREQS := venv
+
+.PHONY: help venv test lint bench demo clean distclean constraints
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------------------------------------------------
+# Python environment
+
+venv: $(VENV_STAMP) ## Create/refresh .venv from the lock (re-runs only when pyproject/constraints change)
+
+$(VENV_STAMP): pyproject.toml $(CONSTRAINTS)
+	@if [ ! -x "$(BIN)/python" ]; then \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv "$(VENV)"; \
+	fi
+	"$(BIN)/python" -m pip install --quiet -c "$(CONSTRAINTS)" uv
+	"$(BIN)/uv" pip install --python "$(BIN)/python" -c "$(CONSTRAINTS)" -e '.[dev]'
+	@touch "$@"
+
+constraints: venv ## Regenerate constraints/dev.txt from the current .venv
+	scripts/update-constraints.sh "$(VENV)"
+
+# ---------------------------------------------------------------------------------------------------------
+# Checks
+
+lint: venv ## ruff (lint + format check) and mypy
+	"$(BIN)/ruff" check $(RUFF_FLAGS) $(SRC)
+	"$(BIN)/ruff" format --check $(RUFF_FLAGS) $(SRC)
+	"$(BIN)/mypy" $(MYPY_FLAGS)
+
+test: $(TEST_PREREQS) lint ## Lint, type-check, then run the whole pytest suite
+	"$(BIN)/pytest" $(PYTEST_FLAGS) $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------------------------------------------------
+# Benchmarks and demo
+
+bench: venv ## DAG-factory parse benchmark (LogiData vs dag-factory), writes benchmarks/results/
+	"$(BIN)/python" benchmarks/run.py $(BENCH_ARGS)
+
+demo: $(DEMO_PREREQS) ## Run Airflow + LogiData locally on http://127.0.0.1:8080 (Ctrl-C stops)
+	PATH="$(abspath $(BIN)):$$PATH" scripts/demo.sh
+
+# ---------------------------------------------------------------------------------------------------------
+# Cleaning
+
+clean: ## Remove demo state, caches and build output (keeps .venv)
+	rm -rf .demo .test-artifacts .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean ## clean, and remove .venv and egg-info
+	rm -rf "$(VENV)" *.egg-info

@@ -1,0 +1,319 @@
+"""DAG-factory parse benchmark: LogiData vs dag-factory 1.1 on equivalent five-node pipelines.
+
+For each size N and each tool, a fresh interpreter builds ``DagBag`` over a folder holding only that
+tool's loader file (see ``parse_once.py``); only the DagBag construction is timed, the Airflow import is
+reported separately. Median of ``--repeats`` runs. Results are printed and written as Markdown to
+``benchmarks/results/factory_parse.md``.
+
+    .venv/bin/python benchmarks/run.py                 # N = 100 and 1000, 3 runs each (a few minutes)
+    .venv/bin/python benchmarks/run.py --sizes 100 --repeats 1 --tools dag-factory
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402  (sibling module; benchmarks/ is not a package)
+
+TOOLS = ("logidata", "dag-factory")
+TOOL_LABELS = {"logidata": "LogiData", "dag-factory": "dag-factory 1.1"}
+TARGET_PER_1000_S = 2.0
+TARGET_SPEEDUP = 4.0
+RUN_TIMEOUT_S = 600
+
+
+@dataclass
+class Measurement:
+    tool: str
+    size: int
+    runs: list[dict[str, object]] = field(default_factory=list)
+    error: str | None = None
+
+    def _median(self, key: str) -> float | None:
+        values = [float(run[key]) for run in self.runs]  # type: ignore[arg-type]
+        return statistics.median(values) if values else None
+
+    @property
+    def parse_s(self) -> float | None:
+        return self._median("parse_s")
+
+    @property
+    def import_s(self) -> float | None:
+        return self._median("import_s")
+
+    @property
+    def dags(self) -> int | None:
+        return int(self.runs[-1]["dags"]) if self.runs else None  # type: ignore[call-overload]
+
+
+def _env(airflow_home: Path, dags_folder: Path, logidata_root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+            "AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(logidata_root / "pipelines"),
+            "AIRFLOW__LOGIDATA__REPORT_PATH": str(logidata_root / "factory_report.json"),
+            "AIRFLOW__LOGIDATA__STAGING_PATH": str(logidata_root / "staging"),
+            "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
+            "DO_NOT_TRACK": "1",
+            "SCARF_NO_ANALYTICS": "true",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+    )
+    return env
+
+
+def _run_once(
+    tool: str, size: int, dags_folder: Path, env: dict[str, str], work: Path, index: int
+) -> dict[str, Any]:
+    result_path = work / f"result-{tool}-{size}-{index}.json"
+    log_path = work / f"log-{tool}-{size}-{index}.txt"
+    with log_path.open("wb") as log:
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "parse_once.py"), str(dags_folder), str(result_path)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
+    if proc.returncode != 0 or not result_path.exists():
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"parse run exited with {proc.returncode}; log tail:\n{tail}")
+    data: dict[str, Any] = json.loads(result_path.read_text())
+    problems = []
+    if data["import_errors"]:
+        problems.append("import errors: " + json.dumps(data["import_errors"], indent=2)[:3000])
+    if data["dags"] != size:
+        problems.append(f"loaded {data['dags']} DAGs, expected {size}{_factory_report_summary(env)}")
+    if data["tasks"] != 5 * size or data["edges"] != 4 * size:
+        problems.append(f"{data['tasks']} tasks / {data['edges']} edges, expected {5 * size} / {4 * size}")
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    return data
+
+
+def _factory_report_summary(env: dict[str, str]) -> str:
+    """For LogiData: the counts and first error of the factory report, to say why DAGs are missing."""
+    report = Path(env.get("AIRFLOW__LOGIDATA__REPORT_PATH", "")) if tool_is_logidata(env) else None
+    if report is None or not report.is_file():
+        return ""
+    try:
+        body = json.loads(report.read_text(encoding="utf-8"))
+    except ValueError:
+        return ""
+    first = next((p for p in body.get("pipelines", []) if p.get("status") == "error"), None)
+    detail = f"; first error: {first['id']}: {json.dumps(first.get('errors'))[:800]}" if first else ""
+    return f" (factory report counts: {body.get('counts')}{detail})"
+
+
+def tool_is_logidata(env: dict[str, str]) -> bool:
+    return Path(env.get("AIRFLOW__CORE__DAGS_FOLDER", ""), "logidata_pipelines.py").is_file()
+
+
+def _table(measurements: list[Measurement]) -> list[str]:
+    reference = {m.size: m.parse_s for m in measurements if m.tool == "logidata" and m.error is None}
+    lines = [
+        "| tool | pipelines | DAGs loaded | parse s (median) | per-pipeline ms | ratio vs LogiData |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for m in measurements:
+        if m.error is not None:
+            lines.append(f"| {TOOL_LABELS[m.tool]} | {m.size} | error | - | - | - |")
+            continue
+        parse_s = m.parse_s or 0.0
+        ref = reference.get(m.size)
+        ratio = f"{parse_s / ref:.2f}x" if ref else "n/a"
+        lines.append(
+            f"| {TOOL_LABELS[m.tool]} | {m.size} | {m.dags} | {parse_s:.2f} | "
+            f"{parse_s * 1000 / m.size:.2f} | {ratio} |"
+        )
+    return lines
+
+
+def _targets(measurements: list[Measurement]) -> tuple[list[str], bool]:
+    ok = True
+    good = {(m.tool, m.size): m.parse_s for m in measurements if m.error is None and m.parse_s is not None}
+    sizes = sorted({m.size for m in measurements})
+    lines: list[str] = []
+    if not sizes:
+        return lines, ok
+    size = 1000 if 1000 in sizes else sizes[-1]
+    ld = good.get(("logidata", size))
+    df = good.get(("dag-factory", size))
+    scaled = "" if size == 1000 else f" (scaled from N={size})"
+    if ld is not None:
+        per_1000 = ld * 1000 / size
+        passed = per_1000 <= TARGET_PER_1000_S
+        ok &= passed
+        lines.append(
+            f"- target: LogiData <= {TARGET_PER_1000_S:.0f} s per 1000 pipelines: "
+            f"{per_1000:.2f} s{scaled} -> {'PASS' if passed else 'FAIL'}"
+        )
+    else:
+        lines.append(f"- target: LogiData <= {TARGET_PER_1000_S:.0f} s per 1000 pipelines: not measured")
+    if ld is not None and df is not None:
+        speedup = df / ld
+        passed = speedup >= TARGET_SPEEDUP
+        ok &= passed
+        lines.append(
+            f"- target: LogiData >= {TARGET_SPEEDUP:.0f}x faster than dag-factory at N={size}: "
+            f"{speedup:.2f}x -> {'PASS' if passed else 'FAIL'}"
+        )
+    else:
+        lines.append(f"- target: LogiData >= {TARGET_SPEEDUP:.0f}x faster than dag-factory: not measured")
+    return lines, ok
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100,1000", help="comma-separated pipeline counts")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh-process runs per size and tool")
+    parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {TOOLS}")
+    parser.add_argument("--output", default=str(HERE / "results" / "factory_parse.md"))
+    parser.add_argument("--no-output", action="store_true", help="print only, do not write --output")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder for inspection")
+    parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
+    args = parser.parse_args(argv)
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tools {sorted(unknown)}; choose from {TOOLS}")
+
+    root = Path(tempfile.mkdtemp(prefix="logidata-bench-"))
+    airflow_home = root / "airflow_home"
+    airflow_home.mkdir()
+    started = time.perf_counter()
+    measurements: list[Measurement] = []
+    try:
+        # One throw-away interpreter writes airflow.cfg into the temp AIRFLOW_HOME and warms the disk cache.
+        subprocess.run(
+            [sys.executable, "-c", "import airflow.sdk; from airflow.dag_processing.dagbag import DagBag"],
+            env=_env(airflow_home, root, root / "unused"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
+        for size in sizes:
+            setups: dict[str, tuple[Path, dict[str, str]]] = {}
+            for tool in tools:
+                base = root / f"n{size}" / tool
+                if tool == "logidata":
+                    _pipelines, dags = generate.write_logidata(base, size)
+                else:
+                    _configs, dags = generate.write_dagfactory(base, size)
+                setups[tool] = (dags, _env(airflow_home, dags, base))
+                measurements.append(Measurement(tool, size))
+            current = {m.tool: m for m in measurements if m.size == size}
+            # Interleave the tools so drift on the machine affects both alike.
+            for index in range(args.repeats):
+                for tool in tools:
+                    m = current[tool]
+                    if m.error is not None:
+                        continue
+                    dags, env = setups[tool]
+                    try:
+                        m.runs.append(_run_once(tool, size, dags, env, root, index))
+                    except Exception as exc:  # reported in the table; the other tool still runs
+                        m.error = str(exc)
+                        print(f"[{TOOL_LABELS[tool]} N={size}] FAILED: {exc}", file=sys.stderr)
+                        continue
+                    run = m.runs[-1]
+                    print(
+                        f"[{TOOL_LABELS[tool]} N={size} run {index + 1}/{args.repeats}] "
+                        f"parse {run['parse_s']:.2f} s, Airflow import {run['import_s']:.2f} s, "
+                        f"{run['dags']} DAGs",
+                        flush=True,
+                    )
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    imports = [float(r["import_s"]) for m in measurements for r in m.runs]  # type: ignore[arg-type]
+    table = _table(measurements)
+    target_lines, targets_ok = _targets(measurements)
+    airflow_version = next((str(r["airflow_version"]) for m in measurements for r in m.runs), "?")
+    notes = [
+        f"- Airflow import (excluded above, reported separately): median "
+        f"{statistics.median(imports):.2f} s over {len(imports)} runs"
+        if imports
+        else "- no successful run",
+        f"- {args.repeats} fresh-process runs per row, median; DagBag over a folder holding only the tool's "
+        "loader file; each pipeline is 5 tasks / 4 edges (checked)",
+        f"- Airflow {airflow_version}, dag-factory {_version('dag-factory')}, "
+        f"airflow-provider-logidata {_version('airflow-provider-logidata')}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+        f"bench wall time {time.perf_counter() - started:.0f} s",
+    ]
+    errors = [f"- {TOOL_LABELS[m.tool]} N={m.size}: {m.error}" for m in measurements if m.error]
+
+    print()
+    print("\n".join(table))
+    print()
+    print("\n".join(target_lines))
+    print("\n".join(notes))
+    if errors:
+        print("\nErrors:\n" + "\n".join(e.splitlines()[0] for e in errors))
+
+    if not args.no_output:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        body = [
+            "# Factory parse benchmark",
+            "",
+            "Generated by `make bench` (`benchmarks/run.py`); time to build a fresh `DagBag` over N "
+            "five-node pipelines.",
+            "",
+            *table,
+            "",
+            *target_lines,
+            *notes,
+        ]
+        if errors:
+            body += ["", "## Errors", "", "```", *errors, "```"]
+        output.write_text("\n".join(body) + "\n", encoding="utf-8")
+        print(f"\nwrote {output}")
+
+    if errors:
+        return 1
+    return 2 if args.check and not targets_ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
