@@ -1,0 +1,221 @@
+"""The base operator of every LogiData module, and one base per category (source, transform, destination).
+
+Imported by the DAG processor on every parse, so it imports only ``airflow.sdk`` and the config models;
+the engine (DuckDB, pyarrow) is imported inside ``execute``.
+
+Contract with the DAG factory::
+
+    module.operator_class()(task_id=node.id, config=node.config, inputs=[source ids in edge order], dag=dag,
+                            retries=..., ...)
+
+The config is validated when the operator is built (a bad hand-written DAG fails at parse time) and again
+after Jinja rendering at run time. Data moves between tasks as staged Parquet; XCom carries only the small
+staging handle ``{"uri", "format", "rows", "schema"}`` that sources and transforms return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+from pydantic import ValidationError
+
+from airflow_provider_logidata.modules.base import ModuleConfig
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_logidata.engine.staging import StagingHandle
+
+
+def _titled(error: ValidationError, owner: str) -> ValidationError:
+    """The same validation error, titled with the node (``3 validation errors for filter_rows node 'x'``)."""
+    try:
+        return ValidationError.from_exception_data(title=owner, line_errors=error.errors())  # type: ignore[arg-type]
+    except Exception:  # pragma: no cover - an error pydantic cannot rebuild is raised as it was
+        return error
+
+
+class LogiDataOperator(BaseOperator):
+    """Runs one node of a LogiData pipeline.
+
+    :param config: the module's config, as a dict (as stored in the pipeline JSON) or a config model
+        instance. Strings in it are Jinja templates (``{{ ds_nodash }}`` in a path).
+    :param inputs: upstream task ids (or operators) whose staged outputs this task reads, in order.
+        Operators passed here are also set upstream. ``None`` reads every direct upstream task, sorted
+        by task id.
+    """
+
+    module_name: ClassVar[str]
+    config_model: ClassVar[type[ModuleConfig]]
+
+    template_fields: Sequence[str] = ("config",)
+    template_fields_renderers = {"config": "json"}
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Any] | ModuleConfig,
+        inputs: Sequence[str | BaseOperator] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        try:
+            self.config: dict[str, Any] = self.validate_config(config)
+        except ValidationError as error:
+            raise _titled(error, self._owner) from None
+        self.inputs: list[str] | None = None
+        if inputs is not None:
+            if isinstance(inputs, str):
+                raise TypeError(f"{self._owner}: inputs must be a list of task ids, not a single string")
+            self.inputs = []
+            for item in inputs:
+                if isinstance(item, BaseOperator):
+                    self.inputs.append(item.task_id)
+                    self.set_upstream(item)
+                elif isinstance(item, str):
+                    self.inputs.append(item)
+                else:
+                    raise TypeError(
+                        f"{self._owner}: inputs must be task ids or operators, got {type(item).__name__}"
+                    )
+
+    @property
+    def _owner(self) -> str:
+        return f"{self.module_name} node {self.task_id!r}"
+
+    @classmethod
+    def validate_config(cls, config: Mapping[str, Any] | ModuleConfig) -> dict[str, Any]:
+        """Validate with the module's model and return the JSON-compatible dict stored on the task.
+
+        Raises pydantic's ``ValidationError``, so a bad config fails where the operator is built.
+        """
+        if isinstance(config, cls.config_model):
+            # Already validated (the DAG factory passes the validator's models): dump once, skip
+            # re-validation.
+            return config.model_dump(mode="json")
+        if isinstance(config, ModuleConfig):
+            config = config.model_dump(mode="json")
+        if not isinstance(config, Mapping):
+            raise TypeError(f"{cls.__name__}: config must be a dict or a {cls.config_model.__name__}")
+        model = cls.config_model.model_validate(dict(config))
+        return model.model_dump(mode="json")
+
+    # --- run time -----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        config = self.rendered_config()
+        input_ids = self.input_task_ids()
+        handles = [self.pull_handle(context, task_id) for task_id in input_ids]
+        return self.run(config, handles, input_ids, context)
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> Any:
+        """Do the node's work; implemented by the category bases below."""
+        raise NotImplementedError
+
+    def rendered_config(self) -> ModuleConfig:
+        """The config after Jinja rendering, validated again (a template may render an invalid value)."""
+        from airflow_provider_logidata.engine.errors import LogiDataTaskError
+
+        try:
+            return self.config_model.model_validate(self.config)
+        except ValidationError as error:
+            raise LogiDataTaskError(
+                f"{self._owner}: the config is not valid after rendering templates: {error}. "
+                "Fix the template or the value it renders."
+            ) from None
+
+    def input_task_ids(self) -> list[str]:
+        return list(self.inputs) if self.inputs is not None else sorted(self.upstream_task_ids)
+
+    def pull_handle(self, context: Context, task_id: str) -> StagingHandle:
+        """The staging handle an upstream task returned through XCom."""
+        from airflow_provider_logidata.engine.staging import check_handle
+
+        value = context["ti"].xcom_pull(task_ids=task_id, key="return_value")
+        return check_handle(value, owner=self._owner, input_id=task_id)
+
+    def staging_uri(self, context: Context) -> str:
+        """Where this task instance stages its output (see ``engine.staging`` for the layout)."""
+        from airflow_provider_logidata.engine.staging import task_output_uri
+
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        return task_output_uri(
+            self.dag_id,
+            context["run_id"],
+            self.task_id,
+            map_index=map_index if isinstance(map_index, int) else -1,
+        )
+
+
+class LogiDataSourceOperator(LogiDataOperator):
+    """Reads external data into staging; returns the staging handle."""
+
+    ui_color = "#dbeafe"
+
+    def input_task_ids(self) -> list[str]:
+        """Sources read no staged inputs, even when placed after a sensor or another task."""
+        return list(self.inputs or [])
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> StagingHandle:
+        from airflow_provider_logidata.engine.runner import run_source
+
+        return run_source(
+            config, self.task_id, self.staging_uri(context), module=self.module_name, log=self.log
+        )
+
+
+class LogiDataTransformOperator(LogiDataOperator):
+    """Turns staged inputs into a staged output with SQL run by DuckDB; returns the staging handle."""
+
+    ui_color = "#ede9fe"
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> StagingHandle:
+        from airflow_provider_logidata.engine.runner import run_transform
+
+        return run_transform(
+            config,
+            self.task_id,
+            handles,
+            self.staging_uri(context),
+            module=self.module_name,
+            input_ids=input_ids,
+            log=self.log,
+        )
+
+
+class LogiDataDestinationOperator(LogiDataOperator):
+    """Writes staged input to its final place; returns a small result dict (``uri``, ``rows``, ...)."""
+
+    ui_color = "#dcfce7"
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> dict[str, Any]:
+        from airflow_provider_logidata.engine.runner import run_destination
+
+        return run_destination(config, self.task_id, handles, module=self.module_name, log=self.log)
