@@ -87,8 +87,11 @@ def test_dag_shape() -> None:
 
 
 def test_manual_and_preset_schedules() -> None:
-    for schedule, timetable in ((None, "NullTimetable"), ("@daily", "CronTriggerTimetable"),
-                                ("@once", "OnceTimetable")):
+    for schedule, timetable in (
+        (None, "NullTimetable"),
+        ("@daily", "CronTriggerTimetable"),
+        ("@once", "OnceTimetable"),
+    ):
         result = validate_pipeline(pipeline("sched", schedule=schedule))
         assert result.pipeline is not None
         dag = build_dag(result.pipeline)
