@@ -115,5 +115,16 @@ def build_dag(
             dag=dag,
         )
     for edge in pipeline.edges:
-        tasks[edge.source] >> tasks[edge.target]
+        _link(tasks[edge.source], tasks[edge.target])
     return dag
+
+
+def _link(upstream: Any, downstream: Any) -> None:
+    """``upstream >> downstream`` for two tasks already in the same DAG and outside task groups.
+
+    Airflow's ``>>`` re-checks that both tasks share one DAG by hashing the DAG, which walks every task
+    id: quadratic in pipeline size and a fifth of the factory's parse time. The factory created both
+    tasks in one DAG, so only the two relation sets need updating, exactly as ``>>`` ends up doing.
+    """
+    upstream.downstream_task_ids.add(downstream.task_id)
+    downstream.upstream_task_ids.add(upstream.task_id)
