@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from airflow_provider_logidata.modules import destinations, sources, transforms
@@ -93,6 +94,14 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
 )
 
 
+# Further built-in module packs: each module named here defines ``MODULES: tuple[ModuleDef, ...]``.
+# One line per pack keeps packs independent of each other (and of this file's own list).
+PACKS: tuple[str, ...] = ()
+
+
 def register_all(reg: ModuleRegistry) -> None:
     for module in BUILTIN_MODULES:
         reg.register(module)
+    for pack in PACKS:
+        for module in importlib.import_module(pack).MODULES:
+            reg.register(module)
