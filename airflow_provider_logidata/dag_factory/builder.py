@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
+from airflow_provider_logidata.modules.registry import input_ref
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG
     from pydantic import BaseModel
 
-    from airflow_provider_logidata.modules.registry import ModuleRegistry
-    from airflow_provider_logidata.spec.models import Pipeline
+    from airflow_provider_logidata.modules.registry import ModuleDef, ModuleRegistry
+    from airflow_provider_logidata.spec.models import Edge, Pipeline
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -100,13 +101,15 @@ def build_dag(
     if fileloc:
         dag.fileloc = fileloc
 
+    modules = {node.id: registry[node.module] for node in pipeline.nodes}
     inputs: dict[str, list[str]] = {node.id: [] for node in pipeline.nodes}
-    for edge in pipeline.edges:
-        inputs[edge.target].append(edge.source)
+    for edge in _ordered_edges(pipeline, modules):
+        default_port = modules[edge.source].outputs[:1] == (edge.source_port,)
+        inputs[edge.target].append(input_ref(edge.source, None if default_port else edge.source_port))
 
     tasks = {}
     for node in pipeline.nodes:
-        operator_cls = registry[node.module].operator_class()
+        operator_cls = modules[node.id].operator_class()
         tasks[node.id] = operator_cls(
             task_id=node.id,
             task_display_name=node.label or node.id,
@@ -117,6 +120,16 @@ def build_dag(
     for edge in pipeline.edges:
         _link(tasks[edge.source], tasks[edge.target])
     return dag
+
+
+def _ordered_edges(pipeline: Pipeline, modules: Mapping[str, ModuleDef]) -> list[Edge]:
+    """Edges in the order their targets read them: by named input port, else as listed in the spec."""
+
+    def rank(edge: Edge) -> int:
+        ports = modules[edge.target].input_ports
+        return ports.index(edge.target_port) if edge.target_port in ports else 0
+
+    return sorted(pipeline.edges, key=rank)  # stable: unnamed inputs keep their spec order
 
 
 def _link(upstream: Any, downstream: Any) -> None:

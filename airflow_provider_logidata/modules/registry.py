@@ -36,6 +36,9 @@ class ModuleDef:
     min_inputs: int = 1
     max_inputs: int | None = 1
     outputs: tuple[str, ...] = ("out",)
+    # Named inputs (a join's "left" and "right"): every incoming edge names one in ``target_port``, each
+    # at most once. Empty means unnamed inputs, taken in edge order (a union's inputs).
+    input_ports: tuple[str, ...] = ()
     icon: str = ""
     _operator_cls: list[type] = field(default_factory=list, repr=False, compare=False)
 
@@ -45,12 +48,34 @@ class ModuleDef:
             self._operator_cls.append(getattr(importlib.import_module(module_name), attr))
         return self._operator_cls[0]
 
+    def output_key(self, port: str) -> str:
+        """XCom key under which a task of this module publishes the staging handle of ``port``."""
+        return output_xcom_key(port)
+
     def inputs_text(self) -> str:
         if self.max_inputs == self.min_inputs:
             return f"exactly {self.min_inputs}"
         if self.max_inputs is None:
             return f"at least {self.min_inputs}"
         return f"{self.min_inputs} to {self.max_inputs}"
+
+
+def output_xcom_key(port: str) -> str:
+    """Every output port's handle is pushed under this key; the first port is also the return value."""
+    return f"output__{port}"
+
+
+def input_ref(task_id: str, port: str | None = None) -> str:
+    """How an operator names one input: the upstream task id, plus ``:port`` for a non-default output.
+
+    Task ids cannot contain ':', so the form is unambiguous; hand-written DAGs use the same strings.
+    """
+    return f"{task_id}:{port}" if port else task_id
+
+
+def split_input_ref(ref: str) -> tuple[str, str | None]:
+    task_id, _, port = ref.partition(":")
+    return task_id, port or None
 
 
 class ModuleRegistry:

@@ -22,6 +22,7 @@ from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
 from airflow_provider_logidata.modules.base import ModuleConfig
+from airflow_provider_logidata.modules.registry import output_xcom_key, split_input_ref
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,9 +43,10 @@ class LogiDataOperator(BaseOperator):
 
     :param config: the module's config, as a dict (as stored in the pipeline JSON) or a config model
         instance. Strings in it are Jinja templates (``{{ ds_nodash }}`` in a path).
-    :param inputs: upstream task ids (or operators) whose staged outputs this task reads, in order.
-        Operators passed here are also set upstream. ``None`` reads every direct upstream task, sorted
-        by task id.
+    :param inputs: upstream task ids (or operators) whose staged outputs this task reads, in order; a
+        ``"task_id:port"`` string reads a named output of a multi-output module (a route's
+        ``unmatched``). Operators passed here are also set upstream. ``None`` reads every direct
+        upstream task, sorted by task id.
     """
 
     module_name: ClassVar[str]
@@ -135,12 +137,18 @@ class LogiDataOperator(BaseOperator):
     def input_task_ids(self) -> list[str]:
         return list(self.inputs) if self.inputs is not None else sorted(self.upstream_task_ids)
 
-    def pull_handle(self, context: Context, task_id: str) -> StagingHandle:
-        """The staging handle an upstream task returned through XCom."""
+    def pull_handle(self, context: Context, ref: str) -> StagingHandle:
+        """The staging handle of one input: ``task_id`` (its return value) or ``task_id:port``.
+
+        A module with several outputs (a route's matched/unmatched) pushes each port's handle under
+        ``output__<port>`` and returns the first one, so both forms work for its first port.
+        """
         from airflow_provider_logidata.engine.staging import check_handle
 
-        value = context["ti"].xcom_pull(task_ids=task_id, key="return_value")
-        return check_handle(value, owner=self._owner, input_id=task_id)
+        task_id, port = split_input_ref(ref)
+        key = output_xcom_key(port) if port else "return_value"
+        value = context["ti"].xcom_pull(task_ids=task_id, key=key)
+        return check_handle(value, owner=self._owner, input_id=ref)
 
     def staging_uri(self, context: Context) -> str:
         """Where this task instance stages its output (see ``engine.staging`` for the layout)."""

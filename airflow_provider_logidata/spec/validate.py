@@ -292,6 +292,9 @@ def _check_graph(
                     node_id=edge.source,
                 )
             )
+        target_module = modules[edge.target]
+        if target_module is not None:
+            issues.extend(_check_target_port(index, edge, target_module, inputs[edge.target]))
         inputs[edge.target].append((index, edge))
         outputs[edge.source].append((index, edge))
         adjacency[edge.source].append(edge.target)
@@ -333,6 +336,45 @@ def _check_graph(
             )
         )
     return issues
+
+
+def _check_target_port(
+    index: int, edge: Edge, module: ModuleDef, earlier: list[tuple[int, Edge]]
+) -> list[SpecIssue]:
+    path = f"edges[{index}].target_port"
+    if not module.input_ports:
+        if edge.target_port is None:
+            return []
+        return [
+            SpecIssue(
+                path,
+                f"module {module.name!r} takes unnamed inputs; remove target_port",
+                found=repr(edge.target_port),
+                node_id=edge.target,
+            )
+        ]
+    allowed = ", ".join(module.input_ports)
+    if edge.target_port not in module.input_ports:
+        message = (
+            f"module {module.name!r} needs the input named on each edge"
+            if edge.target_port is None
+            else f"module {module.name!r} has no input {edge.target_port!r}"
+        )
+        found = None if edge.target_port is None else repr(edge.target_port)
+        return [SpecIssue(path, message, found=found, allowed=allowed, node_id=edge.target)]
+    for other_index, other in earlier:
+        if other.target_port == edge.target_port:
+            return [
+                SpecIssue(
+                    path,
+                    f"input {edge.target_port!r} of node {edge.target!r} is already connected "
+                    f"(edges[{other_index}])",
+                    found=repr(edge.target_port),
+                    allowed=allowed,
+                    node_id=edge.target,
+                )
+            ]
+    return []
 
 
 def load_json(text: str | bytes) -> tuple[Any, SpecIssue | None]:
