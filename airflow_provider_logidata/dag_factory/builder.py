@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
+from airflow_provider_logidata.dag_factory.fusion import plan_groups
 from airflow_provider_logidata.modules.registry import input_ref
 
 if TYPE_CHECKING:
@@ -107,18 +108,26 @@ def build_dag(
         default_port = modules[edge.source].outputs[:1] == (edge.source_port,)
         inputs[edge.target].append(input_ref(edge.source, None if default_port else edge.source_port))
 
-    tasks = {}
-    for node in pipeline.nodes:
-        operator_cls = modules[node.id].operator_class()
-        tasks[node.id] = operator_cls(
-            task_id=node.id,
-            task_display_name=node.label or node.id,
-            config=configs[node.id] if configs is not None and node.id in configs else node.config,
-            inputs=inputs[node.id],
-            dag=dag,
-        )
+    nodes = {node.id: node for node in pipeline.nodes}
+    tasks: dict[str, Any] = {}  # node id -> the task running it
+    for group in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
+        last = nodes[group[-1]]
+        common = {"task_id": last.id, "inputs": inputs[group[0]], "dag": dag}
+        if len(group) == 1:
+            operator_cls = modules[last.id].operator_class()
+            config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
+            task = operator_cls(task_display_name=last.label or last.id, config=config, **common)
+        else:
+            from airflow_provider_logidata.operators.chain import FusedChainOperator
+
+            steps = [{"node_id": n, "module": nodes[n].module, "config": nodes[n].config} for n in group]
+            label = " → ".join(nodes[n].label or n for n in group)
+            task = FusedChainOperator(task_display_name=label, config={"steps": steps}, **common)
+        for node_id in group:
+            tasks[node_id] = task
     for edge in pipeline.edges:
-        _link(tasks[edge.source], tasks[edge.target])
+        if tasks[edge.source] is not tasks[edge.target]:
+            _link(tasks[edge.source], tasks[edge.target])
     return dag
 
 

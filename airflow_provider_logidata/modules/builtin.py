@@ -28,6 +28,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="select_columns",
         category="transform",
+        fusable=True,
         label="Select columns",
         description="Keep, order, rename and cast columns.",
         config_model=transforms.SelectColumnsConfig,
@@ -37,6 +38,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="filter_rows",
         category="transform",
+        fusable=True,
         label="Filter rows",
         description="Keep rows matching a SQL condition.",
         config_model=transforms.FilterRowsConfig,
@@ -46,6 +48,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="deduplicate",
         category="transform",
+        fusable=True,
         label="Deduplicate",
         description="Remove duplicate rows on all or key columns.",
         config_model=transforms.DeduplicateConfig,
@@ -55,6 +58,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="fill_nulls",
         category="transform",
+        fusable=True,
         label="Fill nulls",
         description="Replace nulls with a constant or a column statistic.",
         config_model=transforms.FillNullsConfig,
@@ -64,6 +68,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="clean_text",
         category="transform",
+        fusable=True,
         label="Clean text",
         description="Trim, collapse spaces and change case.",
         config_model=transforms.CleanTextConfig,
@@ -73,6 +78,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="parse_dates",
         category="transform",
+        fusable=True,
         label="Parse dates",
         description="Parse text into dates or timestamps.",
         config_model=transforms.ParseDatesConfig,

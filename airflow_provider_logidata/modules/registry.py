@@ -39,6 +39,9 @@ class ModuleDef:
     # Named inputs (a join's "left" and "right"): every incoming edge names one in ``target_port``, each
     # at most once. Empty means unnamed inputs, taken in edge order (a union's inputs).
     input_ports: tuple[str, ...] = ()
+    # A single-input, single-output transform whose engine step is a SQL builder: the factory may run a
+    # linear run of such nodes inside one task (``fuse_chains``).
+    fusable: bool = False
     icon: str = ""
     _operator_cls: list[type] = field(default_factory=list, repr=False, compare=False)
 

@@ -121,6 +121,11 @@ class Pipeline(_Strict):
     status: Literal["active", "draft"] = Field(
         "active", description="Drafts are stored but not turned into DAGs."
     )
+    fuse_chains: bool = Field(
+        False,
+        description="Run each linear run of transforms inside one task: no staging between them, "
+        "fewer task start-ups; the task log still reports rows and time per node.",
+    )
     nodes: list[Node] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
 

@@ -138,3 +138,22 @@ def test_staging_removed_after_success_kept_after_failure(
     assert kept, "the failed run's staged data is kept for debugging and retries"
     handle = json.dumps([str(k) for k in kept])
     assert "read" in handle
+
+
+def test_fused_chain_gives_the_same_output(
+    run_pipeline: Any, examples: dict[str, Any], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    spec = examples["example_orders_cleaning"]
+    run_pipeline(spec)
+    unfused = pq.read_table(spec["nodes"][-1]["config"]["path"])
+
+    fused = json.loads(json.dumps(spec))
+    fused["id"] = "example_orders_cleaning_fused"
+    fused["fuse_chains"] = True
+    fused["nodes"][-1]["config"]["path"] = str(tmp_path / "fused.parquet")
+    dag_run, dag = run_pipeline(fused)
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert sorted(dag.task_ids) == ["drop_test_orders", "read_orders", "write_orders"]
+    assert pq.read_table(tmp_path / "fused.parquet").equals(unfused)
