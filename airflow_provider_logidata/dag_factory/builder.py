@@ -112,7 +112,7 @@ def build_dag(
     tasks: dict[str, Any] = {}  # node id -> the task running it
     for group in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
         last = nodes[group[-1]]
-        common = {"task_id": last.id, "inputs": inputs[group[0]], "dag": dag}
+        common: dict[str, Any] = {"task_id": last.id, "inputs": inputs[group[0]], "dag": dag}
         if len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
