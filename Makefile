@@ -79,7 +79,7 @@ test: $(TEST_PREREQS) lint ## Lint, type-check, then run the whole pytest suite
 # ---------------------------------------------------------------------------------------------------------
 # Benchmarks and demo
 
-bench: venv ## DAG-factory parse benchmark (LogiData vs dag-factory), writes benchmarks/results/
+bench: venv ## Benchmarks: factory parse, engine vs pandas/DuckDB, PostgreSQL load (~15 min; BENCH_ARGS="--only engine")
 	"$(BIN)/python" benchmarks/run.py $(BENCH_ARGS)
 
 demo: $(DEMO_PREREQS) ## Run Airflow + LogiData locally on http://127.0.0.1:8080 (Ctrl-C stops)

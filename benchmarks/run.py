@@ -1,12 +1,24 @@
-"""DAG-factory parse benchmark: LogiData vs dag-factory 1.1 on equivalent five-node pipelines.
+"""``make bench``: the DAG-factory parse benchmark, then the engine benchmarks (``engine_bench.py``).
+
+Sections (``--only factory,engine,load``, all by default):
+
+- ``factory``: LogiData vs dag-factory 1.1 parsing equivalent five-node pipelines (below);
+- ``engine``: a messy CSV (``--rows``, default 5 M, and ``--big-rows``, default 20 M, 0 skips) cleaned by
+  pandas, hand-written DuckDB SQL, the LogiData engine (fused chain, one process per task) and full
+  LogiData DAG runs (``dag.test()``, fused and one task per node); results in ``results/engine.md``;
+- ``load``: PostgreSQL load of the same CSV, ``psql \\copy`` vs LogiData's ``destination.postgres`` (when
+  that module exists), on a throw-away server.
+
+Factory section:
 
 For each size N and each tool, a fresh interpreter builds ``DagBag`` over a folder holding only that
 tool's loader file (see ``parse_once.py``); only the DagBag construction is timed, the Airflow import is
 reported separately. Median of ``--repeats`` runs. Results are printed and written as Markdown to
 ``benchmarks/results/factory_parse.md``.
 
-    .venv/bin/python benchmarks/run.py                 # N = 100 and 1000, 3 runs each (a few minutes)
-    .venv/bin/python benchmarks/run.py --sizes 100 --repeats 1 --tools dag-factory
+    .venv/bin/python benchmarks/run.py                 # everything (about 15 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --only factory --sizes 100 --repeats 1 --tools dag-factory
+    .venv/bin/python benchmarks/run.py --only engine --rows 1000000 --big-rows 0
 """
 
 from __future__ import annotations
@@ -30,7 +42,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import generate  # noqa: E402  (sibling module; benchmarks/ is not a package)
+import engine_bench  # noqa: E402  (sibling modules; benchmarks/ is not a package)
+import generate  # noqa: E402
 
 TOOLS = ("logidata", "dag-factory")
 TOOL_LABELS = {"logidata": "LogiData", "dag-factory": "dag-factory 1.1"}
@@ -194,19 +207,77 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+SECTIONS = ("factory", "engine", "load")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="100,1000", help="comma-separated pipeline counts")
-    parser.add_argument("--repeats", type=int, default=3, help="fresh-process runs per size and tool")
-    parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {TOOLS}")
-    parser.add_argument("--output", default=str(HERE / "results" / "factory_parse.md"))
-    parser.add_argument("--no-output", action="store_true", help="print only, do not write --output")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder for inspection")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)",
+    )
+    factory = parser.add_argument_group("factory section (DAG-factory parse)")
+    factory.add_argument("--sizes", default="100,1000", help="comma-separated pipeline counts")
+    factory.add_argument("--repeats", type=int, default=3, help="fresh-process runs per size and tool")
+    factory.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {TOOLS}")
+    factory.add_argument("--output", default=str(HERE / "results" / "factory_parse.md"))
+    engine = parser.add_argument_group("engine and load sections (see engine_bench.py)")
+    engine.add_argument("--rows", type=int, default=5_000_000, help="rows of the generated CSV (default 5 M)")
+    engine.add_argument(
+        "--big-rows", type=int, default=20_000_000, help="second, single-run size (default 20 M; 0 skips it)"
+    )
+    engine.add_argument("--engine-repeats", type=int, default=3, help="fresh-process runs at --rows (median)")
+    engine.add_argument(
+        "--contenders",
+        default=",".join(engine_bench.CONTENDERS),
+        help=f"engine contenders at --rows, of {', '.join(engine_bench.CONTENDERS)}",
+    )
+    engine.add_argument(
+        "--big-contenders",
+        default=",".join(engine_bench.BIG_CONTENDERS),
+        help="engine contenders at --big-rows (default: the peer and the engine tasks, to bound the run)",
+    )
+    engine.add_argument("--engine-output", default=str(HERE / "results" / "engine.md"))
+    parser.add_argument("--no-output", action="store_true", help="print only, do not write result files")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders for inspection")
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
     args = parser.parse_args(argv)
 
+    sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown_sections = set(sections) - set(SECTIONS)
+    if unknown_sections:
+        parser.error(f"unknown sections {sorted(unknown_sections)}; choose from {SECTIONS}")
+    started = time.perf_counter()
+    codes = []
+    if "factory" in sections:
+        print(f"== factory parse benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(run_factory(args, parser))
+    if "engine" in sections or "load" in sections:
+        print(f"== engine benchmark: {', '.join(s for s in sections if s != 'factory')} "
+              f"({time.strftime('%H:%M:%S')})", flush=True)  # fmt: skip
+        codes.append(
+            engine_bench.run(
+                sections={s for s in sections if s != "factory"},
+                rows=args.rows,
+                big_rows=args.big_rows,
+                repeats=args.engine_repeats,
+                output=None if args.no_output else Path(args.engine_output),
+                keep=args.keep,
+                contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],
+                big_contenders=[c.strip() for c in args.big_contenders.split(",") if c.strip()],
+            )
+        )
+    print(f"\nmake bench: {', '.join(sections)} in {time.perf_counter() - started:.0f} s", flush=True)
+    if any(code == 1 for code in codes):
+        return 1
+    return 2 if args.check and any(code == 2 for code in codes) else 0
+
+
+def run_factory(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The DAG-factory parse benchmark; 0, 1 (a run failed) or 2 (a target missed)."""
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
@@ -312,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if errors:
         return 1
-    return 2 if args.check and not targets_ok else 0
+    return 0 if targets_ok else 2
 
 
 if __name__ == "__main__":

@@ -138,3 +138,18 @@ def s3_bucket(s3_server: str) -> str:
     name = f"logidata-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the PostgreSQL fixtures (tests/pg.py) as a plugin; `tests` is no package: load by path."""
+    import importlib.util
+
+    name = "logidata_tests_pg"
+    if config.pluginmanager.has_plugin(name):
+        return
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pg.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    config.pluginmanager.register(module, name)

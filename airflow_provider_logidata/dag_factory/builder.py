@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
+from airflow_provider_logidata.dag_factory.elt_plan import elt_doc, plan_elt
 from airflow_provider_logidata.dag_factory.fusion import plan_groups
 from airflow_provider_logidata.modules.registry import input_ref
 
@@ -110,10 +111,30 @@ def build_dag(
 
     nodes = {node.id: node for node in pipeline.nodes}
     tasks: dict[str, Any] = {}  # node id -> the task running it
-    for group in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
+    elt_paths = {path.destination: path for path in plan_elt(pipeline, modules, configs)}
+    if elt_paths:
+        dag.doc_md = (dag.doc_md or "") + "\n\n" + elt_doc(elt_paths.values())
+    in_elt = {node_id for path in elt_paths.values() for node_id in path.nodes}
+    groups = [g for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains) if g[0] not in in_elt]
+    groups += [list(path.nodes) for path in elt_paths.values()]
+    for group in groups:
         last = nodes[group[-1]]
+        task: Any
         common: dict[str, Any] = {"task_id": last.id, "inputs": inputs[group[0]], "dag": dag}
-        if len(group) == 1:
+        if last.id in elt_paths:
+            from airflow_provider_logidata.operators.elt import ELTOperator
+
+            def _entry(node_id: str) -> dict[str, Any]:
+                return {"node_id": node_id, "module": nodes[node_id].module, "config": nodes[node_id].config}
+
+            label = " → ".join(nodes[n].label or n for n in group)
+            elt_config = {
+                "source": _entry(group[0]),
+                "steps": [_entry(n) for n in group[1:-1]],
+                "destination": _entry(group[-1]),
+            }
+            task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
+        elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
             task = operator_cls(task_display_name=last.label or last.id, config=config, **common)

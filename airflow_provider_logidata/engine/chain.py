@@ -123,6 +123,9 @@ def run_chain(
         try:
             reader = duck.stream(con, f"SELECT * FROM {relation}")
             handle = staging.write_staging(reader, output, label=label, log=logger)
+            meta = staging.merge_meta(input_handles)  # e.g. incremental cursors travel to the destination
+            if meta:
+                handle["meta"] = meta
         except (duckdb.Error, pa.ArrowException, OSError) as error:
             who = last.owner if len(steps) == 1 else f"transform chain {label}"
             raise LogiDataTaskError(

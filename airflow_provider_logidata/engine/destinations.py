@@ -7,11 +7,19 @@ is small (it goes to XCom): at least ``uri`` and ``rows``.
 object storage) and replaces the target atomically: the new file is written under a temporary sibling
 name and moved over the target only once complete; on any failure the old file is untouched and the
 temporary file removed.
+
+With ``partition_by`` or a folder ``path`` (ending in ``/``) it writes a folder instead: pyarrow's dataset
+writer streams the batches into Hive-style partition folders (``col=value/part-0.parquet``, values
+percent-encoded, nulls as ``__HIVE_DEFAULT_PARTITION__``, several files per partition when many
+partitions are open at once) under a temporary sibling, committed by ``files.atomic_folder`` (whole
+target, or only the partitions present in the new data with ``mode="overwrite_partitions"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,13 +27,16 @@ import pyarrow as pa
 from airflow_provider_logidata.engine import staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.files import (
+    FolderWrite,
+    atomic_folder,
     csv_writer,
     describe_error,
     normalize_uri,
     parquet_writer,
     stream_to_file,
+    with_conn_id,
 )
-from airflow_provider_logidata.engine.logs import TaskLog
+from airflow_provider_logidata.engine.logs import Progress, TaskLog
 from airflow_provider_logidata.modules.destinations import FileDestinationConfig
 
 if TYPE_CHECKING:
@@ -34,6 +45,13 @@ if TYPE_CHECKING:
 DestinationWriter = Callable[["ModuleConfig", str, Sequence[staging.StagingHandle], TaskLog], dict[str, Any]]
 
 DESTINATIONS: dict[str, DestinationWriter] = {}
+
+# Hive's name for the folder of null partition values (Spark, Trino and pyarrow read it back as null).
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Partitioned writes: files open at once (more partitions close and reopen files, giving several files
+# per partition) and partitions one batch may spread over (pyarrow's default of 1024 is an error).
+MAX_OPEN_FILES = 512
+MAX_PARTITIONS = 1_000_000
 
 
 def register_destination(module: str) -> Callable[[DestinationWriter], DestinationWriter]:
@@ -58,19 +76,23 @@ def write_file(
     batches: Iterable[pa.RecordBatch],
     log: TaskLog,
 ) -> dict[str, Any]:
-    """Write ``batches`` to ``config.path`` atomically; returns ``{"uri", "rows", "format"}``."""
+    """Write ``batches`` to ``config.path`` atomically; returns ``{"uri", "rows", "format"}``.
+
+    A partitioned or folder target goes to :func:`write_folder` (its result adds ``files`` and
+    ``partitions``).
+    """
     owner = node_label("destination.file", node_id)
+    try:
+        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
+    except ValueError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
+    if config.partition_by or config.path.endswith("/"):
+        return write_folder(config, node_id, schema, batches, log, uri=uri)
     if config.format == "csv":
-        unwritable = _csv_unwritable(schema)
-        if unwritable:
-            raise LogiDataTaskError(
-                f"{owner}: column(s) {', '.join(unwritable)} cannot be written as CSV; convert them to text "
-                "upstream (select_columns cast to string) or write Parquet"
-            )
+        _check_csv(schema, owner)
         open_writer = csv_writer(delimiter=config.delimiter, header=config.header)
     else:
         open_writer = parquet_writer(config.compression)
-    uri = normalize_uri(config.path)
     try:
         stats = stream_to_file(batches, schema, uri, open_writer=open_writer, label=node_id, log=log)
     except LogiDataTaskError:
@@ -81,6 +103,156 @@ def write_file(
             "unchanged. Check the path, its folder permissions and the connection."
         ) from error
     return {"uri": stats.uri, "rows": stats.rows, "format": config.format}
+
+
+def _check_csv(schema: pa.Schema, owner: str) -> None:
+    unwritable = _csv_unwritable(schema)
+    if unwritable:
+        raise LogiDataTaskError(
+            f"{owner}: column(s) {', '.join(unwritable)} cannot be written as CSV; convert them to text "
+            "upstream (select_columns cast to string) or write Parquet"
+        )
+
+
+def _partitioning(config: FileDestinationConfig, schema: pa.Schema, owner: str) -> Any:
+    """pyarrow's Hive partitioning of ``config.partition_by``, checked against the data's columns."""
+    import pyarrow.dataset as ds
+
+    columns = list(config.partition_by or [])
+    if not columns:
+        return None
+    missing = [name for name in columns if name not in schema.names]
+    if missing:
+        raise LogiDataTaskError(
+            f"{owner}: partition column(s) {', '.join(map(repr, missing))} not in the data; available "
+            f"columns: {', '.join(schema.names)}. Fix 'partition_by' in the node's config."
+        )
+    if len(columns) == len(schema.names):
+        raise LogiDataTaskError(
+            f"{owner}: every column is a partition column, so the files would hold no data; keep at least "
+            "one column out of 'partition_by'"
+        )
+    fields = [schema.field(name) for name in columns]
+    nested = [f"{item.name!r} ({item.type})" for item in fields if pa.types.is_nested(item.type)]
+    if nested:
+        raise LogiDataTaskError(f"{owner}: cannot partition by nested column(s) {', '.join(nested)}")
+    return ds.HivePartitioning(pa.schema(fields), null_fallback=NULL_PARTITION, segment_encoding="uri")
+
+
+def write_folder(
+    config: FileDestinationConfig,
+    node_id: str,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    log: TaskLog,
+    *,
+    uri: str | None = None,
+    max_open_files: int = MAX_OPEN_FILES,
+    max_rows_per_file: int | None = None,
+) -> dict[str, Any]:
+    """Write ``batches`` as a folder of files (Hive partitions with ``partition_by``), committed atomically.
+
+    Returns ``{"uri", "rows", "format", "files", "partitions"}``; ``uri`` is the folder, ending in ``/``.
+    """
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+    from airflow_provider_logidata import settings
+
+    owner = node_label("destination.file", node_id)
+    if uri is None:
+        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
+    partitioning = _partitioning(config, schema, owner)
+    partition_columns = set(config.partition_by or [])
+    data_schema = pa.schema([item for item in schema if item.name not in partition_columns])
+    extension = config.format
+    if config.format == "csv":
+        _check_csv(data_schema, owner)
+        file_format: Any = ds.CsvFileFormat()
+        special = (config.delimiter, '"', "\n", "\r")
+        plain_names = not any(char in name for name in data_schema.names for char in special)
+        options = file_format.make_write_options(
+            include_header=config.header,
+            delimiter=config.delimiter,
+            quoting_header="none" if plain_names else "needed",
+        )
+    else:
+        file_format = ds.ParquetFileFormat()
+        options = file_format.make_write_options(
+            compression=None if config.compression == "none" else config.compression
+        )
+    group_rows = settings.batch_rows()
+    if max_rows_per_file:
+        group_rows = min(group_rows, max_rows_per_file)
+    progress = Progress(log, node_id)
+    started = time.monotonic()
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            progress.add(batch.num_rows)
+            yield batch
+
+    shown = uri.rstrip("/") + "/"
+    try:
+        with atomic_folder(uri, partitions_only=config.mode == "overwrite_partitions", log=log) as folder:
+            filesystem = (
+                pafs.LocalFileSystem() if folder.local else pafs.PyFileSystem(pafs.FSSpecHandler(folder.fs))
+            )
+            ds.write_dataset(
+                pa.RecordBatchReader.from_batches(schema, counted()),
+                folder.path,
+                format=file_format,
+                file_options=options,
+                partitioning=partitioning,
+                basename_template=f"part-{{i}}.{extension}",
+                filesystem=filesystem,
+                existing_data_behavior="overwrite_or_ignore",
+                create_dir=folder.local,
+                preserve_order=True,
+                max_open_files=max_open_files,
+                max_partitions=MAX_PARTITIONS,
+                max_rows_per_file=max_rows_per_file or 0,
+                max_rows_per_group=group_rows,
+            )
+            if partitioning is None and progress.rows == 0:
+                _write_empty_file(folder, config, schema)
+    except LogiDataTaskError:
+        raise
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise LogiDataTaskError(
+            f"{owner}: could not write {shown}: {describe_error(error)}; the previous output, if any, is "
+            "unchanged (unless the final copy into place on object storage was interrupted: running the "
+            "task again completes it). Check the path, its folder permissions and the connection."
+        ) from error
+    files = folder.relative_files
+    partitions = len({posixpath.dirname(name) for name in files}) if partitioning is not None else 0
+    seconds = time.monotonic() - started
+    scope = (
+        "only these partitions replaced" if config.mode == "overwrite_partitions" else "whole folder replaced"
+    )
+    log.info(
+        f"{node_id}: wrote {progress.rows} rows in {len(files)} file(s)"
+        + (f" across {partitions} partition(s)" if partitioning is not None else "")
+        + f" to {shown} in {seconds:.2f} s ({scope})"
+    )
+    return {
+        "uri": shown,
+        "rows": progress.rows,
+        "format": config.format,
+        "files": len(files),
+        "partitions": partitions,
+    }
+
+
+def _write_empty_file(folder: FolderWrite, config: FileDestinationConfig, schema: pa.Schema) -> None:
+    """No rows and no partitions: one empty file keeps the columns (and the CSV header) visible."""
+    open_writer = (
+        csv_writer(delimiter=config.delimiter, header=config.header)
+        if config.format == "csv"
+        else parquet_writer(config.compression)
+    )
+    with folder.fs.open(f"{folder.path}/part-0.{config.format}", "wb") as sink:
+        open_writer(sink, schema).close()
 
 
 @register_destination("destination.file")

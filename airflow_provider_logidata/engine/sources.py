@@ -19,7 +19,13 @@ import duckdb
 
 from airflow_provider_logidata.engine import duck
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
-from airflow_provider_logidata.engine.files import describe_error, is_local, normalize_uri, to_path
+from airflow_provider_logidata.engine.files import (
+    describe_error,
+    is_local,
+    normalize_uri,
+    to_path,
+    with_conn_id,
+)
 from airflow_provider_logidata.engine.logs import TaskLog
 from airflow_provider_logidata.engine.sql import column_names, literal_list, quote_ident, quote_literal
 from airflow_provider_logidata.modules.sources import FileSourceConfig
@@ -80,8 +86,8 @@ def format_of(file_path: str, *, owner: str) -> str:
 def expand_path(path_text: str, *, owner: str) -> tuple[AbstractFileSystem, list[str], bool]:
     """The filesystem and the sorted files a path or glob names; fails naming the path or pattern.
 
-    Hidden files (names starting with ``.``) never match a glob: they include the temporary files of
-    writes still in progress.
+    Hidden files and folders (names starting with ``.``) below the pattern's fixed part never match a
+    glob: they include the temporary files and folders of writes still in progress.
     """
     path = to_path(path_text)
     fs = path.fs
@@ -90,10 +96,12 @@ def expand_path(path_text: str, *, owner: str) -> tuple[AbstractFileSystem, list
         return fs, [target], is_local(path)
     if any(char in target for char in GLOB_CHARS):
         matches = fs.glob(target, detail=True)
+        fixed = target[: min(target.find(char) for char in GLOB_CHARS if char in target)]
+        root = fixed[: fixed.rfind("/") + 1]
         files = sorted(
             name
             for name, info in matches.items()
-            if info.get("type") == "file" and not posixpath.basename(name).startswith(".")
+            if info.get("type") == "file" and not _hidden_below(name, root)
         )
         if not files:
             raise LogiDataTaskError(
@@ -105,6 +113,12 @@ def expand_path(path_text: str, *, owner: str) -> tuple[AbstractFileSystem, list
             f"{owner}: {path_text!r} is a folder; use a glob such as {path_text.rstrip('/')}/*.csv"
         )
     raise LogiDataTaskError(f"{owner}: file not found: {path_text!r}; check the path (and the connection)")
+
+
+def _hidden_below(name: str, root: str) -> bool:
+    """Whether a part of ``name`` after ``root`` (the glob's fixed folder) starts with a dot."""
+    relative = name[len(root) :] if name.startswith(root) else posixpath.basename(name)
+    return any(part.startswith(".") for part in relative.split("/"))
 
 
 def reader_sql(config: FileSourceConfig, file_format: str, files: list[str]) -> str:
@@ -137,7 +151,11 @@ def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterat
     if not isinstance(config, FileSourceConfig):
         raise TypeError(f"source.file expects FileSourceConfig, got {type(config).__name__}")
     owner = node_label("source.file", node_id)
-    fs, files, local = expand_path(config.path, owner=owner)
+    try:
+        path_text = with_conn_id(config.path, config.conn_id)
+    except ValueError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
+    fs, files, local = expand_path(path_text, owner=owner)
     if config.format == "auto":
         formats = {format_of(name, owner=owner) for name in files}
         if len(formats) > 1:

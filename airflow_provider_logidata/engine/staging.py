@@ -33,13 +33,22 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _MAX_SEGMENT = 200
 
 
-class StagingHandle(TypedDict):
-    """The XCom return value of every source and transform task."""
-
+class _HandleRequired(TypedDict):
     uri: str
     format: Literal["parquet"]
     rows: int
     schema: list[list[str]]  # [[column name, arrow type text], ...]
+
+
+class StagingHandle(_HandleRequired, total=False):
+    """The XCom return value of every source and transform task.
+
+    ``meta`` (optional, small JSON) travels with the data: transforms copy their inputs' meta into their
+    output (:func:`merge_meta`). Incremental sources put their cursors there (``{"cursors": [...]}``, see
+    ``engine.incremental``) for the destination to commit once the data has landed.
+    """
+
+    meta: dict[str, Any]
 
 
 def sanitize_segment(value: str) -> str:
@@ -67,11 +76,21 @@ def run_staging_uri(dag_id: str, run_id: str, *, root: str | None = None) -> str
 
 
 def task_output_uri(
-    dag_id: str, run_id: str, task_id: str, *, map_index: int = -1, root: str | None = None
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    *,
+    map_index: int = -1,
+    root: str | None = None,
+    port: str | None = None,
 ) -> str:
-    """Where one task instance stages its output; a retry overwrites the same file."""
+    """Where one task instance stages its output; a retry overwrites the same file.
+
+    A module with several outputs stages each under its port: ``<task>/<port>/part-00000.parquet``.
+    """
     task_segment = sanitize_segment(task_id if map_index < 0 else f"{task_id}__{map_index}")
-    return _join(run_staging_uri(dag_id, run_id, root=root), task_segment, PART_NAME)
+    port_segments = (sanitize_segment(port),) if port else ()
+    return _join(run_staging_uri(dag_id, run_id, root=root), task_segment, *port_segments, PART_NAME)
 
 
 def schema_to_json(schema: pa.Schema) -> list[list[str]]:
@@ -106,6 +125,26 @@ def write_staging(
     return make_handle(stats.uri, stats.rows, schema)
 
 
+def merge_meta(handles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``meta`` of several input handles combined for an output handle (lists concatenated, in order;
+    for ``cursors`` one entry per key, the last one winning; other keys: the last value)."""
+    merged: dict[str, Any] = {}
+    for handle in handles:
+        meta = handle.get("meta")
+        if not isinstance(meta, Mapping):
+            continue
+        for key, value in meta.items():
+            if isinstance(value, list) and isinstance(merged.get(key), list):
+                merged[key] = [*merged[key], *value]
+            else:
+                merged[key] = list(value) if isinstance(value, list) else value
+    cursors = merged.get("cursors")
+    if isinstance(cursors, list):
+        by_key = {c.get("key"): c for c in cursors if isinstance(c, Mapping)}
+        merged["cursors"] = list(by_key.values())
+    return merged
+
+
 def check_handle(value: Any, *, owner: str, input_id: str) -> StagingHandle:
     """Validate what an upstream task returned through XCom; explain what went wrong if it is no handle."""
     if (
@@ -115,12 +154,15 @@ def check_handle(value: Any, *, owner: str, input_id: str) -> StagingHandle:
         and isinstance(value.get("rows"), int)
     ):
         schema = value.get("schema") or []
-        return {
+        handle: StagingHandle = {
             "uri": value["uri"],
             "format": "parquet",
             "rows": value["rows"],
             "schema": [list(item) for item in schema],
         }
+        if isinstance(value.get("meta"), Mapping) and value["meta"]:
+            handle["meta"] = dict(value["meta"])
+        return handle
     shown = repr(value)
     if len(shown) > 200:
         shown = shown[:197] + "..."
@@ -254,6 +296,7 @@ __all__: Sequence[str] = (
     "cleanup_staging_on_success",
     "iter_batches",
     "make_handle",
+    "merge_meta",
     "open_dataset",
     "read_staged",
     "run_staging_uri",

@@ -451,3 +451,7 @@ __all__ = [
     "clean_text_expression",
     "register_transform",
 ]
+
+# Builders living in their own modules register themselves on import; importing them here (last, once
+# everything above exists) means whoever reads TRANSFORMS sees every module.
+from airflow_provider_logidata.engine import catalog as _catalog  # noqa: E402, F401

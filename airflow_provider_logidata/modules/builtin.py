@@ -102,7 +102,11 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
 
 # Further built-in module packs: each module named here defines ``MODULES: tuple[ModuleDef, ...]``.
 # One line per pack keeps packs independent of each other (and of this file's own list).
-PACKS: tuple[str, ...] = ()
+PACKS: tuple[str, ...] = (
+    "airflow_provider_logidata.modules.http_api",  # source.http_api
+    "airflow_provider_logidata.modules.postgres",  # source.postgres, destination.postgres
+    "airflow_provider_logidata.modules.catalog",  # join, aggregate, sort, union, sql, route, ...
+)
 
 
 def register_all(reg: ModuleRegistry) -> None:

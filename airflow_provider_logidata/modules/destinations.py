@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
-from airflow_provider_logidata.modules.base import ModuleConfig
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig
 
 
 class FileDestinationConfig(ModuleConfig):
-    """Write one Parquet or CSV file, replacing the previous one only once the new one is complete."""
+    """Write Parquet or CSV: one file, or a folder (Hive-style partitions), replaced only once complete.
+
+    A single file is written under a temporary name and moved over the target. A folder (``path`` ending
+    in ``/``, or any ``partition_by``) is written whole under a hidden temporary sibling, then committed:
+    on a local disk each replaced folder is swapped in by renames; on object storage (S3) the new files
+    are copied into place, then the old files they replace are deleted, so readers may see a mix of old
+    and new files during that short commit step, never a half-written file. A failure before the commit
+    leaves the previous output untouched and removes the temporary files.
+    """
 
     path: str = Field(
         min_length=1,
-        description="Target file: local path or object-storage URI (s3://conn_id@bucket/key). Templated.",
+        description="Target file, or folder when it ends in / or partition_by is set: local path or "
+        "object-storage URI (s3://conn_id@bucket/key). Templated.",
         json_schema_extra={"x-logidata-widget": "path"},
     )
     format: Literal["parquet", "csv"] = Field("parquet", description="File format.")
@@ -23,3 +32,38 @@ class FileDestinationConfig(ModuleConfig):
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
     header: bool = Field(True, description="Write a header line (CSV).")
+    conn_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Airflow connection (type aws) for plain s3://bucket/key paths, the same as writing "
+        "s3://conn_id@bucket/key. The connection's extra endpoint_url points at MinIO and other "
+        "S3-compatible servers. Ignored for local paths.",
+        json_schema_extra={"x-logidata-widget": "connection", "x-logidata-conn-type": "aws"},
+    )
+    partition_by: list[ColumnName] | None = Field(
+        None,
+        description="Write a folder with one sub-folder per value (Hive style: country=FR/part-0.parquet), "
+        "nested in this column order. Values are percent-encoded in folder names (a/b becomes a%2Fb); "
+        "nulls go to __HIVE_DEFAULT_PARTITION__. The columns are stored in the folder names, not the files.",
+    )
+    mode: Literal["replace", "overwrite_partitions"] = Field(
+        "replace",
+        description="replace: the new output replaces the whole target. overwrite_partitions (with "
+        "partition_by): only the partitions present in the new data are replaced; the others are kept.",
+    )
+
+    @field_validator("partition_by")
+    @classmethod
+    def _distinct_partition_columns(cls, value: list[str] | None) -> list[str] | None:
+        if not value:
+            return None
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"partition columns must be distinct; repeated: {', '.join(repeated)}")
+        return value
+
+    @model_validator(mode="after")
+    def _partitions_for_overwrite(self) -> FileDestinationConfig:
+        if self.mode == "overwrite_partitions" and not self.partition_by:
+            raise ValueError("mode 'overwrite_partitions' needs partition_by; use mode 'replace' otherwise")
+        return self

@@ -33,3 +33,11 @@ class FileSourceConfig(ModuleConfig):
         True, description="Detect numbers, dates and booleans in CSV; off reads every column as text."
     )
     columns: list[ColumnName] | None = Field(None, description="Read only these columns (default: all).")
+    conn_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Airflow connection (type aws) for plain s3://bucket/key paths, the same as writing "
+        "s3://conn_id@bucket/key. The connection's extra endpoint_url points at MinIO and other "
+        "S3-compatible servers. Ignored for local paths.",
+        json_schema_extra={"x-logidata-widget": "connection", "x-logidata-conn-type": "aws"},
+    )

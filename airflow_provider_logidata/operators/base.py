@@ -150,8 +150,8 @@ class LogiDataOperator(BaseOperator):
         value = context["ti"].xcom_pull(task_ids=task_id, key=key)
         return check_handle(value, owner=self._owner, input_id=ref)
 
-    def staging_uri(self, context: Context) -> str:
-        """Where this task instance stages its output (see ``engine.staging`` for the layout)."""
+    def staging_uri(self, context: Context, port: str | None = None) -> str:
+        """Where this task instance stages its output, or one ``port`` of several (see ``engine.staging``)."""
         from airflow_provider_logidata.engine.staging import task_output_uri
 
         ti = context["ti"]
@@ -161,6 +161,7 @@ class LogiDataOperator(BaseOperator):
             context["run_id"],
             self.task_id,
             map_index=map_index if isinstance(map_index, int) else -1,
+            port=port,
         )
 
 

@@ -126,6 +126,14 @@ class Pipeline(_Strict):
         description="Run each linear run of transforms inside one task: no staging between them, "
         "fewer task start-ups; the task log still reports rows and time per node.",
     )
+    engine: Literal["auto", "etl", "elt"] = Field(
+        "auto",
+        description="Where transforms run. etl: in DuckDB over staged Parquet. auto: a linear "
+        "source.postgres -> transforms -> destination.postgres path on one connection whose transforms "
+        "all have a PostgreSQL builder runs as SQL inside PostgreSQL in one task (ELT, no rows leave the "
+        "database); everything else as etl. elt: like auto, but a PostgreSQL destination that cannot be "
+        "pushed down is an error naming the blocking node.",
+    )
     nodes: list[Node] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
 

@@ -43,6 +43,8 @@ def pipeline_json_schema(registry: ModuleRegistry | None = None) -> dict[str, An
             "min_inputs": module.min_inputs,
             "max_inputs": module.max_inputs,
             "outputs": list(module.outputs),
+            "input_ports": list(module.input_ports),
+            "fusable": module.fusable,
             "icon": module.icon,
         }
         defs[module.config_model.__name__] = config_schema

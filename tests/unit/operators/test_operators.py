@@ -76,6 +76,7 @@ def test_config_is_validated_and_normalised_at_construction() -> None:
         "csv": {"delimiter": ",", "header": True, "quote": '"', "null_values": [""]},
         "infer_types": True,
         "columns": None,
+        "conn_id": None,
     }
 
 

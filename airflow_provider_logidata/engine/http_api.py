@@ -1,0 +1,713 @@
+"""``source.http_api``: JSON records from a REST API, page by page, into staging.
+
+How it works:
+
+* **Connection.** The session comes from the http provider's ``HttpHook.get_conn()``: base URL from the
+  connection's schema/host/port, basic auth from its login/password, default headers (``Authorization``,
+  API keys) and TLS/proxy options from its extra. Nothing secret is in the node's config, and nothing
+  secret is logged: URLs are logged without user info and with credential-like query values masked, and
+  request headers are never logged.
+* **Requests.** Each page is one request, retried on 429, 5xx, timeouts and connection errors up to
+  ``retry.max_attempts`` times with exponential backoff (``backoff_seconds`` doubled per retry) or the
+  server's ``Retry-After`` (seconds or an HTTP date), both capped by ``max_backoff_seconds``. Any other 4xx
+  fails at once with the status, the URL and the first 500 characters of the body.
+* **Pages.** ``page`` and ``offset`` stop at the first page without records (offsets advance by the number
+  of records received, so a server capping the page size loses nothing); ``cursor`` stops when the cursor is
+  missing, null or empty; ``link_header`` stops when no ``rel="next"`` link is sent. A server that ignores
+  the paging parameter (the same records twice in a row, a cursor or link seen before) is an error instead
+  of an endless loop, and ``max_pages`` bounds the rest (the task fails when more pages remain). Paging
+  parameters always go in the query string, POST included. A ``rel="next"`` link must stay on the
+  connection's scheme, host and port: the connection's credentials are never sent elsewhere. ``timeout``
+  applies to each request (the connection extra's ``timeout`` is not used).
+* **Rows.** Each record is one row. Nested objects are flattened into ``parent.child`` columns (like
+  ``pandas.json_normalize``); arrays are kept as JSON text; records that are not objects go into a column
+  ``value``. Column types are inferred over *all* pages: integers widen to floating point when a float
+  shows up, any other mix (or an integer beyond 64 bits) makes the column text, with non-text values
+  written as their JSON text (``true``, ``12``, ``1.5``). Columns only ever null are text. A key missing
+  from a record is null. Columns keep the order in which they were first seen.
+* **Memory.** Only one page is held at a time: each page's flattened records are appended to a local spool
+  file (JSON lines in a temporary folder) while the column types are tracked; when the last page is in, the
+  spool is read back ``[logidata] batch_rows`` records at a time, converted to Arrow with the final schema
+  and streamed into the staging Parquet file. The spool is removed when the task ends. No record at all
+  fails the task, or skips it with ``on_empty: skip`` (a table without columns cannot be staged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from airflow_provider_logidata import settings
+from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.sources import register_source
+from airflow_provider_logidata.modules.http_api import (
+    HttpApiSourceConfig,
+    HttpCursorPagination,
+    HttpLinkHeaderPagination,
+    HttpNoPagination,
+    HttpOffsetPagination,
+    HttpPagePagination,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    import pyarrow as pa
+    import requests
+
+    from airflow_provider_logidata.engine.logs import TaskLog
+    from airflow_provider_logidata.modules.base import ModuleConfig
+
+MODULE = "source.http_api"
+BODY_EXCERPT = 500
+# Query parameter names whose values are masked in logs and messages.
+_SECRET_PARAM = re.compile(
+    r"key|token|secret|passw|pwd|signature|sig$|auth|credential|session", re.IGNORECASE
+)
+# A page log line for each of the first pages, then one every this many pages.
+LOG_FIRST_PAGES = 10
+LOG_EVERY_PAGES = 100
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+VALUE_COLUMN = "value"
+
+
+# --- small helpers (pure, unit-tested) ----------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for logs: user info dropped, values of credential-like query parameters masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    current = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - current).total_seconds())
+
+
+class PathNotFound(LookupError):
+    """A dotted path does not exist in a JSON document; says where it stopped and what was there."""
+
+    def __init__(self, segment: str, parent: str, found: Any) -> None:
+        self.segment = segment
+        self.parent = parent
+        self.found = found
+        super().__init__(segment)
+
+    def describe(self) -> str:
+        where = f"under {self.parent!r}" if self.parent else "at the top level"
+        if isinstance(self.found, dict):
+            keys = ", ".join(map(str, list(self.found)[:50])) or "(none: an empty object)"
+            return f"no key {self.segment!r} {where}; keys there: {keys}"
+        if isinstance(self.found, list):
+            return f"{where} is a list of {len(self.found)} item(s), which has no item {self.segment!r}"
+        return f"{where} is {_json_kind(self.found)}, which has no key {self.segment!r}"
+
+
+def json_path_get(document: Any, path: str) -> Any:
+    """The value at dotted ``path`` (``data.items``, ``results.0.rows``); raises ``PathNotFound``."""
+    current = document
+    walked: list[str] = []
+    for segment in path.split(".") if path else []:
+        if isinstance(current, dict) and segment in current:
+            current = current[segment]
+        elif isinstance(current, list) and segment.isdigit() and int(segment) < len(current):
+            current = current[int(segment)]
+        else:
+            raise PathNotFound(segment, ".".join(walked), current)
+        walked.append(segment)
+    return current
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def top_level_keys(document: Any) -> str:
+    if isinstance(document, dict):
+        return ", ".join(map(str, list(document)[:50])) or "(none: an empty object)"
+    return f"(none: the response is {_json_kind(document)})"
+
+
+def flatten_record(record: Any) -> dict[str, Any]:
+    """One record as a flat row: nested objects become ``parent.child`` keys, arrays become JSON text."""
+    if not isinstance(record, dict):
+        return {VALUE_COLUMN: _leaf(record)}
+    row: dict[str, Any] = {}
+    _flatten_into(record, "", row)
+    return row
+
+
+def _flatten_into(obj: dict[str, Any], prefix: str, row: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten_into(value, f"{name}.", row)  # an empty object adds no column
+        else:
+            row[name] = _leaf(value)
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
+# Column kinds, widened as values arrive: null < bool; null < int < double; any other mix is text.
+NULL, BOOL, INT, DOUBLE, STRING = "null", "bool", "int", "double", "string"
+
+
+def value_kind(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT if INT64_MIN <= value <= INT64_MAX else STRING
+    if isinstance(value, float):
+        return DOUBLE
+    return STRING
+
+
+def widen(current: str, new: str) -> str:
+    if current == new or new == NULL:
+        return current
+    if current == NULL:
+        return new
+    if {current, new} == {INT, DOUBLE}:
+        return DOUBLE
+    return STRING
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {BOOL: pa.bool_(), INT: pa.int64(), DOUBLE: pa.float64()}.get(kind, pa.string())
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --- spool: pages on local disk while the schema is still unknown ---------------------------------------
+
+
+class RecordSpool:
+    """Flattened records appended as JSON lines to a local file, with the column kinds seen so far."""
+
+    def __init__(self, folder: str) -> None:
+        self.path = os.path.join(folder, "records.jsonl")
+        self.kinds: dict[str, str] = {}
+        self.rows = 0
+        self._out: TextIO | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish
+
+    def add(self, records: list[Any]) -> None:
+        assert self._out is not None, "spool already finished"
+        kinds = self.kinds
+        lines = []
+        for record in records:
+            row = flatten_record(record)
+            for name, value in row.items():
+                kind = value_kind(value)
+                known = kinds.get(name)
+                if known is None:
+                    kinds[name] = kind
+                elif known != kind:
+                    kinds[name] = widen(known, kind)
+            lines.append(json.dumps(row, ensure_ascii=False, allow_nan=True))
+        if lines:
+            self._out.write("\n".join(lines))
+            self._out.write("\n")
+        self.rows += len(records)
+
+    def finish(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def schema(self) -> pa.Schema:
+        import pyarrow as pa
+
+        return pa.schema([pa.field(name, _arrow_type(kind)) for name, kind in self.kinds.items()])
+
+    def batches(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The spooled records as Arrow batches of ``batch_rows`` rows with the final schema."""
+        self.finish()
+        schema = self.schema()
+        with open(self.path, encoding="utf-8") as spool:
+            chunk: list[dict[str, Any]] = []
+            for line in spool:
+                chunk.append(json.loads(line))
+                if len(chunk) >= batch_rows:
+                    yield self._to_batch(chunk, schema)
+                    chunk = []
+            if chunk:
+                yield self._to_batch(chunk, schema)
+
+    def _to_batch(self, rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        arrays = []
+        for name, kind in self.kinds.items():
+            values = [row.get(name) for row in rows]
+            if kind in (STRING, NULL):
+                values = [_as_text(value) for value in values]
+            arrays.append(pa.array(values, type=_arrow_type(kind)))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# --- HTTP ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FetchStats:
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    records: int = 0
+    waited: float = 0.0
+
+
+@dataclass
+class Page:
+    number: int
+    url: str
+    records: list[Any]
+    document: Any
+    response: requests.Response
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def _excerpt(response: requests.Response) -> str:
+    text = response.content[: BODY_EXCERPT * 4].decode(response.encoding or "utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text[:BODY_EXCERPT] + ("..." if len(text) > BODY_EXCERPT else "") if text else "(empty body)"
+
+
+def _describe_request_error(error: BaseException) -> str:
+    """A requests error in one line: urllib3's root cause when there is one, never the full URL."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", None)
+    text = str(reason if reason is not None else error) or type(error).__name__
+    text = re.sub(r"with url: \S+", "with url: (omitted)", text)
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+class HttpApiReader:
+    """Fetches the pages of one ``source.http_api`` node; ``pages()`` yields them one at a time.
+
+    ``session`` and ``base_url`` default to what the Airflow connection gives; ``sleep`` is ``time.sleep``
+    (tests pass a recorder).
+    """
+
+    def __init__(
+        self,
+        config: HttpApiSourceConfig,
+        node_id: str,
+        log: TaskLog,
+        *,
+        session: requests.Session | None = None,
+        base_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.node_id = node_id
+        self.owner = node_label(MODULE, node_id)
+        self.log = log
+        self.sleep = sleep
+        self.stats = FetchStats()
+        if session is None or base_url is None:
+            session, base_url = self._from_connection()
+        self.session = session
+        self.base_url = base_url
+
+    def _from_connection(self) -> tuple[requests.Session, str]:
+        try:
+            from airflow.providers.http.hooks.http import HttpHook
+        except ImportError:
+            raise LogiDataTaskError(
+                f"{self.owner}: the Airflow HTTP provider is not installed; install "
+                "apache-airflow-providers-http on the workers"
+            ) from None
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        conn_id = self.config.conn_id
+        hook = HttpHook(method=self.config.method, http_conn_id=conn_id)
+        try:
+            session = hook.get_conn()
+            url = hook.url_from_endpoint(self.config.endpoint)
+        except AirflowNotFoundException:
+            raise LogiDataTaskError(
+                f"{self.owner}: Airflow connection {conn_id!r} does not exist; create a connection of type "
+                "http with the API's host (and credentials), or fix conn_id"
+            ) from None
+        except ValueError as error:
+            raise LogiDataTaskError(
+                f"{self.owner}: Airflow connection {conn_id!r} does not give a usable base URL ({error}); "
+                "set its host (and schema http or https)"
+            ) from None
+        return session, url
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- one request, with retries ---------------------------------------------------------------------
+
+    def request(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+        """Send one request, retrying what is worth retrying; returns a 2xx/3xx response."""
+        import requests
+
+        config = self.config
+        retry = config.retry
+        headers = dict(config.headers)
+        if self.session.headers.get("Accept") in (None, "*/*") and not any(
+            name.lower() == "accept" for name in headers
+        ):
+            headers["Accept"] = "application/json"
+        shown = redact_url(requests.Request("GET", url, params=params).prepare().url or url)
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            try:
+                response = self.session.request(
+                    config.method,
+                    url,
+                    params=params,
+                    json=config.body if config.method == "POST" else None,
+                    headers=headers,
+                    timeout=config.timeout,
+                )
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as error:
+                reason = _describe_request_error(error)
+                if attempt >= retry.max_attempts:
+                    raise LogiDataTaskError(
+                        f"{self.owner}: {config.method} {shown} failed after {attempt} attempt(s): {reason}. "
+                        f"Check that the host of connection {config.conn_id!r} is reachable from the "
+                        "workers (and timeout)"
+                    ) from None
+                self._wait(attempt, None, reason, shown)
+                continue
+            except requests.RequestException as error:
+                raise LogiDataTaskError(
+                    f"{self.owner}: {config.method} {shown} failed: {_describe_request_error(error)}"
+                ) from None
+            status = response.status_code
+            if status == 429 or 500 <= status <= 599:
+                reason = f"HTTP {status} {response.reason or ''}".rstrip()
+                if attempt >= retry.max_attempts:
+                    raise LogiDataTaskError(
+                        f"{self.owner}: {config.method} {shown} still returned {reason} after {attempt} "
+                        f"attempt(s): {_excerpt(response)}. Raise retry.max_attempts or "
+                        "retry.max_backoff_seconds if the API needs more time"
+                    )
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                response.close()
+                self._wait(attempt, wait, reason, shown)
+                continue
+            if status >= 400:
+                status_text = f"HTTP {status} {response.reason or ''}".rstrip()
+                raise LogiDataTaskError(
+                    f"{self.owner}: {config.method} {shown} returned {status_text}: {_excerpt(response)}"
+                    f"{self._hint(status)}"
+                )
+            return response
+
+    def _wait(self, attempt: int, retry_after: float | None, reason: str, shown: str) -> None:
+        retry = self.config.retry
+        if retry_after is not None:
+            delay = min(retry_after, retry.max_backoff_seconds)
+            why = f"Retry-After {retry_after:g} s"
+        else:
+            delay = min(retry.backoff_seconds * 2 ** (attempt - 1), retry.max_backoff_seconds)
+            why = "backoff"
+        self.stats.retries += 1
+        self.log.warning(
+            f"{self.node_id}: {reason} from {self.config.method} {shown}; retry {attempt} of "
+            f"{retry.max_attempts - 1} in {delay:.2f} s ({why})"
+        )
+        if delay > 0:
+            self.sleep(delay)
+            self.stats.waited += delay
+
+    def _hint(self, status: int) -> str:
+        conn = self.config.conn_id
+        if status in (401, 403):
+            return f". Check the credentials (login/password or extra headers) of connection {conn!r}"
+        if status == 404:
+            return f". Check endpoint and the host of connection {conn!r}"
+        if status in (400, 422):
+            return ". Check params, body and the pagination parameters"
+        return ""
+
+    def parse(self, response: requests.Response, shown: str) -> Any:
+        content = response.content
+        if content.startswith(b"\xef\xbb\xbf"):
+            content = content[3:]
+        try:
+            return json.loads(content)
+        except (ValueError, UnicodeDecodeError) as error:
+            content_type = response.headers.get("Content-Type") or "no content-type"
+            raise LogiDataTaskError(
+                f"{self.owner}: {self.config.method} {shown} returned HTTP {response.status_code} "
+                f"({content_type}) with a body that is not valid JSON ({error}): {_excerpt(response)}"
+            ) from None
+
+    def records_of(self, document: Any, shown: str) -> list[Any]:
+        path = self.config.records_path
+        try:
+            records = json_path_get(document, path)
+        except PathNotFound as missing:
+            raise LogiDataTaskError(
+                f"{self.owner}: records_path {path!r} is not in the response of {shown}: "
+                f"{missing.describe()}. Top-level keys of the response: {top_level_keys(document)}"
+            ) from None
+        if records is None:
+            return []
+        if not isinstance(records, list):
+            where = f"records_path {path!r} points to" if path else "the response is"
+            hint = (
+                f"set records_path to the list of records (top-level keys: {top_level_keys(document)})"
+                if not path
+                else "point records_path to a list of records"
+            )
+            raise LogiDataTaskError(f"{self.owner}: {where} {_json_kind(records)}, not a list; {hint}")
+        return records
+
+    # -- pages -----------------------------------------------------------------------------------------
+
+    def fetch(self, number: int, url: str, params: dict[str, Any] | None) -> Page:
+        response = self.request(url, params)
+        shown = redact_url(response.url or url)
+        document = self.parse(response, shown)
+        records = self.records_of(document, shown)
+        self.stats.pages += 1
+        self.stats.records += len(records)
+        if number <= LOG_FIRST_PAGES or number % LOG_EVERY_PAGES == 0:
+            self.log.info(
+                f"{self.node_id}: page {number}: {len(records)} record(s) from {shown} "
+                f"({self.stats.records} so far)"
+            )
+        return Page(
+            number=number, url=response.url or url, records=records, document=document, response=response
+        )
+
+    def pages(self) -> Iterator[Page]:
+        """Every page with records, in order (the empty page ending page/offset paging is not yielded)."""
+        pagination = self.config.pagination
+        params: dict[str, Any] = dict(self.config.params)
+        if isinstance(pagination, HttpNoPagination):
+            page = self.fetch(1, self.base_url, params)
+            if page.records:
+                yield page
+        elif isinstance(pagination, HttpPagePagination | HttpOffsetPagination):
+            yield from self._numbered_pages(pagination, params)
+        elif isinstance(pagination, HttpCursorPagination):
+            yield from self._cursor_pages(pagination, params)
+        elif isinstance(pagination, HttpLinkHeaderPagination):
+            yield from self._link_pages(params)
+        else:  # pragma: no cover - the config model allows only the types above
+            raise TypeError(f"unknown pagination {pagination!r}")
+
+    def _numbered_pages(
+        self, pagination: HttpPagePagination | HttpOffsetPagination, params: dict[str, Any]
+    ) -> Iterator[Page]:
+        if isinstance(pagination, HttpPagePagination):
+            if pagination.size_param:
+                params[pagination.size_param] = pagination.size
+        else:
+            params[pagination.limit_param] = pagination.limit
+        position = pagination.start
+        previous: bytes | None = None
+        number = 0
+        while True:
+            number += 1
+            params[pagination.param] = position
+            page = self.fetch(number, self.base_url, dict(params))
+            if not page.records:
+                return
+            if number > self.config.max_pages:
+                self._too_many_pages()
+            digest = hashlib.sha256(
+                json.dumps(page.records, sort_keys=True, default=str).encode("utf-8")
+            ).digest()
+            if digest == previous:
+                raise LogiDataTaskError(
+                    f"{self.owner}: page {number} ({redact_url(page.url)}) holds the same records as the "
+                    f"page before: the API seems to ignore the query parameter {pagination.param!r} (or to "
+                    "repeat its last page instead of returning an empty one). Check the pagination settings "
+                    "against the API's documentation"
+                )
+            previous = digest
+            yield page
+            position += 1 if isinstance(pagination, HttpPagePagination) else len(page.records)
+
+    def _cursor_pages(self, pagination: HttpCursorPagination, params: dict[str, Any]) -> Iterator[Page]:
+        seen: set[str] = set()
+        number = 0
+        while True:
+            number += 1
+            page = self.fetch(number, self.base_url, dict(params))
+            if page.records:
+                yield page
+            try:
+                cursor = json_path_get(page.document, pagination.cursor_path)
+            except PathNotFound:
+                cursor = None
+            if cursor is None or cursor == "":
+                return
+            if isinstance(cursor, dict | list):
+                raise LogiDataTaskError(
+                    f"{self.owner}: cursor_path {pagination.cursor_path!r} points to {_json_kind(cursor)} in "
+                    f"the response of {redact_url(page.url)}; it must point to the next cursor (a text or "
+                    "number)"
+                )
+            text = cursor if isinstance(cursor, str) else json.dumps(cursor)
+            if text in seen:
+                raise LogiDataTaskError(
+                    f"{self.owner}: the API returned a cursor it had already returned (page {number}); "
+                    f"stopping instead of looping. Check cursor_path {pagination.cursor_path!r} and param "
+                    f"{pagination.param!r}"
+                )
+            seen.add(text)
+            if number >= self.config.max_pages:
+                self._too_many_pages()
+            params[pagination.param] = text
+
+    def _link_pages(self, params: dict[str, Any]) -> Iterator[Page]:
+        url: str = self.base_url
+        query: dict[str, Any] | None = params
+        origin = _origin(self.base_url)
+        seen: set[str] = set()
+        number = 0
+        while True:
+            number += 1
+            page = self.fetch(number, url, query)
+            if page.records:
+                yield page
+            link = (page.response.links.get("next") or {}).get("url")
+            if not link:
+                return
+            next_url = urljoin(page.url, link)
+            if _origin(next_url) != origin:
+                raise LogiDataTaskError(
+                    f"{self.owner}: the next-page link {redact_url(next_url)} leaves the connection's host "
+                    f"{redact_url(self.base_url)}; refusing to send the connection's credentials elsewhere"
+                )
+            if next_url in seen or next_url == page.url:
+                raise LogiDataTaskError(
+                    f"{self.owner}: the Link header of page {number} points to a page already read "
+                    f"({redact_url(next_url)}); stopping instead of looping"
+                )
+            seen.add(page.url)
+            if number >= self.config.max_pages:
+                self._too_many_pages()
+            url, query = next_url, None  # the next link carries its own query
+
+    def _too_many_pages(self) -> None:
+        raise LogiDataTaskError(
+            f"{self.owner}: read max_pages = {self.config.max_pages} page(s) and the API still has more; "
+            "raise max_pages if that many pages are expected, or check the pagination settings"
+        )
+
+
+# --- the source ---------------------------------------------------------------------------------------
+
+
+def _skip(message: str) -> BaseException:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    return AirflowSkipException(message)
+
+
+@register_source(MODULE)
+@contextlib.contextmanager
+def open_http_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[pa.RecordBatchReader]:
+    """Fetch every page into a local spool, then stream the records as Arrow batches."""
+    import pyarrow as pa
+
+    if not isinstance(config, HttpApiSourceConfig):
+        raise TypeError(f"{MODULE} expects HttpApiSourceConfig, got {type(config).__name__}")
+    reader = HttpApiReader(config, node_id, log)
+    started = time.monotonic()
+    log.info(
+        f"{node_id}: {config.method} {redact_url(reader.base_url)} through connection "
+        f"{config.conn_id!r}, pagination {config.pagination.type}"
+    )
+    with tempfile.TemporaryDirectory(prefix="logidata-http-") as folder:
+        spool = RecordSpool(folder)
+        try:
+            for page in reader.pages():
+                spool.add(page.records)
+        finally:
+            spool.finish()
+            reader.close()
+        stats = reader.stats
+        log.info(
+            f"{node_id}: fetched {stats.records} record(s) in {stats.pages} page(s) with "
+            f"{stats.requests} request(s), {stats.retries} retry(ies), {stats.waited:.2f} s waited, in "
+            f"{time.monotonic() - started:.2f} s; {len(spool.kinds)} column(s)"
+        )
+        if spool.rows == 0:
+            if config.on_empty == "skip":
+                raise _skip(
+                    f"{reader.owner}: the API returned no records ({stats.pages} page(s) read); skipping"
+                )
+            raise LogiDataTaskError(
+                f"{reader.owner}: the API returned no records ({stats.pages} page(s) read); check endpoint, "
+                "params and records_path, or set on_empty to skip"
+            )
+        yield pa.RecordBatchReader.from_batches(spool.schema(), spool.batches(settings.batch_rows()))

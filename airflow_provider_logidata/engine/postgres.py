@@ -1,0 +1,1253 @@
+"""PostgreSQL source and destination, streamed through psycopg 3 ``COPY`` and Arrow.
+
+Source: ``COPY (SELECT <columns> FROM (<table or query>) AS q [WHERE <incremental>]) TO STDOUT`` in CSV, in
+a read-only REPEATABLE READ transaction. PostgreSQL sends one protocol message per row, so rows are
+gathered ``batch_rows`` at a time and each batch is parsed by pyarrow's CSV reader with column types taken
+from the result's PostgreSQL types; batches stream into staging. Memory stays at about one batch.
+
+Types: smallint/integer/bigint -> int16/int32/int64, real/double -> float32/float64, numeric(p, s) ->
+decimal(p, s) (numeric without precision -> decimal(38, 9), rounded to 9 decimals like select_columns'
+decimal), boolean -> bool, date -> date32, timestamp -> timestamp[us], timestamptz -> timestamp[us, UTC],
+time -> time64[us], bytea -> binary; text, json/jsonb, uuid, arrays, intervals and every other type ->
+string (PostgreSQL's text form).
+
+Destination: one transaction does everything: create or evolve the table, then ``COPY ... FROM STDIN``
+(Arrow batches written as CSV by pyarrow). append copies straight into the target (rows written once);
+replace and merge copy into a temporary table ``<table>__logidata_<id>`` first, then replace swaps
+(``TRUNCATE`` + ``INSERT``: the exclusive lock is held only for that step) and merge runs
+``INSERT ... ON CONFLICT (keys) DO UPDATE`` (or ``UPDATE ... FROM`` + ``INSERT ... WHERE NOT EXISTS`` when
+the table has no unique index on the keys) over the incoming rows deduplicated on the keys (the last one
+wins). Any failure, the process being killed included, rolls it all back: the target is exactly as it was.
+Measured on this project's 2-core machine, 1M rows x 10 columns: read ~500k rows/s, append ~490k rows/s,
+replace ~325k rows/s, merge into a 1M-row table with a primary key ~130k rows/s. Incremental cursors
+carried by the input are committed (as Airflow Variables) only after the transaction commits.
+
+Every identifier goes through ``psycopg.sql.Identifier`` and every value through ``psycopg.sql.Literal``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from airflow_provider_logidata import settings
+from airflow_provider_logidata.engine import incremental, staging
+from airflow_provider_logidata.engine.destinations import register_destination
+from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.logs import Progress, TaskLog, get_log
+from airflow_provider_logidata.engine.sources import register_source
+from airflow_provider_logidata.modules.postgres import (
+    PostgresDestinationConfig,
+    PostgresSourceConfig,
+    check_select,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from airflow_provider_logidata.modules.base import ModuleConfig
+
+SOURCE = "source.postgres"
+DESTINATION = "destination.postgres"
+# A batch is cut at batch_rows rows or at this many bytes of CSV, whichever comes first.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+CONNECT_TIMEOUT = 30
+EXAMPLES = 8
+
+# --- PostgreSQL -> Arrow types (by type OID) --------------------------------------------------------
+
+BOOL, BYTEA, INT8, INT2, INT4, OID = 16, 17, 20, 21, 23, 26
+FLOAT4, FLOAT8, NUMERIC = 700, 701, 1700
+DATE, TIME, TIMESTAMP, TIMESTAMPTZ = 1082, 1083, 1114, 1184
+_FIXED_TYPES: dict[int, pa.DataType] = {
+    BOOL: pa.bool_(),
+    INT2: pa.int16(),
+    INT4: pa.int32(),
+    INT8: pa.int64(),
+    OID: pa.int64(),
+    FLOAT4: pa.float32(),
+    FLOAT8: pa.float64(),
+    DATE: pa.date32(),
+    TIME: pa.time64("us"),
+    TIMESTAMP: pa.timestamp("us"),
+    TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    BYTEA: pa.binary(),
+}
+_TEMPORAL_OIDS = (DATE, TIMESTAMP, TIMESTAMPTZ)
+DEFAULT_DECIMAL = pa.decimal128(38, 9)
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """One result column: its name, PostgreSQL type and how it is selected and typed in Arrow."""
+
+    name: str
+    oid: int
+    type_display: str
+    arrow_type: pa.DataType
+    parse_type: pa.DataType  # the type pyarrow's CSV reader produces (binary is decoded afterwards)
+    expression: sql.Composable  # how the COPY selects it from ``q``
+
+
+def plan_column(
+    name: str, oid: int, type_display: str, precision: int | None, scale: int | None
+) -> SourceColumn:
+    ref = sql.SQL("q.{}").format(sql.Identifier(name))
+    if oid == NUMERIC:
+        if precision is not None and scale is not None and 0 <= scale <= precision <= 76 and precision > 0:
+            arrow: pa.DataType = (
+                pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+            )
+            return SourceColumn(name, oid, type_display, arrow, arrow, ref)
+        # Unconstrained numeric: the engine's decimal, DECIMAL(38, 9); PostgreSQL rounds (and fails on
+        # values of more than 29 integer digits, naming the column).
+        cast = sql.SQL("{}::numeric(38,9)").format(ref)
+        return SourceColumn(name, oid, type_display, DEFAULT_DECIMAL, DEFAULT_DECIMAL, cast)
+    if oid in _FIXED_TYPES:
+        arrow = _FIXED_TYPES[oid]
+        parse = pa.string() if oid == BYTEA else arrow
+        return SourceColumn(name, oid, type_display, arrow, parse, ref)
+    return SourceColumn(name, oid, type_display, pa.string(), pa.string(), ref)
+
+
+# --- connections ------------------------------------------------------------------------------------
+
+
+def connection_args(conn_id: str, *, owner: str) -> dict[str, Any]:
+    """psycopg 3 connection arguments of an Airflow ``postgres`` connection (through PostgresHook)."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=conn_id)
+    try:
+        conn = hook.connection
+    except Exception as error:
+        text = str(error)
+        if "NotFound" in type(error).__name__ or "isn't defined" in text or "not found" in text.lower():
+            raise LogiDataTaskError(
+                f"{owner}: the Airflow connection {conn_id!r} does not exist; create it (Admin > "
+                f"Connections, type postgres) or set AIRFLOW_CONN_{conn_id.upper()}, or fix conn_id in the "
+                "node's config"
+            ) from None
+        raise LogiDataTaskError(
+            f"{owner}: cannot read the Airflow connection {conn_id!r}: {text}; check the connection"
+        ) from None
+    extra = conn.extra_dejson
+    login, password, port = conn.login, conn.password, conn.port
+    if extra.get("iam", False):
+        login, password, port = hook.get_iam_token(conn)
+    args: dict[str, Any] = {
+        "host": conn.host or None,
+        "port": port or None,
+        "user": login or None,
+        "password": password or None,
+        "dbname": conn.schema or None,
+        "connect_timeout": CONNECT_TIMEOUT,
+    }
+    ignored = set(getattr(hook, "ignored_extra_options", ())) | {"cursor"}
+    for key, value in extra.items():
+        if key not in ignored:
+            args[key] = value
+    return {key: value for key, value in args.items() if value is not None}
+
+
+def _where(args: dict[str, Any]) -> str:
+    host = args.get("host", "localhost")
+    return f"{host}:{args.get('port', 5432)}/{args.get('dbname', '')} as {args.get('user', '(default user)')}"
+
+
+@contextlib.contextmanager
+def connect(conn_id: str, *, owner: str, node_id: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit psycopg 3 connection with the session settings the engine relies on."""
+    args = connection_args(conn_id, owner=owner)
+    args.setdefault("application_name", f"logidata:{node_id}"[:63])
+    try:
+        con = psycopg.connect(autocommit=True, **args)
+    except psycopg.Error as error:
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "FATAL:" in cause:  # libpq's "connection to server at ... failed: FATAL:  <cause>"
+            cause = cause.rsplit("FATAL:", 1)[1].strip()
+        if "password" in cause or "authentication" in cause:
+            fix = "check the login and password of the connection"
+        elif "does not exist" in cause:
+            fix = "check the database (the connection's schema field) and login of the connection"
+        else:
+            fix = "check the host, port and database of the connection, and that the server is reachable"
+        raise LogiDataTaskError(
+            f"{owner}: cannot connect to PostgreSQL through connection {conn_id!r} ({_where(args)}): "
+            f"{cause}; {fix}"
+        ) from None
+    try:
+        # UTC and ISO formats make the text PostgreSQL sends and reads unambiguous.
+        con.execute(
+            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
+            "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET standard_conforming_strings = on; "
+            "SET client_encoding = 'UTF8'"
+        )
+        yield con
+    finally:
+        con.close()
+
+
+def _first_line(error: BaseException) -> str:
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(error).strip() or type(error).__name__
+    return text.splitlines()[0].strip()
+
+
+def _pg_error(error: psycopg.Error) -> str:
+    """The error's message with PostgreSQL's detail and hint, on one line."""
+    parts = [_first_line(error)]
+    diag = error.diag
+    for extra in (diag.message_detail, diag.message_hint):
+        if extra:
+            parts.append(extra.strip())
+    return ". ".join(part.rstrip(".") for part in parts)
+
+
+# --- source -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CursorTracker:
+    """The largest value of the cursor column among the rows read."""
+
+    column: str
+    index: int
+    value: Any = None
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        array = batch.column(self.index)
+        if array.null_count == len(array):
+            return
+        largest = pc.max(array).as_py()
+        if largest is not None and (self.value is None or largest > self.value):
+            self.value = largest
+
+
+@dataclass
+class SourceStream:
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    columns: list[SourceColumn]
+    description: str
+    cursor: CursorTracker | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def cursor_text(value: Any) -> str:
+    """A cursor value as text PostgreSQL reads back exactly (an untyped literal takes the column's type)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value)
+
+
+def cursor_start(config: PostgresSourceConfig, state: Any, *, owner: str, log: TaskLog) -> str | None:
+    """Where a cursor read starts: the committed value, else ``initial_value``, else nowhere (all rows)."""
+    spec = config.incremental
+    assert spec is not None
+    if isinstance(state, dict) and "value" in state:
+        column = state.get("column")
+        if column in (None, spec.column):
+            return None if state["value"] is None else str(state["value"])
+        log.warning(
+            f"{owner}: the committed cursor is on column {column!r}, the node now uses {spec.column!r}; "
+            "starting again from initial_value"
+        )
+    elif state is not None and not isinstance(state, (dict, list)):
+        return str(state)  # a value set by hand
+    return None if spec.initial_value is None else str(spec.initial_value)
+
+
+def _relation(
+    con: psycopg.Connection[Any], config: PostgresSourceConfig, owner: str
+) -> tuple[sql.Composable, str]:
+    """The base SELECT of a table source (checked to exist) and how to name it in messages."""
+    assert config.table is not None
+    if config.schema_name:
+        found = con.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s))",
+            (config.schema_name, config.table),
+        ).fetchone()
+    else:
+        found = con.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(quote_ident(%s))",
+            (config.table,),
+        ).fetchone()
+    if found is None:
+        schema = config.schema_name or str(con.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
+        schema_exists = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        if schema_exists is None:
+            schemas = [
+                row[0]
+                for row in con.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
+                    "AND nspname <> 'information_schema' ORDER BY 1 LIMIT %s",
+                    (EXAMPLES,),
+                )
+            ]
+            raise LogiDataTaskError(
+                f"{owner}: schema {schema!r} does not exist in this database; existing schemas: "
+                f"{', '.join(schemas) or '(none)'}. Fix schema in the node's config."
+            )
+        tables = [
+            row[0]
+            for row in con.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1 LIMIT %s",
+                (schema, EXAMPLES + 1),
+            )
+        ]
+        shown = ", ".join(tables[:EXAMPLES]) + (", ..." if len(tables) > EXAMPLES else "")
+        raise LogiDataTaskError(
+            f"{owner}: table {config.table!r} does not exist in schema {schema!r}; tables there: "
+            f"{shown or '(none)'}. Fix table (names are case-sensitive) or schema in the node's config."
+        )
+    schema, table = str(found[0]), str(found[1])
+    return sql.SQL("SELECT * FROM {}.{}").format(
+        sql.Identifier(schema), sql.Identifier(table)
+    ), f"{schema}.{table}"
+
+
+def _describe(
+    con: psycopg.Connection[Any], base: sql.Composable, *, owner: str, what: str
+) -> list[tuple[str, int, str, int | None, int | None]]:
+    with con.cursor() as cur:
+        try:
+            cur.execute(sql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(base))
+        except psycopg.Error as error:
+            raise LogiDataTaskError(
+                f"{owner}: PostgreSQL rejected {what}: {_pg_error(error)}; fix the node's config (and check "
+                "that the connection points at the right database)"
+            ) from None
+        assert cur.description is not None
+        return [
+            (col.name, col.type_code, col.type_display, col.precision, col.scale) for col in cur.description
+        ]
+
+
+@contextlib.contextmanager
+def open_stream(
+    config: PostgresSourceConfig,
+    node_id: str,
+    log: TaskLog,
+    *,
+    interval: tuple[dt.datetime, dt.datetime] | None = None,
+    cursor_from: str | None = None,
+) -> Iterator[SourceStream]:
+    """Connect, check and plan the read, and yield a stream of Arrow batches (consumed inside the block)."""
+    owner = node_label(SOURCE, node_id)
+    spec = config.incremental
+    with connect(config.conn_id, owner=owner, node_id=node_id) as con:
+        con.read_only = True
+        con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with con.transaction():
+            if config.table is not None:
+                base, described = _relation(con, config, owner)
+                what = f"table {described}"
+            else:
+                assert config.query is not None
+                try:
+                    query = check_select(config.query)  # without its trailing ';'
+                except ValueError as error:
+                    raise LogiDataTaskError(f"{owner}: {error}") from None
+                base, described, what = sql.SQL(query), "query", "the query"
+            available = _describe(con, base, owner=owner, what=what)
+            names = [name for name, *_ in available]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise LogiDataTaskError(
+                    f"{owner}: the query returns several columns named {', '.join(map(repr, duplicates))}; "
+                    "give each output column a distinct name (AS alias)"
+                )
+            by_name = {item[0]: item for item in available}
+            selected = available
+            if config.columns:
+                missing = [name for name in config.columns if name not in by_name]
+                if missing:
+                    raise LogiDataTaskError(
+                        f"{owner}: column(s) {', '.join(map(repr, missing))} not in {described}; available "
+                        f"columns: {', '.join(names) or '(none)'}. Fix columns in the node's config."
+                    )
+                selected = [by_name[name] for name in config.columns]
+            columns = [plan_column(*item) for item in selected]
+            conditions: list[sql.Composable] = []
+            tracker: CursorTracker | None = None
+            if spec is not None:
+                position = next((i for i, c in enumerate(columns) if c.name == spec.column), None)
+                if position is None:
+                    raise LogiDataTaskError(
+                        f"{owner}: incremental column {spec.column!r} is not among the columns read "
+                        f"({', '.join(c.name for c in columns) or 'none'}); add it to columns or the query, "
+                        "or fix incremental.column"
+                    )
+                column = columns[position]
+                ref = sql.SQL("q.{}").format(sql.Identifier(column.name))
+                if spec.mode == "data_interval":
+                    if column.oid not in _TEMPORAL_OIDS:
+                        raise LogiDataTaskError(
+                            f"{owner}: incremental column {column.name!r} is {column.type_display}; mode "
+                            "'data_interval' needs a date, timestamp or timestamptz column. Pick such a "
+                            "column or use mode 'cursor'."
+                        )
+                    if interval is None:
+                        raise LogiDataTaskError(
+                            f"{owner}: mode 'data_interval' needs the run's data interval; run the node "
+                            "through its Airflow operator"
+                        )
+                    start, end = interval
+                    conditions.append(
+                        sql.SQL("{} >= CAST({} AS timestamptz) AND {} < CAST({} AS timestamptz)").format(
+                            ref, sql.Literal(start.isoformat()), ref, sql.Literal(end.isoformat())
+                        )
+                    )
+                    log.info(f"{node_id}: reading {column.name} in [{start.isoformat()}, {end.isoformat()})")
+                else:
+                    tracker = CursorTracker(column=column.name, index=position)
+                    if cursor_from is not None:
+                        conditions.append(sql.SQL("{} >= {}").format(ref, sql.Literal(cursor_from)))
+                        log.info(f"{node_id}: reading rows with {column.name} >= {cursor_from!r}")
+                    else:
+                        log.info(f"{node_id}: no committed cursor yet: reading every row")
+            where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+            statement = sql.SQL("COPY (SELECT {} FROM (\n{}\n) AS q{}) TO STDOUT (FORMAT csv)").format(
+                sql.SQL(", ").join(c.expression for c in columns), base, where
+            )
+            schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
+            log.info(
+                f"{node_id}: reading {described} ({len(columns)} column(s): "
+                + ", ".join(f"{c.name} {c.type_display}" for c in columns[:20])
+                + (", ..." if len(columns) > 20 else "")
+                + ")"
+            )
+            batch_rows = config.batch_rows or settings.batch_rows()
+            stream = SourceStream(schema=schema, batches=iter(()), columns=columns, description=described)
+            stream.cursor = tracker
+            stream.batches = _copy_batches(
+                con, statement, columns, schema, batch_rows, owner, described, stream
+            )
+            try:
+                yield stream
+            finally:
+                stream.batches.close()  # type: ignore[attr-defined]
+
+
+def _copy_batches(
+    con: psycopg.Connection[Any],
+    statement: sql.Composed,
+    columns: list[SourceColumn],
+    schema: pa.Schema,
+    batch_rows: int,
+    owner: str,
+    described: str,
+    stream: SourceStream,
+) -> Iterator[pa.RecordBatch]:
+    read_options = {"column_names": [c.name for c in columns], "use_threads": True}
+    convert = pacsv.ConvertOptions(
+        column_types={c.name: c.parse_type for c in columns},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=["t"],
+        false_values=["f"],
+    )
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    binary = [i for i, c in enumerate(columns) if c.oid == BYTEA]
+    batches = 0
+    with con.cursor() as cur:
+        try:
+            with cur.copy(statement) as copy:
+                # Rows go into one growing buffer: keeping each row's memoryview alive instead costs
+                # allocations and garbage-collector passes (measured 2.5 times slower).
+                data = bytearray()
+                rows = longest = 0
+                for row in copy:
+                    data += row
+                    rows += 1
+                    if len(row) > longest:
+                        longest = len(row)
+                    if rows >= batch_rows or len(data) >= MAX_BATCH_BYTES:
+                        batch = _parse(data, longest, read_options, parse, convert, schema, binary, owner)
+                        data, rows, longest = bytearray(), 0, 0
+                        batches += 1
+                        if stream.cursor is not None:
+                            stream.cursor.update(batch)
+                        yield batch
+                if rows:
+                    batch = _parse(data, longest, read_options, parse, convert, schema, binary, owner)
+                    batches += 1
+                    if stream.cursor is not None:
+                        stream.cursor.update(batch)
+                    yield batch
+        except psycopg.Error as error:
+            raise LogiDataTaskError(
+                f"{owner}: PostgreSQL failed while reading {described}: {_pg_error(error)}; fix the query or "
+                "the data (a value the query cannot compute, a cast that fails), or cast the column to text"
+            ) from None
+    stream.stats["batches"] = batches
+
+
+def _parse(
+    data: bytearray,
+    longest: int,
+    read_options: dict[str, Any],
+    parse: pacsv.ParseOptions,
+    convert: pacsv.ConvertOptions,
+    schema: pa.Schema,
+    binary: list[int],
+    owner: str,
+) -> pa.RecordBatch:
+    # A row must fit in one block; several blocks let pyarrow convert in parallel.
+    block = max(1 << 20, 2 * longest + 1024)
+    options = pacsv.ReadOptions(block_size=block, **read_options)
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data), read_options=options, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as error:
+        raise LogiDataTaskError(f"{owner}: {_conversion_error(str(error), schema)}") from None
+    arrays = [_one_chunk(table.column(i)) for i in range(table.num_columns)]
+    for index in binary:
+        values = arrays[index].to_pylist()
+        arrays[index] = pa.array(
+            [None if v is None else bytes.fromhex(v[2:]) for v in values], type=pa.binary()
+        )
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
+
+
+def _conversion_error(message: str, schema: pa.Schema) -> str:
+    match = re.search(r"column #(\d+)", message)
+    column = ""
+    if match and int(match.group(1)) < len(schema):
+        field_ = schema.field(int(match.group(1)))
+        column = f" of column {field_.name!r} ({field_.type})"
+    text = message.splitlines()[0][:300]
+    return (
+        f"a value{column} cannot be converted to Arrow: {text}; read it as text instead (query with "
+        "column::text), or exclude the value"
+    )
+
+
+def read_postgres(
+    config: PostgresSourceConfig,
+    node_id: str,
+    output_uri: str,
+    *,
+    log: TaskLog | None = None,
+    interval: tuple[dt.datetime, dt.datetime] | None = None,
+    cursor_key: str | None = None,
+    cursor_state: Any = None,
+) -> staging.StagingHandle:
+    """Read the source into the staging file ``output_uri``; returns the handle (with the new cursor).
+
+    ``interval`` is the run's data interval (mode ``data_interval``); ``cursor_key`` and ``cursor_state``
+    are the Variable key and the committed value (mode ``cursor``), see ``engine.incremental``.
+    """
+    logger = get_log(log)
+    owner = node_label(SOURCE, node_id)
+    spec = config.incremental
+    cursor_from = None
+    if spec is not None and spec.mode == "cursor":
+        if cursor_key is None:
+            raise LogiDataTaskError(
+                f"{owner}: mode 'cursor' needs the key of its cursor; run the node through its Airflow "
+                "operator"
+            )
+        cursor_from = cursor_start(config, cursor_state, owner=owner, log=logger)
+    started = time.monotonic()
+    with open_stream(config, node_id, logger, interval=interval, cursor_from=cursor_from) as stream:
+        handle = staging.write_staging(
+            stream.batches, output_uri, label=node_id, schema=stream.schema, log=logger
+        )
+    seconds = time.monotonic() - started
+    rate = handle["rows"] / max(seconds, 1e-9)
+    logger.info(
+        f"{node_id}: read {handle['rows']} rows from {stream.description} in "
+        f"{stream.stats.get('batches', 0)} batch(es), {seconds:.2f} s ({rate:,.0f} rows/s)"
+    )
+    if stream.cursor is not None and cursor_key is not None:
+        if stream.cursor.value is None:
+            logger.info(f"{node_id}: no new rows; the cursor stays at {cursor_from!r}")
+        else:
+            value = {"column": stream.cursor.column, "value": cursor_text(stream.cursor.value)}
+            handle["meta"] = {"cursors": [{"key": cursor_key, "value": value}]}
+            logger.info(
+                f"{node_id}: new cursor {value['value']!r}, committed by the destination once the data has "
+                "landed"
+            )
+    return handle
+
+
+@register_source(SOURCE)
+@contextlib.contextmanager
+def open_postgres_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[pa.RecordBatchReader]:
+    """The generic source interface (``engine.runner.run_source``), for reads that are not incremental."""
+    if not isinstance(config, PostgresSourceConfig):
+        raise TypeError(f"{SOURCE} expects PostgresSourceConfig, got {type(config).__name__}")
+    if config.incremental is not None:
+        raise LogiDataTaskError(
+            f"{node_label(SOURCE, node_id)}: incremental reads need the Airflow run (its data interval or "
+            "cursor); run the node through PostgresSourceOperator"
+        )
+    with open_stream(config, node_id, log) as stream:
+        yield pa.RecordBatchReader.from_batches(stream.schema, stream.batches)
+
+
+# --- destination ------------------------------------------------------------------------------------
+
+# Arrow type -> (PostgreSQL type for new columns, category used to compare with an existing column).
+# Categories follow pg_type.typcategory: N numeric, B boolean, D date/time, S string, T interval,
+# U user types (json, bytea, uuid, ...), A arrays, E enums.
+
+
+def pg_type_for(arrow_type: pa.DataType) -> str:
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        return pg_type_for(t.value_type)
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return "smallint"
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return "integer"
+    if pa.types.is_int64(t) or pa.types.is_uint32(t):
+        return "bigint"
+    if pa.types.is_uint64(t):
+        return "numeric(20,0)"
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return "real"
+    if pa.types.is_float64(t):
+        return "double precision"
+    if pa.types.is_decimal(t):
+        return f"numeric({t.precision},{max(t.scale, 0)})"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamp with time zone" if t.tz else "timestamp without time zone"
+    if pa.types.is_time(t):
+        return "time without time zone"
+    if pa.types.is_duration(t):
+        return "interval"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "bytea"
+    if _is_nested(t):
+        return "jsonb"
+    return "text"
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    return pa.types.is_nested(t)
+
+
+def _category(arrow_type: pa.DataType) -> str:
+    t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "N"
+    if pa.types.is_boolean(t):
+        return "B"
+    if pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t):
+        return "D"
+    if pa.types.is_duration(t):
+        return "T"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "bytea"
+    if _is_nested(t):
+        return "json"
+    return "S"
+
+
+def _compatible(incoming: str, target_category: str, target_typname: str) -> bool:
+    """Whether input of this category fits the existing column without a change of type."""
+    if incoming == "S":  # text is read by any non-numeric, non-boolean, non-temporal type (json, uuid, ...)
+        return target_category not in ("N", "B", "D")
+    if incoming == "bytea":
+        return target_typname == "bytea"
+    if incoming == "json":
+        return target_typname in ("json", "jsonb") or target_category in ("S", "A")
+    return incoming == target_category
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    name: str
+    attnum: int
+    type_sql: str  # format_type(): quoted and qualified where needed, usable in DDL
+    category: str
+    typname: str
+    not_null: bool
+    has_default: bool
+    generated: bool
+
+
+@dataclass
+class LoadPlan:
+    """What to load: input column -> table column, and what to change in the table first."""
+
+    columns: list[tuple[str, str, str]]  # (input name, table column name, staging type sql)
+    add: list[tuple[str, str]] = field(default_factory=list)  # new table columns (name, type sql)
+    dropped: list[str] = field(default_factory=list)  # input columns not loaded (discard)
+
+
+def _target(
+    con: psycopg.Connection[Any], schema: str, table: str
+) -> tuple[int, str, list[TargetColumn]] | None:
+    row = con.execute(
+        "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (schema, table),
+    ).fetchone()
+    if row is None:
+        return None
+    oid, relkind = int(row[0]), str(row[1])
+    columns = [
+        TargetColumn(
+            name=r[0],
+            attnum=int(r[1]),
+            type_sql=r[2],
+            category=r[3],
+            typname=r[4],
+            not_null=bool(r[5]),
+            has_default=bool(r[6]),
+            generated=bool(r[7]),
+        )
+        for r in con.execute(
+            "SELECT a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), t.typcategory, "
+            "COALESCE(bt.typname, t.typname), a.attnotnull, "
+            "a.atthasdef OR a.attidentity <> '', a.attgenerated <> '' "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype "
+            "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (oid,),
+        )
+    ]
+    return oid, relkind, columns
+
+
+def _unique_key_index(
+    con: psycopg.Connection[Any], oid: int, columns: list[TargetColumn], keys: list[str]
+) -> bool:
+    """Whether a unique, non-partial, immediate index covers exactly ``keys`` (ON CONFLICT can use it)."""
+    names = {c.attnum: c.name for c in columns}
+    for indkey, nkeys in con.execute(
+        "SELECT i.indkey::int2[], i.indnkeyatts FROM pg_index i WHERE i.indrelid = %s AND i.indisunique "
+        "AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL",
+        (oid,),
+    ):
+        attnums = list(indkey)[: int(nkeys)]
+        if 0 not in attnums and {names.get(n) for n in attnums} == set(keys):
+            return True
+    return False
+
+
+def _match(name: str, table_columns: dict[str, TargetColumn]) -> TargetColumn | None:
+    if name in table_columns:
+        return table_columns[name]
+    folded = [c for n, c in table_columns.items() if n.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def plan_load(
+    config: PostgresDestinationConfig,
+    schema: pa.Schema,
+    existing: list[TargetColumn] | None,
+    *,
+    owner: str,
+    target: str,
+) -> LoadPlan:
+    """Match the input's columns to the table's and apply ``on_schema_change``."""
+    if existing is None:  # a new table: every input column, typed from Arrow
+        return LoadPlan(columns=[(f.name, f.name, pg_type_for(f.type)) for f in schema])
+    by_name = {c.name: c for c in existing}
+    plan = LoadPlan(columns=[])
+    added: list[str] = []
+    changed: list[str] = []
+    matched: set[str] = set()
+    for f in schema:
+        column = _match(f.name, by_name)
+        if column is None:
+            added.append(f"{f.name} ({pg_type_for(f.type)})")
+            if config.on_schema_change == "evolve":
+                plan.add.append((f.name, pg_type_for(f.type)))
+                plan.columns.append((f.name, f.name, pg_type_for(f.type)))
+            elif config.on_schema_change == "discard":
+                plan.dropped.append(f.name)
+            continue
+        matched.add(column.name)
+        if column.generated:
+            raise LogiDataTaskError(
+                f"{owner}: column {column.name!r} of {target} is generated by PostgreSQL and cannot be "
+                "written; drop it from the input (select_columns)"
+            )
+        if not _compatible(_category(f.type), column.category, column.typname):
+            changed.append(f"{column.name} (input {f.type}, table {column.type_sql})")
+        plan.columns.append((f.name, column.name, column.type_sql))
+    missing = [c for c in existing if c.name not in matched and not c.generated]
+    if config.on_schema_change == "fail" and (added or changed or missing):
+        parts = []
+        if added:
+            parts.append(f"added (in the input, not in the table): {', '.join(added)}")
+        if missing:
+            parts.append(
+                "missing (in the table, not in the input): "
+                + ", ".join(f"{c.name} ({c.type_sql})" for c in missing)
+            )
+        if changed:
+            parts.append(f"changed type: {', '.join(changed)}")
+        raise LogiDataTaskError(
+            f"{owner}: the input's columns differ from {target} and on_schema_change is 'fail': "
+            f"{'; '.join(parts)}. Change the pipeline or the table to match, or set on_schema_change to "
+            f"'evolve' (add new columns) or 'discard' (load only the table's columns). {target} is unchanged."
+        )
+    required = [c.name for c in missing if c.not_null and not c.has_default]
+    if required:
+        raise LogiDataTaskError(
+            f"{owner}: column(s) {', '.join(map(repr, required))} of {target} are NOT NULL without a default "
+            f"but not in the input; add them to the input, or give them a default. {target} is unchanged."
+        )
+    if not plan.columns:
+        raise LogiDataTaskError(
+            f"{owner}: none of the input's columns ({', '.join(schema.names)}) is in {target}; check the "
+            f"table name or set on_schema_change to 'evolve'. {target} is unchanged."
+        )
+    return plan
+
+
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with every column in a form pyarrow writes as CSV text PostgreSQL reads back exactly."""
+    arrays = []
+    changed = False
+    for array in batch.columns:
+        converted = _csv_array(array)
+        changed = changed or converted is not array
+        arrays.append(converted)
+    if not changed:
+        return batch
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _csv_array(array: pa.Array) -> pa.Array:
+    t = array.type
+    if pa.types.is_dictionary(t):
+        return _csv_array(array.dictionary_decode())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return pa.array([None if v is None else "\\x" + v.hex() for v in array.to_pylist()], pa.string())
+    if _is_nested(t):
+        return pa.array(
+            [
+                None if v is None else json.dumps(v, default=str, ensure_ascii=False)
+                for v in array.to_pylist()
+            ],
+            pa.string(),
+        )
+    if pa.types.is_duration(t):
+        unit = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "microseconds"}[t.unit]
+        values = array.cast(pa.int64()).to_pylist()
+        if t.unit == "ns":
+            values = [None if v is None else v // 1000 for v in values]
+        return pa.array([None if v is None else f"{v} {unit}" for v in values], pa.string())
+    if pa.types.is_float16(t):
+        return array.cast(pa.float32())
+    if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+        return array.cast(pa.string())
+    if pa.types.is_null(t):
+        return pa.nulls(len(array), pa.string())
+    return array
+
+
+_COPY_CONTEXT = re.compile(r"line (\d+), column (.*)$", re.DOTALL)
+
+
+def _load_error(
+    error: psycopg.Error, *, owner: str, target: str, loaded: list[tuple[str, str, str]]
+) -> LogiDataTaskError:
+    diag = error.diag
+    state = error.sqlstate or ""
+    cause = _pg_error(error)
+    unchanged = f"Nothing was written: {target} is unchanged."
+    context = diag.context or ""
+    column = diag.column_name
+    line = None
+    if context.startswith("COPY "):
+        match = _COPY_CONTEXT.search(context.splitlines()[0])
+        if match:
+            line = int(match.group(1))
+            rest = match.group(2)
+            for _input, name, _type in sorted(loaded, key=lambda c: -len(c[1])):
+                if rest.startswith(name + ":") or rest == name:
+                    column = name
+                    break
+    types = {name: type_sql for _input, name, type_sql in loaded}
+    if state.startswith("22") and column:
+        where = f" (input row {line})" if line else ""
+        return LogiDataTaskError(
+            f"{owner}: a value in column {column!r} cannot be stored as {types.get(column, 'its type')} in "
+            f"{target}{where}: {cause}. Fix or filter the value upstream (select_columns cast, filter_rows), "
+            f"or change the column's type. {unchanged}"
+        )
+    if state == "23502":
+        return LogiDataTaskError(
+            f"{owner}: column {column!r} of {target} does not accept nulls and the input has null values "
+            f"in it: {cause}. Fill them upstream (fill_nulls) or filter those rows. {unchanged}"
+        )
+    if state == "23505":
+        return LogiDataTaskError(
+            f"{owner}: the rows would duplicate a unique key of {target}: {cause}. Use mode 'merge' with "
+            f"keys, or deduplicate upstream. {unchanged}"
+        )
+    if state.startswith("23"):
+        return LogiDataTaskError(
+            f"{owner}: the rows break a constraint of {target}: {cause}. Fix the data upstream. {unchanged}"
+        )
+    if state == "42501":
+        return LogiDataTaskError(
+            f"{owner}: the connection's user lacks a privilege on {target}: {cause}. Grant it (INSERT, and "
+            f"CREATE/TRUNCATE/ALTER as the mode needs). {unchanged}"
+        )
+    return LogiDataTaskError(f"{owner}: PostgreSQL failed loading {target}: {cause}. {unchanged}")
+
+
+def _staging_table_name(table: str) -> str:
+    suffix = f"__logidata_{uuid.uuid4().hex[:8]}"
+    head = table.encode("utf-8")[: 63 - len(suffix)].decode("utf-8", "ignore")
+    return head + suffix
+
+
+def load_postgres(
+    config: PostgresDestinationConfig,
+    node_id: str,
+    handles: Sequence[staging.StagingHandle],
+    log: TaskLog | None = None,
+    *,
+    cursor_store: incremental.CursorStore | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Load the staged input into the table in one transaction; then commit the input's cursors.
+
+    Returns ``{"uri": "postgresql://<conn_id>/<schema>.<table>", "rows": <input rows>, "mode": ...}``.
+    ``on_batch`` (tests) is called with the rows sent so far after each batch.
+    """
+    logger = get_log(log)
+    owner = node_label(DESTINATION, node_id)
+    if len(handles) != 1:
+        raise LogiDataTaskError(
+            f"{owner}: needs exactly 1 input, got {len(handles)}; connect one upstream node"
+        )
+    schema_name, table = config.schema_name, config.table
+    target = f"{schema_name}.{table}"
+    target_sql = sql.SQL("{}.{}").format(sql.Identifier(schema_name), sql.Identifier(table))
+    started = time.monotonic()
+    with (
+        staging.read_staged(handles[0], owner=owner) as reader,
+        connect(config.conn_id, owner=owner, node_id=node_id) as con,
+    ):
+        schema = reader.schema
+        duplicates = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if duplicates:
+            raise LogiDataTaskError(
+                f"{owner}: the input has several columns named {', '.join(map(repr, duplicates))}; "
+                "rename them upstream (select_columns)"
+            )
+        loaded: list[tuple[str, str, str]] = []  # filled by _load: lets an error name the column
+        try:
+            with con.transaction():
+                rows, how = _load(
+                    con, config, reader, schema, target, target_sql, owner, node_id, logger, on_batch, loaded
+                )
+        except psycopg.Error as error:
+            raise _load_error(error, owner=owner, target=target, loaded=loaded) from None
+        except (pa.ArrowException, OSError) as error:
+            raise LogiDataTaskError(
+                f"{owner}: failed reading the staged input: {error}; clear the upstream task to stage it "
+                f"again. Nothing was written: {target} is unchanged."
+            ) from None
+    seconds = time.monotonic() - started
+    logger.info(
+        f"{node_id}: loaded {rows} rows into {target} ({config.mode}{how}) in {seconds:.2f} s "
+        f"({rows / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+    incremental.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
+    return {"uri": f"postgresql://{config.conn_id}/{schema_name}.{table}", "rows": rows, "mode": config.mode}
+
+
+def _load(
+    con: psycopg.Connection[Any],
+    config: PostgresDestinationConfig,
+    reader: pa.RecordBatchReader,
+    schema: pa.Schema,
+    target: str,
+    target_sql: sql.Composable,
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+    on_batch: Callable[[int], None] | None,
+    loaded: list[tuple[str, str, str]],
+) -> tuple[int, str]:
+    schema_name, table = config.schema_name, config.table
+    found = _target(con, schema_name, table)
+    keys = list(config.keys or [])
+    created = False
+    if found is None:
+        if not config.create_table:
+            raise LogiDataTaskError(
+                f"{owner}: table {target} does not exist and create_table is false; create the table, fix "
+                "table/schema in the node's config, or set create_table to true"
+            )
+        missing_keys = [k for k in keys if k not in schema.names]
+        if missing_keys:
+            raise LogiDataTaskError(
+                f"{owner}: merge key(s) {', '.join(map(repr, missing_keys))} are not input columns "
+                f"({', '.join(schema.names)}); fix keys in the node's config"
+            )
+        plan = plan_load(config, schema, None, owner=owner, target=target)
+        con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema_name)))
+        definitions = [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(type_sql))
+            for _i, name, type_sql in plan.columns
+        ]
+        if keys:
+            definitions.append(
+                sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, keys)))
+            )
+        con.execute(sql.SQL("CREATE TABLE {} ({})").format(target_sql, sql.SQL(", ").join(definitions)))
+        created = True
+        log.info(
+            f"{node_id}: created table {target} ({len(plan.columns)} columns"
+            + (f", primary key {', '.join(keys)})" if keys else ")")
+        )
+        oid = None
+        existing: list[TargetColumn] = []
+    else:
+        oid, relkind, existing = found
+        if relkind not in ("r", "p"):
+            raise LogiDataTaskError(
+                f"{owner}: {target} is not a table (relkind {relkind!r}: a view or other relation); load "
+                "into a table"
+            )
+        plan = plan_load(config, schema, existing, owner=owner, target=target)
+        for name, type_sql in plan.add:
+            con.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                    target_sql, sql.Identifier(name), sql.SQL(type_sql)
+                )
+            )
+        if plan.add:
+            log.info(f"{node_id}: added column(s) to {target}: " + ", ".join(f"{n} {t}" for n, t in plan.add))
+        if plan.dropped:
+            log.warning(
+                f"{node_id}: input column(s) not in {target}, not loaded (discard): {', '.join(plan.dropped)}"
+            )
+    loaded[:] = plan.columns
+    table_names = [name for _i, name, _t in plan.columns]
+    if keys:
+        resolved = []
+        for key in keys:
+            match = [name for name in table_names if name == key] or [
+                name for name in table_names if name.lower() == key.lower()
+            ]
+            if len(match) != 1:
+                raise LogiDataTaskError(
+                    f"{owner}: merge key {key!r} is not among the columns loaded into {target} "
+                    f"({', '.join(table_names)}); fix keys in the node's config. {target} is unchanged."
+                )
+            resolved.append(match[0])
+        keys = resolved
+
+    # 1. COPY the input. append: straight into the target (the transaction makes it atomic, and the rows
+    # are written once). replace and merge: into a temporary table (dropped at commit, gone with the session
+    # if the process dies), so that replace holds its exclusive lock only for the final swap and merge can
+    # deduplicate first.
+    input_names = [input_name for input_name, _n, _t in plan.columns]
+    columns_sql = sql.SQL(", ").join(sql.Identifier(name) for name in table_names)
+    row_column = "__logidata_row"
+    while row_column in table_names:
+        row_column += "_"
+    if config.mode == "append":
+        copy_into: sql.Composable = target_sql
+        into_text = target
+    else:
+        stage = _staging_table_name(table)
+        copy_into = sql.Identifier(stage)
+        into_text = f"the temporary table {stage}"
+        definitions = [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(type_sql))
+            for _i, name, type_sql in plan.columns
+        ]
+        definitions.append(
+            sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY").format(sql.Identifier(row_column))
+        )
+        con.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                copy_into, sql.SQL(", ").join(definitions)
+            )
+        )
+    progress = Progress(log, node_id, verb="sent")
+    with (
+        con.cursor() as cur,
+        cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(copy_into, columns_sql)) as copy,
+    ):
+        write_options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            part = _csv_ready(batch.select(input_names))
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(part, sink, write_options=write_options)
+            copy.write(memoryview(sink.getvalue()))  # type: ignore[arg-type]
+            progress.add(batch.num_rows)
+            if on_batch is not None:
+                on_batch(progress.rows)
+    rows = progress.rows
+    copy_seconds = progress.elapsed()
+    log.info(
+        f"{node_id}: copied {rows} rows into {into_text} in {copy_seconds:.2f} s "
+        f"({rows / max(copy_seconds, 1e-9):,.0f} rows/s)"
+    )
+    if config.mode == "append":
+        return rows, ""
+
+    # 2. Apply the temporary table to the target.
+    if config.mode == "replace":
+        if not created:
+            con.execute(sql.SQL("TRUNCATE {}").format(target_sql))
+        if rows == 0:
+            log.warning(f"{node_id}: the input has no rows: {target} is now empty (mode replace)")
+        con.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                target_sql, columns_sql, columns_sql, copy_into
+            )
+        )
+        return rows, ""
+    how = _merge(
+        con,
+        target_sql,
+        copy_into,
+        table_names,
+        keys,
+        row_column,
+        created,
+        oid,
+        existing,
+        owner,
+        target,
+        log,
+        node_id,
+    )
+    return rows, how
+
+
+def _merge(
+    con: psycopg.Connection[Any],
+    target_sql: sql.Composable,
+    stage_sql: sql.Composable,
+    table_names: list[str],
+    keys: list[str],
+    row_column: str,
+    created: bool,
+    oid: int | None,
+    existing: list[TargetColumn],
+    owner: str,
+    target: str,
+    log: TaskLog,
+    node_id: str,
+) -> str:
+    key_sql = sql.SQL(", ").join(map(sql.Identifier, keys))
+    null_keys = con.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+            stage_sql, sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(k)) for k in keys)
+        )
+    ).fetchone()
+    if null_keys and null_keys[0]:
+        raise LogiDataTaskError(
+            f"{owner}: {null_keys[0]} input row(s) have a null merge key ({', '.join(keys)}); a row "
+            f"without a key cannot be merged. Filter or fill them upstream. Nothing was written: {target} "
+            "is unchanged."
+        )
+    columns_sql = sql.SQL(", ").join(sql.Identifier(name) for name in table_names)
+    # Incoming duplicates on the keys: the last row wins.
+    latest = sql.SQL("SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, {row} DESC").format(
+        keys=key_sql, cols=columns_sql, stage=stage_sql, row=sql.Identifier(row_column)
+    )
+    others = [name for name in table_names if name not in keys]
+    if created or (oid is not None and _unique_key_index(con, oid, existing, keys)):
+        action = (
+            sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in others)
+            )
+            if others
+            else sql.SQL("DO NOTHING")
+        )
+        con.execute(
+            sql.SQL("INSERT INTO {} ({}) {} ON CONFLICT ({}) {}").format(
+                target_sql, columns_sql, latest, key_sql, action
+            )
+        )
+        return ", on conflict update"
+    log.info(
+        f"{node_id}: {target} has no unique index on ({', '.join(keys)}): merging with UPDATE + INSERT "
+        "under a table lock; a unique index on the keys makes merges faster"
+    )
+    con.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target_sql))
+    latest_name = sql.Identifier(f"logidata_latest_{uuid.uuid4().hex[:8]}")
+    con.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {}").format(latest_name, latest))
+    con.execute(sql.SQL("ANALYZE {}").format(latest_name))
+    match = sql.SQL(" AND ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in keys)
+    if others:
+        con.execute(
+            sql.SQL("UPDATE {} AS t SET {} FROM {} AS s WHERE {}").format(
+                target_sql,
+                sql.SQL(", ").join(sql.SQL("{0} = s.{0}").format(sql.Identifier(n)) for n in others),
+                latest_name,
+                match,
+            )
+        )
+    con.execute(
+        sql.SQL(
+            "INSERT INTO {} ({}) SELECT {} FROM {} AS s WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {})"
+        ).format(
+            target_sql,
+            columns_sql,
+            sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in table_names),
+            latest_name,
+            target_sql,
+            match,
+        )
+    )
+    return ", update + insert"
+
+
+@register_destination(DESTINATION)
+def run_postgres_destination(
+    config: ModuleConfig, node_id: str, handles: Sequence[staging.StagingHandle], log: TaskLog
+) -> dict[str, Any]:
+    if not isinstance(config, PostgresDestinationConfig):
+        raise TypeError(f"{DESTINATION} expects PostgresDestinationConfig, got {type(config).__name__}")
+    return load_postgres(config, node_id, handles, log)

@@ -1,0 +1,243 @@
+"""``source.postgres`` and ``destination.postgres``: PostgreSQL through an Airflow ``postgres`` connection.
+
+The connection holds host, port, database (its ``schema`` field), login and password; the node's config
+holds only what to read or where to write. Both stream: the source runs ``COPY (SELECT ...) TO STDOUT``
+and turns the rows into Arrow batches as they arrive, the destination streams the staged batches into
+``COPY ... FROM STDIN`` of a temporary table and applies them to the target in the same transaction.
+See ``engine.postgres``.
+
+Incremental reads (``source.postgres`` ``incremental``):
+
+* ``data_interval``: rows whose column lies in the run's data interval ``[start, end)``, so backfills and
+  reruns read exactly the same rows. With a trigger timetable (Airflow 3's default for cron schedules,
+  whose runs have a zero-length interval) the interval is ``[previous scheduled time, this run's time)``.
+* ``cursor``: rows whose column is ``>=`` the last committed value (inclusive: the boundary rows are read
+  again and deduplicated by a destination merging on keys). The new maximum travels with the staged data
+  and is committed, as the Airflow Variable ``logidata.cursor.<dag_id>.<task_id>``, by the PostgreSQL
+  destination only after its transaction commits: the cursor never moves past data that did not land.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig
+from airflow_provider_logidata.modules.registry import ModuleDef
+
+
+class PostgresIncremental(ModuleConfig):
+    """Read only new rows: by the run's data interval, or from the last committed cursor value."""
+
+    column: ColumnName = Field(
+        description="Column compared: a date or timestamp for data_interval; any orderable column (an "
+        "updated_at timestamp, an increasing id) for cursor. It must be among the columns read."
+    )
+    mode: Literal["data_interval", "cursor"] = Field(
+        description="data_interval: rows with data_interval_start <= column < data_interval_end (idempotent "
+        "backfills and reruns). cursor: rows with column >= the last committed maximum."
+    )
+    initial_value: str | int | float | None = Field(
+        None,
+        description="cursor mode: where the first run starts (inclusive), e.g. 2024-01-01 or 1000. "
+        "Default: read everything.",
+    )
+
+    @model_validator(mode="after")
+    def _initial_value_for_cursor(self) -> PostgresIncremental:
+        if self.initial_value is not None and self.mode != "cursor":
+            raise ValueError("initial_value applies to mode 'cursor' only; remove it for 'data_interval'")
+        return self
+
+
+class PostgresSourceConfig(ModuleConfig):
+    """Read a PostgreSQL table or the result of one SELECT, streamed in batches."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    conn_id: str = Field(
+        min_length=1,
+        max_length=250,
+        description="Airflow connection of type postgres (host, port, database, login, password).",
+        json_schema_extra={"x-logidata-widget": "connection", "x-logidata-conn-type": "postgres"},
+    )
+    table: str | None = Field(
+        None,
+        min_length=1,
+        max_length=63,
+        description="Table or view to read (exact name, case-sensitive). Or set query.",
+    )
+    schema_name: str | None = Field(
+        None,
+        alias="schema",
+        min_length=1,
+        max_length=63,
+        description="Schema of the table (default: the connection's search_path, usually public).",
+    )
+    columns: list[ColumnName] | None = Field(
+        None, description="Table columns to read, in this order (default: all)."
+    )
+    query: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100_000,
+        description="One SELECT statement (instead of table), run read-only. Templated: {{ ds }} works.",
+        json_schema_extra={"x-logidata-widget": "sql"},
+    )
+    incremental: PostgresIncremental | None = Field(
+        None, description="Read only new rows (see PostgresIncremental). Default: read everything."
+    )
+    batch_rows: int | None = Field(
+        None,
+        ge=1,
+        le=10_000_000,
+        description="Rows per batch streamed from the server (default: [logidata] batch_rows).",
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> PostgresSourceConfig:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("set exactly one of table or query")
+        if self.query is not None:
+            if self.schema_name is not None or self.columns is not None:
+                raise ValueError("schema and columns apply to table only; with query, select in the query")
+            if "{{" not in self.query and "{%" not in self.query:  # templates are checked once rendered
+                check_select(self.query)
+        if self.columns is not None:
+            if not self.columns:
+                raise ValueError("columns must not be empty; leave it out to read every column")
+            duplicates = sorted({name for name in self.columns if self.columns.count(name) > 1})
+            if duplicates:
+                raise ValueError(f"columns lists {', '.join(map(repr, duplicates))} more than once")
+        return self
+
+
+class PostgresDestinationConfig(ModuleConfig):
+    """Load into a PostgreSQL table in one transaction: append, replace or merge on keys."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    conn_id: str = Field(
+        min_length=1,
+        max_length=250,
+        description="Airflow connection of type postgres (host, port, database, login, password).",
+        json_schema_extra={"x-logidata-widget": "connection", "x-logidata-conn-type": "postgres"},
+    )
+    table: str = Field(min_length=1, max_length=63, description="Target table (exact name, case-sensitive).")
+    schema_name: str = Field(
+        "public", alias="schema", min_length=1, max_length=63, description="Schema of the target table."
+    )
+    mode: Literal["append", "replace", "merge"] = Field(
+        "append",
+        description="append: add the rows. replace: the table holds exactly the new rows. merge: update rows "
+        "whose keys exist, insert the others (incoming duplicates on keys: the last one wins).",
+    )
+    keys: list[ColumnName] | None = Field(
+        None, description="merge: the columns identifying a row (a unique index on them makes merge fast)."
+    )
+    on_schema_change: Literal["evolve", "fail", "discard"] = Field(
+        "evolve",
+        description="When the input's columns differ from the table's. evolve: add new columns to the "
+        "table. fail: stop with the differences. discard: load only the table's columns. Table columns "
+        "missing from the input get their default (null) in every mode but fail.",
+    )
+    create_table: bool = Field(
+        True,
+        description="Create the table (and schema) from the input's columns when it does not exist; with "
+        "merge it gets a primary key on keys.",
+    )
+
+    @model_validator(mode="after")
+    def _keys_for_merge(self) -> PostgresDestinationConfig:
+        if self.mode == "merge":
+            if not self.keys:
+                raise ValueError("mode 'merge' needs keys: the columns identifying a row, e.g. ['id']")
+            duplicates = sorted({name for name in self.keys if self.keys.count(name) > 1})
+            if duplicates:
+                raise ValueError(f"keys lists {', '.join(map(repr, duplicates))} more than once")
+        elif self.keys is not None:
+            raise ValueError(
+                f"keys apply to mode 'merge' only; remove them or set mode to 'merge' (not {self.mode!r})"
+            )
+        return self
+
+
+def check_select(query: str) -> str:
+    """``query`` without its trailing ``;`` if it is exactly one SELECT statement; ``ValueError`` otherwise.
+
+    Parsed with sqlglot's PostgreSQL dialect. Accepted: SELECT, VALUES, set operations (UNION, ...) and
+    WITH ... SELECT. Refused: several statements, anything else (INSERT, DDL, ...), SELECT ... INTO (it
+    creates a table) and data-modifying WITH clauses. The query also runs in a read-only transaction.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = sqlglot.tokenize(query, read="postgres")
+        while tokens and tokens[-1].token_type == TokenType.SEMICOLON:  # trailing ``;`` are fine
+            query = query[: tokens.pop().start]
+        statements = [s for s in sqlglot.parse(query, dialect="postgres") if s is not None]
+    except SqlglotError as error:
+        raise ValueError(f"query is not valid PostgreSQL SQL: {_parse_error(error)}; fix the query") from None
+    if len(statements) != 1:
+        raise ValueError(
+            f"query must be exactly one SELECT statement, found {len(statements)} statements; "
+            "keep a single SELECT"
+        )
+    statement = statements[0]
+    if not isinstance(statement, (exp.Query, exp.Values)):
+        kind = type(statement).__name__.upper()
+        raise ValueError(f"query must be a SELECT, not {kind}; sources only read (write with a destination)")
+    if statement.args.get("into") is not None:
+        raise ValueError("query must not use SELECT ... INTO (it creates a table); remove INTO")
+    writes = tuple(
+        cls
+        for cls in (getattr(exp, n, None) for n in ("Insert", "Update", "Delete", "Merge"))
+        if cls is not None
+    )
+    if writes and any(True for _ in statement.find_all(*writes)):
+        raise ValueError("query must only read: remove INSERT/UPDATE/DELETE from its WITH clauses")
+    return query.rstrip()
+
+
+def _parse_error(error: Exception) -> str:
+    """sqlglot's first error as ``line L, column C: description`` (its own text embeds token dumps)."""
+    details = getattr(error, "errors", None)
+    if details:
+        first = details[0]
+        description = str(first.get("description") or "syntax error").split(" but got <Token")[0]
+        return f"line {first.get('line')}, column {first.get('col')}: {description}"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:300]
+
+
+_OPS = "airflow_provider_logidata.operators.postgres"
+
+MODULES: tuple[ModuleDef, ...] = (
+    ModuleDef(
+        name="source.postgres",
+        category="source",
+        label="PostgreSQL",
+        description="Read a PostgreSQL table or query, streamed; optionally only new rows (incremental).",
+        config_model=PostgresSourceConfig,
+        operator=f"{_OPS}.PostgresSourceOperator",
+        min_inputs=0,
+        max_inputs=0,
+        icon="database",
+    ),
+    ModuleDef(
+        name="destination.postgres",
+        category="destination",
+        label="PostgreSQL",
+        description="Load into a PostgreSQL table in one transaction: append, replace or merge on keys.",
+        config_model=PostgresDestinationConfig,
+        operator=f"{_OPS}.PostgresDestinationOperator",
+        min_inputs=1,
+        max_inputs=1,
+        outputs=(),
+        icon="database",
+    ),
+)

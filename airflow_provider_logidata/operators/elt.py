@@ -1,0 +1,99 @@
+"""One task running a ``source.postgres -> transforms -> destination.postgres`` path inside PostgreSQL (ELT).
+
+Built by the DAG factory for the paths ``dag_factory.elt_plan`` pushes down; the task is named after the
+destination node. Config: ``{"source": {node_id, config}, "steps": [{node_id, module, config}, ...],
+"destination": {node_id, config}}``; each config is validated by its module's own model. Returns the
+destination's result plus ``"engine": "elt"`` and the SQL that ran.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, model_validator
+
+from airflow_provider_logidata.modules.base import ModuleConfig
+from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+from airflow_provider_logidata.operators.base import LogiDataOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_logidata.engine.staging import StagingHandle
+
+
+class EltNode(ModuleConfig):
+    node_id: str = Field(min_length=1)
+    module: str = Field(min_length=1)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class EltConfig(ModuleConfig):
+    source: EltNode
+    steps: list[EltNode] = Field(default_factory=list)
+    destination: EltNode
+
+    @model_validator(mode="after")
+    def _validate_configs(self) -> EltConfig:
+        from airflow_provider_logidata.dag_factory.elt_plan import ELT_MODULES
+        from airflow_provider_logidata.modules.registry import registry
+
+        reg = registry()
+        if self.source.module != "source.postgres" or self.destination.module != "destination.postgres":
+            raise ValueError("ELT runs source.postgres -> transforms -> destination.postgres only")
+        for index, step in enumerate(self.steps):
+            if step.module not in ELT_MODULES:
+                raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
+        for node in (self.source, *self.steps, self.destination):
+            node.config = (
+                reg[node.module]
+                .config_model.model_validate(node.config)
+                .model_dump(mode="json", by_alias=True)
+            )
+        return self
+
+
+class ELTOperator(LogiDataOperator):
+    """Runs a whole postgres -> transforms -> postgres path as SQL in the database, in one transaction."""
+
+    module_name = "elt"
+    config_model = EltConfig
+    ui_color = "#fef3c7"
+
+    def input_task_ids(self) -> list[str]:
+        return []
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> dict[str, Any]:
+        from airflow_provider_logidata.engine import incremental
+        from airflow_provider_logidata.engine.elt import EltStep, run_elt
+        from airflow_provider_logidata.modules.registry import registry
+
+        assert isinstance(config, EltConfig)
+        reg = registry()
+        source = PostgresSourceConfig.model_validate(config.source.config)
+        destination = PostgresDestinationConfig.model_validate(config.destination.config)
+        interval = None
+        if source.incremental is not None and source.incremental.mode == "data_interval":
+            owner = f"source.postgres node {config.source.node_id!r}"
+            interval = incremental.run_data_interval(context, owner=owner)
+        steps = [
+            EltStep(s.node_id, s.module, reg[s.module].config_model.model_validate(s.config))
+            for s in config.steps
+        ]
+        path = " -> ".join([config.source.node_id, *(s.node_id for s in steps), config.destination.node_id])
+        self.log.info("engine elt: %s runs inside PostgreSQL (%s)", path, destination.conn_id)
+        return run_elt(
+            config.source.node_id,
+            source,
+            steps,
+            config.destination.node_id,
+            destination,
+            interval=interval,
+            log=self.log,
+        )

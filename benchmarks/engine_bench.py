@@ -1,0 +1,985 @@
+"""Engine benchmarks: the cleaning chain of ``engine_data.py`` run by LogiData and by its peers, and a
+PostgreSQL load, printed as one table (every figure measured in this run) and written to
+``benchmarks/results/engine.md``. Run through ``run.py`` (``make bench``), or on its own:
+
+    .venv/bin/python benchmarks/engine_bench.py --only engine --rows 1000000 --big-rows 0
+
+Every measurement is a fresh interpreter (``engine_task.py``); imports are timed apart and excluded.
+Contenders, interleaved per repeat so drift on the machine affects all alike:
+
+- pandas (read_csv, drop_duplicates, str.strip/replace/lower, to_datetime, fillna, to_parquet);
+- DuckDB SQL by hand: one ``COPY (SELECT ...) TO parquet`` (DuckDB's defaults: all cores, 80 % of RAM);
+- LogiData engine, fused: ``run_source`` -> ``run_chain`` (4 steps) -> ``run_destination``, one process
+  per task as Airflow runs them; wall time is the sum of the three tasks;
+- LogiData full DAG run: ``dag.test()`` of the pipeline built by the real DAG factory from JSON, with
+  ``fuse_chains`` (3 tasks) and without (6 tasks), in a temporary AIRFLOW_HOME with a migrated SQLite DB.
+  Excluded: DB migration, Airflow import and the first ``dag.test()`` of the process (a warm-up run of a
+  tiny pipeline; reported separately);
+- PostgreSQL load (``load`` section): ``psql \\copy`` of the CSV (the limit) and LogiData's
+  ``destination.postgres`` writing the source task's staged Parquet of the same data, when that module
+  exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import engine_data  # noqa: E402  (sibling module; benchmarks/ is not a package)
+
+TASK_TIMEOUT_S = 3600
+LOADER_FILE = REPO / "dags" / "logidata_pipelines.py"
+PG_MODULE_FILES = (
+    REPO / "airflow_provider_logidata" / "modules" / "postgres.py",
+    REPO / "airflow_provider_logidata" / "engine" / "postgres.py",
+)
+PG_CONN_ID = "logidata_bench_pg"
+PG_TABLE = "bench_orders"
+PG_COLUMNS = (
+    "id bigint, customer text, email text, city text, country text, category text, order_date text, "
+    "amount double precision, quantity bigint, status text"
+)
+WARMUP_ROWS = 2_000
+
+# Targets
+CHAIN_VS_DUCKDB = 1.3
+DAG_VS_DUCKDB = 2.0
+PG_VS_COPY = 0.90
+TASK_RSS_MB = 1024.0
+BIG_RSS_GROWTH = 1.25
+NOISY_SHARE = 0.20  # other processes' share of the CPU above which a measurement is flagged  # "about the same at the big size": at most 25 % above the small size
+
+CONTENDERS = ("pandas", "duckdb", "logidata", "dag-fused", "dag-unfused")
+# At the big size only what the targets need (the peer and the engine's tasks), to bound `make bench`.
+BIG_CONTENDERS = ("duckdb", "logidata")
+LABELS = {
+    "pandas": "pandas {pandas}",
+    "duckdb": "DuckDB {duckdb} SQL by hand (peer)",
+    "logidata": "LogiData engine, fused: 3 task processes",
+    "dag-fused": "LogiData DAG run, fuse_chains (3 tasks)",
+    "dag-unfused": "LogiData DAG run, one task per node (6 tasks)",
+    "psql": "PostgreSQL load: psql \\copy of the CSV (limit)",
+    "ld-pg": "PostgreSQL load: LogiData destination.postgres",
+}
+
+
+def log(message: str) -> None:
+    print(f"[engine {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def human_rows(rows: int) -> str:
+    if rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000} M"
+    if rows % 1_000 == 0:
+        return f"{rows // 1_000} k"
+    return str(rows)
+
+
+def version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def label(key: str) -> str:
+    return LABELS[key].format(pandas=version("pandas"), duckdb=version("duckdb"))
+
+
+# --- one measurement ---------------------------------------------------------------------------------
+
+
+class TaskFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Bench:
+    root: Path
+    env: dict[str, str]
+    counter: int = 0
+
+    def task(self, spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run ``engine_task.py`` on ``spec`` in a fresh interpreter; its result dict."""
+        self.counter += 1
+        base = self.root / "tasks" / f"{self.counter:03d}-{spec['kind']}"
+        base.parent.mkdir(parents=True, exist_ok=True)
+        spec_path, result_path, log_path = (
+            base.with_suffix(s) for s in (".spec.json", ".result.json", ".log")
+        )
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        busy_before, children_before, started = machine_busy_s(), children_cpu_s(), time.perf_counter()
+        with log_path.open("wb") as out:
+            proc = subprocess.run(
+                [sys.executable, str(HERE / "engine_task.py"), str(spec_path), str(result_path)],
+                env=env or self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=TASK_TIMEOUT_S,
+                check=False,
+            )
+        if proc.returncode != 0 or not result_path.exists():
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise TaskFailed(f"{spec['kind']} exited with {proc.returncode}; log tail:\n{tail}")
+        result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+        # CPU the rest of the machine used meanwhile (other processes), as a share of all cores: a noise flag.
+        others = (machine_busy_s() - busy_before) - (children_cpu_s() - children_before)
+        elapsed = time.perf_counter() - started
+        result["other_cpu_share"] = max(0.0, others) / (elapsed * (os.cpu_count() or 1)) if elapsed else 0.0
+        return result
+
+
+def machine_busy_s() -> float:
+    """Non-idle CPU seconds of the whole machine since boot (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def airflow_env(root: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AIRFLOW__") and not k.startswith("AIRFLOW_CONN")
+    }
+    home = root / "airflow_home"
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(root / "pipelines"),
+            "AIRFLOW__LOGIDATA__STAGING_PATH": str(root / "staging"),
+            "AIRFLOW__LOGIDATA__REPORT_PATH": str(root / "factory_report.json"),
+            "DO_NOT_TRACK": "1",
+            "SCARF_NO_ANALYTICS": "true",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+    )
+    for folder in ("airflow_home", "dags", "pipelines", "staging", "out"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+# --- results -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Contender:
+    key: str
+    rows: int
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    note: str = ""
+    check: str = ""  # output fingerprint check against the hand-written DuckDB output
+
+    def median(self, key: str) -> float | None:
+        values = [float(run[key]) for run in self.runs if run.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def wall_s(self) -> float | None:
+        return self.median("wall_s")
+
+    @property
+    def other_load(self) -> float | None:
+        """Median share of the machine's CPU used by other processes during this contender's runs."""
+        values = [
+            float(run["other_cpu_share"]) for run in self.runs if run.get("other_cpu_share") is not None
+        ]
+        return statistics.median(values) if values else None
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        values = [float(run["peak_rss_mb"]) for run in self.runs if run.get("peak_rss_mb") is not None]
+        return max(values) if values else None
+
+
+# --- engine section ----------------------------------------------------------------------------------
+
+
+def _stage_paths(root: Path, tag: str) -> dict[str, str]:
+    base = root / "staging" / tag
+    return {
+        "source": str(base / "read_orders" / "part-00000.parquet"),
+        "chain": str(base / "fill_missing" / "part-00000.parquet"),
+        "out": str(root / "out" / f"{tag}.parquet"),
+    }
+
+
+def run_logidata_engine(bench: Bench, csv: str, tag: str, *, keep_source: bool = False) -> dict[str, Any]:
+    """The three task functions, one fresh process each; a run dict with per-stage figures."""
+    paths = _stage_paths(bench.root, tag)
+    source = bench.task({"kind": "ld_source", "csv": csv, "out": paths["source"]})
+    chain = bench.task(
+        {"kind": "ld_chain", "handle": source["handle"], "out": paths["chain"], "trace_sql": True}
+    )
+    dest = bench.task({"kind": "ld_destination", "handle": chain["handle"], "out": paths["out"]})
+    if not keep_source:
+        shutil.rmtree(bench.root / "staging" / tag, ignore_errors=True)
+    else:
+        shutil.rmtree(Path(paths["chain"]).parent, ignore_errors=True)
+    stages = {"source": source, "chain": chain, "destination": dest}
+    return {
+        "wall_s": sum(s["wall_s"] for s in stages.values()),
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in stages.values()),
+        "stages": {
+            name: {
+                "wall_s": s["wall_s"],
+                "peak_rss_mb": s["peak_rss_mb"],
+                "import_s": s["import_s"],
+                "rss_after_import_mb": s.get("rss_after_import_mb"),
+            }
+            for name, s in stages.items()
+        },
+        "other_cpu_share": max(s.get("other_cpu_share", 0.0) for s in stages.values()),
+        "chain_log": chain.get("log", []),
+        "chain_sql": chain.get("sql", []),
+        "rows_out": dest["result"]["rows"],
+        "out": paths["out"],
+        "source_handle": source["handle"],
+    }
+
+
+def write_pipelines(
+    root: Path, rows: int, csv: str, warmup_csv: str, *, fuse: bool, run: int
+) -> tuple[str, str]:
+    folder = root / "pipelines"
+    for old in folder.glob("*.json"):
+        old.unlink()
+    kind = "fused" if fuse else "unfused"
+    dag_id = f"engine_bench_{rows}_{kind}"
+    warmup_id = f"engine_bench_warmup_{kind}"
+    out = str(root / "out" / f"dag-{rows}-{kind}-{run}.parquet")
+    for pid, source, target in (
+        (dag_id, csv, out),
+        (warmup_id, warmup_csv, str(root / "out" / f"warmup-{kind}.parquet")),
+    ):
+        doc = engine_data.pipeline(pid, source, target, fuse=fuse)
+        (folder / f"{pid}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return dag_id, warmup_id
+
+
+def run_dag(bench: Bench, rows: int, csv: str, warmup_csv: str, *, fuse: bool, run: int) -> dict[str, Any]:
+    dag_id, warmup_id = write_pipelines(bench.root, rows, csv, warmup_csv, fuse=fuse, run=run)
+    result = bench.task(
+        {
+            "kind": "dag",
+            "dag_id": dag_id,
+            "warmup_dag_id": warmup_id,
+            "loader": str(bench.root / "dags" / LOADER_FILE.name),
+        }
+    )
+    result["out"] = str(bench.root / "out" / f"dag-{rows}-{'fused' if fuse else 'unfused'}-{run}.parquet")
+    return result
+
+
+def measure_engine(
+    bench: Bench, rows: int, csv: str, warmup_csv: str, repeats: int, contenders: list[str]
+) -> list[Contender]:
+    results = {key: Contender(key, rows) for key in contenders}
+    reference: tuple[Any, ...] | None = None
+    for index in range(repeats):
+        for key in contenders:
+            item = results[key]
+            if item.error is not None:
+                continue
+            tag = f"{key}-{rows}-{index}"
+            started = time.perf_counter()
+            try:
+                if key == "pandas":
+                    out = str(bench.root / "out" / f"{tag}.parquet")
+                    run = bench.task({"kind": "pandas", "csv": csv, "out": out})
+                    run["out"] = out
+                elif key == "duckdb":
+                    out = str(bench.root / "out" / f"{tag}.parquet")
+                    run = bench.task({"kind": "duckdb", "csv": csv, "out": out})
+                    run["out"] = out
+                elif key == "logidata":
+                    run = run_logidata_engine(bench, csv, tag)
+                else:
+                    run = run_dag(bench, rows, csv, warmup_csv, fuse=key == "dag-fused", run=index)
+            except (TaskFailed, subprocess.TimeoutExpired) as error:
+                item.error = str(error)
+                log(f"{label(key)} at {human_rows(rows)} rows FAILED: {str(error).splitlines()[0]}")
+                continue
+            if index == 0:
+                try:
+                    printed = tuple(bench.task({"kind": "fingerprint", "path": run["out"]})["fingerprint"])
+                    if key == "duckdb":
+                        reference = printed
+                    run["fingerprint"] = printed
+                except Exception as error:  # a broken output is reported, the bench goes on
+                    run["fingerprint"] = ("error", str(error)[:200])
+            Path(run["out"]).unlink(missing_ok=True)
+            item.runs.append(run)
+            extra = ""
+            if key == "logidata":
+                extra = (
+                    " ("
+                    + ", ".join(
+                        f"{name} {s['wall_s']:.1f} s / {s['peak_rss_mb']:.0f} MB"
+                        for name, s in run["stages"].items()
+                    )
+                    + ")"
+                )
+            elif key.startswith("dag"):
+                extra = f" (warm-up dag.test {run['warmup_s']:.1f} s excluded)"
+            log(
+                f"{human_rows(rows)} rows, run {index + 1}/{repeats}: {label(key)}: {run['wall_s']:.2f} s, "
+                f"peak RSS {run['peak_rss_mb']:.0f} MB{extra} [{time.perf_counter() - started:.0f} s with imports]"
+            )
+    for item in results.values():
+        if not item.runs:
+            continue
+        printed = item.runs[0].get("fingerprint")
+        if reference is None:
+            item.check = "?"
+        elif printed == reference:
+            item.check = "same"
+        else:
+            item.check = "DIFFERS"
+            item.note = f"fingerprint {printed} vs DuckDB {reference}"
+    return list(results.values())
+
+
+# --- load section ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    rows: int
+    psql: Contender
+    logidata: Contender
+    available: bool
+    reason: str = ""
+    config: dict[str, Any] | None = None
+
+
+def _pg_module_present() -> tuple[bool, str]:
+    missing = [str(path.relative_to(REPO)) for path in PG_MODULE_FILES if not path.is_file()]
+    if missing:
+        return False, f"not available ({', '.join(missing)} missing)"
+    return True, ""
+
+
+def measure_load(
+    bench: Bench, rows: int, csv: str, repeats: int, source_handle: dict[str, Any] | None
+) -> LoadResult:
+    import pg_harness
+
+    psql = Contender("psql", rows)
+    ld = Contender("ld-pg", rows)
+    available, reason = _pg_module_present()
+    result = LoadResult(rows, psql, ld, available, reason)
+    try:
+        server_cm = pg_harness.start_server()
+        server = server_cm.__enter__()
+    except pg_harness.PostgresUnavailable as error:
+        psql.error = ld.error = f"PostgreSQL could not start: {error}"
+        result.available = False
+        result.reason = psql.error
+        return result
+    try:
+        log(f"PostgreSQL {server.bin_dir.parent.name} started on 127.0.0.1:{server.port} (throw-away)")
+        with server.connect(autocommit=True) as con:
+            con.execute("CREATE DATABASE bench")
+        env = {**bench.env, f"AIRFLOW_CONN_{PG_CONN_ID.upper()}": server.airflow_conn("bench")}
+        config: dict[str, Any] | None = None
+        precreate = True
+        if available:
+            try:
+                info = bench.task({"kind": "ld_pg_config", "conn_id": PG_CONN_ID, "table": PG_TABLE}, env=env)
+                config, precreate = info["config"], info["precreate"]
+                result.config = config
+            except TaskFailed as error:
+                available = False
+                result.available = False
+                result.reason = "not available (no usable config for destination.postgres: " + (
+                    str(error).strip().splitlines()[-1][:300] + ")"
+                )
+        if available and source_handle is None:
+            log("staging the CSV with source.file for destination.postgres")
+            staged = bench.task(
+                {
+                    "kind": "ld_source",
+                    "csv": csv,
+                    "out": str(bench.root / "staging" / "pg-load" / "part-00000.parquet"),
+                },
+                env=env,
+            )
+            source_handle = staged["handle"]
+
+        def reset(create: bool) -> None:
+            with server.connect("bench", autocommit=True) as con:
+                con.execute(f"DROP TABLE IF EXISTS {PG_TABLE}")
+                if create:
+                    con.execute(f"CREATE TABLE {PG_TABLE} ({PG_COLUMNS})")
+                con.execute("CHECKPOINT")
+
+        def count() -> int:
+            with server.connect("bench") as con:
+                row = con.execute(f"SELECT count(*) FROM {PG_TABLE}").fetchone()
+            return int(row[0]) if row else -1
+
+        for index in range(repeats):
+            reset(create=True)
+            command = [
+                *server.psql_args("bench"),
+                "-c",
+                f"\\copy {PG_TABLE} FROM '{csv}' WITH (FORMAT csv, HEADER true)",
+            ]
+            started = time.perf_counter()
+            proc = subprocess.run(
+                command, env=server.psql_env(), capture_output=True, text=True, timeout=TASK_TIMEOUT_S
+            )
+            wall = time.perf_counter() - started
+            if proc.returncode != 0:
+                psql.error = f"psql failed: {proc.stderr[-500:]}"
+                break
+            loaded = count()
+            psql.runs.append({"wall_s": wall, "rows": loaded})
+            log(f"load {human_rows(rows)} rows, run {index + 1}/{repeats}: psql \\copy {wall:.2f} s, "
+                f"{loaded / wall:,.0f} rows/s")  # fmt: skip
+            if not available or ld.error:
+                continue
+            reset(create=precreate)
+            try:
+                run = bench.task({"kind": "ld_pg_load", "config": config, "handle": source_handle}, env=env)
+            except (TaskFailed, subprocess.TimeoutExpired) as error:
+                ld.error = str(error)
+                log(f"LogiData destination.postgres FAILED: {str(error).splitlines()[0]}")
+                continue
+            run["rows"] = count()
+            ld.runs.append(run)
+            log(f"load {human_rows(rows)} rows, run {index + 1}/{repeats}: LogiData destination.postgres "
+                f"{run['wall_s']:.2f} s, {run['rows'] / run['wall_s']:,.0f} rows/s, peak RSS {run['peak_rss_mb']:.0f} MB")  # fmt: skip
+        if psql.runs and ld.runs and any(r["rows"] != rows for r in [*psql.runs, *ld.runs]):
+            ld.note = "row counts differ from the CSV: " + ", ".join(
+                str(r["rows"]) for r in [*psql.runs, *ld.runs]
+            )
+    finally:
+        server_cm.__exit__(None, None, None)
+        log("PostgreSQL stopped and removed")
+    return result
+
+
+# --- profile of the chain ----------------------------------------------------------------------------
+
+
+def profile_chain(bench: Bench, source_handle: dict[str, Any], chain_run: dict[str, Any]) -> list[str]:
+    """Replay the chain's SQL with timings, to say where a fused chain's time goes."""
+    try:
+        result = bench.task(
+            {
+                "kind": "ld_chain_profile",
+                "handle": source_handle,
+                "sql": chain_run.get("chain_sql", []),
+                "out": str(bench.root / "out" / "profile.parquet"),
+            }
+        )
+    except (TaskFailed, subprocess.TimeoutExpired) as error:
+        return [f"- profile run failed: {str(error).splitlines()[0]}"]
+    return [f"- {line}" for line in result["lines"]]
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def _spread(c: Contender) -> str:
+    walls = [float(run["wall_s"]) for run in c.runs if run.get("wall_s") is not None]
+    return f"{min(walls):.1f}-{max(walls):.1f}" if len(walls) > 1 else "-"
+
+
+def _load(c: Contender) -> str:
+    share = c.other_load
+    return "-" if share is None else f"{share:.0%}"
+
+
+def table(engine: list[Contender], load: list[LoadResult]) -> list[str]:
+    lines = [
+        "| rows | contender | runs | wall s (median) | min-max s | vs DuckDB by hand | input rows/s | "
+        "peak RSS MB (max per process) | other CPU load | output |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    duck = {c.rows: c.wall_s for c in engine if c.key == "duckdb" and c.wall_s}
+    for c in engine:
+        rows = human_rows(c.rows)
+        if c.error is not None:
+            error = c.error.splitlines()[0][:80]
+            lines.append(f"| {rows} | {label(c.key)} | {len(c.runs)} | error | - | - | - | - | - | {error} |")
+            continue
+        wall = c.wall_s
+        ref = duck.get(c.rows)
+        ratio = f"{wall / ref:.2f}x" if wall and ref else "-"
+        rate = f"{c.rows / wall:,.0f}" if wall else "-"
+        rss = _fmt(c.peak_rss_mb, ".0f")
+        if c.key.startswith("dag"):
+            rss += " (all tasks in one process)"
+        lines.append(
+            f"| {rows} | {label(c.key)} | {len(c.runs)} | {_fmt(wall)} | {_spread(c)} | {ratio} | {rate} | {rss} | "
+            f"{_load(c)} | {c.check} |"
+        )
+    for res in load:
+        for c in (res.psql, res.logidata):
+            rows = human_rows(c.rows)
+            if c.key == "ld-pg" and not res.available:
+                lines.append(f"| {rows} | {label(c.key)} | 0 | {res.reason} | - | - | - | - | - | - |")
+                continue
+            if c.error is not None:
+                error = c.error.splitlines()[0][:80]
+                lines.append(
+                    f"| {rows} | {label(c.key)} | {len(c.runs)} | error | - | - | - | - | - | {error} |"
+                )
+                continue
+            wall = c.wall_s
+            rate = f"{c.rows / wall:,.0f}" if wall else "-"
+            rss = _fmt(c.peak_rss_mb, ".0f") if c.key == "ld-pg" else "- (psql client)"
+            check = "rows ok" if c.runs and all(r.get("rows") == c.rows for r in c.runs) else "ROWS DIFFER"
+            lines.append(
+                f"| {rows} | {label(c.key)} | {len(c.runs)} | {_fmt(wall)} | {_spread(c)} | - | {rate} | {rss} | "
+                f"n/a (server) | {check} |"
+            )
+    return lines
+
+
+def breakdown(engine: list[Contender]) -> list[str]:
+    lines = [
+        "| rows | run | task | s (median) | peak RSS MB (max) | import s (excluded) |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for c in engine:
+        if not c.runs:
+            continue
+        rows = human_rows(c.rows)
+        if c.key == "logidata":
+            for stage in ("source", "chain", "destination"):
+                values = [r["stages"][stage] for r in c.runs]
+                wall = statistics.median(v["wall_s"] for v in values)
+                rss = max(v["peak_rss_mb"] for v in values)
+                imp = statistics.median(v["import_s"] for v in values)
+                lines.append(
+                    f"| {rows} | engine, own process per task | {stage} | {wall:.2f} | {rss:.0f} | {imp:.1f} |"
+                )
+        elif c.key.startswith("dag"):
+            task_ids = [t["task_id"] for t in c.runs[0]["tasks"]]
+            for task_id in task_ids:
+                secs = [
+                    t["seconds"]
+                    for r in c.runs
+                    for t in r["tasks"]
+                    if t["task_id"] == task_id and t["seconds"]
+                ]
+                rss = [
+                    t["peak_rss_mb"]
+                    for r in c.runs
+                    for t in r["tasks"]
+                    if t["task_id"] == task_id and t["peak_rss_mb"]
+                ]
+                lines.append(
+                    f"| {rows} | {label(c.key)} | {task_id} | {_fmt(statistics.median(secs) if secs else None)} | "
+                    f"{_fmt(max(rss) if rss else None, '.0f')} | - |"
+                )
+            task_sum = statistics.median(sum(t["seconds"] or 0 for t in r["tasks"]) for r in c.runs)
+            lines.append(
+                f"| {rows} | {label(c.key)} | (dag.test wall minus task time: scheduling loop, XCom, "
+                f"parse, callbacks) | {c.wall_s - task_sum:.2f} | - | "
+                f"{statistics.median(r['import_s'] for r in c.runs):.1f} + warm-up "
+                f"{statistics.median(r['warmup_s'] for r in c.runs):.1f} |"
+            )
+        else:
+            imp = c.median("import_s")
+            lines.append(
+                f"| {rows} | {label(c.key)} | whole job | {_fmt(c.wall_s)} | {_fmt(c.peak_rss_mb, '.0f')} | {_fmt(imp, '.1f')} |"
+            )
+    return lines
+
+
+def chain_steps(engine: list[Contender]) -> list[str]:
+    lines: list[str] = []
+    for c in engine:
+        if c.key != "logidata" or not c.runs:
+            continue
+        lines.append(f"Chain task log at {human_rows(c.rows)} rows (first run):")
+        lines.append("")
+        lines += [f"    {line}" for line in c.runs[0]["chain_log"] if "so far" not in line]
+        sql = c.runs[0].get("chain_sql") or []
+        if sql:
+            lines.append("")
+            lines.append(
+                "    SQL run by the chain task (seconds; `stream` = consumed while writing the staging file):"
+            )
+            for item in sql:
+                text = item["sql"] if len(item["sql"]) <= 400 else item["sql"][:397] + "..."
+                lines.append(f"    {item['seconds']:7.2f}  {item['call']:<9} {text}")
+        lines.append("")
+    return lines
+
+
+def evaluate_targets(
+    engine: list[Contender], load: list[LoadResult], small: int, big: int
+) -> tuple[list[str], bool]:
+    out: list[str] = []
+    ok = True
+    by = {(c.key, c.rows): c for c in engine}
+
+    def verdict(passed: bool) -> str:
+        return "PASS" if passed else "FAIL"
+
+    for rows in [r for r in (small, big) if r and any(c.rows == r for c in engine)]:
+        duck = by.get(("duckdb", rows))
+        ld = by.get(("logidata", rows))
+        dag = by.get(("dag-fused", rows))
+        unfused = by.get(("dag-unfused", rows))
+        n = human_rows(rows)
+        if duck and duck.wall_s and ld and ld.wall_s:
+            ratio = ld.wall_s / duck.wall_s
+            chain_only = statistics.median(r["stages"]["chain"]["wall_s"] for r in ld.runs) / duck.wall_s
+            ok &= ratio <= CHAIN_VS_DUCKDB
+            out.append(
+                f"- {n}: fused engine (source + 4-step chain + destination) <= {CHAIN_VS_DUCKDB}x DuckDB by hand: "
+                f"{ld.wall_s:.2f} s / {duck.wall_s:.2f} s = {ratio:.2f}x -> {verdict(ratio <= CHAIN_VS_DUCKDB)} "
+                f"(the chain task alone: {chain_only:.2f}x)"
+            )
+        else:
+            out.append(f"- {n}: fused engine <= {CHAIN_VS_DUCKDB}x DuckDB by hand: not measured")
+        if duck and duck.wall_s and dag and dag.wall_s:
+            ratio = dag.wall_s / duck.wall_s
+            ok &= ratio <= DAG_VS_DUCKDB
+            extra = (
+                f"; one task per node: {unfused.wall_s / duck.wall_s:.2f}x"
+                if unfused and unfused.wall_s
+                else ""
+            )
+            out.append(
+                f"- {n}: full DAG run (fuse_chains) <= {DAG_VS_DUCKDB:.0f}x DuckDB by hand: {dag.wall_s:.2f} s / "
+                f"{duck.wall_s:.2f} s = {ratio:.2f}x -> {verdict(ratio <= DAG_VS_DUCKDB)}{extra}"
+            )
+        else:
+            out.append(
+                f"- {n}: full DAG run <= {DAG_VS_DUCKDB:.0f}x DuckDB by hand: not measured at this size"
+            )
+        if ld and ld.runs:
+            peaks = {
+                s: max(r["stages"][s]["peak_rss_mb"] for r in ld.runs)
+                for s in ("source", "chain", "destination")
+            }
+            worst = max(peaks.values())
+            passed = worst < TASK_RSS_MB
+            text = ", ".join(f"{s} {v:.0f} MB" for s, v in peaks.items())
+            if rows == big and small and by.get(("logidata", small)) and by[("logidata", small)].runs:
+                base = by[("logidata", small)]
+                small_peaks = {
+                    s: max(r["stages"][s]["peak_rss_mb"] for r in base.runs)
+                    for s in ("source", "chain", "destination")
+                }
+                growth = max(peaks[s] / small_peaks[s] for s in peaks)
+                passed = passed and growth <= BIG_RSS_GROWTH
+                out.append(
+                    f"- {n}: each task's peak RSS < {TASK_RSS_MB:.0f} MB and about the same as at {human_rows(small)} "
+                    f"(<= {BIG_RSS_GROWTH:.2f}x): {text}; growth {growth:.2f}x -> {verdict(passed)}"
+                )
+            else:
+                out.append(f"- {n}: each task's peak RSS < {TASK_RSS_MB:.0f} MB: {text} -> {verdict(passed)}")
+            ok &= passed
+    busy = [c for c in engine if c.other_load is not None and c.other_load > NOISY_SHARE]
+    if busy:
+        out.append(
+            "- WARNING: other processes used more than "
+            f"{NOISY_SHARE:.0%} of the machine's CPU during: "
+            + ", ".join(f"{label(c.key)} at {human_rows(c.rows)} ({c.other_load:.0%})" for c in busy)
+            + "; those times are inflated (DuckDB's parallel plans most), so ratios are uncertain"
+        )
+    for res in load:
+        n = human_rows(res.rows)
+        if not res.available:
+            out.append(f"- {n}: PostgreSQL load >= {PG_VS_COPY:.0%} of psql \\copy rows/s: {res.reason}")
+            continue
+        if res.psql.wall_s and res.logidata.wall_s:
+            share = res.psql.wall_s / res.logidata.wall_s
+            passed = share >= PG_VS_COPY
+            ok &= passed
+            out.append(
+                f"- {n}: PostgreSQL load >= {PG_VS_COPY:.0%} of psql \\copy rows/s: "
+                f"{res.rows / res.logidata.wall_s:,.0f} vs {res.rows / res.psql.wall_s:,.0f} rows/s = {share:.0%} "
+                f"-> {verdict(passed)}"
+            )
+        else:
+            out.append(
+                f"- {n}: PostgreSQL load >= {PG_VS_COPY:.0%} of psql \\copy rows/s: not measured (error)"
+            )
+    return out, ok
+
+
+def code_state() -> str:
+    """Commit and uncommitted engine/module files: what the LogiData figures measured."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "airflow_provider_logidata", "dags"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    changed = sorted(line[3:].removeprefix("airflow_provider_logidata/") for line in status if line.strip())
+    if not changed:
+        return f"commit {head}, clean"
+    return f"commit {head} plus uncommitted changes in {len(changed)} file(s): {', '.join(changed)}"
+
+
+# --- entry point -------------------------------------------------------------------------------------
+
+
+def run(
+    *,
+    sections: set[str],
+    rows: int,
+    big_rows: int,
+    repeats: int,
+    output: Path | None,
+    keep: bool = False,
+    contenders: list[str] | None = None,
+    big_contenders: list[str] | None = None,
+    profile: bool = True,
+) -> int:
+    """Run the ``engine`` and/or ``load`` sections; print the table and write ``output``. Exit code."""
+    started = time.perf_counter()
+    contenders = contenders or list(CONTENDERS)
+    big_contenders = list(BIG_CONTENDERS) if big_contenders is None else big_contenders
+    unknown = (set(contenders) | set(big_contenders)) - set(CONTENDERS)
+    if unknown:
+        raise SystemExit(f"unknown contenders {sorted(unknown)}; choose from {CONTENDERS}")
+    root = Path(tempfile.mkdtemp(prefix="logidata-engine-bench-"))
+    env = airflow_env(root)
+    bench = Bench(root, env)
+    engine: list[Contender] = []
+    load: list[LoadResult] = []
+    notes: list[str] = []
+    profile_lines: list[str] = []
+    data: dict[int, dict[str, Any]] = {}
+    try:
+        log(f"work folder {root}")
+        generated = time.perf_counter()
+        data[rows] = engine_data.write_messy_csv(root / "data" / f"orders-{rows}.csv", rows)
+        log(
+            f"generated {human_rows(rows)} rows x 10 columns: {data[rows]['bytes'] / 1e6:.0f} MB, "
+            f"{data[rows]['duplicates']:,} duplicate rows, {time.perf_counter() - generated:.1f} s"
+        )
+        csv = data[rows]["path"]
+        source_handle: dict[str, Any] | None = None
+        if "engine" in sections:
+            warmup = engine_data.write_messy_csv(root / "data" / "warmup.csv", WARMUP_ROWS, seed=7)
+            if any(c.startswith("dag") for c in [*contenders, *big_contenders]):
+                shutil.copyfile(LOADER_FILE, root / "dags" / LOADER_FILE.name)
+                migrate = time.perf_counter()
+                airflow = Path(sys.executable).parent / "airflow"
+                proc = subprocess.run(
+                    [str(airflow), "db", "migrate"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                    check=False,
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(
+                        f"airflow db migrate failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+                    )
+                notes.append(
+                    f"- `airflow db migrate` (SQLite, excluded): {time.perf_counter() - migrate:.1f} s"
+                )
+                log(f"migrated the metadata DB in {time.perf_counter() - migrate:.1f} s")
+            engine += measure_engine(bench, rows, csv, warmup["path"], repeats, contenders)
+            ld = next((c for c in engine if c.key == "logidata" and c.runs), None)
+            if big_rows and big_contenders:
+                generated = time.perf_counter()
+                data[big_rows] = engine_data.write_messy_csv(
+                    root / "data" / f"orders-{big_rows}.csv", big_rows, resume=data[rows]
+                )
+                log(
+                    f"generated {human_rows(big_rows)} rows: {data[big_rows]['bytes'] / 1e6:.0f} MB, "
+                    f"{time.perf_counter() - generated:.1f} s"
+                )
+                engine += measure_engine(
+                    bench, big_rows, data[big_rows]["path"], warmup["path"], 1, big_contenders
+                )
+                Path(data[big_rows]["path"]).unlink(missing_ok=True)
+            _targets_now, ok_now = evaluate_targets(engine, [], rows, big_rows)
+            if profile and ld is not None and not ok_now:
+                log("a LogiData engine target failed: profiling the chain's SQL")
+                tag = "profile-source"
+                staged = bench.task(
+                    {"kind": "ld_source", "csv": csv, "out": _stage_paths(root, tag)["source"]}
+                )
+                source_handle = staged["handle"]
+                profile_lines = profile_chain(bench, source_handle, ld.runs[0])
+        if "load" in sections:
+            load.append(measure_load(bench, rows, csv, repeats, source_handle))
+    finally:
+        if keep:
+            log(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    targets, ok = evaluate_targets(engine, load, rows, big_rows if "engine" in sections else 0)
+    main_table = table(engine, load)
+    sizes = ", ".join(
+        f"{human_rows(n)} rows = {d['bytes'] / 1e6:.0f} MB ({d['duplicates']:,} exact duplicate rows)"
+        for n, d in data.items()
+    )
+    notes.append(
+        f"- input: {sizes}; seeded generator `benchmarks/engine_data.py`; chain: deduplicate (all columns, keep "
+        "first) -> clean_text (4 columns: trim, collapse spaces, lower) -> parse_dates (2 formats -> DATE) -> "
+        "fill_nulls (3 columns); CSV in, Parquet (zstd) out"
+    )
+    if engine:
+        notes += [
+            f"- every figure is a fresh process; {repeats} runs at {human_rows(rows)} (median), 1 run at the big "
+            "size; imports excluded (LogiData tasks import Airflow's SDK, ~4 s); every output checked against the "
+            "DuckDB output (row count, sums, distinct values)",
+            "- DuckDB by hand uses `SELECT DISTINCT *` (input order not kept) and DuckDB's defaults (all cores, "
+            "80 % of RAM); LogiData keeps the first of each duplicate in input order and runs DuckDB with "
+            "`[logidata] duckdb_memory_limit` (default 1GB)",
+            "- LogiData engine wall time = sum of the three task functions, each in its own process, data staged "
+            "as Parquet between them (as in a DAG run)",
+            "- DAG runs: `dag.test()` in a process that already ran one `dag.test()` of a 2 k-row copy of the "
+            "pipeline (first-call set-up excluded); tasks run in that same process, so the per-task RSS there "
+            "includes Airflow and what earlier tasks left allocated",
+        ]
+    if load:
+        notes.append(
+            "- load: one throw-away PostgreSQL 15 on 127.0.0.1 (fsync, synchronous_commit and full_page_writes "
+            "off, max_wal_size 4GB, shared_buffers 256MB), table dropped and CHECKPOINT before every run, runs "
+            "alternate; psql \\copy loads the CSV into a pre-created table of the same columns; LogiData loads "
+            "the source task's staged Parquet of that CSV (time = the destination task function only); rows "
+            "counted in the table after every run"
+        )
+    notes.append(
+        "- peak RSS: VmHWM (/proc/self/status) of the task process, not `ru_maxrss` (on Linux a child's "
+        "`ru_maxrss` starts at its parent's size at fork); in DAG runs /proc/self/statm sampled every 20 ms "
+        "during each task; other CPU load: CPU time of other processes on the machine during the measurement "
+        "(/proc/stat minus this bench's children), as a share of all cores; "
+        f"Python {platform.python_version()}, Airflow "
+        f"{version('apache-airflow')}, DuckDB {version('duckdb')}, pandas {version('pandas')}, pyarrow "
+        f"{version('pyarrow')}, psycopg {version('psycopg')}, {os.cpu_count()} CPUs, "
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; engine+load bench wall time "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    notes.append(f"- code measured: {code_state()}")
+    for res in load:
+        if res.config is not None:
+            notes.append(f"- destination.postgres config used: `{json.dumps(res.config)}`")
+    errors = [f"- {label(c.key)} at {human_rows(c.rows)}: {c.error}" for c in engine if c.error]
+    errors += [f"- {label(c.key)}: {c.error}" for r in load for c in (r.psql, r.logidata) if c.error]
+    diffs = [f"- {label(c.key)} at {human_rows(c.rows)}: {c.note}" for c in engine if c.note]
+    steps = chain_steps(engine)
+    body = [
+        *main_table,
+        "",
+        "Targets:",
+        "",
+        *targets,
+        "",
+        *(["Per task:", "", *breakdown(engine), ""] if engine else []),
+        *notes,
+    ]
+    if diffs:
+        body += ["", "Output differences:", "", *diffs]
+    if steps:
+        body += ["", *steps]
+    for res in load:
+        if res.logidata.runs:
+            body += [f"destination.postgres task log at {human_rows(res.rows)} rows (first run):", ""]
+            body += [f"    {line}" for line in res.logidata.runs[0].get("log", []) if "so far" not in line]
+            body.append("")
+    if profile_lines:
+        body += [
+            "Profile of the chain (its SQL replayed step by step, same settings):",
+            "",
+            *profile_lines,
+            "",
+        ]
+    if errors:
+        body += ["Errors:", "", "```", *errors, "```"]
+    print()
+    print("\n".join(body))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        header = [
+            "# Engine benchmark",
+            "",
+            "Generated by `make bench` (`benchmarks/run.py`, section `engine`/`load`, code in "
+            "`benchmarks/engine_bench.py`); every row below was measured in the same run.",
+            "",
+        ]
+        output.write_text("\n".join(header + body) + "\n", encoding="utf-8")
+        print(f"\nwrote {output}")
+    if errors:
+        return 1
+    return 0 if ok else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default="engine,load", help="comma-separated: engine, load")
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--big-rows", type=int, default=20_000_000, help="0 skips the big size")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--big-contenders", default=",".join(BIG_CONTENDERS))
+    parser.add_argument("--output", default=str(HERE / "results" / "engine.md"))
+    parser.add_argument("--no-output", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
+    args = parser.parse_args(argv)
+    code = run(
+        sections={s.strip() for s in args.only.split(",") if s.strip()},
+        rows=args.rows,
+        big_rows=args.big_rows,
+        repeats=args.repeats,
+        output=None if args.no_output else Path(args.output),
+        keep=args.keep,
+        contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],
+        big_contenders=[c.strip() for c in args.big_contenders.split(",") if c.strip()],
+    )
+    return code if args.check or code != 2 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The ELT planner: which postgres -> transforms -> postgres paths run inside the database."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from airflow_provider_logidata.dag_factory.elt_plan import EltPlanError, plan_elt
+from airflow_provider_logidata.modules.registry import registry
+from airflow_provider_logidata.spec.models import Pipeline
+
+
+def pipeline(
+    transforms: list[tuple[str, str, dict[str, Any]]],
+    *,
+    engine: str = "auto",
+    source_conn: str = "pg",
+    dest_conn: str = "pg",
+    source_extra: dict[str, Any] | None = None,
+    extra_edges: list[dict[str, str]] | None = None,
+    extra_nodes: list[dict[str, Any]] | None = None,
+) -> Pipeline:
+    nodes = [
+        {
+            "id": "src",
+            "module": "source.postgres",
+            "config": {"conn_id": source_conn, "table": "t", **(source_extra or {})},
+        }
+    ]
+    nodes += [{"id": i, "module": m, "config": c} for i, m, c in transforms]
+    nodes.append(
+        {"id": "dst", "module": "destination.postgres", "config": {"conn_id": dest_conn, "table": "o"}}
+    )
+    nodes += extra_nodes or []
+    ids = [n["id"] for n in nodes if n["id"] not in {x["id"] for x in extra_nodes or []}]
+    edges = [{"source": a, "target": b} for a, b in itertools.pairwise(ids)] + (extra_edges or [])
+    return Pipeline.model_validate({"id": "p", "engine": engine, "nodes": nodes, "edges": edges})
+
+
+def plan(p: Pipeline) -> list[tuple[str, ...]]:
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    return [path.nodes for path in plan_elt(p, modules)]
+
+
+CHAIN: list[tuple[str, str, dict[str, Any]]] = [
+    ("keep", "filter_rows", {"condition": "id > 0"}),
+    ("clean", "clean_text", {}),
+    ("dedupe", "deduplicate", {}),
+    ("fill", "fill_nulls", {"fills": [{"column": "id", "value": 0}]}),
+    ("pick", "select_columns", {"columns": [{"name": "id", "cast": "integer"}]}),
+]
+
+
+@pytest.mark.parametrize("engine", ["auto", "elt"])
+def test_whole_chain_fuses(engine: str) -> None:
+    assert plan(pipeline(CHAIN, engine=engine)) == [("src", "keep", "clean", "dedupe", "fill", "pick", "dst")]
+
+
+def test_direct_copy_fuses() -> None:
+    assert plan(pipeline([])) == [("src", "dst")]
+
+
+def test_engine_etl_never_pushes_down() -> None:
+    assert plan(pipeline(CHAIN, engine="etl")) == []
+
+
+def test_different_conn_id_blocks() -> None:
+    assert plan(pipeline(CHAIN, dest_conn="other")) == []
+    with pytest.raises(EltPlanError, match=r"'dst'.*different connections"):
+        plan(pipeline(CHAIN, dest_conn="other", engine="elt"))
+
+
+def test_unsupported_module_blocks() -> None:
+    chain = [*CHAIN[:2], ("dates", "parse_dates", {"columns": ["d"], "formats": ["%Y"]}), *CHAIN[2:]]
+    assert plan(pipeline(chain)) == []
+    with pytest.raises(EltPlanError, match="'dates' uses parse_dates"):
+        plan(pipeline(chain, engine="elt"))
+
+
+def test_branch_blocks() -> None:
+    side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}]
+    p = pipeline(CHAIN, extra_nodes=side, extra_edges=[{"source": "clean", "target": "side"}])
+    assert plan(p) == []
+    with pytest.raises(EltPlanError, match="'clean' feeds 2 nodes"):
+        plan(
+            pipeline(
+                CHAIN, engine="elt", extra_nodes=side, extra_edges=[{"source": "clean", "target": "side"}]
+            )
+        )
+
+
+def test_cursor_source_blocks() -> None:
+    cursor = {"incremental": {"column": "id", "mode": "cursor"}}
+    assert plan(pipeline(CHAIN, source_extra=cursor)) == []
+    interval = {"incremental": {"column": "d", "mode": "data_interval"}}
+    assert len(plan(pipeline(CHAIN, source_extra=interval))) == 1
