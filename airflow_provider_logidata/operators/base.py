@@ -82,6 +82,13 @@ class LogiDataOperator(BaseOperator):
                     raise TypeError(
                         f"{self._owner}: inputs must be task ids or operators, got {type(item).__name__}"
                     )
+        self.declare_lineage()
+
+    def declare_lineage(self) -> None:
+        """Hook for sources and destinations to declare Assets (``operators.lineage``).
+
+        Called from this ``__init__``: a subclass ``__init__`` would be wrapped by Airflow once more.
+        """
 
     @property
     def _owner(self) -> str:

@@ -128,10 +128,6 @@ class LineageMixin(LogiDataOperator):
     # Columns of the data read or written, set by ``run`` for the OpenLineage schema facet.
     _lineage_schema: list[list[str]] | None = None
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.declare_lineage()
-
     def lineage_uri(self, config: Mapping[str, Any]) -> str | None:
         """The URI of the dataset ``config`` (as stored on the task) names, or ``None`` for no asset."""
         return None
