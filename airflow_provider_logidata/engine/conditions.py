@@ -36,11 +36,8 @@ def _classes(*names: str) -> tuple[type[exp.Expr], ...]:
     return tuple(cls for cls in found if isinstance(cls, type) and issubclass(cls, exp.Expr))
 
 
-# Nodes that make an expression more than a row-level condition.
-_FORBIDDEN = _classes(
-    "Query",
-    "Subquery",
-    "Exists",
+# Statement nodes no expression or query over the inputs may contain.
+_STATEMENT_NODES = (
     "DDL",
     "DML",
     "Command",
@@ -61,10 +58,17 @@ _FORBIDDEN = _classes(
     "Placeholder",
     "Parameter",
     "SessionParameter",
+)
+# Nodes that make an expression more than a row-level condition.
+_FORBIDDEN = _classes(
+    "Query",
+    "Subquery",
+    "Exists",
     "Star",
     "Table",
     "ReadCSV",
     "ReadParquet",
+    *_STATEMENT_NODES,
 )
 # Functions that read tables or files, expand column sets, or reveal the environment.
 _FORBIDDEN_FUNCTIONS = frozenset(
@@ -234,28 +238,9 @@ _FORBIDDEN_PREFIXES = (
 )
 # Nodes that make a query more than a read of the inputs.
 _FORBIDDEN_IN_QUERY = _classes(
-    "DDL",
-    "DML",
-    "Command",
-    "Drop",
-    "Alter",
-    "Pragma",
-    "Set",
-    "Use",
-    "Attach",
-    "Detach",
-    "Export",
     "Copy",
-    "Transaction",
-    "Commit",
-    "Rollback",
-    "Describe",
-    "Summarize",
-    "Install",
     "Into",
-    "Placeholder",
-    "Parameter",
-    "SessionParameter",
+    *_STATEMENT_NODES,
 )
 
 
