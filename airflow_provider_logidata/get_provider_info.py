@@ -69,6 +69,16 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "/plugin/logidata#/pipelines/{pipeline_id}",
         "version_added": "0.1.0",
     },
+    "python_modules": {
+        "description": "Comma-separated module prefixes that `python` nodes may call besides code deployed "
+        "in the DAGs folder (which is always allowed), e.g. `my_company.etl, pandas_helpers`; `*` allows "
+        "any importable module. Pipelines are edited by users who may not deploy code, so by default "
+        "they can only call what the DAG authors deployed.",
+        "type": "string",
+        "example": "my_company.etl",
+        "default": "",
+        "version_added": "0.1.0",
+    },
 }
 
 

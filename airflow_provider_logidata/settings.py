@@ -20,6 +20,7 @@ _DEFAULTS: dict[str, str] = {
     "duckdb_threads": "0",
     "batch_rows": "122880",
     "builder_url": "/plugin/logidata#/pipelines/{pipeline_id}",
+    "python_modules": "",
 }
 
 KEEP_STAGING_CHOICES = ("never", "on_failure", "always")
@@ -80,3 +81,20 @@ def builder_url_template() -> str:
 
 def builder_url(pipeline_id: str) -> str:
     return builder_url_template().replace("{pipeline_id}", pipeline_id)
+
+
+def python_modules() -> tuple[str, ...]:
+    """Module prefixes a ``python`` node may call besides code in the DAGs folder (``*``: any module)."""
+    return tuple(part.strip() for part in get("python_modules").split(",") if part.strip())
+
+
+def dags_folder() -> str | None:
+    """Airflow's DAGs folder (where ``python`` nodes' code is deployed), or ``None`` without Airflow conf."""
+    env = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    if env:
+        return env
+    try:
+        from airflow.configuration import conf
+    except ImportError:
+        return None
+    return str(conf.get("core", "dags_folder", fallback="") or "") or None

@@ -24,7 +24,33 @@ DATA = {
 
 @pytest.fixture(autouse=True)
 def _user_code_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The udfs folder plays the DAGs folder: code deployed there may be called."""
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "udfs"))
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent / "udfs"))
+    monkeypatch.delenv("AIRFLOW__LOGIDATA__PYTHON_MODULES", raising=False)
+
+
+@pytest.mark.parametrize("path", ["shutil:rmtree", "os.path:join", "airflow_provider_logidata.settings:get"])
+def test_code_outside_the_dags_folder_is_refused(transform: Any, path: str) -> None:
+    with pytest.raises(LogiDataTaskError) as info:
+        transform("python", {"callable": path}, DATA, node_id="py")
+    message = str(info.value)
+    assert message.startswith(f"python node 'py': callable {path!r} is not allowed: module")
+    assert "[logidata] python_modules" in message
+
+
+@pytest.mark.parametrize(("allowed", "ok"), [("pandas", True), ("pan", False), ("*", True), ("", False)])
+def test_python_modules_setting_allows_packages(
+    transform: Any, monkeypatch: pytest.MonkeyPatch, allowed: str, ok: bool
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PYTHON_MODULES", allowed)
+    # pandas.DataFrame.copy(df) is a callable taking a DataFrame and returning one.
+    config = {"callable": "pandas:DataFrame.copy", "mode": "whole"}
+    if ok:
+        assert transform("python", config, DATA).num_rows == 5
+    else:
+        with pytest.raises(LogiDataTaskError, match="is not allowed"):
+            transform("python", config, DATA)
 
 
 def test_batch_mode_calls_once_per_batch(transform: Any) -> None:
