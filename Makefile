@@ -66,6 +66,51 @@ constraints: venv ## Regenerate constraints/dev.txt from the current .venv
 	scripts/update-constraints.sh "$(VENV)"
 
 # ---------------------------------------------------------------------------------------------------------
+# Builder UI (ui/: Vite + React + TypeScript). The bundle is built into the package as package data
+# ($(UI_DIST), not committed) so the wheel ships it and `pip install` needs no Node. `npm ci` runs only
+# when the lockfile changed; the bundle is rebuilt only when a UI source changed.
+
+NPM ?= npm
+UI_DIR := ui
+UI_DIST := airflow_provider_logidata/ui_dist
+UI_NPM_STAMP := $(UI_DIR)/node_modules/.logidata-npm-ci
+UI_SOURCES := $(shell find $(UI_DIR)/src $(UI_DIR)/index.html $(UI_DIR)/vite.config.ts $(UI_DIR)/tsconfig.json -type f 2>/dev/null)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: ui ui-test ui-typegen chromium
+
+ui: $(UI_DIST)/index.html ## Build the builder UI bundle into the package (npm ci first when the lockfile changed)
+
+$(UI_NPM_STAMP): $(UI_DIR)/package-lock.json $(UI_DIR)/package.json
+	@command -v "$(NPM)" >/dev/null || { echo "error: npm not found; install Node.js 20.19+ (the UI build needs it)" >&2; exit 1; }
+	cd $(UI_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch "$@"
+
+$(UI_DIST)/index.html: $(UI_NPM_STAMP) $(UI_SOURCES)
+	cd $(UI_DIR) && $(NPM) run --silent build
+
+ui-test: $(UI_NPM_STAMP) ## UI unit tests (vitest) and the check that the generated API types are fresh
+	cd $(UI_DIR) && $(NPM) run --silent typegen:check
+	cd $(UI_DIR) && $(NPM) run --silent test
+
+ui-typegen: $(UI_NPM_STAMP) ## Regenerate ui/openapi.json from the API and ui/src/api/schema.d.ts from it
+	"$(BIN)/python" scripts/export-openapi.py
+	cd $(UI_DIR) && $(NPM) run --silent typegen
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "warning: chromium is missing and cannot be installed here (not root); browser tests will skip" >&2; \
+	fi
+
+TEST_PREREQS += ui ui-test chromium
+DEMO_PREREQS += ui
+
+# ---------------------------------------------------------------------------------------------------------
 # Checks
 
 lint: venv ## ruff (lint + format check) and mypy

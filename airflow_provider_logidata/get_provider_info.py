@@ -45,7 +45,7 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "description": "Memory limit of the embedded DuckDB engine per task; above it DuckDB spills to disk.",
         "type": "string",
         "example": "2GB",
-        "default": "1GB",
+        "default": "512MB",
         "version_added": "0.1.0",
     },
     "duckdb_threads": {
@@ -65,8 +65,8 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "builder_url": {
         "description": "Link to the pipeline builder used in DAG docs; `{pipeline_id}` is filled in.",
         "type": "string",
-        "example": "/plugin/logidata#/pipelines/{pipeline_id}",
-        "default": "/plugin/logidata#/pipelines/{pipeline_id}",
+        "example": "/dags/{pipeline_id}/plugin/logidata-pipeline",
+        "default": "/dags/{pipeline_id}/plugin/logidata-pipeline",
         "version_added": "0.1.0",
     },
     "python_modules": {
@@ -78,6 +78,84 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "my_company.etl",
         "default": "",
         "version_added": "0.1.0",
+    },
+    # --- data preview in the builder ---
+    "preview_workers": {
+        "description": "Worker processes that run data previews, outside the api-server's event loop.",
+        "type": "integer",
+        "example": "4",
+        "default": "2",
+        "version_added": "0.1.0",
+    },
+    "preview_timeout": {
+        "description": "Seconds one preview may run; past it the worker is killed and the builder shows a "
+        "timeout.",
+        "type": "float",
+        "example": "30",
+        "default": "10",
+        "version_added": "0.1.0",
+    },
+    "preview_memory_limit": {
+        "description": "Memory one preview worker may use (DuckDB memory limit and process cap), e.g. `1GB`.",
+        "type": "string",
+        "example": "2GB",
+        "default": "1GB",
+        "version_added": "0.1.0",
+    },
+    "preview_queue": {
+        "description": "Previews that may wait for a free worker; more at once are refused (HTTP 429).",
+        "type": "integer",
+        "example": "16",
+        "default": "8",
+        "version_added": "0.1.0",
+    },
+    "preview_cache_entries": {
+        "description": "Preview answers cached in the api-server (keyed by the upstream sub-graph and "
+        "sampling); 0 disables the cache.",
+        "type": "integer",
+        "example": "128",
+        "default": "64",
+        "version_added": "0.1.0",
+    },
+    "preview_prestart": {
+        "description": "Start the preview worker processes when the api-server starts (each imports DuckDB "
+        "and the engine, a few CPU-seconds); when false they start on the first preview, which then waits.",
+        "type": "boolean",
+        "example": "False",
+        "default": "True",
+        "version_added": "0.1.0",
+    },
+}
+
+
+# The builder's optional LLM (airflow_provider_logidata.hooks.llm): base URL and model are extra fields,
+# the API key is the connection's password (shown as "API key").
+_LLM_CONNECTION: dict[str, Any] = {
+    "connection-type": "logidata_llm",
+    "hook-class-name": "airflow_provider_logidata.hooks.llm.LogiDataLLMHook",
+    "hook-name": "LogiData LLM (OpenAI-compatible)",
+    "conn-fields": {
+        "base_url": {
+            "label": "Base URL",
+            "description": "OpenAI-compatible API root; /chat/completions is appended, e.g. "
+            "https://api.openai.com/v1 or http://127.0.0.1:8000/v1.",
+            "schema": {"type": ["string", "null"], "format": "url"},
+        },
+        "model": {
+            "label": "Model",
+            "description": "Model name sent with every request, e.g. gpt-4o-mini.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "timeout": {
+            "label": "Timeout (s)",
+            "description": "Seconds to wait for an answer.",
+            "schema": {"type": ["number", "null"], "default": 60, "minimum": 1},
+        },
+    },
+    "ui-field-behaviour": {
+        "hidden-fields": ["host", "port", "login", "schema", "extra"],
+        "relabeling": {"password": "API key"},
+        "placeholders": {"password": "sk-... (leave empty for a local server without keys)"},
     },
 }
 
@@ -112,4 +190,9 @@ def get_provider_info() -> dict[str, Any]:
                 "options": _CONFIG_OPTIONS,
             }
         },
+        # Builder "Describe a step" (issue 5): an OpenAI-compatible chat endpoint.
+        "hooks": [
+            {"integration-name": "LogiData", "python-modules": ["airflow_provider_logidata.hooks.llm"]}
+        ],
+        "connection-types": [_LLM_CONNECTION],
     }

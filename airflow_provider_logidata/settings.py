@@ -16,11 +16,18 @@ _DEFAULTS: dict[str, str] = {
     "staging_path": "",
     "report_path": "",
     "keep_staging": "on_failure",
-    "duckdb_memory_limit": "1GB",
+    "duckdb_memory_limit": "512MB",
     "duckdb_threads": "0",
     "batch_rows": "122880",
-    "builder_url": "/plugin/logidata#/pipelines/{pipeline_id}",
+    "builder_url": "/dags/{pipeline_id}/plugin/logidata-pipeline",
     "python_modules": "",
+    # Data preview in the builder (airflow_provider_logidata.preview).
+    "preview_workers": "2",
+    "preview_timeout": "10",
+    "preview_memory_limit": "1GB",
+    "preview_queue": "8",
+    "preview_cache_entries": "64",
+    "preview_prestart": "True",
 }
 
 KEEP_STAGING_CHOICES = ("never", "on_failure", "always")
@@ -64,7 +71,7 @@ def keep_staging() -> str:
 
 
 def duckdb_memory_limit() -> str:
-    return get("duckdb_memory_limit") or "1GB"
+    return get("duckdb_memory_limit") or _DEFAULTS["duckdb_memory_limit"]
 
 
 def duckdb_threads() -> int:
@@ -98,3 +105,36 @@ def dags_folder() -> str | None:
     except ImportError:
         return None
     return str(conf.get("core", "dags_folder", fallback="") or "") or None
+
+
+# --- data preview (airflow_provider_logidata.preview) ------------------------------------------------
+
+
+def preview_workers() -> int:
+    """Worker processes running previews at once (each is one process outside the api-server)."""
+    return max(1, int(get("preview_workers") or _DEFAULTS["preview_workers"]))
+
+
+def preview_timeout() -> float:
+    """Seconds one preview may take before its worker is killed and the request answered 504."""
+    return max(0.1, float(get("preview_timeout") or _DEFAULTS["preview_timeout"]))
+
+
+def preview_memory_limit() -> str:
+    """Memory one preview worker may use (DuckDB's limit and the process's address-space cap)."""
+    return get("preview_memory_limit") or _DEFAULTS["preview_memory_limit"]
+
+
+def preview_queue() -> int:
+    """Previews waiting for a worker beyond those running; more at once are answered 429."""
+    return max(0, int(get("preview_queue") or _DEFAULTS["preview_queue"]))
+
+
+def preview_cache_entries() -> int:
+    """Preview answers kept in the api-server's memory (least recently used dropped first)."""
+    return max(0, int(get("preview_cache_entries") or _DEFAULTS["preview_cache_entries"]))
+
+
+def preview_prestart() -> bool:
+    """Start the preview workers with the api-server (else on the first preview, which then waits)."""
+    return (get("preview_prestart") or "True").strip().lower() in ("1", "true", "yes", "on")

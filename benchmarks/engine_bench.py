@@ -636,7 +636,8 @@ def chain_steps(engine: list[Contender]) -> list[str]:
         if sql:
             lines.append("")
             lines.append(
-                "    SQL run by the chain task (seconds; `stream` = consumed while writing the staging file):"
+                "    SQL run by the chain task (seconds; the `COPY ... TO` is the whole chain written to staging by "
+                "DuckDB; `stream` = consumed while writing the staging file through Arrow):"
             )
             for item in sql:
                 text = item["sql"] if len(item["sql"]) <= 400 else item["sql"][:397] + "..."
@@ -872,8 +873,12 @@ def run(
             "size; imports excluded (LogiData tasks import Airflow's SDK, ~4 s); every output checked against the "
             "DuckDB output (row count, sums, distinct values)",
             "- DuckDB by hand uses `SELECT DISTINCT *` (input order not kept) and DuckDB's defaults (all cores, "
-            "80 % of RAM); LogiData keeps the first of each duplicate in input order and runs DuckDB with "
-            "`[logidata] duckdb_memory_limit` (default 1GB)",
+            "80 % of RAM); LogiData's deduplicate on all columns is `SELECT DISTINCT *` too (duplicates are "
+            "identical rows, so keep first/last keep the same data; input order not kept, documented), and it "
+            "runs DuckDB with `[logidata] duckdb_memory_limit` (default 512MB, spilling past it)",
+            "- LogiData staging: each task writes its output with DuckDB's parallel Parquet writer (zstd, row "
+            "groups of `batch_rows`); the file destination copies the staged file as is when it already is "
+            "Parquet in the requested codec (read from its footer)",
             "- LogiData engine wall time = sum of the three task functions, each in its own process, data staged "
             "as Parquet between them (as in a DAG run)",
             "- DAG runs: `dag.test()` in a process that already ran one `dag.test()` of a 2 k-row copy of the "

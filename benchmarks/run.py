@@ -1,13 +1,21 @@
 """``make bench``: the DAG-factory parse benchmark, then the engine benchmarks (``engine_bench.py``).
 
-Sections (``--only factory,engine,load``, all by default):
+Sections (``--only factory,engine,load,ui,preview,suggest``, all by default):
 
 - ``factory``: LogiData vs dag-factory 1.1 parsing equivalent five-node pipelines (below);
 - ``engine``: a messy CSV (``--rows``, default 5 M, and ``--big-rows``, default 20 M, 0 skips) cleaned by
   pandas, hand-written DuckDB SQL, the LogiData engine (fused chain, one process per task) and full
   LogiData DAG runs (``dag.test()``, fused and one task per node); results in ``results/engine.md``;
 - ``load``: PostgreSQL load of the same CSV, ``psql \\copy`` vs LogiData's ``destination.postgres`` (when
-  that module exists), on a throw-away server.
+  that module exists), on a throw-away server;
+- ``preview``: p95 of a 100-row preview at the end of a five-node chain over a ``--rows`` CSV and PostgreSQL
+  table, next to hand-written DuckDB / psycopg ``LIMIT 100`` reads (``preview_bench.py``; results in
+  ``results/preview.md``);
+- ``suggest``: cleaning-suggestion latency on a 10,000-row sample, dirty and clean, with the time per rule
+  (``suggest_bench.py``; results in ``results/suggest.md``; target under 2 s);
+- ``ui``: the builder in Debian's Chromium against a real api-server (first load, a 200-node canvas's drag
+  frame rate from Chromium's trace, save round trips) next to Airflow's own DAG list page
+  (``ui_bench.py``); results in ``results/ui.md``.
 
 Factory section:
 
@@ -207,7 +215,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-SECTIONS = ("factory", "engine", "load")
+SECTIONS = ("factory", "engine", "load", "ui", "preview", "suggest")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,11 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== factory parse benchmark ({time.strftime('%H:%M:%S')})", flush=True)
         codes.append(run_factory(args, parser))
     if "engine" in sections or "load" in sections:
-        print(f"== engine benchmark: {', '.join(s for s in sections if s != 'factory')} "
+        print(f"== engine benchmark: {', '.join(s for s in sections if s in ('engine', 'load'))} "
               f"({time.strftime('%H:%M:%S')})", flush=True)  # fmt: skip
         codes.append(
             engine_bench.run(
-                sections={s for s in sections if s != "factory"},
+                sections={s for s in sections if s in ("engine", "load")},
                 rows=args.rows,
                 big_rows=args.big_rows,
                 repeats=args.engine_repeats,
@@ -268,6 +276,31 @@ def main(argv: list[str] | None = None) -> int:
                 keep=args.keep,
                 contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],
                 big_contenders=[c.strip() for c in args.big_contenders.split(",") if c.strip()],
+            )
+        )
+    if "ui" in sections:
+        import ui_bench
+
+        print(f"== builder UI benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(ui_bench.run(output=None if args.no_output else HERE / "results" / "ui.md"))
+    if "preview" in sections:  # data preview latency (issue 5), see preview_bench.py
+        import preview_bench
+
+        print(f"== preview benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(
+            preview_bench.run(
+                rows=args.rows,
+                output=None if args.no_output else HERE / "results" / "preview.md",
+                keep=args.keep,
+            )
+        )
+    if "suggest" in sections:  # suggestion latency (issue 5), see suggest_bench.py
+        import suggest_bench
+
+        print(f"== suggestion benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(
+            suggest_bench.run(
+                rows=10_000, repeats=10, output=None if args.no_output else HERE / "results" / "suggest.md"
             )
         )
     print(f"\nmake bench: {', '.join(sections)} in {time.perf_counter() - started:.0f} s", flush=True)

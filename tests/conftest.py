@@ -30,6 +30,8 @@ AIRFLOW_ENV = {
     "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(_HOME / "pipelines"),
     "AIRFLOW__LOGIDATA__STAGING_PATH": str(_HOME / "staging"),
     "AIRFLOW__LOGIDATA__REPORT_PATH": str(_HOME / "factory_report.json"),
+    # Apps built by the API tests start preview workers only when a test previews (saves CPU in CI).
+    "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
 }
 os.environ.update(AIRFLOW_ENV)
 for _folder in ("airflow", "dags", "pipelines", "staging"):

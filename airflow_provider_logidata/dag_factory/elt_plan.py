@@ -21,9 +21,21 @@ if TYPE_CHECKING:
 
 SOURCE = "source.postgres"
 DESTINATION = "destination.postgres"
-# Transforms with a PostgreSQL builder in ``engine.elt`` (semantics mirror the DuckDB builders).
+# Transforms with a PostgreSQL builder in ``engine.elt`` (semantics mirror the DuckDB builders). Spelled
+# out here because the DAG processor must not import the engine; a unit test checks that it equals the
+# builders ``engine.elt.ELT_TRANSFORMS`` registers.
 ELT_MODULES: frozenset[str] = frozenset(
-    {"select_columns", "filter_rows", "deduplicate", "fill_nulls", "clean_text", "sort"}
+    {
+        "select_columns",
+        "filter_rows",
+        "deduplicate",
+        "fill_nulls",
+        "clean_text",
+        "sort",
+        "aggregate",
+        "derive_column",
+        "map_values",
+    }
 )
 
 

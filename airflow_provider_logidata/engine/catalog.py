@@ -52,6 +52,7 @@ from airflow_provider_logidata.engine.transforms import (
     BLOCKING,
     EXAMPLES,
     ROW_PRESERVING,
+    SELF_MATERIALISED,
     TransformContext,
     build_deduplicate,
     register_transform,
@@ -93,6 +94,7 @@ REJECTED_REASON = "_rejected_reason"
 # materialised once (see ``engine.chain``). Sorts, derived columns and mapped values keep every row.
 BLOCKING.update({"aggregate", "sort"})
 ROW_PRESERVING.update({"sort", "derive_column", "map_values"})
+SELF_MATERIALISED.add("python")  # the function's results are written to a file while the step is built
 
 
 # --- shared helpers -------------------------------------------------------------------------------------
@@ -732,7 +734,8 @@ def build_union(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str
     """Stack the inputs in order, matching columns by name (ignoring case); absent columns are null.
 
     Columns come in order of first appearance. A column whose types differ between inputs gets a type
-    that holds both (a number and a text give text). ``distinct`` keeps the first of equal rows.
+    that holds both (a number and a text give text). ``distinct`` keeps one of equal rows, as SQL's
+    ``UNION`` does (see ``deduplicate``: the rows then do not keep input order).
     """
     config = ctx.typed_config(UnionConfig)
     sql = " UNION ALL BY NAME ".join(f"SELECT * FROM {item.relation}" for item in inputs)

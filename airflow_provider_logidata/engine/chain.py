@@ -1,13 +1,18 @@
-"""Run a linear chain of transforms in one DuckDB connection, streaming only the last step to staging.
+"""Run a linear chain of transforms in one DuckDB connection, writing only the last step to staging.
 
 Each step's SQL becomes a temporary view over the previous one, so DuckDB plans the whole chain as one
-query (projections and filters are pushed through, nothing is materialised between steps). The one
-exception is a blocking step (a sort or aggregate such as deduplicate) that is not last: it is stored in
-a temporary table, which DuckDB spills to disk past its memory limit, because it cannot stream anyway
-and later steps' pre-queries would otherwise compute it again.
+query (projections and filters are pushed through, nothing is materialised between steps), and its
+result goes straight into the staging file through DuckDB's parallel Parquet writer. A blocking step
+(a sort or aggregate such as deduplicate) that is not last stays a view too, unless a later step reads
+its input more than once (``transforms.RESCANS``): then it is stored in a temporary table, which DuckDB
+spills to disk past its memory limit, so that it is not computed twice.
 
-A single transform task is simply a chain of one; the DAG factory may later fuse consecutive transforms
-into one task with the same function.
+Checks that would need a full scan before the step runs (values that fail a cast or match no date
+format, under ``on_error = fail``) are folded into the single pass: the query fails on the first bad
+value, and only then are the counts and examples gathered for the message.
+
+A single transform task is simply a chain of one; the DAG factory fuses consecutive transforms into
+one task with the same function.
 """
 
 from __future__ import annotations
@@ -19,20 +24,22 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import duck, staging
+from airflow_provider_logidata.engine import duck, files, staging
 from airflow_provider_logidata.engine.configs import validate_config
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.files import describe_error
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.transforms import (
     BLOCKING,
+    RESCANS,
     ROW_PRESERVING,
+    SELF_MATERIALISED,
     TRANSFORMS,
     TransformContext,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from airflow_provider_logidata.modules.base import ModuleConfig
 
@@ -56,6 +63,25 @@ class ChainStep:
         return validate_config(self.module, self.config, self.node_id)
 
 
+@dataclass
+class StepMetrics:
+    """What one step did: rows in and out (``None`` when not known cheaply) and seconds spent on it."""
+
+    node_id: str
+    module: str
+    rows_in: int | None = None
+    rows_out: int | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "seconds": round(self.seconds, 3),
+        }
+
+
 def run_chain(
     steps: Sequence[ChainStep],
     input_handles: Sequence[staging.StagingHandle],
@@ -64,16 +90,18 @@ def run_chain(
     input_ids: Sequence[str] = (),
     log: TaskLog | None = None,
     count_steps: bool = True,
+    metrics: list[StepMetrics] | None = None,
 ) -> staging.StagingHandle:
     """Run ``steps`` over the staged inputs and stage the last step's result at ``output``.
 
     The first step reads ``input_0`` (the first handle); every handle is exposed as ``input_<n>``.
-    Logs, per step, rows in and out and the time taken. Steps that keep every row (``ROW_PRESERVING``)
-    need no count; after a step that can drop rows (a filter) the intermediate count costs one
-    ``count(*)`` over its view, which re-runs the streaming steps before it (DuckDB prunes every column
-    it can); pass ``count_steps=False`` to skip those counts. Builders' own pre-queries (cast and date
-    checks, fill statistics) likewise re-run the streaming steps before them, never a blocking one.
-    Returns the staging handle of ``output``.
+    Logs, per step, rows in and out and the time taken, and appends the same figures to ``metrics``
+    when given. Counts cost nothing after a step that keeps every row (``ROW_PRESERVING``) or a
+    materialised one, and the last step's output count comes with the write; row counts are carried
+    back from it through the row-preserving steps before it. After another step that can drop rows (a
+    filter) the count costs one ``count(*)`` re-running the streaming steps before it (DuckDB prunes
+    every column it can); it is skipped (``None``) when a blocking step before it would be computed
+    again, or with ``count_steps=False``. Returns the staging handle of ``output``.
     """
     if not steps:
         raise ValueError("run_chain needs at least one step")
@@ -85,59 +113,115 @@ def run_chain(
             f"{steps[0].owner}: needs exactly 1 input, got {len(input_handles)}; connect one upstream node"
         )
     label = last.node_id if len(steps) == 1 else " -> ".join(step.node_id for step in steps)
+    who = last.owner if len(steps) == 1 else f"transform chain {label}"
+    rescans = [RESCANS.get(step.module, _never)(config) for step, config in zip(steps, configs, strict=True)]
     started = time.monotonic()
     inputs = duck.locate_inputs(input_handles, owner=steps[0].owner, input_ids=input_ids)
-    with duck.connect(external_access=False, inputs=inputs) as con:
+    figures = [StepMetrics(step.node_id, step.module) for step in steps]
+    deferred: list[Callable[[], None]] = []
+    with (
+        files.atomic_local_file(output) as local_output,
+        duck.connect(external_access=False, inputs=inputs, writable=[local_output]) as con,
+    ):
         relation = duck.input_name(0)
         rows_in: int | None = input_handles[0]["rows"]
+        recomputed = False  # whether reading ``relation`` computes a blocking step again
+        stored = True  # whether reading ``relation`` only scans stored data (staged file, temp table)
         for index, (step, config) in enumerate(zip(steps, configs, strict=True)):
             step_started = time.monotonic()
+            figure = figures[index]
+            figure.rows_in = rows_in
             context = TransformContext(
-                con=con, module=step.module, node_id=step.node_id, config=config, log=logger
+                con=con,
+                module=step.module,
+                node_id=step.node_id,
+                config=config,
+                log=logger,
+                deferred=deferred,
+                rescan_is_cheap=stored,
             )
             view = f"step_{index}"
+            is_last = index == len(steps) - 1
             try:
                 columns = duck.describe(con, relation)
                 sql = TRANSFORMS[step.module](context, relation, columns)
-                kind = "TABLE" if step.module in BLOCKING and index < len(steps) - 1 else "VIEW"
-                duck.fetch_all(con, f"CREATE TEMP {kind} {view} AS {sql}")
-                rows_out: int | None = None
-                if index < len(steps) - 1:
+                materialise = step.module in BLOCKING and not is_last and any(rescans[index + 1 :])
+                duck.fetch_all(con, f"CREATE TEMP {'TABLE' if materialise else 'VIEW'} {view} AS {sql}")
+                stored = materialise or step.module in SELF_MATERIALISED
+                if stored:
+                    recomputed = False
+                elif step.module in BLOCKING:
+                    recomputed = True
+                if not is_last:
                     if step.module in ROW_PRESERVING:
-                        rows_out = rows_in
-                    elif count_steps:
-                        rows_out = duck.count_rows(con, view)
-            except duckdb.Error as error:
+                        figure.rows_out = rows_in
+                    elif count_steps and not recomputed:
+                        figure.rows_out = duck.count_rows(con, view)
+            except (duckdb.Error, pa.ArrowException) as error:
+                _explain_bad_values(deferred)
                 raise LogiDataTaskError(
                     f"{step.owner}: DuckDB failed running the step: {describe_error(error)}; "
                     "check the node's config against its input columns and values"
                 ) from None
-            if index < len(steps) - 1:
-                logger.info(
-                    f"{step.node_id} ({step.module}): step {index + 1}/{len(steps)}, rows in "
-                    f"{_count(rows_in)}, out {_count(rows_out)}, {time.monotonic() - step_started:.2f} s"
-                )
-                rows_in = rows_out
+            figure.seconds = time.monotonic() - step_started
+            rows_in = figure.rows_out
             relation = view
         write_started = time.monotonic()
         try:
-            reader = duck.stream(con, f"SELECT * FROM {relation}")
-            handle = staging.write_staging(reader, output, label=label, log=logger)
-            meta = staging.merge_meta(input_handles)  # e.g. incremental cursors travel to the destination
-            if meta:
-                handle["meta"] = meta
+            handle = staging.write_query(
+                con, f"SELECT * FROM {relation}", local_output, output, label=label, log=logger
+            )
         except (duckdb.Error, pa.ArrowException, OSError) as error:
-            who = last.owner if len(steps) == 1 else f"transform chain {label}"
+            _explain_bad_values(deferred)
             raise LogiDataTaskError(
                 f"{who}: failed while running: {describe_error(error)}; check the node's config and the "
                 "values in its input"
             ) from None
-    logger.info(
-        f"{last.node_id} ({last.module}): step {len(steps)}/{len(steps)}, rows in {_count(rows_in)}, "
-        f"out {handle['rows']}, {time.monotonic() - write_started:.2f} s; chain total "
-        f"{time.monotonic() - started:.2f} s"
-    )
+    meta = staging.merge_meta(input_handles)  # e.g. incremental cursors travel to the destination
+    if meta:
+        handle["meta"] = meta
+    figures[-1].rows_out = handle["rows"]
+    figures[-1].seconds += time.monotonic() - write_started
+    _carry_counts_back(figures)
+    for index, figure in enumerate(figures):
+        step_line = (
+            f"{figure.node_id} ({figure.module}): step {index + 1}/{len(steps)}, rows in "
+            f"{_count(figure.rows_in)}, out {_count(figure.rows_out)}, {figure.seconds:.2f} s"
+        )
+        if index == len(figures) - 1:
+            step_line += f"; chain total {time.monotonic() - started:.2f} s"
+        logger.info(step_line)
+    if metrics is not None:
+        metrics.extend(figures)
     return handle
+
+
+def _never(config: Any) -> bool:
+    return False
+
+
+def _carry_counts_back(figures: Sequence[StepMetrics]) -> None:
+    """Fill unknown counts from known ones: a row-preserving step's rows in equal its rows out, and
+    each step's rows in are the previous step's rows out (from the last step's exact count backwards)."""
+    for index in range(len(figures) - 1, -1, -1):
+        figure = figures[index]
+        if figure.module in ROW_PRESERVING:
+            if figure.rows_in is None:
+                figure.rows_in = figure.rows_out
+            if figure.rows_out is None:
+                figure.rows_out = figure.rows_in
+        if index > 0 and figures[index - 1].rows_out is None:
+            figures[index - 1].rows_out = figure.rows_in
+
+
+def _explain_bad_values(deferred: Sequence[Callable[[], None]]) -> None:
+    """After a failed query: run the checks folded into it, in step order; the first one finding bad
+    values raises its message (column, count, examples). A check that cannot run is passed over."""
+    for check in deferred:
+        try:
+            check()
+        except duckdb.Error:
+            continue
 
 
 def _count(rows: int | None) -> str:

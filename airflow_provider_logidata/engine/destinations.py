@@ -29,6 +29,7 @@ from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_labe
 from airflow_provider_logidata.engine.files import (
     FolderWrite,
     atomic_folder,
+    copy_file,
     csv_writer,
     describe_error,
     normalize_uri,
@@ -266,5 +267,61 @@ def run_file_destination(
         raise LogiDataTaskError(
             f"{owner}: needs exactly 1 input, got {len(handles)}; connect one upstream node"
         )
+    if can_copy_staged(config, handles[0], owner=owner):
+        return copy_staged(config, node_id, handles[0], log)
     with staging.read_staged(handles[0], owner=owner) as reader:
         return write_file(config, node_id, reader.schema, reader, log)
+
+
+# Parquet codec names as the file footer spells them, per ``compression`` setting.
+_FOOTER_CODECS = {"zstd": "ZSTD", "snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}
+
+
+def can_copy_staged(config: FileDestinationConfig, handle: staging.StagingHandle, *, owner: str) -> bool:
+    """Whether the staged file already is the requested output: one Parquet file in the requested codec.
+
+    Read from the file's footer (a few kB), not assumed from the staging settings: every column chunk
+    must use the codec, so a staged file written by another writer or setting is rewritten as before.
+    """
+    import pyarrow.parquet as pq
+
+    if config.format != "parquet" or config.partition_by or config.path.endswith("/"):
+        return False
+    codec = _FOOTER_CODECS[config.compression]
+    path = staging.staged_path(handle, owner=owner)
+    with path.fs.open(path.path, "rb") as source:
+        metadata = pq.ParquetFile(source).metadata
+    codecs = {
+        metadata.row_group(group).column(column).compression
+        for group in range(metadata.num_row_groups)
+        for column in range(metadata.num_columns)
+    }
+    return codecs <= {codec}
+
+
+def copy_staged(
+    config: FileDestinationConfig, node_id: str, handle: staging.StagingHandle, log: TaskLog
+) -> dict[str, Any]:
+    """Copy the staged Parquet file to ``config.path`` as is (atomically, like every write).
+
+    Decoding and encoding again would produce the same rows in the same format; copying the bytes
+    takes a fraction of a second where rewriting takes seconds per million rows.
+    """
+    owner = node_label("destination.file", node_id)
+    try:
+        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
+    except ValueError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
+    started = time.monotonic()
+    try:
+        size = copy_file(handle["uri"], uri)
+    except OSError as error:
+        raise LogiDataTaskError(
+            f"{owner}: could not write {uri}: {describe_error(error)}; the previous file, if any, is "
+            "unchanged. Check the path, its folder permissions and the connection."
+        ) from error
+    log.info(
+        f"{node_id}: wrote {handle['rows']} rows to {uri} in {time.monotonic() - started:.2f} s (the staged "
+        f"Parquet file already is {config.compression}: copied as is, {size / 1e6:.1f} MB)"
+    )
+    return {"uri": uri, "rows": handle["rows"], "format": config.format}

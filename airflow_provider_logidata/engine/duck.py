@@ -8,6 +8,7 @@ stream of Arrow record batches. Nothing is materialised in Python.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -52,7 +53,10 @@ def locate_inputs(
 
 @contextlib.contextmanager
 def connect(
-    *, external_access: bool = True, inputs: Sequence[StagedInput] = ()
+    *,
+    external_access: bool = True,
+    inputs: Sequence[StagedInput] = (),
+    writable: Sequence[str] = (),
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection configured from ``[logidata]`` settings.
 
@@ -62,8 +66,9 @@ def connect(
 
     ``inputs`` are registered as views ``input_0``, ``input_1``, ... over DuckDB's own Parquet reader
     (parallel, projection and filter pushdown, far leaner than scanning Arrow datasets through Python).
-    With ``external_access=False`` (transforms) DuckDB may then read exactly those files and nothing
-    else: SQL written in a node (a filter condition) can neither read nor write any other file.
+    With ``external_access=False`` (transforms) DuckDB may then read exactly those files, and write only
+    the local files named in ``writable`` (the task's own output, written by DuckDB's parallel Parquet
+    writer): SQL written in a node (a filter condition) can neither read nor write any other file.
     """
     temp_dir = tempfile.mkdtemp(prefix="logidata-duckdb-")
     config: dict[str, Any] = {
@@ -80,6 +85,11 @@ def connect(
     try:
         fetch_all(con, "SET enable_progress_bar = false")
         fetch_all(con, "SET TimeZone = 'UTC'")
+        # Statistics propagation proves columns free of nulls from the data at hand (a Parquet input's
+        # null counts, a constant), and DuckDB's Parquet writer then declares them REQUIRED: the staged
+        # schema would change with the data (a column NOT NULL in one run, nullable in the next, and so
+        # would a table created from it). Measured on the 5 M-row benchmark chain: no slower without it.
+        fetch_all(con, "SET disabled_optimizers = 'statistics_propagation'")
         # One filesystem per protocol: every staged input lives under the same staging root.
         registered: set[str] = set()
         for item in inputs:
@@ -88,8 +98,9 @@ def connect(
                 con.register_filesystem(fs)
                 registered.add(type(fs).__name__)
         if not external_access:
-            if inputs:
-                fetch_all(con, f"SET allowed_paths = {literal_list([item.location for item in inputs])}")
+            allowed = [item.location for item in inputs] + list(writable)
+            if allowed:
+                fetch_all(con, f"SET allowed_paths = {literal_list(allowed)}")
             fetch_all(con, "SET enable_external_access = false")
         for index, item in enumerate(inputs):
             reader = f"read_parquet({quote_literal(item.location)})"
@@ -129,3 +140,33 @@ def stream(
 ) -> pa.RecordBatchReader:
     """Stream a query's result as Arrow record batches (``con.sql(...).to_arrow_reader`` in DuckDB 2.0)."""
     return con.sql(sql).to_arrow_reader(batch_rows or settings.batch_rows())
+
+
+# DuckDB types its Parquet writer stores differently from the Arrow export (HUGEINT as DOUBLE, INTERVAL
+# as raw bytes, UUID and JSON as Arrow extension types, ENUM without its dictionary, TIME WITH TIME ZONE
+# without its offset, ...). Results with such a column are staged through Arrow instead, as before.
+# A match inside a struct field name only costs the faster path, never correctness.
+_ARROW_ONLY_TYPES = re.compile(
+    r"\b(U?HUGEINT|UUID|INTERVAL|BIT|BITSTRING|VARINT|BIGNUM|UNION|MAP|ENUM|JSON|GEOMETRY|VARIANT|"
+    r"TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|TIMETZ|TIME WITH TIME ZONE)\b|\[\d+\]",
+    re.IGNORECASE,
+)
+
+
+def parquet_writable(columns: Columns) -> bool:
+    """Whether DuckDB's own Parquet writer stores every column as the Arrow export would type it."""
+    return not any(_ARROW_ONLY_TYPES.search(duck_type) for _, duck_type in columns)
+
+
+def copy_to_parquet(
+    con: duckdb.DuckDBPyConnection, sql: str, path: str, *, compression: str, row_group_rows: int
+) -> int:
+    """Write a query's result to the local Parquet file ``path`` with DuckDB's parallel writer; its rows.
+
+    Several threads encode and compress row groups at once (row order is kept: insertion order is
+    preserved), and no batch crosses into Python: measured on 5 M rows, about twice as fast as exporting
+    Arrow batches to pyarrow's single-threaded writer.
+    """
+    options = f"FORMAT parquet, COMPRESSION {compression}, ROW_GROUP_SIZE {int(row_group_rows)}"
+    rows = fetch_all(con, f"COPY ({sql}) TO {quote_literal(path)} ({options})")
+    return int(rows[0][0]) if rows and rows[0] else 0

@@ -7,8 +7,13 @@ No row leaves the database. In ONE transaction on the destination's connection:
 2. each transform compiles to a SELECT over the previous step (nested subqueries), mirroring the DuckDB
    builder of ``engine.transforms``; column types come from ``SELECT * FROM (<sql>) q LIMIT 0``, and the
    builders' pre-checks (failing casts with counts and examples, unknown columns) run as queries;
-3. ``INSERT INTO <temp stage> SELECT ...`` and the destination's own finalize step (append, replace or
-   merge via ``engine.postgres``), after the same ``plan_load`` as the ETL destination.
+3. the ETL destination's own steps (``engine.postgres``: ``prepare_target``, ``open_destination``,
+   ``finalize``) with ``INSERT INTO <where the mode writes> SELECT ...`` in place of its COPY: append goes
+   straight into the table, replace into a new table swapped in (or a temporary table), merge into a
+   temporary table.
+
+aggregate, derive_column and map_values are typed by the ETL engine's own DuckDB builder, run over an
+empty input of the same types (see :func:`duck_types`), so both engines create the same table.
 
 Any error rolls everything back: the destination is untouched. Identifiers go through ``quote_ident``,
 texts through ``quote_literal``.
@@ -29,7 +34,12 @@ from airflow_provider_logidata.engine import postgres as pgengine
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.sql import quote_ident, quote_literal, resolve_column, unique_name
-from airflow_provider_logidata.modules.catalog import SortConfig
+from airflow_provider_logidata.modules.catalog import (
+    AggregateConfig,
+    DeriveColumnConfig,
+    MapValuesConfig,
+    SortConfig,
+)
 from airflow_provider_logidata.modules.postgres import (
     PostgresDestinationConfig,
     PostgresSourceConfig,
@@ -154,6 +164,7 @@ class EltContext:
     config: ModuleConfig
     log: TaskLog
     helpers: dict[str, str] = field(default_factory=dict)  # try-cast function name -> its CREATE
+    inputs: list[Described] = field(default_factory=list)  # the step's input columns, fully typed
 
     @property
     def owner(self) -> str:
@@ -540,6 +551,240 @@ def build_sort(ctx: EltContext, relation: str, columns: Columns) -> str:
     )
 
 
+# --- builders typed by the ETL engine ----------------------------------------------------------------
+# aggregate, derive_column and map_values produce types by DuckDB's rules (a sum of DECIMAL(6,2) is
+# DECIMAL(38,2), a mapping's result type comes from its targets). Rather than re-deriving those rules, the
+# step's DuckDB builder is run over an empty input of the same Arrow types (no rows, so only its checks and
+# binding run) and the PostgreSQL SELECT is cast to the types it reports: the table ETL would create, and
+# DuckDB's own messages for a config it rejects.
+
+
+def duck_types(ctx: EltContext) -> Columns:
+    """Output (name, PostgreSQL type) of the step as the ETL engine's DuckDB builder types it."""
+    import airflow_provider_logidata.engine.catalog  # noqa: F401  (registers the catalog builders)
+    from airflow_provider_logidata.engine import duck
+    from airflow_provider_logidata.engine.transforms import TRANSFORMS, TransformContext
+
+    schema = _arrow_schema(ctx.inputs)
+    with duck.connect() as con:
+        con.register("logidata_empty_input", schema.empty_table())
+        con.execute("CREATE VIEW input_0 AS SELECT * FROM logidata_empty_input")
+        duck_ctx = TransformContext(
+            con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=_Quiet()
+        )
+        select = TRANSFORMS[ctx.module](duck_ctx, "input_0", duck.describe(con, "input_0"))
+        result = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")
+        table = result.to_arrow_table() if result is not None else None
+        assert table is not None
+        output = table.schema
+    return [(f.name, pgengine.pg_type_for(f.type)) for f in output]
+
+
+class _Quiet:
+    """Drops the DuckDB builder's messages: the PostgreSQL builder logs its own."""
+
+    def info(self, msg: str, /) -> None:
+        return None
+
+    def warning(self, msg: str, /) -> None:
+        return None
+
+
+def cast_to(ctx: EltContext, select: str, types: Columns) -> str:
+    """``select`` with every output column cast to ``types`` (same names, same order)."""
+    produced = [c.name for c in describe(ctx.con, select, owner=ctx.owner)]
+    if produced != [name for name, _ in types]:
+        raise ctx.error(
+            f"the PostgreSQL step gives columns {produced}, the ETL engine {[n for n, _ in types]}; set the "
+            "pipeline's engine to 'etl' and report this"
+        )
+    items = ", ".join(f"CAST(q.{quote_ident(n)} AS {t}) AS {quote_ident(n)}" for n, t in types)
+    return f"SELECT {items} FROM ({select}) AS q"
+
+
+@_register("aggregate")
+def build_aggregate(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """GROUP BY the keys, sorted by them (text by code point, nulls last), as the DuckDB builder."""
+    config = ctx.config
+    assert isinstance(config, AggregateConfig)
+    types = duck_types(ctx)
+    keys = [ctx.column(name, columns)[0] for name in config.group_by]
+    items = [quote_ident(key) for key in keys]
+    for aggregation in config.aggregations:
+        if aggregation.column is None:
+            expression = "count(*)"
+        else:
+            name, pg_type = ctx.column(aggregation.column, columns)
+            column = quote_ident(name)
+            function = aggregation.function
+            boolean = _base(pg_type) == "boolean"
+            if boolean and function in ("sum", "avg"):
+                column = f"CAST({column} AS integer)"
+            if function == "count":
+                expression = f"count({column})"
+            elif function == "count_distinct":
+                expression = f"count(DISTINCT {column})"
+            elif function in ("min", "max") and boolean:
+                expression = f"{'bool_and' if function == 'min' else 'bool_or'}({column})"
+            elif function in ("min", "max"):
+                expression = f"{function}({_collated(column, pg_type)})"
+            else:
+                expression = f"{function}({column})"
+        items.append(f"{expression} AS {quote_ident(aggregation.output)}")
+    select = f"SELECT {', '.join(items)} FROM {relation} AS s"
+    if keys:
+        group = ", ".join(quote_ident(key) for key in keys)
+        order = ", ".join(f"{_collated(quote_ident(key), dict(columns)[key])} ASC NULLS LAST" for key in keys)
+        select += f" GROUP BY {group} ORDER BY {order}"
+    return cast_to(ctx, select, types)
+
+
+def _to_postgres(ctx: EltContext, expression: str, what: str) -> str:
+    """DuckDB SQL as PostgreSQL SQL; lower/upper get the ICU collation (Unicode case, as DuckDB)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(expression, read="duckdb")
+        collation = _case_collation(ctx.con)
+        if collation:
+            icu = exp.Identifier(this="und-x-icu", quoted=True)
+            for node in list(tree.find_all(exp.Lower, exp.Upper)):
+                node.set("this", exp.Collate(this=node.this, expression=icu.copy()))
+        return tree.sql(dialect="postgres")
+    except SqlglotError as error:
+        raise ctx.error(
+            f"cannot translate {what} to PostgreSQL: {error}; set the pipeline's engine to 'etl'"
+        ) from None
+
+
+@_register("derive_column")
+def build_derive_column(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """Each expression (checked as the ETL engine checks it) translated to PostgreSQL by sqlglot."""
+    from airflow_provider_logidata.engine.catalog import find_column
+    from airflow_provider_logidata.engine.conditions import validate_expression
+
+    config = ctx.config
+    assert isinstance(config, DeriveColumnConfig)
+    types = duck_types(ctx)
+    current, current_columns = relation, list(columns)
+    select = f"SELECT * FROM {relation} AS s"
+    for derived in config.columns:
+        checked = validate_expression(
+            derived.expression,
+            current_columns,
+            owner=f"{ctx.owner}, column {derived.name!r}",
+            fix="write one SQL expression over the input columns, e.g. price * quantity",
+            aggregates=False,
+        )
+        what = f"the expression of column {derived.name!r} ({derived.expression!r})"
+        expression = _to_postgres(ctx, checked, what)
+        existing = find_column(derived.name, current_columns, owner=ctx.owner)
+        if existing is None:
+            items = f"s.*, ({expression}) AS {quote_ident(derived.name)}"
+        else:
+            items = ", ".join(
+                f"({expression}) AS {quote_ident(derived.name)}" if name == existing[0] else quote_ident(name)
+                for name, _ in current_columns
+            )
+        select = f"SELECT {items} FROM {current} AS s"
+        try:
+            current_columns = [(c.name, c.type_sql) for c in describe(ctx.con, select, owner=ctx.owner)]
+        except LogiDataTaskError as error:
+            raise ctx.error(
+                f"PostgreSQL rejects {what} (as {expression!r}): {str(error).split(': ', 2)[-1]}; fix the "
+                "expression, or set the pipeline's engine to 'etl'"
+            ) from None
+        current = f"({select})"
+    return cast_to(ctx, select, types)
+
+
+# Up to this many entries a mapping is a CASE; larger ones are one jsonb lookup per row (a CASE is
+# evaluated entry by entry, a jsonb object is searched by key).
+CASE_MAPPING_LIMIT = 64
+
+
+def _json_lookup(
+    ctx: EltContext,
+    keys: list[str],
+    targets: list[Any],
+    column: str,
+    pg_type: str,
+    result: str,
+    otherwise: str,
+) -> str:
+    """The mapping as a jsonb object keyed by each typed key's text (``'01'`` of a number is ``1``).
+
+    Keys equal once typed keep their first entry, as in a CASE; the column's value is looked up by its
+    text, which PostgreSQL writes the same way for equal values of one type.
+    """
+    import json
+
+    from airflow_provider_logidata.engine.catalog import value_text
+
+    texts = [str(text) for (text,) in ctx.rows(f"SELECT CAST(unnest(ARRAY[{', '.join(keys)}]) AS text)")]
+    mapping: dict[str, str | None] = {}
+    for text, target in zip(texts, targets, strict=True):
+        mapping.setdefault(text, None if target is None else value_text(target))
+    found = f"CAST({quote_literal(json.dumps(mapping, ensure_ascii=False))} AS jsonb)"
+    key = f"CAST({column} AS text)"
+    return f"CASE WHEN {found} ? {key} THEN CAST({found} ->> {key} AS {result}) ELSE {otherwise} END"
+
+
+@_register("map_values")
+def build_map_values(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """A CASE over the mapping, keys read in the column's type, results in the ETL engine's type."""
+    from airflow_provider_logidata.engine.catalog import find_column, value_text
+
+    config = ctx.config
+    assert isinstance(config, MapValuesConfig)
+    types = duck_types(ctx)  # also DuckDB's checks of the keys and targets, with its messages
+    name, pg_type = ctx.column(config.column, columns)
+    column = quote_ident(name)
+    output = config.target_column or name
+    result = next(t for n, t in types if n.lower() == output.lower())
+    texts = [value_text(key) for key in config.mapping]
+    if is_text(pg_type):
+        keys = [quote_literal(text) for text in texts]
+    else:
+        keys = [f"CAST({quote_literal(text)} AS {pg_type})" for text in texts]
+
+    def literal(value: Any) -> str:
+        if value is None:
+            return f"CAST(NULL AS {result})"
+        return f"CAST({quote_literal(value_text(value))} AS {result})"
+
+    if config.default == "keep":
+        otherwise = f"CAST({column} AS {result})"
+    elif config.default == "null":
+        otherwise = f"CAST(NULL AS {result})"
+    else:
+        otherwise = literal(config.default_value)
+    if len(keys) <= CASE_MAPPING_LIMIT:
+        whens = " ".join(
+            f"WHEN {key} THEN {literal(target)}"
+            for key, target in zip(keys, config.mapping.values(), strict=True)
+        )
+        expression = f"CASE {column} {whens} ELSE {otherwise} END"
+    else:
+        targets = list(config.mapping.values())
+        expression = _json_lookup(ctx, keys, targets, column, pg_type, result, otherwise)
+    target = (
+        find_column(config.target_column, columns, owner=ctx.owner)
+        if config.target_column
+        else (name, pg_type)
+    )
+    if target is None:
+        select = f"SELECT s.*, {expression} AS {quote_ident(output)} FROM {relation} AS s"
+    else:
+        items = ", ".join(
+            f"{expression} AS {quote_ident(n)}" if n == target[0] else quote_ident(n) for n, _ in columns
+        )
+        select = f"SELECT {items} FROM {relation} AS s"
+    return cast_to(ctx, select, types)
+
+
 # --- the source -------------------------------------------------------------------------------------
 
 
@@ -655,9 +900,6 @@ def run_elt(
             f"{destination.conn_id!r})"
         )
     target = f"{destination.schema_name}.{destination.table}"
-    target_sql = pgsql.SQL("{}.{}").format(
-        pgsql.Identifier(destination.schema_name), pgsql.Identifier(destination.table)
-    )
     started = time.monotonic()
     with pgengine.connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
         loaded: list[tuple[str, str, str]] = []
@@ -666,20 +908,19 @@ def run_elt(
                 select = source_select(con, source, source_id, logger, interval)
                 helpers: dict[str, str] = {}
                 for step in steps:
-                    columns = [(c.name, c.type_sql) for c in describe(con, select, owner=owner)]
+                    inputs = describe(con, select, owner=owner)
+                    columns = [(c.name, c.type_sql) for c in inputs]
                     builder = ELT_TRANSFORMS.get(step.module)
                     if builder is None:
                         raise LogiDataTaskError(
                             f"{node_label(step.module, step.node_id)}: no PostgreSQL builder; set engine etl"
                         )
-                    ctx = EltContext(con, step.module, step.node_id, step.config, logger, helpers)
+                    ctx = EltContext(con, step.module, step.node_id, step.config, logger, helpers, inputs)
                     select = builder(ctx, f"(\n{select}\n)", columns)
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
-                rows, how = _load(
-                    con, destination, final, select, target, target_sql, owner, destination_id, logger, loaded
-                )
+                rows, how = _load(con, destination, final, select, owner, destination_id, logger, loaded)
         except psycopg.Error as error:
             raise pgengine._load_error(error, owner=owner, target=target, loaded=loaded) from None
     seconds = time.monotonic() - started
@@ -696,6 +937,40 @@ def run_elt(
     }
 
 
+# Steps whose output has exactly one row per input row: through them the loaded row count is known.
+ROW_PRESERVING = frozenset(
+    {"select_columns", "clean_text", "fill_nulls", "sort", "derive_column", "map_values"}
+)
+
+
+def elt_metrics(
+    source_id: str, steps: list[EltStep], destination_id: str, rows: int, seconds: float
+) -> dict[str, Any]:
+    """The run-metrics XCom of an ELT task (``docs/builder-api.md``): one entry per pushed node.
+
+    One statement runs the whole path, so only the destination's rows and the task's seconds are
+    measured. Row counts are filled in backwards from the destination through row-preserving steps (a
+    filter, deduplicate or aggregate cuts the chain: above it the counts are unknown, null); seconds are
+    null for every node but the destination.
+    """
+    nodes: dict[str, dict[str, Any]] = {
+        destination_id: {
+            "module": pgengine.DESTINATION,
+            "rows_in": rows,
+            "rows_out": rows,
+            "seconds": round(seconds, 3),
+        }
+    }
+    known: int | None = rows
+    for step in reversed(steps):
+        rows_out = known
+        known = known if step.module in ROW_PRESERVING else None
+        nodes[step.node_id] = {"module": step.module, "rows_in": known, "rows_out": rows_out, "seconds": None}
+    nodes[source_id] = {"module": pgengine.SOURCE, "rows_in": None, "rows_out": known, "seconds": None}
+    ordered = [source_id, *(step.node_id for step in steps), destination_id]
+    return {"nodes": {node_id: nodes[node_id] for node_id in ordered}}
+
+
 def _arrow_schema(final: list[Described]) -> pa.Schema:
     return pa.schema(
         [
@@ -710,150 +985,30 @@ def _load(
     config: PostgresDestinationConfig,
     final: list[Described],
     select: str,
-    target: str,
-    target_sql: pgsql.Composable,
     owner: str,
     node_id: str,
     log: TaskLog,
     loaded: list[tuple[str, str, str]],
 ) -> tuple[int, str]:
-    """The ETL destination's ``_load`` with an ``INSERT ... SELECT`` in place of its COPY."""
-    names = [c.name for c in final]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise LogiDataTaskError(
-            f"{owner}: the input has several columns named {', '.join(map(repr, duplicates))}; "
-            "rename them upstream (select_columns)"
-        )
-    schema = _arrow_schema(final)
-    schema_name, table = config.schema_name, config.table
-    found = pgengine._target(con, schema_name, table)
-    keys = list(config.keys or [])
-    created = False
-    oid: int | None = None
-    existing: list[pgengine.TargetColumn] = []
-    if found is None:
-        if not config.create_table:
-            raise LogiDataTaskError(
-                f"{owner}: table {target} does not exist and create_table is false; create the table, fix "
-                "table/schema in the node's config, or set create_table to true"
-            )
-        missing_keys = [k for k in keys if k not in schema.names]
-        if missing_keys:
-            raise LogiDataTaskError(
-                f"{owner}: merge key(s) {', '.join(map(repr, missing_keys))} are not input columns "
-                f"({', '.join(schema.names)}); fix keys in the node's config"
-            )
-        plan = pgengine.plan_load(config, schema, None, owner=owner, target=target)
-        con.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema_name)))
-        definitions = [
-            pgsql.SQL("{} {}").format(pgsql.Identifier(name), pgsql.SQL(type_sql))  # type: ignore[arg-type]
-            for _i, name, type_sql in plan.columns
-        ]
-        if keys:
-            definitions.append(
-                pgsql.SQL("PRIMARY KEY ({})").format(pgsql.SQL(", ").join(map(pgsql.Identifier, keys)))
-            )
-        con.execute(pgsql.SQL("CREATE TABLE {} ({})").format(target_sql, pgsql.SQL(", ").join(definitions)))
-        created = True
-        log.info(f"{node_id}: created table {target} ({len(plan.columns)} columns)")
-    else:
-        oid, relkind, existing = found
-        if relkind not in ("r", "p"):
-            raise LogiDataTaskError(
-                f"{owner}: {target} is not a table (relkind {relkind!r}: a view or other relation); load "
-                "into a table"
-            )
-        plan = pgengine.plan_load(config, schema, existing, owner=owner, target=target)
-        for name, type_sql in plan.add:
-            con.execute(
-                pgsql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                    target_sql,
-                    pgsql.Identifier(name),
-                    pgsql.SQL(type_sql),  # type: ignore[arg-type]
-                )
-            )
-        if plan.add:
-            log.info(f"{node_id}: added column(s) to {target}: " + ", ".join(f"{n} {t}" for n, t in plan.add))
-        if plan.dropped:
-            log.warning(
-                f"{node_id}: input column(s) not in {target}, not loaded (discard): {', '.join(plan.dropped)}"
-            )
-    loaded[:] = plan.columns
-    table_names = [name for _i, name, _t in plan.columns]
-    if keys:
-        resolved = []
-        for key in keys:
-            match = [n for n in table_names if n == key] or [
-                n for n in table_names if n.lower() == key.lower()
-            ]
-            if len(match) != 1:
-                raise LogiDataTaskError(
-                    f"{owner}: merge key {key!r} is not among the columns loaded into {target} "
-                    f"({', '.join(table_names)}); fix keys in the node's config. {target} is unchanged."
-                )
-            resolved.append(match[0])
-        keys = resolved
-    row_column = "__logidata_row"
-    while row_column in table_names:
-        row_column += "_"
-    stage = pgsql.Identifier(pgengine._staging_table_name(table))
-    definitions = [
-        pgsql.SQL("{} {}").format(pgsql.Identifier(name), pgsql.SQL(type_sql))  # type: ignore[arg-type]
-        for _i, name, type_sql in plan.columns
-    ]
-    definitions.append(
-        pgsql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY").format(pgsql.Identifier(row_column))
+    """The ETL destination's steps (``engine.postgres``) with an ``INSERT ... SELECT`` in place of COPY."""
+    pgengine.check_input_names([c.name for c in final], owner)
+    prepared = pgengine.prepare_target(
+        con, config, _arrow_schema(final), pgengine.Target.of(config), owner, node_id, log, loaded
     )
-    con.execute(
-        pgsql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(stage, pgsql.SQL(", ").join(definitions))
-    )
-    columns_sql = pgsql.SQL(", ").join(pgsql.Identifier(n) for n in table_names)
+    into = pgengine.open_destination(con, config, prepared, node_id, log)
     # Converted to the table's types as COPY would read their text.
     values = pgsql.SQL(", ").join(
         pgsql.SQL("CAST(q.{} AS {})").format(pgsql.Identifier(i), pgsql.SQL(t))  # type: ignore[arg-type]
-        for i, _n, t in plan.columns
+        for i, _n, t in prepared.plan.columns
     )
     cur = con.execute(
         pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM (\n{}\n) AS q").format(
-            stage,
-            columns_sql,
+            into.relation,
+            prepared.columns_sql,
             values,
             pgsql.SQL(select),  # type: ignore[arg-type]
         )
     )
     rows = cur.rowcount
-    if config.mode == "append":
-        con.execute(
-            pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                target_sql, columns_sql, columns_sql, stage, pgsql.Identifier(row_column)
-            )
-        )
-        return rows, ""
-    if config.mode == "replace":
-        if not created:
-            con.execute(pgsql.SQL("TRUNCATE {}").format(target_sql))
-        if rows == 0:
-            log.warning(f"{node_id}: the input has no rows: {target} is now empty (mode replace)")
-        con.execute(
-            pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY {}").format(
-                target_sql, columns_sql, columns_sql, stage, pgsql.Identifier(row_column)
-            )
-        )
-        return rows, ""
-    how = pgengine._merge(
-        con,
-        target_sql,
-        stage,
-        table_names,
-        keys,
-        row_column,
-        created,
-        oid,
-        existing,
-        owner,
-        target,
-        log,
-        node_id,
-    )
+    how = pgengine.finalize(con, config, prepared, into, rows, owner, node_id, log)
     return rows, how

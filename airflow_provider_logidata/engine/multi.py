@@ -13,6 +13,7 @@ tables (a quality check materialises its flags once for both outputs) through ``
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import duck, staging
+from airflow_provider_logidata.engine import duck, files, staging
 from airflow_provider_logidata.engine.configs import ConfigLike, module_for_config, validate_config
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.files import describe_error
@@ -64,10 +65,23 @@ def register_multi(module: str) -> Callable[[MultiBuilder], MultiBuilder]:
 
 
 def stage_query(
-    con: duckdb.DuckDBPyConnection, sql: str, uri: str, *, label: str, owner: str, log: TaskLog
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    uri: str,
+    *,
+    label: str,
+    owner: str,
+    log: TaskLog,
+    local_path: str | None = None,
 ) -> staging.StagingHandle:
-    """Stream one query's result into the staging file ``uri``; errors name ``owner`` and give a fix."""
+    """Stage one query's result at ``uri``; errors name ``owner`` and give a fix.
+
+    With ``local_path`` (from ``files.atomic_local_file``, writable by ``con``) DuckDB's own Parquet
+    writer writes it there; otherwise the result streams as Arrow batches into ``uri``.
+    """
     try:
+        if local_path is not None:
+            return staging.write_query(con, sql, local_path, uri, label=label, log=log)
         reader = duck.stream(con, sql)
         return staging.write_staging(reader, uri, label=label, log=log)
     except (duckdb.Error, pa.ArrowException, OSError) as error:
@@ -130,7 +144,14 @@ def run_multi(
     started = time.monotonic()
     located = duck.locate_inputs(input_handles, owner=owner, input_ids=refs)
     handles: dict[str, staging.StagingHandle] = {}
-    with duck.connect(external_access=False, inputs=located) as con:
+    with contextlib.ExitStack() as outputs:
+        local = {
+            port: outputs.enter_context(files.atomic_local_file(output_uri_for_port(port)))
+            for port in definition.outputs
+        }
+        con = outputs.enter_context(
+            duck.connect(external_access=False, inputs=located, writable=list(local.values()))
+        )
         try:
             inputs = [
                 MultiInput(ref, duck.input_name(i), duck.describe(con, duck.input_name(i)), port)
@@ -152,7 +173,13 @@ def run_multi(
         for port in definition.outputs:
             label = node_id if len(definition.outputs) == 1 else f"{node_id} ({port})"
             handles[port] = stage_query(
-                con, plan[port], output_uri_for_port(port), label=label, owner=owner, log=logger
+                con,
+                plan[port],
+                output_uri_for_port(port),
+                label=label,
+                owner=owner,
+                log=logger,
+                local_path=local[port],
             )
             if meta:
                 handles[port]["meta"] = dict(meta)

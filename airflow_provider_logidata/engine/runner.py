@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import staging
-from airflow_provider_logidata.engine.chain import ChainStep, run_chain
+from airflow_provider_logidata.engine import files, staging
+from airflow_provider_logidata.engine.chain import ChainStep, StepMetrics, run_chain
 from airflow_provider_logidata.engine.configs import ConfigLike, module_for_config, validate_config
 from airflow_provider_logidata.engine.destinations import DESTINATIONS
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
-from airflow_provider_logidata.engine.sources import SOURCES, source_read_error
+from airflow_provider_logidata.engine.sources import SOURCES, DuckQuery, source_read_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,8 +41,14 @@ def run_source(
     validated = validate_config(name, config, node_id)
     logger = get_log(log)
     try:
-        with SOURCES[name](validated, node_id, logger) as reader:
-            return staging.write_staging(reader, output_uri, label=node_id, log=logger)
+        with SOURCES[name](validated, node_id, logger) as produced:
+            if isinstance(produced, DuckQuery):
+                with files.atomic_local_file(output_uri) as local:
+                    handle = staging.write_query(
+                        produced.con, produced.sql, local, output_uri, label=node_id, log=logger
+                    )
+                return handle
+            return staging.write_staging(produced, output_uri, label=node_id, log=logger)
     except LogiDataTaskError:
         raise
     except (duckdb.Error, pa.ArrowException, OSError) as error:
@@ -58,11 +64,12 @@ def run_transform(
     module: str | None = None,
     input_ids: Sequence[str] = (),
     log: TaskLog | None = None,
+    metrics: list[StepMetrics] | None = None,
 ) -> staging.StagingHandle:
-    """Run one transform node: a chain of one step."""
+    """Run one transform node: a chain of one step (its figures appended to ``metrics`` when given)."""
     name = module_for_config(config, module)
     step = ChainStep(node_id=node_id, module=name, config=config)
-    return run_chain([step], input_handles, output_uri, input_ids=input_ids, log=log)
+    return run_chain([step], input_handles, output_uri, input_ids=input_ids, log=log, metrics=metrics)
 
 
 def run_destination(

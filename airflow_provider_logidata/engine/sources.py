@@ -1,7 +1,8 @@
 """Sources: read external data into a stream of Arrow record batches.
 
-A source is a context manager ``open(config, node_id, log) -> RecordBatchReader``; the runner streams the
-reader into staging. ``SOURCES`` maps module names to them, so new sources are one entry.
+A source is a context manager ``open(config, node_id, log) -> RecordBatchReader | DuckQuery``; the runner
+streams a reader into staging, or has DuckDB write a query's result there directly. ``SOURCES`` maps
+module names to them, so new sources are one entry.
 
 ``source.file`` uses DuckDB's readers (CSV sniffing, Parquet, JSON lines). Local files are read by DuckDB
 directly; files on object storage are read through the path's fsspec filesystem registered with DuckDB
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -36,8 +38,22 @@ if TYPE_CHECKING:
 
     from airflow_provider_logidata.modules.base import ModuleConfig
 
+
+@dataclass(frozen=True)
+class DuckQuery:
+    """A source's data as a query on an open DuckDB connection, staged by DuckDB's own Parquet writer.
+
+    Sources read by DuckDB (files) yield this instead of Arrow batches: the rows then never cross into
+    Python, and DuckDB reads and writes with all its threads.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    sql: str
+
+
 SourceOpener = Callable[
-    ["ModuleConfig", str, TaskLog], contextlib.AbstractContextManager["pa.RecordBatchReader"]
+    ["ModuleConfig", str, TaskLog],
+    contextlib.AbstractContextManager["pa.RecordBatchReader | DuckQuery"],
 ]
 
 SOURCES: dict[str, SourceOpener] = {}
@@ -146,8 +162,8 @@ def reader_sql(config: FileSourceConfig, file_format: str, files: list[str]) -> 
 
 @register_source("source.file")
 @contextlib.contextmanager
-def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[pa.RecordBatchReader]:
-    """Stream CSV, Parquet or JSON-lines files (one file or a glob) as Arrow batches."""
+def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[DuckQuery]:
+    """CSV, Parquet or JSON-lines files (one file or a glob) as a query over DuckDB's parallel readers."""
     if not isinstance(config, FileSourceConfig):
         raise TypeError(f"source.file expects FileSourceConfig, got {type(config).__name__}")
     owner = node_label("source.file", node_id)
@@ -193,13 +209,7 @@ def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterat
             projection = ", ".join(selected)
         else:
             projection = "*"
-        try:
-            reader = duck.stream(con, f"SELECT {projection} FROM {table_sql}")
-        except duckdb.Error as error:
-            raise LogiDataTaskError(
-                f"{owner}: cannot read {config.path!r}: {describe_error(error)}; {_hint(file_format, config)}"
-            ) from None
-        yield reader
+        yield DuckQuery(con, f"SELECT {projection} FROM {table_sql}")
 
 
 def _hint(file_format: str, config: FileSourceConfig) -> str:

@@ -23,9 +23,11 @@ from airflow_provider_logidata.engine.files import normalize_uri, parquet_writer
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
     import pyarrow.dataset as ds
-    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_logidata.engine.files import StoragePath
 
 PART_NAME = "part-00000.parquet"
 STAGING_COMPRESSION = "zstd"
@@ -108,8 +110,12 @@ def write_staging(
     label: str,
     schema: pa.Schema | None = None,
     log: TaskLog | None = None,
+    shown_uri: str | None = None,
 ) -> StagingHandle:
-    """Stream batches into the staging file ``uri`` (atomically) and return its handle."""
+    """Stream batches into the staging file ``uri`` (atomically) and return its handle.
+
+    ``shown_uri``: the handle's location when ``uri`` is a temporary file on the way there.
+    """
     if schema is None:
         schema = getattr(reader, "schema", None)
     if schema is None:
@@ -121,8 +127,43 @@ def write_staging(
         open_writer=parquet_writer(STAGING_COMPRESSION),
         label=label,
         log=log,
+        shown_uri=shown_uri,
     )
     return make_handle(stats.uri, stats.rows, schema)
+
+
+def write_query(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    local_path: str,
+    uri: str,
+    *,
+    label: str,
+    log: TaskLog | None = None,
+) -> StagingHandle:
+    """Stage a query's result: write it to ``local_path`` (see ``files.atomic_local_file``) for ``uri``.
+
+    DuckDB's parallel Parquet writer writes it straight from the query (no Arrow batches through Python);
+    a result with a column type that writer stores differently from the Arrow export (see
+    ``duck.parquet_writable``) goes through Arrow and pyarrow's writer instead. The handle's schema is
+    the written file's. The caller's connection must be allowed to write ``local_path``.
+    """
+    import pyarrow.parquet as pq
+
+    from airflow_provider_logidata.engine import duck
+
+    logger = get_log(log)
+    shown = normalize_uri(uri)
+    columns = [(str(row[0]), str(row[1])) for row in duck.fetch_all(con, f"DESCRIBE {sql}")]
+    if not duck.parquet_writable(columns):
+        reader = duck.stream(con, sql)
+        return write_staging(reader, local_path, label=label, log=logger, shown_uri=shown)
+    started = time.monotonic()
+    rows = duck.copy_to_parquet(
+        con, sql, local_path, compression=STAGING_COMPRESSION, row_group_rows=settings.batch_rows()
+    )
+    logger.info(f"{label}: wrote {rows} rows to {shown} in {time.monotonic() - started:.2f} s")
+    return make_handle(shown, rows, pq.read_schema(local_path))
 
 
 def merge_meta(handles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -173,7 +214,7 @@ def check_handle(value: Any, *, owner: str, input_id: str) -> StagingHandle:
     )
 
 
-def staged_path(handle: StagingHandle | str, *, owner: str = "", input_id: str = "") -> ObjectStoragePath:
+def staged_path(handle: StagingHandle | str, *, owner: str = "", input_id: str = "") -> StoragePath:
     """The path of a staged output, checked to exist (a missing file gets an explanation and a fix)."""
     uri = handle if isinstance(handle, str) else handle["uri"]
     path = to_path(uri)
@@ -302,5 +343,6 @@ __all__: Sequence[str] = (
     "run_staging_uri",
     "sanitize_segment",
     "task_output_uri",
+    "write_query",
     "write_staging",
 )

@@ -11,7 +11,7 @@ Every identifier goes through ``quote_ident`` and every text through ``quote_lit
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
@@ -49,6 +49,13 @@ C = TypeVar("C", bound=ModuleConfig)
 
 # White space for text cleaning: ASCII white space plus every Unicode space separator (NBSP, ...).
 WHITESPACE = r"[\s\p{Z}]"
+# The white space that collapsing must rewrite: a run of two or more, or one character other than the
+# plain space (tab, NBSP, ...). A lone space already is what collapsing produces, and leaving it alone
+# spares the regular expression engine a rewrite of almost every value (measured: a quarter faster).
+# The class is ``WHITESPACE`` without U+0020: ``\s`` is tab, newline, form feed, carriage return and
+# space; ``\p{Z}`` is the space separators (Zs), line (Zl) and paragraph (Zp) separators.
+_NOT_PLAIN_SPACE = r"[\t\n\f\r\p{Zl}\p{Zp}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
+COLLAPSE = f"{WHITESPACE}{{2,}}|{_NOT_PLAIN_SPACE}"
 EXAMPLES = 5
 
 
@@ -61,6 +68,13 @@ class TransformContext:
     node_id: str
     config: ModuleConfig
     log: TaskLog
+    # Set by a chain: failing-value checks under ``on_error = fail`` are not run up front (a full scan
+    # of the input) but collected here; the step's SQL fails on the first bad value by itself, and only
+    # then does the chain run them, for the message with counts and examples.
+    deferred: list[Callable[[], None]] | None = None
+    # Whether reading the input relation again only scans stored data (a staged file or a temporary
+    # table), not computing earlier steps once more: builders may then read it several times.
+    rescan_is_cheap: bool = False
 
     @property
     def owner(self) -> str:
@@ -91,10 +105,16 @@ TRANSFORMS: dict[str, TransformBuilder] = {}
 # Transforms that output exactly one row per input row: a chain needs no count after them.
 ROW_PRESERVING: set[str] = {"select_columns", "fill_nulls", "clean_text", "parse_dates"}
 # Transforms that must consume their whole input before the first row comes out (sorts, aggregates).
-# Inside a chain they are materialised as a temporary table (spilling past the memory limit) instead
-# of a view, so later pre-queries and the final stream do not compute them again; streaming steps
-# stay views.
+# Inside a chain they stay views like every step unless a later step reads its input more than once
+# (``RESCANS``): then they are materialised as a temporary table (spilling past the memory limit), so
+# that re-reading does not compute them again. Materialising costs a full extra write and read.
 BLOCKING: set[str] = {"deduplicate"}
+# Modules whose builder consumes its input while building and hands on a file of its own (a python
+# step): reading their output never computes the steps before them again.
+SELF_MATERIALISED: set[str] = set()
+# Modules whose builder, for a given config, reads its input data more than once: a pre-query over
+# the data (counts of values turned into nulls) or a statistic subquery (fill with a mean).
+RESCANS: dict[str, Callable[[ModuleConfig], bool]] = {}
 
 
 def register_transform(module: str) -> Callable[[TransformBuilder], TransformBuilder]:
@@ -122,8 +142,17 @@ class BadValueCheck:
 def check_bad_values(
     ctx: TransformContext, relation: str, checks: Sequence[BadValueCheck], *, on_error: str, fix: str
 ) -> None:
-    """Count unconvertible values per column in one scan; fail with examples, or log what becomes null."""
+    """Count unconvertible values per column in one scan; fail with examples, or log what becomes null.
+
+    Inside a chain (``ctx.deferred`` set) a ``fail`` check is only recorded: the step's SQL must then
+    fail by itself on a bad value (a ``CAST``, or an ``error()`` guard), and the chain runs the check
+    after such a failure to name the column, the count and examples. No scan happens otherwise.
+    """
     if not checks:
+        return
+    if on_error == "fail" and ctx.deferred is not None:
+        deferred, now = ctx.deferred, replace(ctx, deferred=None)
+        deferred.append(lambda: check_bad_values(now, relation, checks, on_error=on_error, fix=fix))
         return
     counts = ctx.rows(
         "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c.bad_when})" for c in checks) + f" FROM {relation}"
@@ -161,6 +190,18 @@ def _examples(ctx: TransformContext, relation: str, check: BadValueCheck) -> lis
 
 
 # --- select_columns ---------------------------------------------------------------------------------
+
+
+def _casts_to_null(config: ModuleConfig) -> bool:
+    """select_columns counts, before it runs, the values its casts turn into nulls (``on_error = null``)."""
+    return (
+        isinstance(config, SelectColumnsConfig)
+        and config.on_error == "null"
+        and any(selection.cast is not None for selection in config.columns)
+    )
+
+
+RESCANS["select_columns"] = _casts_to_null
 
 
 @register_transform("select_columns")
@@ -239,25 +280,35 @@ def build_filter_rows(ctx: TransformContext, relation: str, columns: Columns) ->
 
 @register_transform("deduplicate")
 def build_deduplicate(ctx: TransformContext, relation: str, columns: Columns) -> str:
-    """Keep one row per key (all columns by default): the first or the last, in input order.
+    """Keep one row per key: every column by default, else the key columns.
 
-    Rows are numbered in input order (``row_number() OVER ()``; DuckDB preserves insertion order), the
-    smallest (first) or largest (last) number per key is kept through a semi-join on a hash aggregate,
-    and the result is sorted back into input order. Nulls in key columns compare equal, as in
-    ``DISTINCT``. Large inputs spill to disk. The numbering is recomputed rather than materialised (the
-    CTE is ``NOT MATERIALIZED``): measured on 5 M rows, that is faster and stays within the memory limit,
-    and the semi-join plus one sort is about three times as fast as ``QUALIFY row_number() OVER
-    (PARTITION BY ...)``.
+    On every column, duplicates are identical rows, so which one is kept ("first" or "last") changes
+    nothing in the data: the step is ``SELECT DISTINCT *``, DuckDB's parallel hash aggregate, and the
+    output rows do not keep input order (as in SQL; add a sort step when order matters). Measured on 5 M
+    rows it takes a third of the time of numbering the rows to keep them in input order.
+
+    When the input is cheap to read again (a staged file, ``ctx.rescan_is_cheap``), duplicates are
+    found by a 64-bit hash of the row first (see :func:`_distinct_by_hash`): the hash table then holds
+    one number per row instead of the whole row, which spills far less under the memory limit.
+
+    On key columns, ``keep`` decides which row survives, so rows are numbered in input order
+    (``row_number() OVER ()``; DuckDB preserves insertion order); the smallest (first) or largest (last)
+    number per key is kept through a semi-join on a hash aggregate, and the result is sorted back into
+    input order. Nulls in key columns compare equal, as in ``DISTINCT``. Large inputs spill to disk.
+    The numbering is recomputed rather than materialised (the CTE is ``NOT MATERIALIZED``): faster and
+    within the memory limit, and the semi-join plus one sort is about three times as fast as ``QUALIFY
+    row_number() OVER (PARTITION BY ...)``.
     """
     config = ctx.typed_config(DeduplicateConfig)
-    if config.columns:
-        keys = []
-        for name in config.columns:
-            resolved, _ = ctx.column(name, columns)
-            if resolved not in keys:
-                keys.append(resolved)
-    else:
-        keys = [name for name, _ in columns]
+    keys: list[str] = []
+    for name in config.columns or []:
+        resolved, _ = ctx.column(name, columns)
+        if resolved not in keys:
+            keys.append(resolved)
+    if not keys or set(keys) == {name for name, _ in columns}:
+        if ctx.rescan_is_cheap:
+            return _distinct_by_hash(relation, columns)
+        return f"SELECT DISTINCT * FROM {relation}"
     order = quote_ident(unique_name("__logidata_row", columns))
     pick = "min" if config.keep == "first" else "max"
     group = ", ".join(quote_ident(key) for key in keys)
@@ -267,6 +318,25 @@ def build_deduplicate(ctx: TransformContext, relation: str, columns: Columns) ->
         f"SELECT * EXCLUDE ({order}) FROM numbered "
         f"WHERE {order} IN (SELECT {pick}({order}) FROM numbered GROUP BY {group}) "
         f"ORDER BY {order}"
+    )
+
+
+def _distinct_by_hash(relation: str, columns: Columns) -> str:
+    """``SELECT DISTINCT *`` in two passes: rows whose hash no other row shares cannot have a duplicate
+    and pass as they are (in input order); only rows sharing a hash go through an exact ``DISTINCT``
+    (equal rows hash equally; two different rows sharing a hash stay apart there). ``hash()`` is the
+    function DuckDB's own grouping uses, so it agrees with ``DISTINCT`` on nulls, NaN and -0.0.
+
+    Reads the input three times (the hashes, the unique rows, the rest). Measured on 5 M rows of 10
+    columns under a 512 MB limit: about 13 % less CPU than ``SELECT DISTINCT *`` with the same result.
+    """
+    row_hash = f"hash({', '.join(quote_ident(name) for name, _ in columns)})"
+    return (
+        f"WITH __logidata_shared AS MATERIALIZED (SELECT __h FROM (SELECT {row_hash} AS __h FROM {relation}) "
+        "GROUP BY __h HAVING count(*) > 1) "
+        f"SELECT * FROM {relation} WHERE {row_hash} NOT IN (SELECT __h FROM __logidata_shared) "
+        "UNION ALL "
+        f"SELECT DISTINCT * FROM {relation} WHERE {row_hash} IN (SELECT __h FROM __logidata_shared)"
     )
 
 
@@ -301,6 +371,14 @@ def _fill_value_sql(ctx: TransformContext, relation: str, fill: Fill, name: str,
     return f"(SELECT CAST({function}({column}) AS {duck_type}) FROM {relation})"
 
 
+def _fills_with_statistics(config: ModuleConfig) -> bool:
+    """A statistic fill (mean, mode, ...) is a subquery reading the step's input once more."""
+    return isinstance(config, FillNullsConfig) and any(fill.strategy != "constant" for fill in config.fills)
+
+
+RESCANS["fill_nulls"] = _fills_with_statistics
+
+
 @register_transform("fill_nulls")
 def build_fill_nulls(ctx: TransformContext, relation: str, columns: Columns) -> str:
     """Replace nulls per column with a constant or a statistic of the column's non-null values.
@@ -332,13 +410,21 @@ def build_fill_nulls(ctx: TransformContext, relation: str, columns: Columns) -> 
 
 
 def clean_text_expression(column: str, config: CleanTextConfig) -> str:
-    """Trim, collapse white space, change case, then optionally turn '' into null, in that order."""
+    """Trim, collapse white space, change case, then optionally turn '' into null, in that order.
+
+    Trimming and collapsing together collapse first, then trim plain spaces (``trim``): once every run
+    of white space is one space, that removes exactly the white space at both ends, with one regular
+    expression instead of two.
+    """
     expression = quote_ident(column)
-    if config.trim:
+    collapse = f"regexp_replace({expression}, {quote_literal(COLLAPSE)}, ' ', 'g')"
+    if config.trim and config.collapse_spaces:
+        expression = f"trim({collapse})"
+    elif config.trim:
         pattern = f"^{WHITESPACE}+|{WHITESPACE}+$"
         expression = f"regexp_replace({expression}, {quote_literal(pattern)}, '', 'g')"
-    if config.collapse_spaces:
-        expression = f"regexp_replace({expression}, {quote_literal(WHITESPACE + '+')}, ' ', 'g')"
+    elif config.collapse_spaces:
+        expression = collapse
     if config.case == "lower":
         expression = f"lower({expression})"
     elif config.case == "upper":
@@ -390,6 +476,10 @@ def build_parse_dates(ctx: TransformContext, relation: str, columns: Columns) ->
     Surrounding white space is ignored and empty texts become null (they are missing, not wrong).
     Columns that already hold dates or timestamps are converted to the target type without parsing;
     other types are parsed from their text form.
+
+    With ``on_error = fail`` a value matching no format stops the query itself (an ``error()`` guard
+    reached only when every format failed), so there is no scan before the step runs; the counts and
+    examples are gathered only after such a failure (see ``check_bad_values``).
     """
     config = ctx.typed_config(ParseDatesConfig)
     target = "DATE" if config.target == "date" else "TIMESTAMP"
@@ -421,7 +511,15 @@ def build_parse_dates(ctx: TransformContext, relation: str, columns: Columns) ->
             f"CAST(try_strptime({trimmed}, {quote_literal(fmt)}) AS {target})" for fmt in config.formats
         )
         parsed = f"coalesce({attempts})"
-        replaced.append(f"{parsed} AS {column}")
+        if config.on_error == "fail":
+            message = quote_literal(
+                f"{ctx.owner}: column {name!r}: a value matches none of the formats "
+                f"{', '.join(config.formats)}"
+            )
+            guard = f"CASE WHEN {trimmed} IS NOT NULL THEN CAST(error({message}) AS {target}) END"
+            replaced.append(f"coalesce({attempts}, {guard}) AS {column}")
+        else:
+            replaced.append(f"{parsed} AS {column}")
         checks.append(
             BadValueCheck(
                 column=name,
@@ -440,9 +538,19 @@ def build_parse_dates(ctx: TransformContext, relation: str, columns: Columns) ->
     return f"SELECT * REPLACE ({', '.join(replaced)}) FROM {relation}"
 
 
+def _dates_to_null(config: ModuleConfig) -> bool:
+    """parse_dates counts, before it runs, the values it turns into nulls (``on_error = null``)."""
+    return isinstance(config, ParseDatesConfig) and config.on_error == "null"
+
+
+RESCANS["parse_dates"] = _dates_to_null
+
+
 __all__ = [
     "BLOCKING",
+    "RESCANS",
     "ROW_PRESERVING",
+    "SELF_MATERIALISED",
     "TRANSFORMS",
     "BadValueCheck",
     "TransformBuilder",

@@ -15,6 +15,7 @@ staging handle ``{"uri", "format", "rows", "schema"}`` that sources and transfor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
+
+
+# XCom key of the per-node run metrics every LogiData task pushes (read by the builder's run overlay).
+METRICS_XCOM_KEY = "logidata_metrics"
 
 
 def _titled(error: ValidationError, owner: str) -> ValidationError:
@@ -51,6 +56,10 @@ class LogiDataOperator(BaseOperator):
 
     module_name: ClassVar[str]
     config_model: ClassVar[type[ModuleConfig]]
+    # Per-node figures of the current run, set by ``run`` when the task runs several nodes.
+    node_metrics: dict[str, dict[str, Any]] | None = None
+    # True for an operator that pushes the ``logidata_metrics`` XCom itself (the base then does not).
+    pushes_own_metrics: ClassVar[bool] = False
 
     template_fields: Sequence[str] = ("config",)
     template_fields_renderers = {"config": "json"}
@@ -117,7 +126,42 @@ class LogiDataOperator(BaseOperator):
         config = self.rendered_config()
         input_ids = self.input_task_ids()
         handles = [self.pull_handle(context, task_id) for task_id in input_ids]
-        return self.run(config, handles, input_ids, context)
+        self.node_metrics = None
+        started = time.monotonic()
+        result = self.run(config, handles, input_ids, context)
+        metrics = self.run_metrics(handles, result, time.monotonic() - started)
+        if metrics is not None:
+            context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
+        return result
+
+    def run_metrics(
+        self, handles: Sequence[Mapping[str, Any]], result: Any, seconds: float
+    ) -> dict[str, Any] | None:
+        """The ``logidata_metrics`` XCom of this run: ``{"nodes": {node_id: {module, rows_in, rows_out,
+        seconds}}}`` (contract in docs/builder-api.md), or ``None`` to push nothing.
+
+        A task running several nodes (a fused chain) sets ``self.node_metrics`` in ``run`` to one entry
+        per node (a single entry without seconds gets the run's). Otherwise the task is its one node:
+        rows in are its staged inputs' rows (none for a source), rows out the ``rows`` of what it
+        returned, seconds the whole of ``run``.
+        """
+        if self.pushes_own_metrics or (isinstance(result, Mapping) and result.get("engine") == "elt"):
+            return None  # an ELT task reports every node of its pushed-down path itself
+        if self.node_metrics is not None:
+            nodes = {key: dict(value) for key, value in self.node_metrics.items()}
+            for entry in nodes.values():
+                if entry.get("seconds") is None and len(nodes) == 1:
+                    entry["seconds"] = round(seconds, 3)
+            return {"nodes": nodes}
+        rows_in = sum(int(h["rows"]) for h in handles) if handles else None
+        rows = result.get("rows") if isinstance(result, Mapping) else None
+        entry = {
+            "module": self.module_name,
+            "rows_in": rows_in,
+            "rows_out": rows if isinstance(rows, int) else None,
+            "seconds": round(seconds, 3),
+        }
+        return {"nodes": {self.task_id: entry}}
 
     def run(
         self,

@@ -68,6 +68,14 @@ class LogiDataMultiOutputOperator(LogiDataTransformOperator):
         )
         for port in outputs:
             context["ti"].xcom_push(key=output_xcom_key(port), value=results[port])
+        self.node_metrics = {
+            self.task_id: {
+                "module": self.module_name,
+                "rows_in": sum(int(handle["rows"]) for handle in handles),
+                "rows_out": sum(int(results[port]["rows"]) for port in outputs),  # every output port
+                "seconds": None,  # filled in by the base (the whole run)
+            }
+        }
         return results[outputs[0]]
 
 

@@ -55,8 +55,13 @@ class FusedChainOperator(LogiDataTransformOperator):
         input_ids: list[str],
         context: Context,
     ) -> StagingHandle:
-        from airflow_provider_logidata.engine.chain import ChainStep, run_chain
+        from airflow_provider_logidata.engine.chain import ChainStep, StepMetrics, run_chain
 
         assert isinstance(config, FusedChainConfig)
         steps = [ChainStep(node_id=s.node_id, module=s.module, config=s.config) for s in config.steps]
-        return run_chain(steps, handles, self.staging_uri(context), input_ids=input_ids, log=self.log)
+        figures: list[StepMetrics] = []
+        handle = run_chain(
+            steps, handles, self.staging_uri(context), input_ids=input_ids, log=self.log, metrics=figures
+        )
+        self.node_metrics = {figure.node_id: figure.as_dict() for figure in figures}
+        return handle

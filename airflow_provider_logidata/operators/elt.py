@@ -3,11 +3,13 @@
 Built by the DAG factory for the paths ``dag_factory.elt_plan`` pushes down; the task is named after the
 destination node. Config: ``{"source": {node_id, config}, "steps": [{node_id, module, config}, ...],
 "destination": {node_id, config}}``; each config is validated by its module's own model. Returns the
-destination's result plus ``"engine": "elt"`` and the SQL that ran.
+destination's result plus ``"engine": "elt"`` and the SQL that ran, and pushes the run metrics (XCom
+``logidata_metrics``, one entry per node of the path; see ``engine.elt.elt_metrics``).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
+
+
+# The run-metrics XCom the builder's run overlay reads (docs/builder-api.md, api/runs.py).
+METRICS_XCOM_KEY = "logidata_metrics"
 
 
 class EltNode(ModuleConfig):
@@ -59,6 +65,7 @@ class ELTOperator(LogiDataOperator):
     module_name = "elt"
     config_model = EltConfig
     ui_color = "#fef3c7"
+    pushes_own_metrics = True
 
     def input_task_ids(self) -> list[str]:
         return []
@@ -71,7 +78,7 @@ class ELTOperator(LogiDataOperator):
         context: Context,
     ) -> dict[str, Any]:
         from airflow_provider_logidata.engine import incremental
-        from airflow_provider_logidata.engine.elt import EltStep, run_elt
+        from airflow_provider_logidata.engine.elt import EltStep, elt_metrics, run_elt
         from airflow_provider_logidata.modules.registry import registry
 
         assert isinstance(config, EltConfig)
@@ -88,7 +95,8 @@ class ELTOperator(LogiDataOperator):
         ]
         path = " -> ".join([config.source.node_id, *(s.node_id for s in steps), config.destination.node_id])
         self.log.info("engine elt: %s runs inside PostgreSQL (%s)", path, destination.conn_id)
-        return run_elt(
+        started = time.monotonic()
+        result = run_elt(
             config.source.node_id,
             source,
             steps,
@@ -97,3 +105,15 @@ class ELTOperator(LogiDataOperator):
             interval=interval,
             log=self.log,
         )
+        # One entry per node of the path, pushed here (``pushes_own_metrics``): the base operator would
+        # report the task as one node.
+        metrics = elt_metrics(
+            config.source.node_id,
+            steps,
+            config.destination.node_id,
+            result["rows"],
+            time.monotonic() - started,
+        )
+        self.node_metrics = metrics["nodes"]
+        context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
+        return result

@@ -32,7 +32,11 @@ class FilterRowsOperator(LogiDataTransformOperator):
 
 
 class DeduplicateOperator(LogiDataTransformOperator):
-    """Remove duplicate rows on all or key columns, keeping input order (config: ``DeduplicateConfig``)."""
+    """Remove duplicate rows on all or key columns (config: ``DeduplicateConfig``).
+
+    On key columns the first or last row per key is kept and rows keep input order; on every column
+    duplicates are identical, so it is ``SELECT DISTINCT *`` and the output order is not input order.
+    """
 
     module_name = "deduplicate"
     config_model = DeduplicateConfig

@@ -80,7 +80,11 @@ def spec(
     nodes: list[dict[str, Any]] = [
         {"id": "read", "module": "source.postgres", "config": {"conn_id": conn_id, "table": "raw"}}
     ]
-    nodes += [{"id": module, "module": module, "config": config} for module, config in steps]
+    seen: dict[str, int] = {}
+    for module, config in steps:
+        seen[module] = seen.get(module, 0) + 1
+        node_id = module if seen[module] == 1 else f"{module}_{seen[module]}"
+        nodes.append({"id": node_id, "module": module, "config": config})
     nodes.append(
         {
             "id": "write",
@@ -174,3 +178,145 @@ def test_failing_cast_leaves_destination_unchanged(run_pipeline: Any, pg: Any, p
     assert "select_columns node 'select_columns'" in message
     assert "column 'qty': 1 value(s) cannot be cast to integer" in message and "'lots'" in message
     assert pg.execute("SELECT * FROM out_bad").fetchall() == [(42, 42)]
+
+
+# derive_column, map_values and aggregate: output types come from the ETL engine's DuckDB builder.
+CHAINS = [
+    pytest.param(
+        [
+            (
+                "derive_column",
+                {
+                    "columns": [
+                        {"name": "label", "expression": "upper(country) || '-' || CAST(id AS VARCHAR)"},
+                        {"name": "double_score", "expression": "score * 2"},
+                        {"name": "quarter", "expression": "id / 4"},
+                        {"name": "name", "expression": "coalesce(lower(trim(name)), 'none')"},
+                        {"name": "big", "expression": "CASE WHEN double_score > 10 THEN 'yes' ELSE 'no' END"},
+                    ]
+                },
+            ),
+            (
+                "map_values",
+                {
+                    "column": "country",
+                    "mapping": {"fr": "France", "de": "Germany"},
+                    "default": "value",
+                    "default_value": "unknown",
+                },
+            ),
+        ],
+        id="derive-map-text",
+    ),
+    pytest.param(
+        [
+            ("map_values", {"column": "id", "mapping": {"1": "one", "2": "two"}}),
+            (
+                "map_values",
+                {
+                    "column": "qty",
+                    "mapping": {"10": 100, "7": 70},
+                    "default": "null",
+                    "target_column": "qty_n",
+                },
+            ),
+            ("map_values", {"column": "score", "mapping": {"10.5": 1, "3": 2.5}}),
+        ],
+        id="map-keep-null-numbers",
+    ),
+    pytest.param(
+        [
+            (
+                "map_values",
+                {"column": "id", "mapping": {"01": "first", **{str(i): f"n{i}" for i in range(100)}}},
+            ),
+            (
+                "map_values",
+                {
+                    "column": "country",
+                    "mapping": {"fr": None, **{f"c{i}": i for i in range(100)}},
+                    "default": "value",
+                    "default_value": -1,
+                },
+            ),
+        ],
+        id="map-large-lookup",
+    ),
+    pytest.param(
+        [
+            ("derive_column", {"columns": [{"name": "n", "expression": "id * 3"}]}),
+            (
+                "aggregate",
+                {
+                    "group_by": ["country"],
+                    "aggregations": [
+                        {"function": "count"},
+                        {"column": "name", "function": "count"},
+                        {"column": "email", "function": "count_distinct"},
+                        {"column": "score", "function": "sum"},
+                        {"column": "score", "function": "avg"},
+                        {"column": "n", "function": "sum"},
+                        {"column": "n", "function": "avg"},
+                        {"column": "name", "function": "min"},
+                        {"column": "email", "function": "max", "as": "last_email"},
+                    ],
+                },
+            ),
+        ],
+        id="derive-aggregate-by-country",
+    ),
+    pytest.param(
+        [
+            ("filter_rows", {"condition": "id <> 5"}),
+            ("derive_column", {"columns": [{"name": "rich", "expression": "score >= 7"}]}),
+            (
+                "aggregate",
+                {
+                    "aggregations": [
+                        {"function": "count", "as": "rows"},
+                        {"column": "score", "function": "max"},
+                        {"column": "rich", "function": "sum"},
+                        {"column": "rich", "function": "min"},
+                        {"column": "country", "function": "max"},
+                    ]
+                },
+            ),
+        ],
+        id="aggregate-whole-input",
+    ),
+]
+
+
+@pytest.mark.parametrize("steps", CHAINS)
+def test_etl_and_elt_agree_on_derive_map_aggregate(
+    run_pipeline: Any, pg: Any, pg_conn_id: str, steps: list[tuple[str, dict[str, Any]]]
+) -> None:
+    pg.execute("CREATE TABLE raw (id int, name text, email text, qty text, score numeric(6,2), country text)")
+    pg.execute(ROWS)
+    results = {}
+    for engine in ("etl", "elt"):
+        pid = f"elt_vs_etl_catalog_{engine}"
+        dag_run, dag = run_pipeline(spec(pid, pg_conn_id, engine, f"out_{engine}", steps))
+        assert str(dag_run.state) == "success", {
+            t.task_id: str(t.state) for t in dag_run.get_task_instances()
+        }
+        if engine == "elt":
+            assert [t.task_id for t in dag.tasks] == ["write"]
+            ti = next(t for t in dag_run.get_task_instances() if t.task_id == "write")
+            nodes = ti.xcom_pull(task_ids="write", key="logidata_metrics")["nodes"]
+            assert list(nodes) == [n["id"] for n in spec(pid, pg_conn_id, engine, "x", steps)["nodes"]]
+            loaded = pg.execute(f'SELECT count(*) FROM "out_{engine}"').fetchone()[0]
+            assert nodes["write"]["rows_in"] == nodes["write"]["rows_out"] == loaded
+            assert nodes["write"]["module"] == "destination.postgres" and nodes["write"]["seconds"] > 0
+            preserving = all(module in ("derive_column", "map_values") for module, _ in steps)
+            assert nodes["read"]["rows_out"] == (7 if preserving else None)
+        types = pg.execute(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position",
+            (f"out_{engine}",),
+        ).fetchall()
+        order = ", ".join(str(i + 1) for i in range(len(types)))
+        results[engine] = pg.execute(f'SELECT * FROM "out_{engine}" ORDER BY {order}').fetchall()
+        results[engine + "_types"] = types
+    assert results["elt_types"] == results["etl_types"]
+    assert results["elt"] == results["etl"]

@@ -81,7 +81,7 @@ def test_dag_shape() -> None:
     assert set(dag.tags) == {"logidata", "orders"}
     assert dag.dag_display_name == "Pipeline shape"
     assert dag.description == "Loads orders."
-    assert dag.doc_md is not None and "/plugin/logidata#/pipelines/shape" in dag.doc_md
+    assert dag.doc_md is not None and "/dags/shape/plugin/logidata-pipeline" in dag.doc_md
     assert dag.params["region"] == "eu"
     assert dag.on_success_callback is not None and dag.on_failure_callback is not None
 

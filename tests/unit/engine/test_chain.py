@@ -51,10 +51,12 @@ def test_three_step_chain_equals_three_single_steps(stage: Any, tmp_path: Path, 
     ]
     assert chained["rows"] == 4 == handle["rows"]
     text = log.text()
-    assert "dedupe (deduplicate): step 1/3, rows in 7, out 5," in text
-    assert "tidy (clean_text): step 2/3, rows in 5, out 5," in text
-    assert "positive (filter_rows): step 3/3, rows in 5, out 4," in text
-    assert "dedupe -> tidy -> positive: wrote 4 rows in 1 batch(es)" in text
+    # The key dedupe stays a view (nothing later reads its input twice), so counting its rows would
+    # compute it again: unknown, as is what flows through clean_text into the filter.
+    assert "dedupe (deduplicate): step 1/3, rows in 7, out ?," in text
+    assert "tidy (clean_text): step 2/3, rows in ?, out ?," in text
+    assert "positive (filter_rows): step 3/3, rows in ?, out 4," in text
+    assert "dedupe -> tidy -> positive: wrote 4 rows to " in text
 
 
 def test_chain_without_step_counts(stage: Any, tmp_path: Path, log: Any) -> None:

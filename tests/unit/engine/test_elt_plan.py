@@ -96,3 +96,11 @@ def test_cursor_source_blocks() -> None:
     assert plan(pipeline(CHAIN, source_extra=cursor)) == []
     interval = {"incremental": {"column": "d", "mode": "data_interval"}}
     assert len(plan(pipeline(CHAIN, source_extra=interval))) == 1
+
+
+def test_elt_modules_are_exactly_the_registered_builders() -> None:
+    # The planner (parsed by the DAG processor) lists the modules without importing the engine.
+    from airflow_provider_logidata.dag_factory.elt_plan import ELT_MODULES
+    from airflow_provider_logidata.engine.elt import ELT_TRANSFORMS
+
+    assert set(ELT_TRANSFORMS) == ELT_MODULES

@@ -448,9 +448,16 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("mode", ["append", "replace"])  # straight into the table / through a temp table
+@pytest.mark.parametrize(
+    ("mode", "view"),
+    [
+        ("append", False),  # straight into the table
+        ("replace", False),  # into a new table swapped in
+        ("replace", True),  # a view on the table: through a temporary table, then TRUNCATE + INSERT
+    ],
+)
 def test_sigkill_mid_copy_leaves_table_unchanged_and_retry_loads(
-    pg: Any, pg_conn_id: str, tmp_path: Path, log: Any, mode: str
+    pg: Any, pg_conn_id: str, tmp_path: Path, log: Any, mode: str, view: bool
 ) -> None:
     n = 200_000
     table = pa.table(
@@ -468,6 +475,8 @@ def test_sigkill_mid_copy_leaves_table_unchanged_and_retry_loads(
     )
     pg.execute("CREATE TABLE target (id bigint, name text, amount double precision)")
     pg.execute("INSERT INTO target VALUES (-1, 'before', 0), (-2, 'before', 0)")
+    if view:
+        pg.execute("CREATE VIEW target_view AS SELECT * FROM target")
     config = {"conn_id": pg_conn_id, "table": "target", "mode": mode}
     progress = tmp_path / "progress"
     env = {**os.environ, "AIRFLOW__LOGIDATA__BATCH_ROWS": "10000"}
@@ -518,3 +527,5 @@ def test_sigkill_mid_copy_leaves_table_unchanged_and_retry_loads(
         pg, "SELECT count(*), count(DISTINCT id), min(id), max(id), sum(amount) FROM target WHERE id > 0"
     ) == [(n, n, 1, n, sum(i * 0.5 for i in range(n)))]
     assert rows(pg, "SELECT count(*) FROM target WHERE id < 0") == [(2 if mode == "append" else 0,)]
+    if mode == "replace":
+        assert ("truncate + insert" if view else "table swap") in log.text()

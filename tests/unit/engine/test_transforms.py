@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -244,12 +245,26 @@ def test_deduplicate_keep_last_keeps_input_order_of_kept_rows(transform: Any) ->
 
 
 def test_deduplicate_all_columns_treats_nulls_as_equal(transform: Any) -> None:
-    out = transform(
-        "deduplicate",
-        {},
-        {"a": [1, 1, None, None, 1], "b": ["x", "x", None, None, "y"]},
+    """On every column the kept rows are the same whichever is kept; their order is not input order."""
+    data = {"a": [1, 1, None, None, 1], "b": ["x", "x", None, None, "y"]}
+    expected = [{"a": 1, "b": "x"}, {"a": None, "b": None}, {"a": 1, "b": "y"}]
+    for keep in ("first", "last"):
+        out = transform("deduplicate", {"keep": keep}, data)
+        assert sorted(rows(out), key=repr) == sorted(expected, key=repr)
+
+
+def test_deduplicate_every_column_listed_is_a_plain_distinct(transform: Any) -> None:
+    from airflow_provider_logidata.engine.transforms import build_deduplicate
+
+    assert build_deduplicate.__doc__ and "SELECT DISTINCT" in build_deduplicate.__doc__
+    many = pa.table(
+        {"k": pa.array([i % 1000 for i in range(60_000)]), "v": pa.array([i % 7 for i in range(60_000)])}
     )
-    assert rows(out) == [{"a": 1, "b": "x"}, {"a": None, "b": None}, {"a": 1, "b": "y"}]
+    out = transform("deduplicate", {"columns": ["v", "k"]}, many)
+    assert (
+        out.num_rows == 7000
+        and len(set(zip(out["k"].to_pylist(), out["v"].to_pylist(), strict=True))) == 7000
+    )
 
 
 def test_deduplicate_injection_looking_key_and_helper_name_collision(transform: Any) -> None:
@@ -465,6 +480,39 @@ def test_parse_dates_failure_message(transform: Any) -> None:
         "parse_dates node 'when': column 'd': 4 value(s) match none of the formats %Y-%m-%d, "
         "e.g. '03/01/2024', 'n/a', 'soon'."
     )
+
+
+def test_parse_dates_failure_is_found_in_the_single_pass(
+    stage: Any, tmp_path: Path, log: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under on_error = fail no query scans the data before the step runs; a bad value stops the write
+    itself, and only then are the counts and examples gathered (same message as a check up front)."""
+    from airflow_provider_logidata.engine import duck
+    from airflow_provider_logidata.engine.chain import ChainStep, run_chain
+
+    seen: list[str] = []
+    original = duck.fetch_all
+
+    def traced(con: Any, sql: str) -> Any:
+        seen.append(sql)
+        return original(con, sql)
+
+    monkeypatch.setattr(duck, "fetch_all", traced)
+    config = {"columns": ["d"], "formats": ["%Y-%m-%d"]}
+    good = stage({"d": ["2024-01-02", " 2024-01-03 ", "", None]})
+    out = run_chain([ChainStep("when", "parse_dates", config)], [good], str(tmp_path / "ok.parquet"), log=log)
+    assert out["rows"] == 4
+    scans = [sql for sql in seen if sql.startswith("SELECT") and " FROM " in sql]  # data queries
+    assert scans == [], scans
+    bad = stage({"d": ["2024-01-02", "02/01/2024", "x", "x"]})
+    with pytest.raises(
+        LogiDataTaskError,
+        match=r"^parse_dates node 'when': column 'd': 3 value\(s\) match none of the formats %Y-%m-%d, "
+        r"e\.g\. '02/01/2024', 'x'",
+    ):
+        run_chain([ChainStep("when", "parse_dates", config)], [bad], str(tmp_path / "bad.parquet"))
+    assert not (tmp_path / "bad.parquet").exists()
+    assert not list(tmp_path.glob(".bad.parquet*")), "the partial file is removed"
 
 
 def test_parse_dates_on_error_null(transform: Any, log: Any) -> None:

@@ -251,6 +251,9 @@ class FakeTI:
     def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
         return self.xcoms.get(task_ids)
 
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[f"pushed:{key}"] = value
+
 
 def test_openlineage_datasets_with_schema_after_run(
     fake_openlineage: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

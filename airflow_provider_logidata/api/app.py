@@ -1,0 +1,184 @@
+"""The FastAPI app the plugin mounts at ``/logidata``: the API at ``/api``, the builder UI at ``/ui``.
+
+The API is its own sub-app so its OpenAPI document (``/logidata/api/openapi.json``) lists exactly the
+API, with paths relative to ``/logidata/api`` as the UI's client uses them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from airflow_provider_logidata.api.convert import SPEC_ALWAYS_PRESENT
+from airflow_provider_logidata.api.errors import CatchAllMiddleware, install_error_handlers
+from airflow_provider_logidata.api.limits import BodyLimitMiddleware
+from airflow_provider_logidata.api.models import SPEC_MARKER, SPEC_REF
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+TITLE = "LogiData builder API"
+API_VERSION = "1"
+MOUNT_PREFIX = "/logidata"
+API_PREFIX = "/api"
+# Spec model names in the pipeline spec → names in the OpenAPI document (what the UI imports).
+SPEC_SCHEMA_NAMES = {"Pipeline": "Spec", "Node": "SpecNode", "Edge": "SpecEdge", "Position": "Position"}
+
+
+def spec_components() -> dict[str, Any]:
+    """The pipeline spec's JSON Schema as OpenAPI components (Spec, SpecNode, SpecEdge, Position)."""
+    from airflow_provider_logidata.spec.models import Pipeline
+
+    schema = Pipeline.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    components = {SPEC_SCHEMA_NAMES.get(name, name): sub for name, sub in defs.items()}
+    components[SPEC_SCHEMA_NAMES["Pipeline"]] = schema
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    name = value.rsplit("/", 1)[-1]
+                    value = f"#/components/schemas/{SPEC_SCHEMA_NAMES.get(name, name)}"
+                out[key] = rename(value)
+            return out
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        return node
+
+    result: dict[str, Any] = rename(components)
+    # Answers always carry these (see convert.with_defaults), so the UI's type has them non-optional.
+    result["Spec"]["required"] = list(SPEC_ALWAYS_PRESENT)
+    return result
+
+
+def _replace_spec_markers(node: Any) -> Any:
+    """Swap each pipeline-document placeholder for a reference to the Spec schema (keeping siblings)."""
+    if isinstance(node, dict):
+        if node.get(SPEC_MARKER):
+            rest = {k: v for k, v in node.items() if k not in (SPEC_MARKER, "type", "title")}
+            if not rest:
+                return {"$ref": SPEC_REF}
+            return {"allOf": [{"$ref": SPEC_REF}], **{k: _replace_spec_markers(v) for k, v in rest.items()}}
+        return {key: _replace_spec_markers(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replace_spec_markers(item) for item in node]
+    return node
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=TITLE,
+        version=API_VERSION,
+        description=(
+            "REST API of the LogiData pipeline builder, mounted by the LogiData Airflow plugin. "
+            "Authenticate with Airflow's `_token` cookie or `Authorization: Bearer <token>` from "
+            "`POST /auth/token`. Every error answer is `{detail, errors: [{path, message, node_id}]}`."
+        ),
+        routes=app.routes,
+        servers=[{"url": f"{MOUNT_PREFIX}{API_PREFIX}"}],
+    )
+    document = _replace_spec_markers(document)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in spec_components().items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"OpenAPI schema name {name!r} is used by the API and by the spec; rename one")
+        schemas[name] = schema
+    # FastAPI's generic validation-error models are replaced by the Error shape (see errors.py).
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": responses["422"].get("description", "Invalid request"),
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = document
+    return document
+
+
+def create_api_app() -> FastAPI:
+    from airflow_provider_logidata.api.routes import meta, pipelines, runs
+    from airflow_provider_logidata.api.routes import preview as preview_routes
+    from airflow_provider_logidata.api.routes import suggest as suggest_routes
+
+    app = FastAPI(
+        title=TITLE,
+        version=API_VERSION,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # added last = outermost: oversize bodies never reach routes
+    app.include_router(meta.router)
+    app.include_router(pipelines.router)
+    app.include_router(runs.router)
+    app.include_router(suggest_routes.router)  # suggestions and Describe a step (issue 5)
+    app.include_router(preview_routes.router)  # data preview (issue 5)
+    app.openapi = functools.partial(build_openapi, app)  # type: ignore[method-assign]
+    return app
+
+
+def _share_airflow_state(*apps: FastAPI) -> None:
+    """What Airflow's dependencies read from ``request.app.state`` inside a plugin app."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+    auth_manager = get_auth_manager()
+    dag_bag = create_dag_bag()
+    for app in apps:
+        app.state.auth_manager = auth_manager
+        if getattr(app.state, "dag_bag", None) is None:
+            app.state.dag_bag = dag_bag
+
+
+def create_app() -> FastAPI:
+    """The app mounted at ``/logidata`` (Airflow enters its lifespan when the api-server starts)."""
+    from airflow_provider_logidata.api import static
+
+    api = create_api_app()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _share_airflow_state(app, api)
+        from airflow_provider_logidata import settings
+        from airflow_provider_logidata.preview import service as preview_service
+
+        if settings.preview_prestart():
+            preview_service.start()  # workers import DuckDB and the engine now, not on the first click
+        try:
+            yield
+        finally:
+            preview_service.shutdown()
+
+    app = FastAPI(
+        title="LogiData builder", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
+    install_error_handlers(app)
+    app.include_router(static.router)
+    app.mount(API_PREFIX, api)
+    app.state.api = api
+    return app
+
+
+@functools.cache
+def get_app() -> FastAPI:
+    """The one app instance of this process (the plugin hands it to Airflow)."""
+    return create_app()
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, built without starting anything (for the exporter and tests)."""
+    return copy.deepcopy(create_api_app().openapi())

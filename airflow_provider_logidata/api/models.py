@@ -1,0 +1,210 @@
+"""Request and response shapes of the builder API (the UI's TypeScript types are generated from them).
+
+Request bodies are strict (``extra="forbid"``) so a misspelt field is a 422 naming it, never ignored.
+Pipeline documents travel as plain JSON objects: a draft may be anything the store accepts, and a stored
+pipeline whose modules were removed must still load; the OpenAPI document still types them as ``Spec``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt  # noqa: TC003 (pydantic resolves the annotations at run time)
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+SPEC_REF = "#/components/schemas/Spec"
+# Placeholder replaced by ``{"$ref": SPEC_REF}`` when the OpenAPI document is built (pydantic cannot
+# emit a reference to a schema it does not generate itself).
+SPEC_MARKER = "x-logidata-spec"
+
+# A pipeline document: validated by the spec validator (so drafts may be incomplete), typed as Spec.
+PipelineDoc = Annotated[dict[str, Any], WithJsonSchema({"type": "object", SPEC_MARKER: True})]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    # Fields with defaults are still always present in answers: mark them required for the TS types.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+# ---------------------------------------------------------------- errors
+
+
+class Issue(_Response):
+    """One problem: where (JSON path inside the pipeline document or the request), what, which node."""
+
+    # node_id is always present (null for pipeline-wide problems); found/allowed only when known.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["path", "message", "node_id"]})
+
+    path: str
+    message: str
+    node_id: str | None = None
+    found: str | None = None
+    allowed: str | None = None
+
+
+class Error(_Response):
+    detail: str
+    errors: list[Issue] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- pipelines
+
+
+class StoredPipeline(_Response):
+    pipeline: PipelineDoc
+    etag: str
+    version: int
+    saved_at: dt.datetime | None
+    errors: list[Issue] = Field(description="Current validation issues; empty when the pipeline is valid.")
+
+
+class Conflict(Error):
+    current: StoredPipeline | None = Field(
+        description="What is stored now (null when it was deleted meanwhile or is unreadable)."
+    )
+    yours: PipelineDoc | None = Field(description="The document you tried to save (null for a delete).")
+
+
+class RunBrief(_Response):
+    run_id: str
+    state: str | None
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+
+
+class PipelineSummary(_Response):
+    id: str
+    name: str
+    description: str | None
+    status: str
+    tags: list[str]
+    etag: str
+    version: int
+    saved_at: dt.datetime | None
+    node_count: int
+    valid: bool
+    error: str | None
+    last_run: RunBrief | None
+
+
+class PipelineList(_Response):
+    pipelines: list[PipelineSummary]
+
+
+class SaveBody(_Request):
+    pipeline: PipelineDoc
+
+
+class UpdateBody(_Request):
+    pipeline: PipelineDoc
+    expected_etag: str = Field(min_length=1, description="The etag you loaded; a stale one is a 409.")
+
+
+class DuplicateBody(_Request):
+    new_id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(None, max_length=200)
+
+
+class RestoreBody(_Request):
+    version: int = Field(ge=1)
+    expected_etag: str | None = Field(
+        None, description="Etag of the current version; null recreates a deleted pipeline."
+    )
+
+
+class Version(_Response):
+    version: int
+    etag: str
+    saved_at: dt.datetime | None
+    author: str | None
+    status: str
+
+
+class History(_Response):
+    versions: list[Version]
+
+
+class VersionDocument(_Response):
+    pipeline: PipelineDoc
+    version: int
+
+
+class Validation(_Response):
+    valid: bool
+    errors: list[Issue]
+
+
+# ---------------------------------------------------------------- runs
+
+
+class RunBody(_Request):
+    conf: dict[str, Any] = Field(default_factory=dict, description="DAG run conf (the DAG's params).")
+    unpause: bool = Field(
+        True, description="Unpause the DAG if it is paused, so the run starts (as Airflow's trigger form)."
+    )
+
+
+class RunCreated(_Response):
+    dag_id: str
+    run_id: str
+    state: str
+    unpaused: bool = Field(False, description="True when the DAG was paused and this request unpaused it.")
+
+
+class NodeRun(_Response):
+    task_id: str
+    state: str | None
+    rows_in: int | None
+    rows_out: int | None
+    seconds: float | None
+    engine: Literal["etl", "elt"] | None
+
+
+class Run(RunBrief):
+    nodes: dict[str, NodeRun]
+
+
+class RunList(_Response):
+    dag_found: bool
+    runs: list[Run]
+
+
+# ---------------------------------------------------------------- catalog, connections, user
+
+
+class Module(_Response):
+    name: str
+    category: Literal["source", "transform", "destination"]
+    label: str
+    description: str
+    icon: str
+    min_inputs: int
+    max_inputs: int | None
+    input_ports: list[str]
+    outputs: list[str]
+    config_schema: dict[str, Any]
+    docs: str
+
+
+class ModuleList(_Response):
+    modules: list[Module]
+
+
+class Connection(_Response):
+    conn_id: str
+    conn_type: str
+    description: str | None
+
+
+class ConnectionList(_Response):
+    connections: list[Connection]
+
+
+class Me(_Response):
+    username: str
+    can_edit: bool
+    llm: bool = Field(False, description="A logidata_llm connection exists: Describe a step is available.")

@@ -1,0 +1,1 @@
+"""Routes of the builder API, one module per resource."""

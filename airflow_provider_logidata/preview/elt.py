@@ -1,0 +1,81 @@
+"""Preview of a node on a path the pipeline pushes down to PostgreSQL (``engine`` auto/elt).
+
+The same SQL a run compiles (``engine.elt``: the source's SELECT, then each transform's PostgreSQL
+builder) runs in the database over the source's first rows (``LIMIT`` on the source SELECT), inside a
+transaction that is always rolled back (builders may create ``pg_temp`` helper functions). The answer's
+``sql`` is exactly what ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airflow_provider_logidata.preview.plan import PreviewPlan
+
+log = logging.getLogger("airflow_provider_logidata.preview")
+
+
+def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | None]:
+    """The node's output sample computed in PostgreSQL, the SQL that ran and a row estimate."""
+    import psycopg
+
+    from airflow_provider_logidata.engine import elt
+    from airflow_provider_logidata.engine import postgres as pgengine
+    from airflow_provider_logidata.engine.configs import validate_config
+    from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+    from airflow_provider_logidata.preview.execute import COUNT_PRESERVING
+
+    assert plan.elt_path and plan.elt_conn_id
+    source = plan.node(plan.elt_path[0])
+    steps = [plan.node(node_id) for node_id in plan.elt_path[1:]]
+    owner = node_label(source.module, source.id)
+    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+
+    validated_source = validate_config(source.module, source.config, source.id)
+    assert isinstance(validated_source, PostgresSourceConfig)
+    config = validated_source.model_copy(update={"incremental": None})
+    with pgengine.connect(plan.elt_conn_id, owner=owner, node_id=plan.node_id) as con:
+        try:
+            with con.transaction(force_rollback=True):
+                select = elt.source_select(con, config, source.id, log, None)
+                select = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
+                helpers: dict[str, str] = {}
+                for step in steps:
+                    inputs = elt.describe(con, select, owner=node_label(step.module, step.id))
+                    builder = elt.ELT_TRANSFORMS[step.module]
+                    validated = validate_config(step.module, step.config, step.id)
+                    ctx = elt.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
+                    select = builder(ctx, f"(\n{select}\n)", [(c.name, c.type_sql) for c in inputs])
+                with con.cursor() as cur:
+                    cur.execute(select.encode())
+                    names = [column.name for column in cur.description or []]
+                    fetched = cur.fetchall()
+        except psycopg.Error as error:
+            raise LogiDataTaskError(
+                f"{node_label(plan.target.module, plan.target.id)}: PostgreSQL failed running the preview: "
+                f"{str(error).strip().splitlines()[0]}"
+            ) from None
+    estimate = None
+    if config.table is not None and all(step.module in COUNT_PRESERVING for step in steps):
+        from airflow_provider_logidata.preview.sampling import _table_estimate
+
+        estimate = _table_estimate(config.conn_id, config.schema_name, config.table, owner, source.id)
+    return _to_arrow(names, fetched), "\n".join([*helpers.values(), select]), estimate
+
+
+def _to_arrow(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Rows from psycopg as an Arrow table; a column whose values Arrow cannot type together becomes text."""
+    import pyarrow as pa
+
+    arrays = []
+    for index, _ in enumerate(names):
+        values = [row[index] for row in rows]
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowException, TypeError, ValueError):
+            arrays.append(pa.array([None if v is None else str(v) for v in values], type=pa.string()))
+    return pa.Table.from_arrays(arrays, names=[str(name) for name in names])

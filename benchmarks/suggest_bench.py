@@ -1,0 +1,147 @@
+"""Suggestion latency on a 10,000-row sample (issue 5 target: under 2 s).
+
+Times ``suggest()`` end to end — every rule over the sample in DuckDB plus running each proposed node
+over the sample for its effect — on a seeded order table carrying several defects at once (duplicates,
+padded and mixed-case text, spelling variants, numbers and dates as text, nulls, outliers, e-mails,
+messy names), and on the same table clean. Median and p95 of ``--repeats`` runs after one warm-up, plus
+the time per rule (detection only). Writes ``results/suggest.md``.
+
+    .venv/bin/python benchmarks/suggest_bench.py --rows 10000 --repeats 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TARGET_S = 2.0
+CITIES = ["Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux", "Strasbourg", "Nantes", "Montpellier"]
+
+
+def dirty_rows(rows: int, seed: int = 42, *, clean: bool = False) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(rows):
+        city = rng.choice(CITIES)
+        row: dict[str, Any] = {
+            "Order ID": 1_000_000 + i,
+            "customer_email": f"user{i}@example{i % 13}.com",
+            "city": city,
+            "status": rng.choice(["shipped", "pending", "cancelled"]),
+            "amount": f"{rng.lognormvariate(3.5, 0.5):.2f}",
+            "quantity": rng.randint(1, 20),
+            "order_date": (dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 364))).strftime("%d/%m/%Y"),
+        }
+        if not clean:
+            roll = rng.random()
+            if roll < 0.03:
+                row["city"] = f"  {city} "
+            elif roll < 0.05:
+                row["city"] = city[:-1] if len(city) > 5 else city
+            elif roll < 0.07:
+                row["status"] = row["status"].upper()
+            elif roll < 0.09:
+                row["quantity"] = None
+            elif roll < 0.095:
+                row["quantity"] = 5000
+        out.append(row)
+    if not clean:
+        out += [dict(r) for r in out[: rows // 50]]  # 2 % exact duplicates
+        del out[rows:]
+    return out
+
+
+def clean_rows(rows: int) -> list[dict[str, Any]]:
+    out = dirty_rows(rows, clean=True)
+    for row in out:
+        row["order_id"] = row.pop("Order ID")
+        row.pop("customer_email")
+        row["amount"] = float(row["amount"])
+        row["order_date"] = dt.datetime.strptime(row["order_date"], "%d/%m/%Y").date()
+    return out
+
+
+def measure(table: Any, repeats: int) -> dict[str, Any]:
+    from airflow_provider_logidata.suggest import suggest
+    from airflow_provider_logidata.suggest.registry import rules
+    from airflow_provider_logidata.suggest.sample import SampleContext
+
+    suggest(table)  # warm-up: imports, DuckDB start
+    times = []
+    found: list[Any] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        found = suggest(table)
+        times.append(time.perf_counter() - started)
+    per_rule = {}
+    for rule in rules().values():
+        sample = SampleContext(table)
+        started = time.perf_counter()
+        list(rule.detect(sample))
+        per_rule[rule.name] = time.perf_counter() - started
+        sample.close()
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {
+        "median": statistics.median(times),
+        "p95": p95,
+        "suggestions": [s.id for s in found],
+        "per_rule": per_rule,
+    }
+
+
+def run(rows: int, repeats: int, output: Path | None) -> int:
+    import pyarrow as pa
+
+    dirty = measure(pa.Table.from_pylist(dirty_rows(rows)), repeats)
+    clean = measure(pa.Table.from_pylist(clean_rows(rows)), repeats)
+    ok = dirty["p95"] < TARGET_S and clean["p95"] < TARGET_S
+    lines = [
+        "# Suggestion latency",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.python_version()}, {platform.machine()}, "
+        f"{rows:,} rows, {repeats} runs after a warm-up. Target: p95 under {TARGET_S:g} s.",
+        "",
+        "| sample | median | p95 | suggestions | target |",
+        "|---|---|---|---|---|",
+    ]
+    for name, result in (("dirty (8 defect kinds)", dirty), ("clean", clean)):
+        verdict = "met" if result["p95"] < TARGET_S else "MISSED"
+        lines.append(
+            f"| {name} | {result['median']:.3f} s | {result['p95']:.3f} s | {len(result['suggestions'])} | {verdict} |"
+        )
+    lines += ["", "Detection time per rule on the dirty sample (without effects):", ""]
+    lines += ["| rule | ms |", "|---|---|"]
+    for name, seconds in sorted(dirty["per_rule"].items(), key=lambda item: -item[1]):
+        lines.append(f"| {name} | {1000 * seconds:.1f} |")
+    lines += ["", "Suggestions on the dirty sample: " + ", ".join(f"`{s}`" for s in dirty["suggestions"])]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--no-output", action="store_true", help="print only, do not write results/suggest.md"
+    )
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE.parent))
+    return run(args.rows, args.repeats, None if args.no_output else HERE / "results" / "suggest.md")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""A real Airflow (api-server, dag-processor, scheduler on 127.0.0.1) and Debian's Chromium for the builder.
+
+One stack per session of browser tests: its own AIRFLOW_HOME with a SQLite DB, the shipped loader, the
+LogiData plugin from this checkout (entry point) serving the built UI bundle, two users (admin, viewer).
+Processes run in their own process groups and are always stopped; their logs land in
+``.test-artifacts/browser/`` when a test fails, next to the screenshots every step takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+LOADER = REPO / "dags" / "logidata_pipelines.py"
+UI_INDEX = REPO / "airflow_provider_logidata" / "ui_dist" / "index.html"
+ARTIFACTS = REPO / ".test-artifacts" / "browser"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+USERS = {"admin": ("admin", "admin"), "viewer": ("viewer", "viewer")}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    found = next((p for p in CHROMIUM_CANDIDATES if os.access(p, os.X_OK)), None)
+    return found or shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _airflow_bin() -> str:
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+
+
+@dataclass
+class AirflowStack:
+    home: Path
+    port: int
+    env: dict[str, str]
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, name: str, *args: str) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            [_airflow_bin(), *args],
+            env=self.env,
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stopping it also stops its workers
+        )
+        log.close()
+
+    def check_alive(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"airflow {name} exited with code {proc.returncode}; see {self.logs}")
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.wait(timeout=10)
+
+    def token(self, user: str = "admin") -> str:
+        username, password = USERS[user]
+        request = urllib.request.Request(
+            f"{self.base_url}/auth/token",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.load(response)["access_token"])
+
+    def api(self, path: str, token: str, method: str = "GET", body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
+    def wait_until_up(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5).close()
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(1)
+        raise AssertionError(f"the api-server did not answer within {timeout} s; see {self.logs}")
+
+    def keep_logs(self) -> None:
+        target = ARTIFACTS / "logs"
+        target.mkdir(parents=True, exist_ok=True)
+        files = sorted(self.logs.glob("*.log")) + sorted((self.home / "logs").rglob("*.log"))
+        for path in files:
+            rel = str(path.relative_to(self.home.parent)).replace(os.sep, "__")
+            shutil.copyfile(path, target / rel)
+
+
+def _environment(home: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
+    base_url = f"http://127.0.0.1:{port}"
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{u}" for u in USERS),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                home / "simple_auth_manager_passwords.json"
+            ),
+            "AIRFLOW__API__BASE_URL": base_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": "logidata-browser-test-secret",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "logidata-browser-test-jwt-secret",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
+            "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
+            "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
+            "DO_NOT_TRACK": "1",
+            "SCARF_ANALYTICS": "false",
+            "SCARF_NO_ANALYTICS": "true",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is required in CI (make test installs it with apt-get as root)")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium); browser tests skipped")
+    if not UI_INDEX.is_file():
+        pytest.fail(f"the UI bundle is not built ({UI_INDEX} missing): run `make ui`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+    root = tmp_path_factory.mktemp("browser-airflow")
+    home = root / "airflow"
+    logs = root / "process-logs"
+    for folder in (home / "dags", home / "logidata" / "pipelines", logs):
+        folder.mkdir(parents=True)
+    port = _free_port()
+    env = _environment(home, port)
+    (home / "simple_auth_manager_passwords.json").write_text(
+        json.dumps({u: p for u, (_, p) in USERS.items()})
+    )
+    shutil.copyfile(LOADER, home / "dags" / LOADER.name)
+    stack = AirflowStack(home=home, port=port, env=env, logs=logs)
+    migrate = subprocess.run(
+        [_airflow_bin(), "db", "migrate"],
+        env=env,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    (logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr)
+    if migrate.returncode != 0:
+        stack.keep_logs()
+        pytest.fail(f"airflow db migrate failed with code {migrate.returncode}; logs in {ARTIFACTS}")
+    try:
+        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
+        stack.start("dag-processor", "dag-processor")
+        stack.start("scheduler", "scheduler", "--skip-serve-logs")
+        stack.wait_until_up()
+        yield stack
+    finally:
+        stack.stop()
+        stack.keep_logs()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Any]:
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an asyncio loop running
+    in the main thread while it is open, and later tests calling ``asyncio.run`` (the amazon provider's
+    S3 filesystem does) would fail."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class Shots:
+    """Numbered screenshots of each step, kept under .test-artifacts/browser/<test>/."""
+
+    def __init__(self, name: str) -> None:
+        self.folder = ARTIFACTS / name
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def __call__(self, page: Any, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Shots:
+    return Shots(request.node.name)

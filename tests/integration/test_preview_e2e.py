@@ -1,0 +1,327 @@
+"""Data preview end to end: real PostgreSQL (limit pushed down, checked in pg_stat_statements), moto S3,
+CSV files, the worker pool's time limit, and ``POST /logidata/api/preview`` inside Airflow's real app
+with real SimpleAuthManager tokens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_logidata.preview import service
+from airflow_provider_logidata.preview.execute import run_plan
+from airflow_provider_logidata.preview.plan import plan_preview
+
+pytestmark = pytest.mark.integration
+
+PASSWORDS = {"admin": "admin-secret", "user": "user-secret", "viewer": "viewer-secret"}
+API = "/logidata/api"
+BIG_ROWS = 200_000
+
+
+def doc(nodes: list[dict[str, Any]], *, engine: str = "auto", pid: str = "preview_test") -> dict[str, Any]:
+    return {
+        "spec_version": 1,
+        "id": pid,
+        "name": "Preview test",
+        "engine": engine,
+        "nodes": nodes,
+        "edges": [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)],
+    }
+
+
+def pg_source(conn_id: str, **config: Any) -> dict[str, Any]:
+    return {"id": "orders", "module": "source.postgres", "config": {"conn_id": conn_id, **config}}
+
+
+@pytest.fixture
+def big_table(pg: Any, postgres_server: Any) -> str:
+    assert postgres_server.pg_stat_statements, "pg_stat_statements.so is needed to check the pushdown"
+    pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    pg.execute(
+        "CREATE TABLE big AS SELECT g AS id, 'customer ' || (g % 977) AS name, (g % 100)::numeric(8,2) AS amount, "
+        f"DATE '2024-01-01' + (g % 365) AS day FROM generate_series(1, {BIG_ROWS}) AS g"
+    )
+    pg.execute("ANALYZE big")
+    pg.execute("SELECT pg_stat_statements_reset()")
+    return "big"
+
+
+def statements(pg: Any) -> list[tuple[str, int]]:
+    """(statement, rows per call) of what ran on the test table since the reset."""
+    return [
+        (str(query), int(rows))
+        for query, rows in pg.execute(
+            "SELECT query, rows / greatest(calls, 1) FROM pg_stat_statements WHERE dbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) AND query ILIKE '%big%'"
+        ).fetchall()
+    ]
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def test_postgres_head_pushes_the_limit_down(pg: Any, pg_conn_id: str, big_table: str) -> None:
+    answer = run_plan(plan_preview(doc([pg_source(pg_conn_id, table=big_table)]), "orders", limit=100))
+    assert len(answer["rows"]) == 100 and answer["sample_rows"] == 100
+    assert answer["rows"][0] == [1, "customer 1", "1.00", "2024-01-02"]
+    assert [c["type"] for c in answer["columns"]] == ["INTEGER", "VARCHAR", "DECIMAL(8,2)", "DATE"]
+    assert answer["row_count_estimate"] == BIG_ROWS
+    assert "LIMIT 100" in answer["sql"]
+    copies = [(q, r) for q, r in statements(pg) if q.lstrip().upper().startswith("COPY")]
+    assert copies, statements(pg)
+    for query, rows in copies:
+        assert "LIMIT 100" in query and rows <= 100, (query, rows)
+    assert all(rows <= 100 for _, rows in statements(pg)), statements(pg)
+
+
+def test_postgres_random_uses_tablesample(pg: Any, pg_conn_id: str, big_table: str) -> None:
+    plan = plan_preview(
+        doc([pg_source(pg_conn_id, table=big_table)]), "orders", limit=50, sampling="random", seed=3
+    )
+    first, again = run_plan(plan), run_plan(plan)
+    assert len(first["rows"]) == 50 and first["rows"] == again["rows"]
+    assert "TABLESAMPLE SYSTEM" in first["sql"] and "REPEATABLE (3)" in first["sql"]
+    ids = [row[0] for row in first["rows"]]
+    assert ids != list(range(1, 51))
+    assert all(rows <= 50 for _, rows in statements(pg)), statements(pg)
+
+
+def test_postgres_query_source_is_wrapped_with_a_limit(pg: Any, pg_conn_id: str, big_table: str) -> None:
+    query = "SELECT id, amount * 2 AS double_amount FROM big WHERE amount > 10"
+    nodes = [
+        pg_source(pg_conn_id, query=query),
+        {"id": "keep", "module": "filter_rows", "config": {"condition": "double_amount > 100"}},
+    ]
+    answer = run_plan(plan_preview(doc(nodes, engine="etl"), "keep", limit=10))
+    assert answer["rows"] and all(float(row[1]) > 100 for row in answer["rows"])
+    assert all(rows <= 100 for _, rows in statements(pg)), statements(pg)
+
+
+def test_elt_path_previews_inside_postgres(pg: Any, pg_conn_id: str, big_table: str) -> None:
+    nodes = [
+        pg_source(pg_conn_id, table=big_table),
+        {"id": "keep", "module": "filter_rows", "config": {"condition": "amount >= 50"}},
+        {"id": "upper", "module": "clean_text", "config": {"columns": ["name"], "case": "upper"}},
+        {"id": "save", "module": "destination.postgres", "config": {"conn_id": pg_conn_id, "table": "out"}},
+    ]
+    answer = run_plan(plan_preview(doc(nodes, engine="elt"), "upper", limit=20))
+    assert answer["engine"] == "elt"
+    assert "LIMIT" in answer["sql"] and "upper" in answer["sql"].lower()
+    assert len(answer["rows"]) == 20 and all(row[1].startswith("CUSTOMER") for row in answer["rows"])
+    assert all(float(row[2]) >= 50 for row in answer["rows"])
+    assert pg.execute("SELECT to_regclass('out')").fetchone()[0] is None  # nothing written
+    assert all(rows <= 1000 for _, rows in statements(pg)), statements(pg)
+
+
+# ----------------------------------------------------------------------------------------------- files, S3
+
+
+def test_s3_csv_head(s3_server: str, s3_bucket: str) -> None:
+    import boto3
+
+    lines = ["id,city"] + [f"{i},City {i}" for i in range(5000)]
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").put_object(
+        Bucket=s3_bucket, Key="in/orders.csv", Body="\n".join(lines).encode()
+    )
+    nodes = [
+        {"id": "read", "module": "source.file", "config": {"path": f"s3://logidata_s3@{s3_bucket}/in/*.csv"}}
+    ]
+    answer = run_plan(plan_preview(doc(nodes), "read", limit=7))
+    assert answer["rows"] == [[i, f"City {i}"] for i in range(7)]
+    assert "LIMIT 7" in answer["sql"]
+
+
+def test_http_api_reads_the_first_page_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from http_server import ApiServer, make_records
+
+    with ApiServer(records=make_records(500)) as api:
+        monkeypatch.setenv("AIRFLOW_CONN_PREVIEW_API", api.connection_json())
+        config = {
+            "conn_id": "preview_api",
+            "endpoint": "/page",
+            "records_path": "data.items",
+            "pagination": {"type": "page", "size_param": "per_page", "size": 50},
+        }
+        nodes = [{"id": "fetch", "module": "source.http_api", "config": config}]
+        answer = run_plan(plan_preview(doc(nodes), "fetch", limit=20))
+        assert len(answer["rows"]) == 20 and answer["sample_rows"] == 20
+        assert "first page" in answer["sql"]
+        assert len(api.requests_to("/page")) == 1  # the other 9 pages were never asked for
+
+
+# ---------------------------------------------------------------------------------------- the API route
+
+
+@pytest.fixture(scope="module")
+def airflow_client(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Airflow's full app (auth manager, plugins, LogiData mounted) behind TestClient, as in
+    test_builder_api.py; entering it starts the preview workers (the plugin app's lifespan)."""
+    from fastapi.testclient import TestClient
+
+    home = tmp_path_factory.mktemp("preview-api")
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,user:user,viewer:viewer")
+    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
+    patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "logidata-preview-api-tests-" + "0" * 64)
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+
+    purge_cached_app()
+    app = create_app()
+    try:
+        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        purge_cached_app()
+        service.shutdown()
+        patch.undo()
+
+
+@pytest.fixture(scope="module")
+def tokens(airflow_client: Any) -> dict[str, str]:
+    out = {}
+    for name, password in PASSWORDS.items():
+        response = airflow_client.post("/auth/token", json={"username": name, "password": password})
+        assert response.status_code == 201, response.text
+        out[name] = response.json()["access_token"]
+    airflow_client.cookies.clear()
+    return out
+
+
+def post(client: Any, token: str, body: dict[str, Any]) -> Any:
+    client.cookies.clear()
+    return client.post(f"{API}/preview", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = dict(response.json())
+    assert isinstance(body["detail"], str) and body["detail"] and isinstance(body["errors"], list)
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.fixture
+def csv_pipeline(tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "orders.csv"
+    path.write_text("id,name,amount\n" + "".join(f"{i}, n{i % 4} ,{i % 9}\n" for i in range(3000)))
+    return doc(
+        [
+            {"id": "read", "module": "source.file", "config": {"path": str(path)}},
+            {"id": "clean", "module": "clean_text", "config": {"columns": ["name"], "trim": True}},
+            {"id": "keep", "module": "filter_rows", "config": {"condition": "amount > 4"}},
+        ]
+    )
+
+
+def test_preview_route_answers_and_caches(
+    airflow_client: Any, tokens: dict[str, str], csv_pipeline: Any
+) -> None:
+    service.get_cache().clear()
+    body = {"pipeline": csv_pipeline, "node_id": "keep", "limit": 25}
+    response = post(airflow_client, tokens["user"], body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["node_id"] == "keep" and answer["cached"] is False and answer["engine"] == "etl"
+    assert len(answer["rows"]) == 25 and all(row[2] > 4 for row in answer["rows"])
+    assert answer["rows"][0][1] == "n1"  # trimmed upstream
+    assert {p["name"] for p in answer["profile"]} == {"id", "name", "amount"}
+    assert answer["input"]["columns"] == answer["columns"] and len(answer["row_status"]) == 25
+    again = post(airflow_client, tokens["user"], body).json()
+    assert again["cached"] is True and again["rows"] == answer["rows"]
+    moved = json.loads(json.dumps(csv_pipeline))
+    moved["nodes"][0]["position"] = {"x": 300, "y": 10}
+    assert post(airflow_client, tokens["user"], {**body, "pipeline": moved}).json()["cached"] is True
+    moved["nodes"][2]["config"]["condition"] = "amount > 5"
+    changed = post(airflow_client, tokens["user"], {**body, "pipeline": moved}).json()
+    assert changed["cached"] is False and all(row[2] > 5 for row in changed["rows"])
+
+
+def test_preview_route_bad_input(airflow_client: Any, tokens: dict[str, str], csv_pipeline: Any) -> None:
+    user = tokens["user"]
+    body = error_of(post(airflow_client, user, {"pipeline": csv_pipeline, "node_id": "ghost"}), 404)
+    assert "'ghost'" in body["detail"]
+    broken = json.loads(json.dumps(csv_pipeline))
+    broken["nodes"][1]["config"] = {"columns": ["name"], "case": "sideways"}
+    body = error_of(post(airflow_client, user, {"pipeline": broken, "node_id": "keep"}), 422)
+    assert "'clean'" in body["detail"]
+    assert {issue["node_id"] for issue in body["errors"]} == {"clean"}
+    assert body["errors"][0]["path"].startswith("nodes[1].config")
+    body = error_of(
+        post(airflow_client, user, {"pipeline": csv_pipeline, "node_id": "keep", "limit": 0}), 422
+    )
+    assert body["errors"][0]["path"] == "limit"
+    error_of(post(airflow_client, user, {"pipeline": csv_pipeline, "node_id": "keep", "rows": 5}), 422)
+    missing = json.loads(json.dumps(csv_pipeline))
+    missing["nodes"][0]["config"]["path"] = "/nowhere/at/all.csv"
+    body = error_of(post(airflow_client, user, {"pipeline": missing, "node_id": "read"}), 422)
+    assert "file not found" in body["detail"] and body["errors"][0]["node_id"] == "read"
+
+
+def test_preview_needs_edit_access(airflow_client: Any, tokens: dict[str, str], csv_pipeline: Any) -> None:
+    error_of(post(airflow_client, tokens["viewer"], {"pipeline": csv_pipeline, "node_id": "read"}), 403)
+    airflow_client.cookies.clear()
+    error_of(airflow_client.post(f"{API}/preview", json={"pipeline": csv_pipeline, "node_id": "read"}), 401)
+
+
+def test_timeout_kills_the_preview_and_the_next_one_works(
+    airflow_client: Any,
+    tokens: dict[str, str],
+    csv_pipeline: Any,
+    pg_conn_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT", "3")
+    slow = doc([pg_source(pg_conn_id, query="SELECT x FROM pg_sleep(20), (VALUES (1)) AS v(x)")], pid="slow")
+    started = time.monotonic()
+    body = error_of(post(airflow_client, tokens["user"], {"pipeline": slow, "node_id": "orders"}), 504)
+    assert time.monotonic() - started < 10
+    assert body["detail"].startswith("preview of node 'orders' timed out after 3 s (source.postgres 'orders'")
+    assert "preview_timeout" in body["detail"]
+    response = post(airflow_client, tokens["user"], {"pipeline": csv_pipeline, "node_id": "read", "limit": 3})
+    assert response.status_code == 200, response.text
+
+
+def test_connection_from_the_metadata_db(
+    airflow_client: Any, tokens: dict[str, str], postgres_server: Any, pg_database: str, pg: Any
+) -> None:
+    """Workers resolve connections stored in Airflow's DB (not only AIRFLOW_CONN_* variables)."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    pg.execute("CREATE TABLE t AS SELECT 1 AS a")
+    conn_id = "preview_db_conn"
+    with create_session() as session:
+        session.query(Connection).filter(Connection.conn_id == conn_id).delete()
+        session.add(
+            Connection(
+                conn_id=conn_id,
+                conn_type="postgres",
+                host=postgres_server.host,
+                port=postgres_server.port,
+                login=postgres_server.user,
+                password=postgres_server.password,
+                schema=pg_database,
+            )
+        )
+    try:
+        pipeline = doc([pg_source(conn_id, table="t")], pid="db_conn")
+        response = post(airflow_client, tokens["user"], {"pipeline": pipeline, "node_id": "orders"})
+        assert response.status_code == 200, response.text
+        assert response.json()["rows"] == [[1]]
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == conn_id).delete()

@@ -1,0 +1,355 @@
+"""A seeded corpus of order tables: a clean base and defects injected at several strengths.
+
+Each ``Case`` knows the rule that must find its defect and the column(s) it must name. Loaded by the
+tests with ``sys.path`` (tests/ is no package): ``from corpus import CASES, CONTROLS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+CITIES = [
+    "Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux", "Strasbourg", "Nantes", "Montpellier",
+    "Rennes", "Grenoble", "Dijon", "Angers", "Brest", "Limoges", "Amiens",
+]  # fmt: skip
+STATUSES = ["shipped", "pending", "cancelled", "returned"]
+ROWS = 2000
+
+
+def base_rows(seed: int, rows: int = ROWS) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    start = dt.date(2024, 1, 1)
+    out = []
+    for i in range(rows):
+        out.append(
+            {
+                "order_id": 100_000 + i,
+                "customer_id": rng.randint(1, 400),
+                "city": rng.choice(CITIES),
+                "status": rng.choices(STATUSES, weights=[70, 15, 10, 5])[0],
+                "amount": round(rng.lognormvariate(3.5, 0.5), 2),
+                "quantity": rng.randint(1, 20),
+                "order_date": start + dt.timedelta(days=rng.randint(0, 364)),
+            }
+        )
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows)
+
+
+def customers(seed: int) -> pa.Table:
+    rng = random.Random(seed)
+    return pa.table(
+        {
+            "id": list(range(1, 401)),
+            "customer_name": [f"Customer {i}" for i in range(1, 401)],
+            "segment": [rng.choice(["retail", "pro"]) for _ in range(400)],
+        }
+    )
+
+
+def _pick(rng: random.Random, rows: list[dict[str, Any]], share: float) -> list[int]:
+    return rng.sample(range(len(rows)), max(1, round(share * len(rows))))
+
+
+# --- defects: (rows, share, rng) -> rows ---------------------------------------------------------------
+
+
+def exact_duplicates(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    return rows + [dict(rows[i]) for i in _pick(rng, rows, share)]
+
+
+def key_duplicates(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    extra = []
+    for i in _pick(rng, rows, share):
+        copy = dict(rows[i])
+        copy["amount"] = round(copy["amount"] + 1.0, 2)
+        extra.append(copy)
+    return rows + extra
+
+
+def padded(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for i in _pick(rng, rows, share):
+        rows[i]["city"] = rng.choice(["  ", " ", "\t"]) + rows[i]["city"] + rng.choice([" ", "  ", ""])
+    return rows
+
+
+def case(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for i in _pick(rng, rows, share):
+        rows[i]["status"] = rng.choice([str.upper, str.title])(rows[i]["status"])
+    return rows
+
+
+def typos(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for i in _pick(rng, rows, share):
+        city = rows[i]["city"]
+        if len(city) < 6:
+            continue
+        cut = rng.randrange(1, len(city))
+        rows[i]["city"] = city[:cut] + city[cut + 1 :]
+    return rows
+
+
+def accents(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """Punctuation and accent variants caught by the fingerprint: 'Saint-Étienne' vs 'Saint Etienne'."""
+    for row in rows:
+        if row["city"] == "Amiens":
+            row["city"] = "Saint-Étienne"
+    for i in _pick(rng, rows, share):
+        if rows[i]["city"] == "Saint-Étienne":
+            rows[i]["city"] = rng.choice(["Saint Etienne", "saint-etienne", "Saint Étienne"])
+    return rows
+
+
+def numbers_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    bad = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
+        row["amount"] = "n/a" if i in bad else f"{row['amount']:.2f}"
+    return rows
+
+
+def integers_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for row in rows:
+        row["quantity"] = str(row["quantity"])
+    return rows
+
+
+def dates_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    bad = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
+        row["order_date"] = "unknown" if i in bad else row["order_date"].strftime("%d/%m/%Y")
+    return rows
+
+
+def mixed_dates(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    iso = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        row["order_date"] = row["order_date"].strftime("%Y-%m-%d" if i in iso else "%d.%m.%Y")
+    return rows
+
+
+def timestamps_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for row in rows:
+        row["order_date"] = (
+            f"{row['order_date'].isoformat()}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00"
+        )
+    return rows
+
+
+def nulls_in(column: str) -> Callable[[list[dict[str, Any]], float, random.Random], list[dict[str, Any]]]:
+    def inject(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+        for i in _pick(rng, rows, share):
+            rows[i][column] = None
+        return rows
+
+    return inject
+
+
+def constant(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for row in rows:
+        row["channel"] = "web"
+    return rows
+
+
+def empty(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for row in rows:
+        row["comment"] = "" if share else None
+    return rows
+
+
+def mostly_null(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    kept = set(_pick(rng, rows, 1 - share))
+    for i, row in enumerate(rows):
+        row["coupon"] = f"C{i}" if i in kept else None
+    return rows
+
+
+def outliers_in(
+    column: str, factor: float
+) -> Callable[[list[dict[str, Any]], float, random.Random], list[dict[str, Any]]]:
+    def inject(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+        for i in _pick(rng, rows, share):
+            value = rows[i][column] * factor
+            rows[i][column] = round(value, 2) if isinstance(value, float) else int(value)
+        return rows
+
+    return inject
+
+
+def emails(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    with_mail = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        row["contact"] = f"user{i}.{rng.randint(1, 99)}@example{i % 7}.com" if i in with_mail else None
+    return rows
+
+
+def phones(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    with_phone = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        digits = [rng.randint(0, 9) for _ in range(8)]
+        row["contact"] = (
+            ("+33 6 " + " ".join(f"{digits[k]}{digits[k + 1]}" for k in range(0, 8, 2)))
+            if i in with_phone
+            else None
+        )
+    return rows
+
+
+def _iban(rng: random.Random) -> str:
+    bban = "".join(str(rng.randint(0, 9)) for _ in range(23))
+    moved = bban + "FR00"
+    number = int("".join(str(int(ch, 36)) for ch in moved))
+    check = 98 - number % 97
+    return f"FR{check:02d}{bban}"
+
+
+def ibans(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    with_iban = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        row["account"] = _iban(rng) if i in with_iban else None
+    return rows
+
+
+def messy_names(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    renames = {"order_id": "Order ID", "customer_id": "customerId", "amount": " Amount ($)"}
+    return [{renames.get(k, k): v for k, v in row.items()} for row in rows]
+
+
+def one_messy_name(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    return [{("Status" if k == "status" else k): v for k, v in row.items()} for row in rows]
+
+
+def key_nulls(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for i in _pick(rng, rows, share):
+        rows[i]["order_id"] = None
+    return rows
+
+
+@dataclass
+class Case:
+    name: str
+    rule: str
+    columns: list[str]
+    inject: Callable[[list[dict[str, Any]], float, random.Random], list[dict[str, Any]]]
+    share: float
+    seed: int = 7
+    other_sources: dict[str, pa.Table] = field(default_factory=dict)
+    downstream_keys: dict[str, list[str]] = field(default_factory=dict)
+
+    def build(self) -> pa.Table:
+        rng = random.Random(self.seed * 1000 + int(self.share * 1000))
+        return table(self.inject(base_rows(self.seed), self.share, rng))
+
+
+STRENGTHS = (0.01, 0.05, 0.3)
+CASES: list[Case] = []
+for share in STRENGTHS:
+    CASES += [
+        Case("exact_duplicates", "exact_duplicates", [], exact_duplicates, share),
+        Case("key_duplicates", "key_duplicates", ["order_id"], key_duplicates, share),
+        Case("padded_text", "padded_text", ["city"], padded, share),
+        Case("inconsistent_case", "inconsistent_case", ["status"], case, share),
+        Case("typos", "spelling_variants", ["city"], typos, share),
+        Case("accents", "spelling_variants", ["city"], accents, share),
+        Case("nulls_numeric", "nulls", ["amount"], nulls_in("amount"), share),
+        Case("nulls_text", "nulls", ["city"], nulls_in("city"), share),
+        Case("nulls_key", "nulls", ["order_id"], key_nulls, share),
+        Case("mixed_dates", "dates_as_text", ["order_date"], mixed_dates, share),
+    ]
+for share in (0.0, 0.01, 0.05):
+    CASES += [
+        Case("numbers_as_text", "numbers_as_text", ["amount"], numbers_as_text, share),
+        Case("dates_as_text", "dates_as_text", ["order_date"], dates_as_text, share),
+    ]
+for share in (0.005, 0.02, 0.1):
+    CASES += [
+        Case("outliers_skewed", "outliers", ["amount"], outliers_in("amount", 1000.0), share),
+        Case("outliers_uniform", "outliers", ["quantity"], outliers_in("quantity", 50), share),
+    ]
+for share in (0.6, 0.9, 1.0):
+    CASES += [
+        Case("emails", "personal_data", ["contact"], emails, share),
+        Case("phones", "personal_data", ["contact"], phones, share),
+        Case("ibans", "personal_data", ["account"], ibans, share),
+    ]
+for share in (0.7, 0.9):
+    CASES.append(Case("mostly_null", "mostly_null", ["coupon"], mostly_null, share))
+CASES += [
+    Case("integers_as_text", "numbers_as_text", ["quantity"], integers_as_text, 0.0),
+    Case("timestamps_as_text", "dates_as_text", ["order_date"], timestamps_as_text, 0.0),
+    Case("constant_column", "constant_columns", ["channel"], constant, 0.0),
+    Case("empty_column_nulls", "empty_columns", ["comment"], empty, 0.0),
+    Case("empty_column_blank", "empty_columns", ["comment"], empty, 1.0),
+    Case("messy_names", "messy_names", [" Amount ($)", "Order ID", "customerId"], messy_names, 0.0),
+    Case("messy_name_one", "messy_names", ["Status"], one_messy_name, 0.0),
+    Case(
+        "join_partial_overlap",
+        "join_key",
+        ["customer_id"],
+        lambda r, s, g: r,
+        0.0,
+        other_sources={"customers": customers(3).slice(0, 150)},
+    ),
+    Case(
+        "join_same_name",
+        "join_key",
+        ["customer_id"],
+        lambda r, s, g: r,
+        0.0,
+        other_sources={"customers": customers(3).rename_columns(["customer_id", "customer_name", "segment"])},
+    ),
+    Case(
+        "join_id",
+        "join_key",
+        ["customer_id"],
+        lambda r, s, g: r,
+        0.0,
+        other_sources={"customers": customers(3)},
+    ),
+    Case(
+        "destination_keys_clean",
+        "destination_keys",
+        ["order_id"],
+        lambda r, s, g: r,
+        0.0,
+        downstream_keys={"load": ["order_id"]},
+    ),
+    Case(
+        "destination_keys_dirty",
+        "destination_keys",
+        ["order_id"],
+        key_duplicates,
+        0.05,
+        downstream_keys={"load": ["order_id"]},
+    ),
+]
+
+
+def sensors(seed: int, rows: int = ROWS) -> pa.Table:
+    rng = random.Random(seed)
+    start = dt.datetime(2024, 3, 1)
+    return pa.table(
+        {
+            "reading_id": list(range(rows)),
+            "sensor": [rng.choice(["north_hall", "south_hall", "roof", "basement"]) for _ in range(rows)],
+            "measured_at": [start + dt.timedelta(minutes=5 * i) for i in range(rows)],
+            "temperature": [round(rng.gauss(21.0, 2.5), 2) for _ in range(rows)],
+            "humidity": [round(rng.uniform(30, 60), 1) for _ in range(rows)],
+        }
+    )
+
+
+CONTROLS: dict[str, Callable[[], pa.Table]] = {
+    "orders_seed_1": lambda: table(base_rows(1)),
+    "orders_seed_2": lambda: table(base_rows(2)),
+    "orders_10k": lambda: table(base_rows(5, 10_000)),
+    "sensors": lambda: sensors(4),
+}

@@ -1,0 +1,48 @@
+import { Box, Center, Spinner } from "@chakra-ui/react";
+import { lazy, Suspense, useEffect, useState } from "react";
+import { api, ApiError, onUnauthorized } from "./api/client";
+import type { Me } from "./api/types";
+import { ErrorBox, SessionExpired } from "./components";
+import { PipelinesPage } from "./pages/PipelinesPage";
+import { useRoute } from "./router";
+import { applyColorMode, useColorMode } from "./theme";
+
+// The canvas (React Flow and the forms) is only fetched when a pipeline is opened.
+const EditorPage = lazy(() => import("./pages/EditorPage"));
+
+export function App() {
+  const route = useRoute();
+  const mode = useColorMode();
+  const [me, setMe] = useState<Me | null>(null);
+  const [meError, setMeError] = useState<unknown>(null);
+  const [expired, setExpired] = useState(false);
+
+  useEffect(() => applyColorMode(mode), [mode]);
+  useEffect(() => onUnauthorized(() => setExpired(true)), []);
+  useEffect(() => {
+    api.me().then(setMe, (e: unknown) => {
+      if (!(e instanceof ApiError && e.status === 401)) setMeError(e);
+    });
+  }, []);
+
+  if (expired) return <SessionExpired />;
+  if (meError) return <Box p="4"><ErrorBox error={meError} title="The LogiData API did not answer" /></Box>;
+  if (!me) {
+    return (
+      <Center h="100vh">
+        <Spinner />
+      </Center>
+    );
+  }
+  return (
+    <Box h="100vh" bg="bg" color="fg" data-color-mode={mode}>
+      {route.page === "pipeline" ? (
+        <Suspense fallback={<Center h="100vh"><Spinner /></Center>}>
+          <EditorPage key={route.id} pipelineId={route.id} canEdit={me.can_edit} llm={me.llm} />
+        </Suspense>
+      ) : (
+        <PipelinesPage canEdit={me.can_edit} username={me.username} />
+      )}
+    </Box>
+  );
+}

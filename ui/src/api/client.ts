@@ -1,0 +1,115 @@
+// Thin fetch wrapper: same-origin cookie auth, one error type carrying the API's `{detail, errors}` body,
+// and a single place that notices an expired session (401) so the whole app can show the login link.
+import type {
+  ApiErrorBody,
+  Connection,
+  Issue,
+  Me,
+  Module,
+  PipelineSummary,
+  RunCreated,
+  RunList,
+  Spec,
+  StoredPipeline,
+  Validation,
+} from "./types";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly detail: string;
+  readonly errors: Issue[];
+  readonly body: unknown;
+
+  constructor(status: number, body: unknown) {
+    const parsed = (body ?? {}) as Partial<ApiErrorBody>;
+    const detail = typeof parsed.detail === "string" ? parsed.detail : `HTTP ${status}`;
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+    this.errors = Array.isArray(parsed.errors) ? parsed.errors : [];
+    this.body = body;
+  }
+}
+
+type Listener = () => void;
+const unauthorizedListeners = new Set<Listener>();
+
+/** Called on every 401; the app shows "Session expired — log in". */
+export function onUnauthorized(listener: Listener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+/**
+ * The API lives beside the UI: `/logidata/ui/...` → `/logidata/api`. Derived from the page's own path so
+ * the bundle works under any mount prefix.
+ */
+export function apiBase(pathname: string = window.location.pathname): string {
+  const match = /^(.*)\/ui(\/.*)?$/.exec(pathname);
+  return match ? `${match[1]}/api` : "/logidata/api";
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, credentials: "include", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { ...init.headers, "Content-Type": "application/json" };
+  }
+  let response: Response;
+  try {
+    response = await fetch(`${apiBase()}${path}`, init);
+  } catch (exc) {
+    throw new ApiError(0, { detail: `Cannot reach the LogiData API (${String(exc)}); is Airflow running?` });
+  }
+  const text = await response.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = { detail: text.slice(0, 500) };
+    }
+  }
+  if (!response.ok) {
+    if (response.status === 401) unauthorizedListeners.forEach((listener) => listener());
+    throw new ApiError(response.status, parsed);
+  }
+  return parsed as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  me: () => request<Me>("GET", "/me"),
+  modules: () => request<{ modules: Module[] }>("GET", "/modules").then((r) => r.modules),
+  pipelines: () => request<{ pipelines: PipelineSummary[] }>("GET", "/pipelines").then((r) => r.pipelines),
+  pipeline: (id: string) => request<StoredPipeline>("GET", `/pipelines/${enc(id)}`),
+  create: (pipeline: Spec) => request<StoredPipeline>("POST", "/pipelines", { pipeline }),
+  update: (pipeline: Spec, expectedEtag: string) =>
+    request<StoredPipeline>("PUT", `/pipelines/${enc(pipeline.id)}`, { pipeline, expected_etag: expectedEtag }),
+  remove: (id: string, expectedEtag?: string) =>
+    request<void>(
+      "DELETE",
+      `/pipelines/${enc(id)}${expectedEtag ? `?expected_etag=${enc(expectedEtag)}` : ""}`,
+    ),
+  duplicate: (id: string, newId: string, name?: string) =>
+    request<StoredPipeline>("POST", `/pipelines/${enc(id)}/duplicate`, name ? { new_id: newId, name } : { new_id: newId }),
+  exportSpec: (id: string) => request<Spec>("GET", `/pipelines/${enc(id)}/export`),
+  importSpec: (spec: unknown) => request<StoredPipeline>("POST", "/pipelines/import", spec),
+  validate: (pipeline: Spec) => request<Validation>("POST", "/validate", { pipeline }),
+  run: (id: string) => request<RunCreated>("POST", `/pipelines/${enc(id)}/runs`, { conf: {} }),
+  runs: (id: string, limit = 5) => request<RunList>("GET", `/pipelines/${enc(id)}/runs?limit=${limit}`),
+  connections: () => request<{ connections: Connection[] }>("GET", "/connections").then((r) => r.connections),
+};
+
+/** Where the "log in" link sends the top window: Airflow's login, back to the page the user was on. */
+export function loginUrl(): string {
+  let next = window.location.href;
+  try {
+    // Same-origin iframe (Airflow's external view): come back to the Airflow page, not the bare iframe.
+    if (window.top && window.top !== window) next = window.top.location.href;
+  } catch {
+    // Cross-origin parent: fall back to the builder's own address.
+  }
+  return `/auth/login?next=${encodeURIComponent(next)}`;
+}

@@ -1,0 +1,25 @@
+// Names the UI uses for the API's shapes. Everything is derived from the generated `schema.d.ts`
+// (from ui/openapi.json), so a contract change shows up as a type error here and nowhere else.
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Issue = Schemas["Issue"];
+export type Me = Schemas["Me"];
+export type Module = Schemas["Module"];
+export type Spec = Schemas["Spec"];
+export type SpecNode = Schemas["SpecNode"];
+export type SpecEdge = Schemas["SpecEdge"];
+export type StoredPipeline = Schemas["StoredPipeline"];
+export type PipelineSummary = Schemas["PipelineSummary"];
+export type Conflict = Schemas["Conflict"];
+export type Validation = Schemas["Validation"];
+export type Run = Schemas["Run"];
+export type NodeRun = Schemas["NodeRun"];
+export type RunList = Schemas["RunList"];
+export type RunCreated = Schemas["RunCreated"];
+export type Connection = Schemas["Connection"];
+export type ApiErrorBody = Schemas["Error"];
+
+/** A JSON Schema object as found in `Module.config_schema` (kept loose: it is data, not a contract). */
+export type JsonSchema = { [key: string]: unknown };

@@ -1,0 +1,102 @@
+// A save that lost a race (409): show both versions and let the user choose, never silently overwrite.
+import { Box, Button, CloseButton, Code, Dialog, HStack, Portal, SimpleGrid, Stack, Text } from "@chakra-ui/react";
+import type { Conflict, Spec } from "../api/types";
+import { formatDate } from "../components";
+
+export function summarize(mine: Spec, theirs: Spec): string[] {
+  const lines: string[] = [];
+  const ids = (s: Spec) => new Set((s.nodes ?? []).map((n) => n.id));
+  const a = ids(mine);
+  const b = ids(theirs);
+  const onlyMine = [...a].filter((id) => !b.has(id));
+  const onlyTheirs = [...b].filter((id) => !a.has(id));
+  if (onlyMine.length) lines.push(`Only in yours: ${onlyMine.join(", ")}`);
+  if (onlyTheirs.length) lines.push(`Only in the current version: ${onlyTheirs.join(", ")}`);
+  const differs = (key: "config" | "label") =>
+    (mine.nodes ?? []).filter((n) => {
+      const other = (theirs.nodes ?? []).find((o) => o.id === n.id);
+      return other && JSON.stringify(other[key] ?? null) !== JSON.stringify(n[key] ?? null);
+    });
+  const configured = differs("config");
+  const labelled = differs("label");
+  if (configured.length) lines.push(`Configured differently: ${configured.map((n) => n.id).join(", ")}`);
+  if (labelled.length) lines.push(`Labelled differently: ${labelled.map((n) => n.id).join(", ")}`);
+  const [ea, eb] = [(mine.edges ?? []).length, (theirs.edges ?? []).length];
+  if (ea !== eb) lines.push(`Connections: yours ${ea}, current ${eb}`);
+  if (!lines.length) lines.push("The graphs match; settings may differ.");
+  return lines;
+}
+
+interface Props {
+  conflict: Conflict | null;
+  /** What this editor tried to save (the 409 body carries it too, unless the server dropped it). */
+  mine: Spec;
+  busy: boolean;
+  onOverwrite: () => void;
+  onTakeTheirs: () => void;
+  onClose: () => void;
+}
+
+export function ConflictDialog({ conflict, mine, busy, onOverwrite, onTakeTheirs, onClose }: Props) {
+  if (!conflict) return null;
+  const current = conflict.current;
+  const yours = conflict.yours ?? mine;
+  return (
+    <Dialog.Root open onOpenChange={(e) => !e.open && onClose()} size="xl" placement="center" scrollBehavior="inside">
+      <Portal>
+        <Dialog.Backdrop />
+        <Dialog.Positioner>
+          <Dialog.Content data-testid="conflict-dialog">
+            <Dialog.Header>
+              <Dialog.Title>Someone saved this pipeline while you were editing</Dialog.Title>
+            </Dialog.Header>
+            <Dialog.Body>
+              <Stack gap="3">
+                <Text fontSize="sm">
+                  {conflict.detail}{" "}
+                  {current
+                    ? `The current version is ${current.version}, saved ${formatDate(current.saved_at)}.`
+                    : "The pipeline was deleted meanwhile; overwriting stores yours again."}
+                </Text>
+                {current && (
+                  <Box fontSize="sm">
+                    {summarize(yours, current.pipeline).map((l) => (
+                      <Text key={l}>• {l}</Text>
+                    ))}
+                  </Box>
+                )}
+                <SimpleGrid columns={2} gap="3">
+                  <Stack gap="1">
+                    <Text fontWeight="semibold">Yours</Text>
+                    <Code as="pre" fontSize="2xs" p="2" maxH="50vh" overflow="auto" data-testid="conflict-yours">
+                      {JSON.stringify(yours, null, 2)}
+                    </Code>
+                  </Stack>
+                  <Stack gap="1">
+                    <Text fontWeight="semibold">{current ? `Current (version ${current.version})` : "Current: deleted"}</Text>
+                    <Code as="pre" fontSize="2xs" p="2" maxH="50vh" overflow="auto" data-testid="conflict-current">
+                      {current ? JSON.stringify(current.pipeline, null, 2) : "—"}
+                    </Code>
+                  </Stack>
+                </SimpleGrid>
+              </Stack>
+            </Dialog.Body>
+            <Dialog.Footer>
+              <HStack>
+                <Button variant="outline" onClick={onTakeTheirs} disabled={busy || !current}>
+                  Take theirs
+                </Button>
+                <Button colorPalette="red" onClick={onOverwrite} loading={busy}>
+                  Overwrite with mine
+                </Button>
+              </HStack>
+            </Dialog.Footer>
+            <Dialog.CloseTrigger asChild>
+              <CloseButton size="sm" />
+            </Dialog.CloseTrigger>
+          </Dialog.Content>
+        </Dialog.Positioner>
+      </Portal>
+    </Dialog.Root>
+  );
+}

@@ -1,0 +1,127 @@
+// One pipeline node on the canvas: module, label, ports, validation badge and (after a run) its state and
+// row counts. A node whose module is not installed still renders, as a "broken node" with the reason.
+import { Badge, Box, HStack, Text } from "@chakra-ui/react";
+import { Handle, type NodeProps, Position } from "@xyflow/react";
+import { memo } from "react";
+import { STATE_PALETTE } from "../components";
+import type { FlowNode } from "../graph/convert";
+import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE } from "../graph/model";
+
+export const NODE_WIDTH = 200;
+
+const CATEGORY_PALETTE: Record<string, string> = { source: "teal", transform: "blue", destination: "purple" };
+const CATEGORY_GLYPH: Record<string, string> = { source: "⇥", transform: "⚙", destination: "⤓" };
+
+export function formatRows(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "–";
+  return n >= 10_000 ? `${(n / 1000).toFixed(n >= 100_000 ? 0 : 1)}k` : String(n);
+}
+
+function portOffsets(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${((i + 1) * 100) / (count + 1)}%`);
+}
+
+function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
+  const { node, module, issues, run } = data;
+  const broken = module === null;
+  const category = module?.category ?? "unknown";
+  const palette = CATEGORY_PALETTE[category] ?? "red";
+  const inputs = broken
+    ? [DEFAULT_TARGET_HANDLE]
+    : module.input_ports?.length
+      ? module.input_ports
+      : category === "source" || module.max_inputs === 0
+        ? []
+        : [DEFAULT_TARGET_HANDLE];
+  const outputs = broken ? [DEFAULT_SOURCE_PORT] : (module.outputs ?? []);
+  const state = run?.state ?? null;
+  const stateColour = state ? `${STATE_PALETTE[state] ?? "gray"}.solid` : null;
+  const borderColor = broken || issues.length ? "red.solid" : (stateColour ?? "border.emphasized");
+  const title = node.label || module?.label || node.module;
+
+  return (
+    <Box
+      data-testid="node-card"
+      data-node-id={node.id}
+      data-state={state ?? undefined}
+      data-broken={broken || undefined}
+      w={`${NODE_WIDTH}px`}
+      bg="bg.panel"
+      borderWidth={stateColour ? "3px" : "2px"}
+      borderColor={borderColor}
+      borderRadius="md"
+      boxShadow={selected ? "0 0 0 3px var(--chakra-colors-blue-focus-ring, #3b82f6)" : "sm"}
+      position="relative"
+      fontSize="xs"
+    >
+      {inputs.map((port, i) => (
+        <Handle
+          key={`in-${port}`}
+          id={port}
+          type="target"
+          position={Position.Left}
+          style={{ top: portOffsets(inputs.length)[i], width: 10, height: 10 }}
+          data-port={port}
+        />
+      ))}
+      <HStack px="2" py="1" gap="2" bg={`${palette}.subtle`} borderTopRadius="md">
+        <Text aria-hidden fontSize="sm">
+          {broken ? "⚠" : (CATEGORY_GLYPH[category] ?? "•")}
+        </Text>
+        <Text fontWeight="semibold" truncate flex="1" title={title}>
+          {title}
+        </Text>
+        {issues.length > 0 && (
+          <Badge
+            colorPalette="red"
+            variant="solid"
+            size="xs"
+            data-testid="node-error-badge"
+            title={issues.map((i) => `${i.path}: ${i.message}`).join("\n")}
+          >
+            {issues.length} {issues.length === 1 ? "error" : "errors"}
+          </Badge>
+        )}
+      </HStack>
+      <Box px="2" py="1">
+        <Text color="fg.muted" truncate>
+          {node.id} · {module?.label ?? node.module}
+        </Text>
+        {broken && (
+          <Text color="fg.error" data-testid="broken-node">
+            Unknown module “{node.module}”: install it or replace this node.
+          </Text>
+        )}
+        {run && (
+          <HStack gap="1" mt="1" data-testid="node-run">
+            <Badge colorPalette={STATE_PALETTE[state ?? ""] ?? "gray"} variant="solid" size="xs">
+              {state ?? "no status"}
+            </Badge>
+            <Text data-testid="node-rows" title="rows in → rows out">
+              {formatRows(run.rows_in)} → {formatRows(run.rows_out)} rows
+            </Text>
+            {run.seconds !== null && run.seconds !== undefined && <Text color="fg.muted">{run.seconds.toFixed(1)} s</Text>}
+          </HStack>
+        )}
+        {(inputs.length > 1 || outputs.length > 1) && (
+          <HStack justify="space-between" color="fg.muted" fontSize="2xs" mt="1">
+            <Text>{inputs.length > 1 ? inputs.join(" / ") : ""}</Text>
+            <Text>{outputs.length > 1 ? outputs.join(" / ") : ""}</Text>
+          </HStack>
+        )}
+      </Box>
+      {outputs.map((port, i) => (
+        <Handle
+          key={`out-${port}`}
+          id={port}
+          type="source"
+          position={Position.Right}
+          style={{ top: portOffsets(outputs.length)[i], width: 10, height: 10 }}
+          data-port={port}
+        />
+      ))}
+    </Box>
+  );
+}
+
+export const NodeCard = memo(NodeCardImpl);

@@ -1,0 +1,76 @@
+// Module palette: grouped by category, searchable; drag an entry onto the canvas (or click it) to add a node.
+import { Box, Input, Stack, Text } from "@chakra-ui/react";
+import { useMemo, useState } from "react";
+import type { Module } from "../api/types";
+
+export const DRAG_MIME = "application/x-logidata-module";
+const CATEGORY_ORDER = ["source", "transform", "destination"];
+const CATEGORY_TITLE: Record<string, string> = { source: "Sources", transform: "Transforms", destination: "Destinations" };
+
+export function groupModules(modules: Module[], query: string): [string, Module[]][] {
+  const q = query.trim().toLowerCase();
+  const match = (m: Module) => !q || [m.name, m.label, m.description, m.category].some((s) => (s ?? "").toLowerCase().includes(q));
+  const groups = new Map<string, Module[]>();
+  for (const m of modules.filter(match)) groups.set(m.category, [...(groups.get(m.category) ?? []), m]);
+  const rank = (c: string) => (CATEGORY_ORDER.includes(c) ? CATEGORY_ORDER.indexOf(c) : CATEGORY_ORDER.length);
+  return [...groups.entries()]
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+    .map(([c, ms]) => [c, [...ms].sort((a, b) => (a.label || a.name).localeCompare(b.label || b.name))]);
+}
+
+export function Palette({ modules, onAdd }: { modules: Module[]; onAdd: (module: Module) => void }) {
+  const [query, setQuery] = useState("");
+  const groups = useMemo(() => groupModules(modules, query), [modules, query]);
+  return (
+    <Stack w="230px" flexShrink={0} borderRightWidth="1px" p="2" gap="2" overflowY="auto" data-testid="palette" bg="bg.subtle">
+      <Input size="sm" flexShrink={0} placeholder="Search modules" aria-label="Search modules" value={query} onChange={(e) => setQuery(e.target.value)} />
+      {groups.map(([category, items]) => (
+        <Stack key={category} gap="1">
+          <Text fontSize="xs" fontWeight="bold" textTransform="uppercase" color="fg.muted" mt="1">
+            {CATEGORY_TITLE[category] ?? category}
+          </Text>
+          {items.map((m) => (
+            <Box
+              key={m.name}
+              data-module={m.name}
+              draggable
+              onDragStart={(e) => {
+                e.dataTransfer.setData(DRAG_MIME, m.name);
+                e.dataTransfer.setData("text/plain", m.name);
+                e.dataTransfer.effectAllowed = "move";
+              }}
+              onDoubleClick={() => onAdd(m)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter") onAdd(m);
+              }}
+              tabIndex={0}
+              role="button"
+              aria-label={`Add ${m.label || m.name}`}
+              title={`${m.description}\nDrag onto the canvas (or double-click / Enter) to add.`}
+              cursor="grab"
+              px="2"
+              py="1"
+              borderWidth="1px"
+              borderRadius="sm"
+              bg="bg.panel"
+              _hover={{ borderColor: "blue.solid" }}
+              fontSize="sm"
+            >
+              <Text fontWeight="medium" truncate>
+                {m.label || m.name}
+              </Text>
+              <Text fontSize="2xs" color="fg.muted" truncate>
+                {m.name}
+              </Text>
+            </Box>
+          ))}
+        </Stack>
+      ))}
+      {!groups.length && (
+        <Text fontSize="sm" color="fg.muted">
+          No module matches “{query}”.
+        </Text>
+      )}
+    </Stack>
+  );
+}

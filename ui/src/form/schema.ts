@@ -1,0 +1,159 @@
+// JSON Schema → form field descriptions. Covers what Pydantic emits for module configs: scalars, enums,
+// lists, nested models ($ref), and Optional[...] (anyOf with null). Anything else falls back to JSON text.
+import type { JsonSchema } from "../api/types";
+
+export type FieldKind =
+  | "string"
+  | "number"
+  | "integer"
+  | "boolean"
+  | "enum"
+  | "stringArray"
+  | "objectArray"
+  | "object"
+  | "json";
+
+export type Widget = "connection" | "column" | "columns" | "path" | "text" | null;
+
+export interface FieldSpec {
+  key: string;
+  kind: FieldKind;
+  title: string;
+  description: string | null;
+  required: boolean;
+  nullable: boolean;
+  default: unknown;
+  hasDefault: boolean;
+  /** The schema after resolving $ref and unwrapping Optional[...]. */
+  schema: JsonSchema;
+  enumValues: unknown[];
+  widget: Widget;
+  connTypes: string[];
+  /** Item widget for lists (`column` items make a `columns` picker). */
+  itemWidget: Widget;
+}
+
+const isObject = (v: unknown): v is JsonSchema => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Follow local `$ref`s (`#/$defs/CsvOptions`), keeping sibling keywords (description, default). */
+export function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
+  let current = schema;
+  for (let depth = 0; depth < 20 && typeof current.$ref === "string"; depth += 1) {
+    const ref = current.$ref as string;
+    if (!ref.startsWith("#/")) break;
+    let target: unknown = root;
+    for (const part of ref.slice(2).split("/")) target = isObject(target) ? target[part.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined;
+    if (!isObject(target)) break;
+    const { $ref: _ignored, ...siblings } = current;
+    current = { ...target, ...siblings };
+  }
+  return current;
+}
+
+/** Optional[X] is `anyOf: [X, {type: null}]`: returns X and whether null is allowed. */
+export function unwrapNullable(schema: JsonSchema, root: JsonSchema): { schema: JsonSchema; nullable: boolean } {
+  const resolved = resolve(schema, root);
+  const variants = (resolved.anyOf ?? resolved.oneOf) as JsonSchema[] | undefined;
+  if (Array.isArray(variants)) {
+    const nonNull = variants.filter((v) => !(isObject(v) && v.type === "null"));
+    if (nonNull.length === 1 && nonNull.length < variants.length) {
+      const { anyOf: _a, oneOf: _o, ...outer } = resolved;
+      return { schema: { ...resolve(nonNull[0], root), ...outer }, nullable: true };
+    }
+  }
+  if (Array.isArray(resolved.type) && resolved.type.includes("null")) {
+    const types = (resolved.type as string[]).filter((t) => t !== "null");
+    return { schema: { ...resolved, type: types.length === 1 ? types[0] : types }, nullable: true };
+  }
+  return { schema: resolved, nullable: false };
+}
+
+function widgetOf(schema: JsonSchema): Widget {
+  const w = schema["x-logidata-widget"];
+  return typeof w === "string" ? (w as Widget) : null;
+}
+
+export function classify(schema: JsonSchema, root: JsonSchema): FieldKind {
+  if (Array.isArray(schema.enum)) return "enum";
+  if (schema.const !== undefined) return "enum";
+  switch (schema.type) {
+    case "string":
+      return "string";
+    case "number":
+      return "number";
+    case "integer":
+      return "integer";
+    case "boolean":
+      return "boolean";
+    case "object":
+      return isObject(schema.properties) ? "object" : "json";
+    case "array": {
+      const items = isObject(schema.items) ? unwrapNullable(schema.items, root).schema : {};
+      if (items.type === "string" && !Array.isArray(items.enum)) return "stringArray";
+      if (items.type === "object" && isObject(items.properties)) return "objectArray";
+      return "json";
+    }
+    default:
+      return "json";
+  }
+}
+
+const humanize = (key: string): string => key.split("_").filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join(" ") || key;
+
+function refersToModel(raw: JsonSchema, root: JsonSchema): boolean {
+  if (typeof raw.$ref === "string") return true;
+  const variants = (raw.anyOf ?? raw.oneOf) as JsonSchema[] | undefined;
+  return Array.isArray(variants) && variants.some((v) => isObject(v) && typeof v.$ref === "string" && resolve(v, root).type === "object");
+}
+
+export function describeField(key: string, raw: JsonSchema, root: JsonSchema, required: boolean): FieldSpec {
+  const { schema, nullable } = unwrapNullable(raw, root);
+  const kind = classify(schema, root);
+  const items = isObject(schema.items) ? unwrapNullable(schema.items, root).schema : null;
+  const itemWidget = items ? widgetOf(items) : null;
+  let widget = widgetOf(schema) ?? widgetOf(raw);
+  if (!widget && kind === "stringArray" && itemWidget === "column") widget = "columns";
+  // The contract says `x-logidata-conn-types` (a list); module packs may also write one `x-logidata-conn-type`.
+  const connTypes = schema["x-logidata-conn-types"] ?? raw["x-logidata-conn-types"] ?? schema["x-logidata-conn-type"] ?? raw["x-logidata-conn-type"];
+  return {
+    key,
+    kind,
+    // A $ref'd model's own title is its class name ("CsvOptions"): the property name reads better there.
+    title: typeof raw.title === "string" ? raw.title : typeof schema.title === "string" && !refersToModel(raw, root) ? schema.title : humanize(key),
+    description: typeof schema.description === "string" ? schema.description : null,
+    required,
+    nullable,
+    default: "default" in raw ? raw.default : schema.default,
+    hasDefault: "default" in raw || "default" in schema,
+    schema,
+    enumValues: Array.isArray(schema.enum) ? schema.enum : schema.const !== undefined ? [schema.const] : [],
+    widget,
+    connTypes: (Array.isArray(connTypes) ? connTypes : [connTypes]).filter((t): t is string => typeof t === "string"),
+    itemWidget,
+  };
+}
+
+/** The fields of an object schema, in declaration order. */
+export function objectFields(schema: JsonSchema, root: JsonSchema): FieldSpec[] {
+  const resolved = resolve(schema, root);
+  const props = isObject(resolved.properties) ? resolved.properties : {};
+  const required = new Set(Array.isArray(resolved.required) ? (resolved.required as string[]) : []);
+  return Object.entries(props)
+    .filter(([, v]) => isObject(v))
+    .map(([key, v]) => describeField(key, v as JsonSchema, root, required.has(key)));
+}
+
+/** Client-side hints before the server validates: required fields left empty. */
+export function missingRequired(schema: JsonSchema, value: Record<string, unknown>): string[] {
+  return objectFields(schema, schema)
+    .filter((f) => f.required && (value[f.key] === undefined || value[f.key] === null || value[f.key] === ""))
+    .map((f) => f.key);
+}
+
+/** Set or remove a key without mutating: removing lets the server apply the model's default. */
+export function setKey(value: Record<string, unknown>, key: string, next: unknown): Record<string, unknown> {
+  const copy = { ...value };
+  if (next === undefined) delete copy[key];
+  else copy[key] = next;
+  return copy;
+}

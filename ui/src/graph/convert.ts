@@ -1,0 +1,102 @@
+// Spec ⇄ React Flow. React Flow is only a view: positions and connections are read back into the spec's
+// own node/edge lists, and nothing else in the spec is touched.
+import type { Connection as FlowConnection, Edge, Node } from "@xyflow/react";
+import type { Issue, Module, NodeRun, Spec, SpecEdge, SpecNode } from "../api/types";
+import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE, edgeId, type Graph } from "./model";
+
+export interface NodeData extends Record<string, unknown> {
+  node: SpecNode;
+  /** null: the module is not installed (a "broken node"). */
+  module: Module | null;
+  issues: Issue[];
+  run: NodeRun | null;
+  readOnly: boolean;
+}
+
+export type FlowNode = Node<NodeData, "logidata">;
+
+export interface FlowContext {
+  modules: Map<string, Module>;
+  issues?: Map<string, Issue[]>;
+  runNodes?: Record<string, NodeRun>;
+  selected?: string[];
+  selectedEdges?: string[];
+  readOnly?: boolean;
+}
+
+export function specToGraph(spec: Spec): Graph {
+  return {
+    nodes: (spec.nodes ?? []).map((n) => ({ ...n, config: n.config ?? {}, position: n.position ?? { x: 0, y: 0 } })),
+    edges: (spec.edges ?? []).map((e) => ({ ...e, source_port: e.source_port ?? DEFAULT_SOURCE_PORT, target_port: e.target_port ?? null })),
+  };
+}
+
+export function graphToSpec(base: Spec, graph: Graph): Spec {
+  return {
+    ...base,
+    nodes: graph.nodes.map((n) => ({ ...n, position: { x: Math.round(n.position?.x ?? 0), y: Math.round(n.position?.y ?? 0) } })),
+    edges: graph.edges.map((e) => ({ ...e })),
+  };
+}
+
+export function toFlowNodes(graph: Graph, ctx: FlowContext): FlowNode[] {
+  const selected = new Set(ctx.selected ?? []);
+  return graph.nodes.map((node) => ({
+    id: node.id,
+    type: "logidata",
+    position: { x: node.position?.x ?? 0, y: node.position?.y ?? 0 },
+    selected: selected.has(node.id),
+    draggable: !ctx.readOnly,
+    connectable: !ctx.readOnly,
+    deletable: !ctx.readOnly,
+    data: {
+      node,
+      module: ctx.modules.get(node.module) ?? null,
+      issues: ctx.issues?.get(node.id) ?? [],
+      run: ctx.runNodes?.[node.id] ?? null,
+      readOnly: Boolean(ctx.readOnly),
+    },
+  }));
+}
+
+export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly"> = {}): Edge[] {
+  const selected = new Set(ctx.selectedEdges ?? []);
+  return graph.edges.map((edge) => {
+    const running = ctx.runNodes?.[edge.source]?.state === "running";
+    return {
+      id: edgeId(edge),
+      source: edge.source,
+      target: edge.target,
+      sourceHandle: edge.source_port ?? DEFAULT_SOURCE_PORT,
+      targetHandle: edge.target_port ?? DEFAULT_TARGET_HANDLE,
+      selected: selected.has(edgeId(edge)),
+      animated: running,
+      deletable: !ctx.readOnly,
+      label: edge.source_port && edge.source_port !== DEFAULT_SOURCE_PORT ? edge.source_port : undefined,
+    };
+  });
+}
+
+/** Read a drawn graph back: positions from React Flow, everything else from the spec node it carries. */
+export function fromFlow(nodes: FlowNode[], edges: Edge[]): Graph {
+  return {
+    nodes: nodes.map((n) => ({ ...n.data.node, position: { x: n.position.x, y: n.position.y } })),
+    edges: edges.map((e) => connectionToEdge({ source: e.source, target: e.target, sourceHandle: e.sourceHandle ?? null, targetHandle: e.targetHandle ?? null })),
+  };
+}
+
+export function connectionToEdge(c: FlowConnection): SpecEdge {
+  return {
+    source: c.source,
+    target: c.target,
+    source_port: c.sourceHandle || DEFAULT_SOURCE_PORT,
+    target_port: !c.targetHandle || c.targetHandle === DEFAULT_TARGET_HANDLE ? null : c.targetHandle,
+  };
+}
+
+/** Inputs a target port accepts: a named port takes one edge, the default port the module's max_inputs. */
+export function maxInputsFor(module: Module | undefined, targetPort: string | null): number | null {
+  if (!module) return null;
+  if (targetPort) return 1;
+  return module.max_inputs ?? null;
+}

@@ -1,0 +1,551 @@
+// The canvas page: loads a pipeline, edits it through the graph reducer, validates as you go, saves
+// (draft/active, with conflict handling), runs it and overlays the run's per-node state and row counts.
+import "@xyflow/react/dist/style.css";
+import { Alert, Badge, Box, Button, Center, Flex, HStack, Link, Separator, Spinner, Stack, Text } from "@chakra-ui/react";
+import {
+  Background,
+  Controls,
+  type Edge,
+  type EdgeChange,
+  MiniMap,
+  type NodeChange,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+} from "@xyflow/react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { api, ApiError } from "../api/client";
+import type { Conflict, Connection, Issue, Module, Run, Spec, StoredPipeline } from "../api/types";
+import { ConfigPanel } from "../canvas/ConfigPanelHost";
+import { ConflictDialog } from "../canvas/ConflictDialog";
+import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
+import { DRAG_MIME, Palette } from "../canvas/Palette";
+import type { PipelineMeta } from "../canvas/ConfigPanel";
+import { ACTIVE_STATES, ErrorBox, errorText, StateBadge, TopLink } from "../components";
+import { connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
+import { issuesByNode } from "../graph/errors";
+import { layeredLayout, needsLayout } from "../graph/layout";
+import type { Graph, XY } from "../graph/model";
+import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
+import { hrefFor } from "../router";
+import { useColorMode } from "../theme";
+
+const NODE_TYPES = { logidata: NodeCard };
+// Preview and suggestions: their own chunk, fetched while the canvas draws.
+const DataPanels = lazy(() => import("../preview/DataPanels").then((m) => ({ default: m.DataPanels })));
+const POLL_MS = 2000;
+const VALIDATE_DEBOUNCE_MS = 500;
+
+function splitSpec(spec: Spec): { meta: PipelineMeta; graph: Graph } {
+  const { nodes: _n, edges: _e, ...meta } = spec;
+  const graph = specToGraph(spec);
+  if (needsLayout(graph)) {
+    const positions = layeredLayout(graph);
+    graph.nodes = graph.nodes.map((n) => ({ ...n, position: positions[n.id] }));
+  }
+  return { meta, graph };
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  if (!el) return false;
+  return el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
+}
+
+export default function EditorPage(props: { pipelineId: string; canEdit: boolean; llm?: boolean }) {
+  return (
+    <ReactFlowProvider>
+      <Editor {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canEdit: boolean; llm?: boolean }) {
+  const mode = useColorMode();
+  const flow = useReactFlow();
+  const wrapper = useRef<HTMLDivElement>(null);
+  // Fit once for a loaded graph; an empty canvas keeps its viewport so the first drop stays put.
+  const initialFit = useRef<boolean | null>(null);
+
+  const [modules, setModules] = useState<Module[] | null>(null);
+  const [connections, setConnections] = useState<Connection[] | null>(null);
+  const [stored, setStored] = useState<StoredPipeline | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  const [meta, setMeta] = useState<PipelineMeta | null>(null);
+  const [metaDirty, setMetaDirty] = useState(false);
+  const [state, dispatch] = useReducer(reducer, undefined, () => initialState());
+  const [savedRevision, setSavedRevision] = useState(0);
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [message, setMessage] = useState<{ status: "error" | "success" | "info" | "warning"; text: string } | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [conflict, setConflict] = useState<Conflict | null>(null);
+  const [runs, setRuns] = useState<Run[]>([]);
+  const [dagFound, setDagFound] = useState<boolean | null>(null);
+  const [pendingRun, setPendingRun] = useState<string | null>(null);
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
+
+  const readOnly = !canEdit;
+  const moduleMap = useMemo(() => new Map((modules ?? []).map((m) => [m.name, m])), [modules]);
+
+  const applyStored = useCallback((sp: StoredPipeline) => {
+    const { meta: m, graph } = splitSpec(sp.pipeline);
+    setStored(sp);
+    setMeta(m);
+    setMetaDirty(false);
+    dispatch({ type: "load", graph });
+    setSavedRevision(0);
+    setIssues(sp.errors ?? []);
+  }, []);
+
+  // Load the pipeline, the module catalog and the connections (for pickers) in parallel.
+  useEffect(() => {
+    let live = true;
+    Promise.all([api.pipeline(pipelineId), api.modules()]).then(
+      ([sp, ms]) => {
+        if (!live) return;
+        setModules(ms);
+        applyStored(sp);
+      },
+      (e: unknown) => live && setLoadError(e),
+    );
+    api.connections().then(
+      (cs) => live && setConnections(cs),
+      () => live && setConnections([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, [pipelineId, applyStored]);
+
+  const spec = useMemo(() => (meta ? graphToSpec({ ...meta, nodes: [], edges: [] } as Spec, state.graph) : null), [meta, state.graph]);
+  const dirty = state.revision !== savedRevision || metaDirty;
+
+  // Validate while editing (debounced): errors appear on the nodes and fields before saving.
+  useEffect(() => {
+    if (!spec || readOnly || (state.revision === savedRevision && !metaDirty)) return;
+    const timer = setTimeout(() => {
+      api.validate(spec).then(
+        (v) => setIssues(v.errors),
+        () => undefined,
+      );
+    }, VALIDATE_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [spec, readOnly, state.revision, savedRevision, metaDirty]);
+
+  // Runs: fetched on open, then every 2 s while a run is active, one was just started, or an active
+  // pipeline's DAG is not parsed yet.
+  const latest = runs[0] ?? null;
+  const active = Boolean(latest && ACTIVE_STATES.has(latest.state ?? ""));
+  const waitingForDag = meta?.status === "active" && dagFound === false;
+  const refreshRuns = useCallback(() => {
+    api.runs(pipelineId).then(
+      (r) => {
+        setRuns(r.runs);
+        setDagFound(r.dag_found);
+        setPendingRun((p) => (p && r.runs.some((run) => run.run_id === p) ? null : p));
+      },
+      () => undefined,
+    );
+  }, [pipelineId]);
+  useEffect(refreshRuns, [refreshRuns]);
+  useEffect(() => {
+    if (!active && !pendingRun && !waitingForDag) return;
+    const timer = setInterval(refreshRuns, POLL_MS);
+    return () => clearInterval(timer);
+  }, [active, pendingRun, waitingForDag, refreshRuns]);
+
+  const nodeIssues = useMemo(() => issuesByNode(issues, state.graph.nodes), [issues, state.graph.nodes]);
+  const showRun = latest && (!dirty || active) ? latest : null;
+
+  // React Flow node objects are rebuilt only for nodes whose inputs changed, so a 200-node canvas stays
+  // smooth while one node is dragged.
+  const cache = useRef(new Map<string, { key: unknown[]; node: FlowNode }>());
+  const nodes = useMemo(() => {
+    const fresh = toFlowNodes(state.graph, {
+      modules: moduleMap,
+      issues: nodeIssues,
+      runNodes: showRun?.nodes,
+      selected: state.selectedNodes,
+      readOnly,
+    });
+    const next = new Map<string, { key: unknown[]; node: FlowNode }>();
+    const out = fresh.map((n, i) => {
+      const specNode = state.graph.nodes[i];
+      const key = [specNode, n.selected, n.data.module, n.data.issues.length ? n.data.issues : null, n.data.run, readOnly, measured[n.id]];
+      const old = cache.current.get(n.id);
+      const same = old && old.key.length === key.length && old.key.every((k, j) => k === key[j]);
+      const node = same ? old.node : { ...n, measured: measured[n.id] };
+      next.set(n.id, { key, node });
+      return node;
+    });
+    cache.current = next;
+    return out;
+  }, [state.graph, moduleMap, nodeIssues, showRun, state.selectedNodes, readOnly, measured]);
+  const edges = useMemo(() => toFlowEdges(state.graph, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly }), [state.graph, state.selectedEdges, showRun, readOnly]);
+
+  const onNodesChange = useCallback(
+    (changes: NodeChange<FlowNode>[]) => {
+      const positions: Record<string, XY> = {};
+      let selection: Set<string> | null = null;
+      const dims: Record<string, { width: number; height: number }> = {};
+      for (const c of changes) {
+        if (c.type === "position" && c.position && !readOnly) positions[c.id] = c.position;
+        else if (c.type === "dimensions" && c.dimensions) dims[c.id] = { width: c.dimensions.width, height: c.dimensions.height };
+        else if (c.type === "select") {
+          selection ??= new Set(state.selectedNodes);
+          if (c.selected) selection.add(c.id);
+          else selection.delete(c.id);
+        }
+      }
+      if (Object.keys(dims).length) setMeasured((m) => ({ ...m, ...dims }));
+      if (Object.keys(positions).length) dispatch({ type: "move", positions });
+      if (selection) dispatch({ type: "select", nodes: [...selection], edges: state.selectedEdges });
+    },
+    [readOnly, state.selectedNodes, state.selectedEdges],
+  );
+
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange<Edge>[]) => {
+      let selection: Set<string> | null = null;
+      for (const c of changes) {
+        if (c.type === "select") {
+          selection ??= new Set(state.selectedEdges);
+          if (c.selected) selection.add(c.id);
+          else selection.delete(c.id);
+        }
+      }
+      if (selection) dispatch({ type: "select", nodes: state.selectedNodes, edges: [...selection] });
+    },
+    [state.selectedNodes, state.selectedEdges],
+  );
+
+  const addModule = useCallback(
+    (module: Module, at?: XY) => {
+      let position = at;
+      if (!position) {
+        const rect = wrapper.current?.getBoundingClientRect();
+        const centre = rect ? { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 } : { x: 300, y: 200 };
+        position = flow.screenToFlowPosition(centre);
+        position = { x: position.x - NODE_WIDTH / 2 + (state.graph.nodes.length % 5) * 20, y: position.y - 30 + (state.graph.nodes.length % 5) * 20 };
+      }
+      dispatch({ type: "addNode", module: module.name, position: { x: Math.round(position.x), y: Math.round(position.y) } });
+    },
+    [flow, state.graph.nodes.length],
+  );
+
+  // Keyboard: undo/redo, copy/paste, delete — not while typing in a form field.
+  useEffect(() => {
+    if (readOnly) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (isTyping(e.target)) return;
+      const mod = e.ctrlKey || e.metaKey;
+      const key = e.key.toLowerCase();
+      if (mod && key === "z") dispatch({ type: e.shiftKey ? "redo" : "undo" });
+      else if (mod && key === "y") dispatch({ type: "redo" });
+      else if (mod && key === "c") dispatch({ type: "copy" });
+      else if (mod && key === "v") dispatch({ type: "paste" });
+      else if (e.key === "Delete" || e.key === "Backspace") dispatch({ type: "deleteSelection" });
+      else return;
+      e.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [readOnly]);
+
+  const save = useCallback(
+    async (status: "draft" | "active", overwriteEtag?: string) => {
+      if (!spec || !stored) return;
+      const body: Spec = { ...spec, status };
+      setSaving(true);
+      setMessage(null);
+      const revision = state.revision;
+      try {
+        const sp = await api.update(body, overwriteEtag ?? stored.etag);
+        setStored(sp);
+        setMeta((m) => (m ? { ...m, status: sp.pipeline.status } : m));
+        setMetaDirty(false);
+        setSavedRevision(revision);
+        setIssues(sp.errors ?? []);
+        setConflict(null);
+        setMessage({
+          status: sp.errors?.length ? "warning" : "success",
+          text: `Saved version ${sp.version} as ${sp.pipeline.status}${sp.errors?.length ? ` with ${sp.errors.length} problem(s)` : ""}.`,
+        });
+        if (sp.pipeline.status === "active") refreshRuns();
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 409 && e.body && typeof e.body === "object" && "current" in e.body) {
+          setConflict(e.body as Conflict);
+        } else if (e instanceof ApiError && e.status === 422) {
+          setIssues(e.errors);
+          setMessage({
+            status: "error",
+            text: `Not saved: ${e.errors.length || "some"} problem(s) — see the red nodes and fields. A pipeline with problems can be saved as a draft.`,
+          });
+        } else {
+          setMessage({ status: "error", text: errorText(e) });
+        }
+      } finally {
+        setSaving(false);
+      }
+    },
+    [spec, stored, state.revision, refreshRuns],
+  );
+
+  // The pipeline was deleted while we edited: "overwrite with mine" stores it again.
+  const recreate = useCallback(
+    async (status: "draft" | "active") => {
+      if (!spec) return;
+      setSaving(true);
+      try {
+        const sp = await api.create({ ...spec, status });
+        applyStored(sp);
+        setConflict(null);
+        setMessage({ status: "success", text: `Stored again as version ${sp.version}.` });
+      } catch (e) {
+        setMessage({ status: "error", text: errorText(e) });
+      } finally {
+        setSaving(false);
+      }
+    },
+    [spec, applyStored],
+  );
+
+  const runNow = useCallback(async () => {
+    setMessage(null);
+    try {
+      const created = await api.run(pipelineId);
+      setPendingRun(created.run_id);
+      setMessage({ status: "info", text: `Run ${created.run_id} started.` });
+      refreshRuns();
+    } catch (e) {
+      setMessage({ status: "error", text: errorText(e) });
+    }
+  }, [pipelineId, refreshRuns]);
+
+  const autoLayout = useCallback(() => {
+    dispatch({ type: "setPositions", positions: layeredLayout(state.graph) });
+    requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 200 }));
+  }, [state.graph, flow]);
+
+  if (loadError) {
+    return (
+      <Stack p="4">
+        <Link href={hrefFor({ page: "list" })}>← Pipelines</Link>
+        <ErrorBox error={loadError} title={`Cannot open pipeline ${pipelineId}`} />
+      </Stack>
+    );
+  }
+  if (!stored || !meta || !modules || !spec) {
+    return (
+      <Center h="100vh">
+        <Spinner />
+      </Center>
+    );
+  }
+
+  initialFit.current ??= state.graph.nodes.length > 0;
+  const selectedNode = state.selectedNodes.length === 1 ? (state.graph.nodes.find((n) => n.id === state.selectedNodes[0]) ?? null) : null;
+  const canRun = canEdit && meta.status === "active" && !dirty && dagFound === true;
+  const runTitle = !canEdit
+    ? "Your role cannot run pipelines"
+    : meta.status !== "active"
+      ? "Save as active first: drafts have no DAG"
+      : dirty
+        ? "Save your changes first"
+        : dagFound !== true
+          ? "Waiting for Airflow to parse the DAG"
+          : "Trigger a DAG run now";
+
+  return (
+    <Flex direction="column" h="100vh" data-testid="editor" data-pipeline={pipelineId}>
+      <HStack px="3" py="2" borderBottomWidth="1px" gap="2" wrap="wrap" bg="bg.subtle">
+        <Link href={hrefFor({ page: "list" })} fontSize="sm">
+          ← Pipelines
+        </Link>
+        <Separator orientation="vertical" h="5" />
+        <Text fontWeight="semibold">{meta.name || meta.id}</Text>
+        <Badge colorPalette={meta.status === "active" ? "blue" : "gray"} data-testid="pipeline-status">
+          {meta.status}
+        </Badge>
+        <Text fontSize="xs" color="fg.muted" data-testid="pipeline-version">
+          v{stored.version}
+          {dirty ? " · unsaved changes" : ""}
+        </Text>
+        {meta.status === "active" && (
+          <Badge colorPalette={dagFound ? "green" : "yellow"} variant="subtle" data-testid="dag-status">
+            {dagFound ? (
+              <TopLink href={`/dags/${encodeURIComponent(pipelineId)}`} title="Open the DAG in Airflow">
+                DAG in Airflow
+              </TopLink>
+            ) : (
+              "waiting for Airflow to parse the DAG"
+            )}
+          </Badge>
+        )}
+        {issues.length > 0 && (
+          <Badge colorPalette="red" data-testid="issue-count">
+            {issues.length} problem{issues.length === 1 ? "" : "s"}
+          </Badge>
+        )}
+        <Box flex="1" />
+        {readOnly && (
+          <Badge colorPalette="gray" variant="outline" data-testid="read-only">
+            read-only
+          </Badge>
+        )}
+        {!readOnly && (
+          <>
+            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "undo" })} disabled={!canUndo(state)} title="Undo (Ctrl+Z)">
+              Undo
+            </Button>
+            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "redo" })} disabled={!canRedo(state)} title="Redo (Ctrl+Shift+Z)">
+              Redo
+            </Button>
+            <Button size="xs" variant="ghost" onClick={autoLayout} title="Arrange the graph left to right">
+              Auto-layout
+            </Button>
+          </>
+        )}
+        <Button size="xs" variant="ghost" onClick={() => flow.fitView({ padding: 0.2, duration: 200 })} title="Zoom to fit">
+          Fit
+        </Button>
+        {!readOnly && (
+          <>
+            <Button size="xs" variant="outline" onClick={() => void save("draft")} loading={saving}>
+              Save draft
+            </Button>
+            <Button size="xs" colorPalette="blue" onClick={() => void save("active")} loading={saving}>
+              Save &amp; activate
+            </Button>
+            <Button size="xs" colorPalette="green" onClick={() => void runNow()} disabled={!canRun} title={runTitle}>
+              Run now
+            </Button>
+          </>
+        )}
+      </HStack>
+      {readOnly && (
+        <Box px="3" py="1" fontSize="xs" bg="bg.muted" data-testid="read-only-banner">
+          Read-only: your Airflow role may view this pipeline but not change or run it.
+        </Box>
+      )}
+      {(message || state.notice) && (
+        <Alert.Root status={state.notice ? "warning" : (message?.status ?? "info")} size="sm" borderRadius="0" data-testid="editor-message">
+          <Alert.Indicator />
+          <Alert.Description flex="1" whiteSpace="pre-wrap">
+            {state.notice ?? message?.text}
+          </Alert.Description>
+          <Button size="2xs" variant="ghost" onClick={() => (state.notice ? dispatch({ type: "clearNotice" }) : setMessage(null))}>
+            dismiss
+          </Button>
+        </Alert.Root>
+      )}
+      {latest && (
+        <HStack px="3" py="1" gap="2" fontSize="xs" borderBottomWidth="1px" data-testid="run-bar">
+          <Text>Last run</Text>
+          <StateBadge state={latest.state} />
+          <TopLink href={`/dags/${encodeURIComponent(pipelineId)}/runs/${encodeURIComponent(latest.run_id)}`} color="fg.muted" title="Open this run in Airflow">
+            {latest.run_id}
+          </TopLink>
+          {active && <Spinner size="xs" />}
+          {dirty && !active && <Text color="fg.muted">(overlay hidden while the graph has unsaved changes)</Text>}
+        </HStack>
+      )}
+      <Flex flex="1" minH="0">
+        {!readOnly && <Palette modules={modules} onAdd={(m) => addModule(m)} />}
+        <Flex direction="column" flex="1" minW="0">
+          <Box
+            flex="1"
+            minH="0"
+            ref={wrapper}
+            data-testid="canvas"
+            onDragOver={(e) => {
+              if (readOnly) return;
+              e.preventDefault();
+              e.dataTransfer.dropEffect = "move";
+            }}
+            onDrop={(e) => {
+              if (readOnly) return;
+              e.preventDefault();
+              const name = e.dataTransfer.getData(DRAG_MIME) || e.dataTransfer.getData("text/plain");
+              const module = moduleMap.get(name);
+              if (!module) return;
+              const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+              addModule(module, { x: p.x - NODE_WIDTH / 2, y: p.y - 25 });
+            }}
+          >
+            <ReactFlow<FlowNode, Edge>
+              nodes={nodes}
+              edges={edges}
+              nodeTypes={NODE_TYPES}
+              colorMode={mode}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onNodeDragStart={() => dispatch({ type: "beginDrag" })}
+              onNodeDragStop={() => dispatch({ type: "endDrag" })}
+              onSelectionDragStart={() => dispatch({ type: "beginDrag" })}
+              onSelectionDragStop={() => dispatch({ type: "endDrag" })}
+              onConnect={(c) => {
+                const edge = connectionToEdge(c);
+                const target = state.graph.nodes.find((n) => n.id === edge.target);
+                dispatch({ type: "connect", edge, maxInputs: maxInputsFor(target ? moduleMap.get(target.module) : undefined, edge.target_port ?? null) });
+              }}
+              onPaneClick={() => dispatch({ type: "select", nodes: [], edges: [] })}
+              nodesDraggable={!readOnly}
+              nodesConnectable={!readOnly}
+              elementsSelectable
+              deleteKeyCode={null}
+              selectionKeyCode="Shift"
+              multiSelectionKeyCode={["Meta", "Control"]}
+              fitView={initialFit.current}
+              fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+              minZoom={0.1}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={20} />
+              <Controls showInteractive={false} />
+              {state.graph.nodes.length > 12 && <MiniMap pannable zoomable />}
+            </ReactFlow>
+          </Box>
+          <Suspense fallback={null}>
+            <DataPanels pipelineId={pipelineId} spec={spec} graph={state.graph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} />
+          </Suspense>
+        </Flex>
+        <Box w="340px" flexShrink={0} borderLeftWidth="1px" p="3" overflowY="auto" data-testid="config-drawer">
+          <ConfigPanel
+            node={selectedNode}
+            module={selectedNode ? (moduleMap.get(selectedNode.module) ?? null) : null}
+            graph={state.graph}
+            issues={issues}
+            nodeIssues={selectedNode ? (nodeIssues.get(selectedNode.id) ?? []) : []}
+            meta={meta}
+            readOnly={readOnly}
+            connections={connections}
+            dispatch={dispatch}
+            onMeta={(m) => {
+              setMeta(m);
+              setMetaDirty(true);
+            }}
+          />
+        </Box>
+      </Flex>
+      <ConflictDialog
+        conflict={conflict}
+        mine={spec}
+        busy={saving}
+        onClose={() => setConflict(null)}
+        onOverwrite={() => {
+          if (!conflict) return;
+          const status = (conflict.yours?.status ?? spec.status ?? "draft") as "draft" | "active";
+          if (conflict.current) void save(status, conflict.current.etag);
+          else void recreate(status);
+        }}
+        onTakeTheirs={() => {
+          if (!conflict?.current) return;
+          applyStored(conflict.current);
+          setConflict(null);
+          setMessage({ status: "info", text: `Loaded the current version ${conflict.current.version}; your changes were discarded.` });
+        }}
+      />
+    </Flex>
+  );
+}

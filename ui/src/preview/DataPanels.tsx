@@ -1,0 +1,120 @@
+// Hosts the preview and suggestion panels under the canvas and connects them to the editor: what the
+// preview shows (the selected node, or a suggestion's effect on a temporary pipeline) and Apply.
+import { Box, Button, Flex, HStack, Text } from "@chakra-ui/react";
+import { useReactFlow } from "@xyflow/react";
+import { type Dispatch, useCallback, useEffect, useMemo, useState } from "react";
+import type { Spec } from "../api/types";
+import { graphToSpec } from "../graph/convert";
+import { insertAfter, type NewStep } from "../graph/insert";
+import type { Graph } from "../graph/model";
+import type { Action } from "../graph/reducer";
+import { SuggestPanel } from "../suggest/SuggestPanel";
+import { PreviewPanel, type PreviewTarget } from "./PreviewPanel";
+
+const OPEN_KEY = "logidata.preview.open";
+
+/** The spec without canvas positions: moving a node must not re-run its preview. */
+export function semanticKey(spec: Spec): string {
+  return JSON.stringify({ ...spec, nodes: spec.nodes.map(({ position: _p, ...n }) => n) });
+}
+
+function useStableSpec(spec: Spec): Spec {
+  const key = semanticKey(spec);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  return useMemo(() => spec, [key]);
+}
+
+interface Props {
+  pipelineId: string;
+  spec: Spec;
+  graph: Graph;
+  selectedId: string | null;
+  readOnly: boolean;
+  llm: boolean;
+  dispatch: Dispatch<Action>;
+}
+
+export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch }: Props) {
+  const stable = useStableSpec(spec);
+  const [open, setOpen] = useState(() => {
+    try {
+      return window.localStorage.getItem(OPEN_KEY) !== "0";
+    } catch {
+      return true;
+    }
+  });
+  const [effect, setEffect] = useState<PreviewTarget | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const flow = useReactFlow();
+
+  useEffect(() => {
+    try {
+      window.localStorage.setItem(OPEN_KEY, open ? "1" : "0");
+    } catch {
+      // ignore
+    }
+  }, [open]);
+  // A suggestion's effect preview ends when the selection or the pipeline changes.
+  useEffect(() => {
+    setEffect(null);
+    setNotice(null);
+  }, [selectedId, stable]);
+
+  const nodeTarget = useMemo<PreviewTarget | null>(() => (selectedId && !readOnly ? { spec: stable, nodeId: selectedId } : null), [selectedId, stable, readOnly]);
+
+  const onApply = useCallback(
+    (steps: NewStep[]) => {
+      if (!selectedId) return;
+      dispatch({ type: "insertAfter", after: selectedId, steps });
+      // The inserted nodes push the rest right: bring the whole graph back into view once drawn.
+      requestAnimationFrame(() => requestAnimationFrame(() => void flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 200 })));
+    },
+    [selectedId, dispatch, flow],
+  );
+  const onPreviewEffect = useCallback(
+    (steps: NewStep[], title: string) => {
+      if (!selectedId) return;
+      const inserted = insertAfter(graph, selectedId, steps);
+      if ("error" in inserted) {
+        setNotice(inserted.error);
+        return;
+      }
+      const temp = graphToSpec({ ...stable, nodes: [], edges: [] }, inserted.graph);
+      setEffect({ spec: temp, nodeId: inserted.ids[inserted.ids.length - 1], effectOf: title });
+    },
+    [selectedId, graph, stable],
+  );
+
+  return (
+    <Box borderTopWidth="1px" flexShrink={0} h={open ? "320px" : "auto"} display="flex" flexDirection="column" data-testid="data-panels">
+      <HStack px="2" py="0.5" bg="bg.subtle" fontSize="xs" borderBottomWidth={open ? "1px" : "0"}>
+        <Text fontWeight="semibold">Data</Text>
+        {readOnly && <Text color="fg.muted">previews need edit access (they read real data through connections)</Text>}
+        {notice && (
+          <Text color="red.fg" data-testid="data-notice">
+            {notice}
+          </Text>
+        )}
+        <Box flex="1" />
+        <Button size="2xs" variant="ghost" onClick={() => setOpen((o) => !o)} data-testid="data-panels-toggle">
+          {open ? "hide" : "show"}
+        </Button>
+      </HStack>
+      {open && (
+        <Flex flex="1" minH="0">
+          <Box flex="1" minW="0">
+            <PreviewPanel
+              target={effect ?? nodeTarget}
+              nodes={(effect?.spec ?? stable).nodes}
+              onSelectNode={(id) => dispatch({ type: "select", nodes: [id] })}
+              onBack={() => setEffect(null)}
+            />
+          </Box>
+          <Box w="340px" flexShrink={0} borderLeftWidth="1px" minH="0">
+            <SuggestPanel pipelineId={pipelineId} spec={stable} nodeId={selectedId} readOnly={readOnly} llm={llm} onApply={onApply} onPreviewEffect={onPreviewEffect} />
+          </Box>
+        </Flex>
+      )}
+    </Box>
+  );
+}

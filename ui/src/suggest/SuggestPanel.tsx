@@ -1,0 +1,272 @@
+// Suggestions for the selected node: what looks wrong with its data, the evidence, the effect, and the
+// fixing step(s) inserted after it with one (undoable) click. Dismissed ones stay hidden per pipeline.
+import { Badge, Box, Button, HStack, Spinner, Stack, Text, Textarea } from "@chakra-ui/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiError } from "../api/client";
+import type { Spec } from "../api/types";
+import { errorText } from "../components";
+import type { NewStep } from "../graph/insert";
+import { previewApi } from "../preview/api";
+import { formatCell, formatElapsed } from "../preview/format";
+import type { Described, EffectExample, Suggestion, Suggestions } from "../preview/types";
+import { dismiss, loadDismissed, undismissAll } from "./dismissed";
+
+const DEBOUNCE_MS = 600;
+const SEVERITY_PALETTE: Record<string, string> = { high: "red", medium: "orange", low: "gray" };
+
+export function stepsOf(nodes: Suggestion["nodes"]): NewStep[] {
+  return nodes.map((n) => ({ module: n.module, config: n.config, label: n.label ?? null, inputPort: n.input_port ?? null, extraInputs: n.extra_inputs ?? {} }));
+}
+
+/** "10,000 → 9,688 rows · 312 cells changed" */
+export function effectLine(effect: Suggestion["effect"]): string {
+  if (!effect) return "effect not measured on the sample";
+  const parts = [`${effect.rows_before.toLocaleString("en-US")} → ${effect.rows_after.toLocaleString("en-US")} rows`];
+  if (effect.cells_changed) parts.push(`${effect.cells_changed.toLocaleString("en-US")} cells changed`);
+  return parts.join(" · ");
+}
+
+/** Why an apply was refused, from the /suggest/check 422 (detail plus issue messages). */
+export function refusalText(error: unknown): string {
+  if (error instanceof ApiError) {
+    const reasons = error.errors.map((e) => e.message).filter((m) => m && m !== error.detail);
+    return [error.detail, ...reasons].join(" — ");
+  }
+  return errorText(error);
+}
+
+interface Props {
+  pipelineId: string;
+  spec: Spec;
+  nodeId: string | null;
+  readOnly: boolean;
+  llm: boolean;
+  onApply: (steps: NewStep[]) => void;
+  onPreviewEffect: (steps: NewStep[], title: string) => void;
+}
+
+export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply, onPreviewEffect }: Props) {
+  const [dismissed, setDismissed] = useState<string[]>(() => loadDismissed(pipelineId));
+  const [result, setResult] = useState<Suggestions | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [refused, setRefused] = useState<Record<string, string>>({});
+  const seq = useRef(0);
+
+  useEffect(() => setDismissed(loadDismissed(pipelineId)), [pipelineId]);
+
+  useEffect(() => {
+    setRefused({});
+    if (!nodeId || readOnly) {
+      setResult(null);
+      setError(null);
+      return;
+    }
+    const mine = ++seq.current;
+    setLoading(true);
+    const timer = setTimeout(() => {
+      previewApi.suggest(spec, nodeId, dismissed).then(
+        (r) => {
+          if (mine !== seq.current) return;
+          setResult(r);
+          setError(null);
+          setLoading(false);
+        },
+        (e: unknown) => {
+          if (mine !== seq.current) return;
+          setError(e);
+          setLoading(false);
+        },
+      );
+    }, DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+    // Dismissing filters locally at once; the list is re-asked only when the pipeline or node changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [spec, nodeId, readOnly]);
+
+  const visible = useMemo(() => {
+    if (!result || result.node_id !== nodeId) return [];
+    const hidden = new Set(dismissed);
+    return result.suggestions.filter((s) => !hidden.has(s.id));
+  }, [result, nodeId, dismissed]);
+
+  const apply = useCallback(
+    async (s: Suggestion) => {
+      if (!nodeId) return;
+      setBusy(s.id);
+      try {
+        await previewApi.check(spec, nodeId, s);
+        onApply(stepsOf(s.nodes));
+      } catch (e) {
+        setRefused((r) => ({ ...r, [s.id]: refusalText(e) }));
+      } finally {
+        setBusy(null);
+      }
+    },
+    [spec, nodeId, onApply],
+  );
+
+  if (readOnly) {
+    return (
+      <Text p="3" fontSize="xs" color="fg.muted" data-testid="suggest-panel">
+        Suggestions need edit access to this pipeline.
+      </Text>
+    );
+  }
+  if (!nodeId) {
+    return (
+      <Text p="3" fontSize="xs" color="fg.muted" data-testid="suggest-panel">
+        Select a node to see suggestions for its data.
+      </Text>
+    );
+  }
+  return (
+    <Stack gap="2" p="2" h="100%" overflowY="auto" data-testid="suggest-panel" data-node-id={nodeId} data-state={loading ? "loading" : error ? "error" : "ready"}>
+      <HStack fontSize="xs">
+        <Text fontWeight="semibold">Suggestions</Text>
+        {loading && <Spinner size="xs" />}
+        {result && !loading && <Text color="fg.muted">{formatElapsed(result.elapsed_ms)} on {result.sample_rows.toLocaleString("en-US")} rows</Text>}
+        <Box flex="1" />
+        {dismissed.length > 0 && (
+          <Button size="2xs" variant="ghost" onClick={() => setDismissed(undismissAll(pipelineId))} title="Show the suggestions dismissed for this pipeline again">
+            restore {dismissed.length} dismissed
+          </Button>
+        )}
+      </HStack>
+      {error != null && (
+        <Text fontSize="xs" color="red.fg" whiteSpace="pre-wrap" data-testid="suggest-error">
+          {errorText(error)}
+        </Text>
+      )}
+      {result && !loading && !visible.length && !error && (
+        <Text fontSize="xs" color="fg.muted" data-testid="suggest-empty">
+          Nothing to suggest: the sample looks clean.
+        </Text>
+      )}
+      {visible.map((s) => (
+        <Box key={s.id} borderWidth="1px" borderRadius="md" p="2" fontSize="xs" data-testid="suggestion" data-suggestion-id={s.id} data-rule={s.rule}>
+          <HStack gap="1" align="start">
+            <Text fontWeight="semibold" flex="1">
+              {s.title}
+            </Text>
+            <Badge size="xs" colorPalette={SEVERITY_PALETTE[s.severity] ?? "gray"}>
+              {s.severity}
+            </Badge>
+            <Badge size="xs" variant="outline" title={s.confidence_reason ? `Confidence: ${s.confidence_reason}` : "Confidence"}>
+              {Math.round(s.confidence * 100)}%
+            </Badge>
+          </HStack>
+          <Text color="fg.muted" data-testid="suggestion-evidence">
+            {s.evidence}
+          </Text>
+          {s.columns.length > 0 && (
+            <HStack gap="1" wrap="wrap" mt="1">
+              {s.columns.map((c) => (
+                <Badge key={c} size="xs" variant="subtle" fontFamily="mono">
+                  {c}
+                </Badge>
+              ))}
+            </HStack>
+          )}
+          <Text mt="1" data-testid="suggestion-effect">
+            {effectLine(s.effect)}
+          </Text>
+          {s.effect?.summary && s.effect.summary !== effectLine(s.effect) && <Text color="fg.muted">{s.effect.summary}</Text>}
+          {s.effect?.examples?.length ? (
+            <Box mt="1" fontFamily="mono" data-testid="suggestion-examples">
+              {(s.effect.examples as unknown as EffectExample[]).slice(0, 3).map((x, i) => (
+                <Text key={i} truncate title={`${x.column}: ${formatCell(x.before).title} → ${formatCell(x.after).title}`}>
+                  {x.column}: <s>{formatCell(x.before).text}</s> → {formatCell(x.after).text}
+                </Text>
+              ))}
+            </Box>
+          ) : null}
+          <Text color="fg.muted" mt="1">
+            adds {s.nodes.map((n) => n.label || n.module).join(" → ")}
+          </Text>
+          {refused[s.id] && (
+            <Text color="red.fg" mt="1" data-testid="suggestion-refused">
+              Cannot apply: {refused[s.id]}
+            </Text>
+          )}
+          <HStack mt="1" gap="1">
+            <Button size="2xs" colorPalette="blue" onClick={() => void apply(s)} loading={busy === s.id} data-testid="suggestion-apply">
+              Apply
+            </Button>
+            <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(s.nodes), s.title)} data-testid="suggestion-preview">
+              Preview effect
+            </Button>
+            <Button size="2xs" variant="ghost" onClick={() => setDismissed(dismiss(pipelineId, s.id))} data-testid="suggestion-dismiss">
+              Dismiss
+            </Button>
+          </HStack>
+        </Box>
+      ))}
+      {llm && <DescribeStep spec={spec} nodeId={nodeId} onApply={onApply} onPreviewEffect={onPreviewEffect} />}
+    </Stack>
+  );
+}
+
+function DescribeStep({ spec, nodeId, onApply, onPreviewEffect }: { spec: Spec; nodeId: string; onApply: Props["onApply"]; onPreviewEffect: Props["onPreviewEffect"] }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<Described | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    setAnswer(null);
+    setError(null);
+  }, [nodeId]);
+  const propose = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setAnswer(await previewApi.describe(spec, nodeId, text.trim()));
+    } catch (e) {
+      setAnswer(null);
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const usable = answer && !answer.errors.length && answer.nodes.length > 0;
+  return (
+    <Stack gap="1" borderTopWidth="1px" pt="2" fontSize="xs" data-testid="describe-step">
+      <Text fontWeight="semibold">Describe a step</Text>
+      <Textarea size="xs" rows={2} maxLength={2000} placeholder="e.g. keep only orders above 100 euros" value={text} onChange={(e) => setText(e.currentTarget.value)} />
+      <HStack>
+        <Button size="2xs" onClick={() => void propose()} loading={busy} disabled={!text.trim()}>
+          Propose
+        </Button>
+      </HStack>
+      {error != null && (
+        <Text color="red.fg" whiteSpace="pre-wrap">
+          {errorText(error)}
+        </Text>
+      )}
+      {answer && (
+        <Box borderWidth="1px" borderRadius="md" p="2" data-testid="describe-answer">
+          {answer.explanation && <Text>{answer.explanation}</Text>}
+          {answer.nodes.length > 0 && <Text color="fg.muted">proposes {answer.nodes.map((n) => n.label || n.module).join(" → ")}</Text>}
+          {answer.errors.map((e, i) => (
+            <Text key={i} color="red.fg">
+              {e.path ? `${e.path}: ` : ""}
+              {e.message}
+            </Text>
+          ))}
+          {answer.errors.length > 0 && <Text color="red.fg">The proposal is invalid and cannot be applied; rephrase and try again.</Text>}
+          {usable && (
+            <HStack mt="1" gap="1">
+              <Button size="2xs" colorPalette="blue" onClick={() => onApply(stepsOf(answer.nodes))}>
+                Apply
+              </Button>
+              <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(answer.nodes), "described step")}>
+                Preview effect
+              </Button>
+            </HStack>
+          )}
+        </Box>
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { connectionToEdge, fromFlow, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../src/graph/convert";
+import { moduleMap, mod, spec } from "./fixtures";
+
+describe("spec <-> React Flow", () => {
+  it("round-trips nodes, edges and positions", () => {
+    const original = spec();
+    const graph = specToGraph(original);
+    const nodes = toFlowNodes(graph, { modules: moduleMap });
+    const edges = toFlowEdges(graph);
+    expect(nodes.map((n) => n.position)).toEqual(original.nodes!.map((n) => n.position));
+    expect(nodes[0]).toMatchObject({ id: "read", type: "logidata", data: { module: { name: "source.file" } } });
+    expect(edges[0]).toMatchObject({ source: "read", target: "dedupe", sourceHandle: "out", targetHandle: "in" });
+
+    const back = graphToSpec(original, fromFlow(nodes, edges));
+    expect(back).toEqual(original);
+  });
+
+  it("keeps moved positions (rounded) and every other spec field", () => {
+    const original = spec({ tags: ["x"], schedule: "@daily" });
+    const nodes = toFlowNodes(specToGraph(original), { modules: moduleMap });
+    nodes[1] = { ...nodes[1], position: { x: 412.6, y: -7.2 } };
+    const back = graphToSpec(original, fromFlow(nodes, toFlowEdges(specToGraph(original))));
+    expect(back.nodes![1].position).toEqual({ x: 413, y: -7 });
+    expect(back.nodes![1].config).toEqual(original.nodes![1].config);
+    expect(back.schedule).toBe("@daily");
+    expect(back.tags).toEqual(["x"]);
+  });
+
+  it("fills defaults for hand-written specs without ports or positions", () => {
+    const s = spec();
+    const raw = { ...s, nodes: s.nodes!.map(({ position: _p, ...n }) => n), edges: [{ source: "read", target: "dedupe" }] } as unknown as typeof s;
+    const graph = specToGraph(raw);
+    expect(graph.nodes[0].position).toEqual({ x: 0, y: 0 });
+    expect(graph.edges[0]).toEqual({ source: "read", target: "dedupe", source_port: "out", target_port: null });
+  });
+
+  it("maps named ports both ways", () => {
+    expect(connectionToEdge({ source: "a", target: "j", sourceHandle: "unmatched", targetHandle: "left" })).toEqual({
+      source: "a",
+      target: "j",
+      source_port: "unmatched",
+      target_port: "left",
+    });
+    expect(connectionToEdge({ source: "a", target: "b", sourceHandle: null, targetHandle: "in" })).toEqual({
+      source: "a",
+      target: "b",
+      source_port: "out",
+      target_port: null,
+    });
+    const graph = { nodes: [], edges: [{ source: "r", target: "j", source_port: "matched", target_port: "right" }] };
+    expect(toFlowEdges(graph)[0]).toMatchObject({ sourceHandle: "matched", targetHandle: "right", label: "matched" });
+  });
+
+  it("unknown modules become broken nodes instead of failing", () => {
+    const s = spec();
+    s.nodes![1] = { ...s.nodes![1], module: "gone.module" };
+    const nodes = toFlowNodes(specToGraph(s), { modules: moduleMap });
+    expect(nodes[1].data.module).toBeNull();
+    expect(nodes[1].data.node.module).toBe("gone.module");
+  });
+
+  it("carries selection, run state, issues and read-only into node data", () => {
+    const graph = specToGraph(spec());
+    const issue = { path: "nodes[1].config.columns", message: "bad", node_id: "dedupe" };
+    const nodes = toFlowNodes(graph, {
+      modules: moduleMap,
+      selected: ["tidy"],
+      issues: new Map([["dedupe", [issue]]]),
+      runNodes: { read: { task_id: "read", state: "success", rows_in: null, rows_out: 10, seconds: 0.5, engine: "etl" } },
+      readOnly: true,
+    });
+    expect(nodes[2].selected).toBe(true);
+    expect(nodes[1].data.issues).toEqual([issue]);
+    expect(nodes[0].data.run?.rows_out).toBe(10);
+    expect(nodes.every((n) => n.draggable === false && n.connectable === false)).toBe(true);
+  });
+
+  it("limits inputs per port", () => {
+    expect(maxInputsFor(mod("deduplicate"), null)).toBe(1);
+    expect(maxInputsFor(mod("join"), "left")).toBe(1);
+    expect(maxInputsFor(undefined, null)).toBeNull();
+  });
+});
