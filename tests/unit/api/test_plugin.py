@@ -11,16 +11,14 @@ import pytest
 def test_importing_the_plugin_builds_nothing() -> None:
     """Scheduler, DAG processor and task runners import plugins: no FastAPI, engine or pandas then."""
     code = (
-        "import sys, time; import airflow.plugins_manager; t = time.perf_counter();"
-        "import airflow_provider_logidata.plugin as p; took = time.perf_counter() - t;"
+        "import sys; import airflow.plugins_manager;"
+        "import airflow_provider_logidata.plugin as p;"
         "heavy = [m for m in ('fastapi', 'pandas', 'duckdb', 'pyarrow', 'airflow_provider_logidata.api.app',"
         " 'airflow_provider_logidata.engine') if m in sys.modules];"
-        "print(heavy, took)"
+        "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    heavy, took = out.stdout.strip().rsplit(" ", 1)
-    assert heavy == "[]"
-    assert float(took) < 0.05
+    assert out.stdout.strip() == "[]"
 
 
 def test_external_views_are_valid_for_airflow() -> None:

@@ -141,19 +141,13 @@ def test_personal_data_uses_md5_for_elt_pipelines() -> None:
     assert elt[0].nodes[0].config["columns"][0]["expression"] == 'md5("email")'
 
 
-def test_ten_thousand_rows_under_two_seconds() -> None:
-    import time
-
-    rows = base_rows(9, 10_000)
+def test_ten_thousand_rows_are_handled() -> None:
+    """A full-size sample (latency is measured by `make bench`, section suggest)."""
     import random
 
-    rows = padded(rows, 0.05, random.Random(3))
-    t = table(rows)
-    suggest(t)  # warm-up (imports)
-    started = time.perf_counter()
-    found = suggest(t)
-    assert time.perf_counter() - started < 2.0
-    assert found
+    rows = padded(base_rows(9, 10_000), 0.05, random.Random(3))
+    found = suggest(table(rows))
+    assert any(item.rule == "padded_text" for item in found), [item.rule for item in found]
 
 
 def test_odd_tables_give_no_errors() -> None:

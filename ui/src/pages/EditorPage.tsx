@@ -13,7 +13,7 @@ import {
   ReactFlowProvider,
   useReactFlow,
 } from "@xyflow/react";
-import { lazy, Suspense, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { lazy, memo, Suspense, useCallback, useDeferredValue, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { api, ApiError } from "../api/client";
 import type { Conflict, Connection, Issue, Module, Run, Spec, StoredPipeline } from "../api/types";
 import { ConfigPanel } from "../canvas/ConfigPanelHost";
@@ -32,7 +32,10 @@ import { useColorMode } from "../theme";
 
 const NODE_TYPES = { logidata: NodeCard };
 // Preview and suggestions: their own chunk, fetched while the canvas draws.
-const DataPanels = lazy(() => import("../preview/DataPanels").then((m) => ({ default: m.DataPanels })));
+// Memoised: while a node is dragged the editor re-renders every frame, the panels need not.
+const DataPanels = lazy(() => import("../preview/DataPanels").then((m) => ({ default: memo(m.DataPanels) })));
+const DrawerPanel = memo(ConfigPanel);
+const NO_ISSUES: Issue[] = [];
 const POLL_MS = 2000;
 const VALIDATE_DEBOUNCE_MS = 500;
 
@@ -119,18 +122,27 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
 
   const spec = useMemo(() => (meta ? graphToSpec({ ...meta, nodes: [], edges: [] } as Spec, state.graph) : null), [meta, state.graph]);
   const dirty = state.revision !== savedRevision || metaDirty;
+  // A drag changes the graph every frame. What only reads it (validation, previews, the drawer while
+  // dragging) follows a deferred copy, so React renders the canvas first and the rest when it has time.
+  const deferredGraph = useDeferredValue(state.graph);
+  const deferredSpec = useDeferredValue(spec);
+  const dragging = state.dragStart != null;
+  const onMeta = useCallback((m: PipelineMeta) => {
+    setMeta(m);
+    setMetaDirty(true);
+  }, []);
 
   // Validate while editing (debounced): errors appear on the nodes and fields before saving.
   useEffect(() => {
-    if (!spec || readOnly || (state.revision === savedRevision && !metaDirty)) return;
+    if (!deferredSpec || readOnly || (state.revision === savedRevision && !metaDirty)) return;
     const timer = setTimeout(() => {
-      api.validate(spec).then(
+      api.validate(deferredSpec).then(
         (v) => setIssues(v.errors),
         () => undefined,
       );
     }, VALIDATE_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [spec, readOnly, state.revision, savedRevision, metaDirty]);
+  }, [deferredSpec, readOnly, state.revision, savedRevision, metaDirty]);
 
   // Runs: fetched on open, then every 2 s while a run is active, one was just started, or an active
   // pipeline's DAG is not parsed yet.
@@ -154,7 +166,7 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
     return () => clearInterval(timer);
   }, [active, pendingRun, waitingForDag, refreshRuns]);
 
-  const nodeIssues = useMemo(() => issuesByNode(issues, state.graph.nodes), [issues, state.graph.nodes]);
+  const nodeIssues = useMemo(() => issuesByNode(issues, deferredGraph.nodes), [issues, deferredGraph.nodes]);
   const showRun = latest && (!dirty || active) ? latest : null;
 
   // React Flow node objects are rebuilt only for nodes whose inputs changed, so a 200-node canvas stays
@@ -181,7 +193,12 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
     cache.current = next;
     return out;
   }, [state.graph, moduleMap, nodeIssues, showRun, state.selectedNodes, readOnly, measured]);
-  const edges = useMemo(() => toFlowEdges(state.graph, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly }), [state.graph, state.selectedEdges, showRun, readOnly]);
+  // A move keeps the edge list (same array): edges are rebuilt only when they, selection or runs change.
+  const graphEdges = state.graph.edges;
+  const edges = useMemo(
+    () => toFlowEdges({ nodes: [], edges: graphEdges }, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly }),
+    [graphEdges, state.selectedEdges, showRun, readOnly],
+  );
 
   const onNodesChange = useCallback(
     (changes: NodeChange<FlowNode>[]) => {
@@ -345,6 +362,10 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
 
   initialFit.current ??= state.graph.nodes.length > 0;
   const selectedNode = state.selectedNodes.length === 1 ? (state.graph.nodes.find((n) => n.id === state.selectedNodes[0]) ?? null) : null;
+  // While dragging, the drawer shows the deferred node (only its position changes); otherwise the live
+  // one, so form fields never lag behind typing.
+  const panelGraph = dragging ? deferredGraph : state.graph;
+  const panelNode = selectedNode ? (panelGraph.nodes.find((n) => n.id === selectedNode.id) ?? selectedNode) : null;
   const canRun = canEdit && meta.status === "active" && !dirty && dagFound === true;
   const runTitle = !canEdit
     ? "Your role cannot run pipelines"
@@ -507,24 +528,21 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
             </ReactFlow>
           </Box>
           <Suspense fallback={null}>
-            <DataPanels pipelineId={pipelineId} spec={spec} graph={state.graph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} />
+            <DataPanels pipelineId={pipelineId} spec={deferredSpec ?? spec} graph={deferredGraph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} />
           </Suspense>
         </Flex>
         <Box w="340px" flexShrink={0} borderLeftWidth="1px" p="3" overflowY="auto" data-testid="config-drawer">
-          <ConfigPanel
-            node={selectedNode}
-            module={selectedNode ? (moduleMap.get(selectedNode.module) ?? null) : null}
-            graph={state.graph}
+          <DrawerPanel
+            node={panelNode}
+            module={panelNode ? (moduleMap.get(panelNode.module) ?? null) : null}
+            graph={panelGraph}
             issues={issues}
-            nodeIssues={selectedNode ? (nodeIssues.get(selectedNode.id) ?? []) : []}
+            nodeIssues={panelNode ? (nodeIssues.get(panelNode.id) ?? NO_ISSUES) : NO_ISSUES}
             meta={meta}
             readOnly={readOnly}
             connections={connections}
             dispatch={dispatch}
-            onMeta={(m) => {
-              setMeta(m);
-              setMetaDirty(true);
-            }}
+            onMeta={onMeta}
           />
         </Box>
       </Flex>
