@@ -9,51 +9,30 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from airflow_app import API, airflow_test_client, issue_tokens
+
 pytestmark = pytest.mark.integration
 
-PASSWORDS = {"admin": "admin-secret", "user": "user-secret", "viewer": "viewer-secret"}
-API = "/logidata/api"
 # Reads a viewer may do although they are POSTs (everything else that changes something is a write).
 READ_ONLY_POSTS = {"/validate"}
 
 
 @pytest.fixture(scope="module")
 def airflow_client(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from fastapi.testclient import TestClient
-
-    home = tmp_path_factory.mktemp("builder-api")
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,user:user,viewer:viewer")
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-    patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "logidata-builder-api-tests-" + "0" * 64)
-    from airflow.api_fastapi.app import create_app, purge_cached_app
-
-    purge_cached_app()
-    app = create_app()
-    try:
-        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        purge_cached_app()
-        patch.undo()
+    with airflow_test_client(tmp_path_factory.mktemp("builder-api"), "builder-api") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
 def tokens(airflow_client: Any) -> dict[str, str]:
-    out = {}
-    for name, password in PASSWORDS.items():
-        response = airflow_client.post("/auth/token", json={"username": name, "password": password})
-        assert response.status_code == 201, response.text
-        out[name] = response.json()["access_token"]
-    airflow_client.cookies.clear()
-    return out
+    return issue_tokens(airflow_client)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,11 @@ from airflow_provider_logidata.preview import service
 from airflow_provider_logidata.preview.execute import run_plan
 from airflow_provider_logidata.preview.plan import plan_preview
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from airflow_app import API, airflow_test_client, issue_tokens
+
 pytestmark = pytest.mark.integration
 
-PASSWORDS = {"admin": "admin-secret", "user": "user-secret", "viewer": "viewer-secret"}
-API = "/logidata/api"
 BIG_ROWS = 200_000
 
 
@@ -166,39 +168,14 @@ def test_http_api_reads_the_first_page_only(monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture(scope="module")
 def airflow_client(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Airflow's full app (auth manager, plugins, LogiData mounted) behind TestClient, as in
-    test_builder_api.py; entering it starts the preview workers (the plugin app's lifespan)."""
-    from fastapi.testclient import TestClient
-
-    home = tmp_path_factory.mktemp("preview-api")
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,user:user,viewer:viewer")
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-    patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "logidata-preview-api-tests-" + "0" * 64)
-    from airflow.api_fastapi.app import create_app, purge_cached_app
-
-    purge_cached_app()
-    app = create_app()
-    try:
-        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
-            yield client
-    finally:
-        purge_cached_app()
-        service.shutdown()
-        patch.undo()
+    """Airflow's full app with LogiData mounted; the preview workers start with the first preview."""
+    with airflow_test_client(tmp_path_factory.mktemp("preview-api"), "preview-api") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
 def tokens(airflow_client: Any) -> dict[str, str]:
-    out = {}
-    for name, password in PASSWORDS.items():
-        response = airflow_client.post("/auth/token", json={"username": name, "password": password})
-        assert response.status_code == 201, response.text
-        out[name] = response.json()["access_token"]
-    airflow_client.cookies.clear()
-    return out
+    return issue_tokens(airflow_client)
 
 
 def post(client: Any, token: str, body: dict[str, Any]) -> Any:

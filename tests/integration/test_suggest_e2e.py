@@ -16,51 +16,27 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from airflow_app import API, airflow_test_client, issue_tokens
 from llm_server import LlmServer
 
 pytestmark = pytest.mark.integration
 
 PASSWORDS = {"admin": "admin-secret", "viewer": "viewer-secret"}
-API = "/logidata/api"
 
 
 @pytest.fixture(scope="module")
 def client(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from fastapi.testclient import TestClient
-
-    home = tmp_path_factory.mktemp("suggest-api")
-    passwords = home / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    patch = pytest.MonkeyPatch()
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
-    patch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-    patch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "logidata-suggest-tests-" + "0" * 64)
-    patch.setenv("AIRFLOW__LOGIDATA__PREVIEW_WORKERS", "1")
-    patch.setenv("AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT", "60")
-    from airflow.api_fastapi.app import create_app, purge_cached_app
-
-    from airflow_provider_logidata.preview import service
-
-    purge_cached_app()
-    app = create_app()
-    try:
-        with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as test_client:
-            yield test_client
-    finally:
-        service.shutdown()
-        purge_cached_app()
-        patch.undo()
+    settings = {"AIRFLOW__LOGIDATA__PREVIEW_WORKERS": "1", "AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT": "60"}
+    with airflow_test_client(
+        tmp_path_factory.mktemp("suggest-api"), "suggest", settings, passwords=PASSWORDS
+    ) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")
 def headers(client: Any) -> dict[str, dict[str, str]]:
-    out = {}
-    for name, password in PASSWORDS.items():
-        response = client.post("/auth/token", json={"username": name, "password": password})
-        assert response.status_code == 201, response.text
-        out[name] = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    client.cookies.clear()
-    return out
+    tokens = issue_tokens(client, PASSWORDS)
+    return {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
 
 
 def _post(client: Any, headers: dict[str, str], path: str, body: dict[str, Any]) -> Any:
