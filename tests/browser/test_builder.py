@@ -206,11 +206,12 @@ def test_build_save_and_run_a_pipeline(
         shots(page, "dag-parsed")
         dag_page = context.new_page()
         dag_page.goto(f"{stack.base_url}/dags/{PIPELINE_ID}")
-        # Airflow's own UI: its first load in a fresh stack can take a while on a busy 2-core runner.
-        dag_page.get_by_text(PIPELINE_ID).filter(visible=True).first.wait_for(timeout=60_000)
+        # Airflow's DAG page shows the pipeline's name (the DAG's display name) and a "Pipeline" tab from
+        # the plugin; that tab (also the link in the DAG docs) opens this pipeline in the builder.
+        dag_page.get_by_text("Browser: clean orders").filter(visible=True).first.wait_for(timeout=60_000)
         shots(dag_page, "dag-in-airflow")
-        # The DAG's "Pipeline" tab (also the link in the DAG docs) opens this pipeline in the builder.
-        dag_page.goto(f"{stack.base_url}/dags/{PIPELINE_ID}/plugin/logidata-pipeline")
+        dag_page.locator("a[href$='/plugin/logidata-pipeline']").first.click()
+        dag_page.wait_for_url(f"**/dags/{PIPELINE_ID}/plugin/logidata-pipeline")
         tab_frame = dag_page.frame_locator(f"iframe[src*='/logidata/ui/#/pipelines/{PIPELINE_ID}']")
         tab_frame.locator(".react-flow__node[data-id='deduplicate_1']").wait_for(timeout=60_000)
         shots(dag_page, "dag-pipeline-tab")

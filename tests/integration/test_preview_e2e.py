@@ -140,6 +140,87 @@ def test_s3_csv_head(s3_server: str, s3_bucket: str) -> None:
     assert "LIMIT 7" in answer["sql"]
 
 
+@pytest.fixture
+def s3_bytes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Bytes the preview fetches from S3: every ranged GET of s3fs's file object, counted in-process."""
+    from s3fs.core import S3File
+
+    fetched: list[int] = []
+    real = S3File._fetch_range
+
+    def counted(self: Any, start: int, end: int) -> Any:
+        data = real(self, start, end)
+        fetched.append(len(data))
+        return data
+
+    monkeypatch.setattr(S3File, "_fetch_range", counted)
+    return fetched
+
+
+def _put(s3_server: str, bucket: str, key: str, body: bytes) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").put_object(
+        Bucket=bucket, Key=key, Body=body
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: DuckDB reads CSV through fsspec in 32 MB buffers (DESCRIBE sniff + LIMIT scan), so "
+    "a head preview downloads a CSV object under ~64 MB whole; fix: a bounded buffer_size for previews",
+)
+def test_s3_csv_head_does_not_download_the_object(
+    s3_server: str, s3_bucket: str, s3_bytes: list[int]
+) -> None:
+    body = ("id,city\n" + "".join(f"{i},City {i % 1000}\n" for i in range(400_000))).encode()
+    _put(s3_server, s3_bucket, "big/orders.csv", body)
+    nodes = [
+        {
+            "id": "read",
+            "module": "source.file",
+            "config": {"path": f"s3://logidata_s3@{s3_bucket}/big/orders.csv"},
+        }
+    ]
+    answer = run_plan(plan_preview(doc(nodes), "read", limit=100))
+    assert [row[0] for row in answer["rows"]] == list(range(100))
+    assert s3_bytes, "the counter saw no S3 read"
+    assert sum(s3_bytes) < len(body) / 4, (sum(s3_bytes), len(body))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: s3fs's default 50 MB block (readahead cache) makes the first read of an object under "
+    "50 MB fetch all of it; fix: open preview reads with a small block_size (e.g. 1 MB)",
+)
+def test_s3_parquet_head_fetches_only_the_first_row_groups(
+    s3_server: str, s3_bucket: str, s3_bytes: list[int]
+) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 400_000
+    table = pa.table(
+        {"id": pa.array(range(rows), pa.int64()), "text": [f"row {i:08d} padding" for i in range(rows)]}
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=10_000, compression="none")
+    body = buffer.getvalue()
+    _put(s3_server, s3_bucket, "big/orders.parquet", body)
+    path = f"s3://logidata_s3@{s3_bucket}/big/orders.parquet"
+    answer = run_plan(
+        plan_preview(
+            doc([{"id": "read", "module": "source.file", "config": {"path": path}}]), "read", limit=100
+        )
+    )
+    assert [row[0] for row in answer["rows"]] == list(range(100))
+    assert answer["row_count_estimate"] == rows
+    assert s3_bytes, "the counter saw no S3 read"
+    assert sum(s3_bytes) < len(body) / 4, (sum(s3_bytes), len(body))
+
+
 def test_http_api_reads_the_first_page_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
@@ -302,3 +383,100 @@ def test_connection_from_the_metadata_db(
     finally:
         with create_session() as session:
             session.query(Connection).filter(Connection.conn_id == conn_id).delete()
+
+
+# ------------------------------------------------------------------ a hanging preview never takes the API down
+
+
+def _hang_in_thread(client: Any, token: str, pipeline: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """Start a preview that hangs in ``pg_sleep`` on a thread; the answer lands in the returned list."""
+    import threading
+
+    answers: list[Any] = []
+
+    def send() -> None:
+        answers.append(
+            client.post(
+                f"{API}/preview",
+                json={"pipeline": pipeline, "node_id": "orders"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread, answers
+
+
+def _wait_until_sleeping(pg: Any, thread: Any) -> None:
+    """Block until PostgreSQL shows the preview's ``pg_sleep`` running (the worker is busy)."""
+    import threading
+
+    tick = threading.Event()
+    for _ in range(400):
+        found = pg.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE '%pg_sleep(%' AND state = 'active' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        if found:
+            return
+        assert thread.is_alive(), "the hanging preview answered before it started sleeping"
+        tick.wait(0.05)
+    raise AssertionError("the preview never reached pg_sleep")
+
+
+def test_api_answers_while_a_preview_hangs(
+    airflow_client: Any, tokens: dict[str, str], pg: Any, pg_conn_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT", "8")
+    slow = doc([pg_source(pg_conn_id, query="SELECT x FROM pg_sleep(30), (VALUES (1)) AS v(x)")], pid="hang")
+    thread, answers = _hang_in_thread(airflow_client, tokens["user"], slow)
+    _wait_until_sleeping(pg, thread)
+    headers = {"Authorization": f"Bearer {tokens['user']}"}
+    health = airflow_client.get("/api/v2/monitor/health", headers=headers)
+    assert health.status_code == 200, health.text
+    modules = airflow_client.get(f"{API}/modules", headers=headers)
+    assert modules.status_code == 200, modules.text
+    assert thread.is_alive(), "the API answered only after the preview ended"
+    thread.join(timeout=30)
+    assert answers and answers[0].status_code == 504, answers and answers[0].text
+
+
+def test_second_preview_is_refused_with_429_while_the_only_worker_hangs(
+    airflow_client: Any,
+    tokens: dict[str, str],
+    csv_pipeline: Any,
+    pg: Any,
+    pg_conn_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One worker and no queue (read when the pool is created: a fresh pool for this test)."""
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PREVIEW_WORKERS", "1")
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PREVIEW_QUEUE", "0")
+    monkeypatch.setenv("AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT", "8")
+    previous = service._pool
+    monkeypatch.setattr(service, "_pool", None)
+    service.get_cache().clear()
+    try:
+        pool = service.get_pool()
+        assert (pool.workers, pool.queue_size) == (1, 0)
+        slow = doc(
+            [pg_source(pg_conn_id, query="SELECT x FROM pg_sleep(30), (VALUES (1)) AS v(x)")], pid="busy"
+        )
+        thread, answers = _hang_in_thread(airflow_client, tokens["user"], slow)
+        _wait_until_sleeping(pg, thread)
+        body = error_of(
+            post(airflow_client, tokens["user"], {"pipeline": csv_pipeline, "node_id": "read", "limit": 3}),
+            429,
+        )
+        assert "try again" in body["detail"]
+        thread.join(timeout=30)
+        assert answers and answers[0].status_code == 504, answers and answers[0].text
+        response = post(
+            airflow_client, tokens["user"], {"pipeline": csv_pipeline, "node_id": "read", "limit": 3}
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        if service._pool is not None:
+            service._pool.close()
+        monkeypatch.setattr(service, "_pool", previous)

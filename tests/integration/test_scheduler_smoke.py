@@ -210,6 +210,8 @@ def _environment(home: Path, port: int) -> dict[str, str]:
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
+            # No preview workers: this stack never previews; their imports would compete with the run on 2 cores.
+            "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
         }

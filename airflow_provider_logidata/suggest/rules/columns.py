@@ -26,7 +26,8 @@ def _blank(sample: SampleContext, name: str) -> bool:
     if not is_text(sample.type_of(name)):
         return False
     column = quote_ident(name)
-    return not sample.value(f"SELECT count(*) FROM {SAMPLE} WHERE trim({column}) <> ''")
+    # Not trim(): DuckDB's trim strips spaces only, so a tab or newline would count as a value.
+    return not sample.value(f"SELECT count(*) FROM {SAMPLE} WHERE regexp_matches({column}, '\\S')")
 
 
 def _drop(sample: SampleContext, drop: list[str], label: str):  # type: ignore[no-untyped-def]

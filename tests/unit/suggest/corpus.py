@@ -117,8 +117,10 @@ def numbers_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random
 
 
 def integers_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
-    for row in rows:
-        row["quantity"] = str(row["quantity"])
+    """``share`` of the values are missing: casting must keep every present one."""
+    missing = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
+        row["quantity"] = None if i in missing else str(row["quantity"])
     return rows
 
 
@@ -137,9 +139,13 @@ def mixed_dates(rows: list[dict[str, Any]], share: float, rng: random.Random) ->
 
 
 def timestamps_as_text(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
-    for row in rows:
+    """``share`` of the values are the junk marker 'unknown'."""
+    bad = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
         row["order_date"] = (
-            f"{row['order_date'].isoformat()}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00"
+            "unknown"
+            if i in bad
+            else f"{row['order_date'].isoformat()}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00"
         )
     return rows
 
@@ -154,14 +160,43 @@ def nulls_in(column: str) -> Callable[[list[dict[str, Any]], float, random.Rando
 
 
 def constant(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """A constant text column; with ``share`` also a constant number column (two at once)."""
     for row in rows:
         row["channel"] = "web"
+        if share:
+            row["version"] = 3
     return rows
 
 
 def empty(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """``share`` of the rows hold blank text ('' or white space), the others no value at all."""
+    blank = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
+        row["comment"] = rng.choice(["", " ", "  \t"]) if i in blank else None
+    return rows
+
+
+WORDS = ["leave", "door", "ring", "twice", "fragile", "call", "before", "gate", "code", "back", "office"]
+
+
+def free_text_nulls(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """A free-text column (almost every value distinct) with ``share`` of it missing."""
+    missing = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        row["note"] = None if i in missing else " ".join(rng.choices(WORDS, k=5)).capitalize()
+    return rows
+
+
+def ngram_variants(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """'New York' / 'NewYork' / 'new york': only the 2-gram fingerprint joins 'NewYork' (no token split),
+    and at these shares 'NewYork' is too frequent for the nearest-neighbour pass (see cluster.RARER)."""
     for row in rows:
-        row["comment"] = "" if share else None
+        if row["city"] == "Amiens":
+            row["city"] = "New York"
+    for row in rows:
+        if row["city"] == "New York":
+            roll = rng.random()
+            row["city"] = "NewYork" if roll < share else "new york" if roll < share + 0.05 else "New York"
     return rows
 
 
@@ -218,8 +253,13 @@ def ibans(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[
     return rows
 
 
+MESSY = {"order_id": "Order ID", "customer_id": "customerId", "amount": " Amount ($)"}
+ALL_MESSY = MESSY | {"city": "City", "status": "STATUS", "quantity": "Quantity.", "order_date": "Order-Date"}
+
+
 def messy_names(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
-    renames = {"order_id": "Order ID", "customer_id": "customerId", "amount": " Amount ($)"}
+    """Three messy names; with ``share`` every column name is messy."""
+    renames = ALL_MESSY if share else MESSY
     return [{renames.get(k, k): v for k, v in row.items()} for row in rows]
 
 
@@ -233,6 +273,47 @@ def key_nulls(rows: list[dict[str, Any]], share: float, rng: random.Random) -> l
     return rows
 
 
+@dataclass(frozen=True)
+class Expect:
+    """Which fix the suggestion must propose, not only that its rule fired.
+
+    ``config``: config keys of the last proposed node that matter, compared exactly. ``casts`` and
+    ``renames`` (select_columns): per column; ``dropped``: columns select_columns must leave out.
+    ``no_new_nulls``: columns that, after applying, gain no nulls beyond the injected junk markers (a wrong
+    cast or date format nulls the values). ``methods``: exactly how the variants were found.
+    """
+
+    module: str
+    config: dict[str, Any] = field(default_factory=dict)
+    casts: dict[str, str] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+    no_new_nulls: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+
+def fill(column: str, strategy: str, **extra: Any) -> Expect:
+    return Expect("fill_nulls", {"fills": [{"column": column, "strategy": strategy, **extra}]})
+
+
+def drop_rows(column: str) -> Expect:
+    return Expect("filter_rows", {"condition": f'"{column}" IS NOT NULL'})
+
+
+def drop_columns(*columns: str) -> Expect:
+    return Expect("select_columns", dropped=columns)
+
+
+def parse(column: str, formats: list[str], target: str = "date") -> Expect:
+    return Expect(
+        "parse_dates", {"columns": [column], "formats": formats, "target": target}, no_new_nulls=(column,)
+    )
+
+
+def cast(column: str, to: str) -> Expect:
+    return Expect("select_columns", casts={column: to}, no_new_nulls=(column,))
+
+
 @dataclass
 class Case:
     name: str
@@ -243,6 +324,7 @@ class Case:
     seed: int = 7
     other_sources: dict[str, pa.Table] = field(default_factory=dict)
     downstream_keys: dict[str, list[str]] = field(default_factory=dict)
+    expect: Expect | None = None
 
     def build(self) -> pa.Table:
         rng = random.Random(self.seed * 1000 + int(self.share * 1000))
@@ -250,6 +332,7 @@ class Case:
 
 
 STRENGTHS = (0.01, 0.05, 0.3)
+CITY_VARIANTS = Expect("map_values", {"column": "city", "default": "keep"})
 CASES: list[Case] = []
 for share in STRENGTHS:
     CASES += [
@@ -257,18 +340,103 @@ for share in STRENGTHS:
         Case("key_duplicates", "key_duplicates", ["order_id"], key_duplicates, share),
         Case("padded_text", "padded_text", ["city"], padded, share),
         Case("inconsistent_case", "inconsistent_case", ["status"], case, share),
-        Case("typos", "spelling_variants", ["city"], typos, share),
-        Case("accents", "spelling_variants", ["city"], accents, share),
-        Case("nulls_numeric", "nulls", ["amount"], nulls_in("amount"), share),
-        Case("nulls_text", "nulls", ["city"], nulls_in("city"), share),
-        Case("nulls_key", "nulls", ["order_id"], key_nulls, share),
-        Case("mixed_dates", "dates_as_text", ["order_date"], mixed_dates, share),
+        Case("typos", "spelling_variants", ["city"], typos, share, expect=CITY_VARIANTS),
+        Case("accents", "spelling_variants", ["city"], accents, share, expect=CITY_VARIANTS),
+        # nulls.py: numbers → median, few-valued text → mode, free text → a visible constant,
+        # a key → drop the rows (never invented), whatever the share up to DROP_SHARE.
+        Case(
+            "nulls_numeric", "nulls", ["amount"], nulls_in("amount"), share, expect=fill("amount", "median")
+        ),
+        Case("nulls_text", "nulls", ["city"], nulls_in("city"), share, expect=fill("city", "mode")),
+        Case(
+            "nulls_free_text",
+            "nulls",
+            ["note"],
+            free_text_nulls,
+            share,
+            expect=fill("note", "constant", value="unknown"),
+        ),
+        Case("nulls_key", "nulls", ["order_id"], key_nulls, share, expect=drop_rows("order_id")),
+        Case(
+            "mixed_dates",
+            "dates_as_text",
+            ["order_date"],
+            mixed_dates,
+            share,
+            expect=parse("order_date", ["%d.%m.%Y", "%Y-%m-%d"]),
+        ),
     ]
+for share in (0.01, 0.05):  # dates: dropped only when few (nulls.FEW), never invented
+    CASES.append(
+        Case(
+            "nulls_date",
+            "nulls",
+            ["order_date"],
+            nulls_in("order_date"),
+            share,
+            expect=drop_rows("order_date"),
+        )
+    )
 for share in (0.0, 0.01, 0.05):
     CASES += [
-        Case("numbers_as_text", "numbers_as_text", ["amount"], numbers_as_text, share),
-        Case("dates_as_text", "dates_as_text", ["order_date"], dates_as_text, share),
+        Case(
+            "numbers_as_text",
+            "numbers_as_text",
+            ["amount"],
+            numbers_as_text,
+            share,
+            expect=cast("amount", "decimal"),
+        ),
+        # Day-first with days above 12: only %d/%m/%Y reads every value (%m/%d/%Y would null them).
+        Case(
+            "dates_as_text",
+            "dates_as_text",
+            ["order_date"],
+            dates_as_text,
+            share,
+            expect=parse("order_date", ["%d/%m/%Y"]),
+        ),
     ]
+for share in (0.0, 0.05):
+    CASES += [
+        Case(
+            "integers_as_text",
+            "numbers_as_text",
+            ["quantity"],
+            integers_as_text,
+            share,
+            expect=cast("quantity", "integer"),
+        ),
+        Case(
+            "timestamps_as_text",
+            "dates_as_text",
+            ["order_date"],
+            timestamps_as_text,
+            share,
+            expect=parse("order_date", ["%Y-%m-%dT%H:%M:%S"], "timestamp"),
+        ),
+    ]
+for share in (0.4, 0.45):
+    CASES.append(
+        Case(
+            "ngram_variants",
+            "spelling_variants",
+            ["city"],
+            ngram_variants,
+            share,
+            expect=Expect(
+                "map_values",
+                {
+                    "column": "city",
+                    # Case-only variants of the target's own form ("new york") are left to
+                    # inconsistent_case (clean_text), so the mapping holds the other form only.
+                    "mapping": {"NewYork": "New York"},
+                    "default": "keep",
+                },
+                methods=("2-gram fingerprint",),
+            ),
+        )
+    )
 for share in (0.005, 0.02, 0.1):
     CASES += [
         Case("outliers_skewed", "outliers", ["amount"], outliers_in("amount", 1000.0), share),
@@ -280,15 +448,53 @@ for share in (0.6, 0.9, 1.0):
         Case("phones", "personal_data", ["contact"], phones, share),
         Case("ibans", "personal_data", ["account"], ibans, share),
     ]
-for share in (0.7, 0.9):
-    CASES.append(Case("mostly_null", "mostly_null", ["coupon"], mostly_null, share))
+for share in (0.7, 0.9):  # above nulls.DROP_SHARE: drop the column, not the rows
+    CASES.append(
+        Case("mostly_null", "mostly_null", ["coupon"], mostly_null, share, expect=drop_columns("coupon"))
+    )
+for share in (0.01, 0.05, 0.3):
+    CASES.append(
+        Case(
+            "destination_keys_dirty",
+            "destination_keys",
+            ["order_id"],
+            key_duplicates,
+            share,
+            downstream_keys={"load": ["order_id"]},
+        )
+    )
 CASES += [
-    Case("integers_as_text", "numbers_as_text", ["quantity"], integers_as_text, 0.0),
-    Case("timestamps_as_text", "dates_as_text", ["order_date"], timestamps_as_text, 0.0),
-    Case("constant_column", "constant_columns", ["channel"], constant, 0.0),
-    Case("empty_column_nulls", "empty_columns", ["comment"], empty, 0.0),
-    Case("empty_column_blank", "empty_columns", ["comment"], empty, 1.0),
-    Case("messy_names", "messy_names", [" Amount ($)", "Order ID", "customerId"], messy_names, 0.0),
+    Case("constant_column", "constant_columns", ["channel"], constant, 0.0, expect=drop_columns("channel")),
+    Case(
+        "constant_columns_two",
+        "constant_columns",
+        ["channel", "version"],
+        constant,
+        1.0,
+        expect=drop_columns("channel", "version"),
+    ),
+    Case("empty_column_nulls", "empty_columns", ["comment"], empty, 0.0, expect=drop_columns("comment")),
+    Case("empty_column_mixed", "empty_columns", ["comment"], empty, 0.5, expect=drop_columns("comment")),
+    Case("empty_column_blank", "empty_columns", ["comment"], empty, 1.0, expect=drop_columns("comment")),
+    Case(
+        "messy_names",
+        "messy_names",
+        [" Amount ($)", "Order ID", "customerId"],
+        messy_names,
+        0.0,
+        expect=Expect(
+            "select_columns",
+            renames={" Amount ($)": "amount", "Order ID": "order_id", "customerId": "customer_id"},
+        ),
+    ),
+    Case(
+        "messy_names_all",
+        "messy_names",
+        sorted(ALL_MESSY.values()),
+        messy_names,
+        1.0,
+        expect=Expect("select_columns", renames={v: k for k, v in ALL_MESSY.items()}),
+    ),
     Case("messy_name_one", "messy_names", ["Status"], one_messy_name, 0.0),
     Case(
         "join_partial_overlap",
@@ -320,14 +526,6 @@ CASES += [
         ["order_id"],
         lambda r, s, g: r,
         0.0,
-        downstream_keys={"load": ["order_id"]},
-    ),
-    Case(
-        "destination_keys_dirty",
-        "destination_keys",
-        ["order_id"],
-        key_duplicates,
-        0.05,
         downstream_keys={"load": ["order_id"]},
     ),
 ]
