@@ -33,7 +33,13 @@ from psycopg import sql as pgsql
 from airflow_provider_logidata.engine import postgres as pgengine
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
-from airflow_provider_logidata.engine.sql import quote_ident, quote_literal, resolve_column, unique_name
+from airflow_provider_logidata.engine.sql import (
+    check_distinct_outputs,
+    quote_ident,
+    quote_literal,
+    resolve_column,
+    unique_name,
+)
 from airflow_provider_logidata.modules.catalog import (
     AggregateConfig,
     DeriveColumnConfig,
@@ -316,14 +322,7 @@ def build_select_columns(ctx: EltContext, relation: str, columns: Columns) -> st
         items.append((expression, selection.rename or name))
     if config.keep_other_columns:
         items.extend((quote_ident(name), name) for name, _ in columns if name not in listed)
-    seen: dict[str, str] = {}
-    for _, output in items:
-        if output.lower() in seen:
-            raise ctx.error(
-                f"output column {output!r} would appear twice (as {seen[output.lower()]!r} and {output!r}); "
-                "rename one of them"
-            )
-        seen[output.lower()] = output
+    check_distinct_outputs((output for _, output in items), owner=ctx.owner)
     _check_bad_values(
         ctx,
         relation,

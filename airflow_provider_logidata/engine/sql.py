@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
 # ``select_columns`` cast names -> DuckDB types. ``decimal`` is DECIMAL(38, 9): the widest exact decimal
 # DuckDB stores natively (38 digits) with 9 after the point, the same as BigQuery's NUMERIC, so money and
@@ -109,6 +109,18 @@ def resolve_column(name: str, columns: Columns, *, owner: str, what: str = "colu
         f"{owner}: unknown {what} {name!r}; input columns: {column_names(columns)}. "
         "Fix the name in the node's config or the data upstream."
     )
+
+
+def check_distinct_outputs(outputs: Iterable[str], *, owner: str) -> None:
+    """Refuse two output columns whose names differ only in case (DuckDB and PostgreSQL would clash)."""
+    seen: dict[str, str] = {}
+    for output in outputs:
+        if output.lower() in seen:
+            raise LogiDataTaskError(
+                f"{owner}: output column {output!r} would appear twice (as {seen[output.lower()]!r} and "
+                f"{output!r}); rename one of them"
+            )
+        seen[output.lower()] = output
 
 
 def unique_name(base: str, columns: Columns) -> str:

@@ -23,6 +23,7 @@ from airflow_provider_logidata.engine.files import describe_error
 from airflow_provider_logidata.engine.sql import (
     CAST_TYPES,
     Columns,
+    check_distinct_outputs,
     is_numeric,
     is_temporal,
     is_text,
@@ -237,14 +238,7 @@ def build_select_columns(ctx: TransformContext, relation: str, columns: Columns)
         items.append((expression, selection.rename or name))
     if config.keep_other_columns:
         items.extend((quote_ident(name), name) for name, _ in columns if name not in listed)
-    seen: dict[str, str] = {}
-    for _, output in items:
-        if output.lower() in seen:
-            raise ctx.error(
-                f"output column {output!r} would appear twice (as {seen[output.lower()]!r} and {output!r}); "
-                "rename one of them"
-            )
-        seen[output.lower()] = output
+    check_distinct_outputs((output for _, output in items), owner=ctx.owner)
     check_bad_values(
         ctx,
         relation,
