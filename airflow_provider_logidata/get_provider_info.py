@@ -45,7 +45,7 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "description": "Memory limit of the embedded DuckDB engine per task; above it DuckDB spills to disk.",
         "type": "string",
         "example": "2GB",
-        "default": "512MB",
+        "default": "320MB",
         "version_added": "0.1.0",
     },
     "duckdb_threads": {

@@ -16,7 +16,7 @@ _DEFAULTS: dict[str, str] = {
     "staging_path": "",
     "report_path": "",
     "keep_staging": "on_failure",
-    "duckdb_memory_limit": "512MB",
+    "duckdb_memory_limit": "320MB",
     "duckdb_threads": "0",
     "batch_rows": "122880",
     "builder_url": "/dags/{pipeline_id}/plugin/logidata-pipeline",

@@ -106,7 +106,8 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
         csv_doc = _chain_pipeline(
             "bench_preview_csv", ("read_orders", "source.file", engine_data.source_config(str(csv_path)))
         )
-        service.preview(csv_doc, "fill_missing")  # workers warm, first-use imports done
+        for _ in range(service.get_pool().workers):  # every worker warm: jobs rotate through the idle queue
+            service.preview(csv_doc, "fill_missing")
         results.append(
             (
                 "LogiData preview, CSV, 5-node chain",
@@ -130,7 +131,8 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
                     "bench_preview_pg",
                     ("read_orders", "source.postgres", {"conn_id": CONN_ID, "table": "orders"}),
                 )
-                service.preview(pg_doc, "fill_missing")
+                for _ in range(service.get_pool().workers):
+                    service.preview(pg_doc, "fill_missing")
                 results.append(
                     (
                         "LogiData preview, PostgreSQL, 5-node chain",

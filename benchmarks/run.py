@@ -235,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = parser.add_argument_group("engine and load sections (see engine_bench.py)")
     engine.add_argument("--rows", type=int, default=5_000_000, help="rows of the generated CSV (default 5 M)")
     engine.add_argument(
-        "--big-rows", type=int, default=20_000_000, help="second, single-run size (default 20 M; 0 skips it)"
+        "--big-rows", type=int, default=20_000_000, help="second size (default 20 M; 0 skips it)"
+    )
+    engine.add_argument(
+        "--big-repeats", type=int, default=3, help="fresh-process runs at --big-rows (median)"
     )
     engine.add_argument("--engine-repeats", type=int, default=3, help="fresh-process runs at --rows (median)")
     engine.add_argument(
@@ -272,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows=args.rows,
                 big_rows=args.big_rows,
                 repeats=args.engine_repeats,
+                big_repeats=args.big_repeats,
                 output=None if args.no_output else Path(args.engine_output),
                 keep=args.keep,
                 contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],

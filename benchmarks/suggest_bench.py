@@ -4,7 +4,11 @@ Times ``suggest()`` end to end — every rule over the sample in DuckDB plus run
 over the sample for its effect — on a seeded order table carrying several defects at once (duplicates,
 padded and mixed-case text, spelling variants, numbers and dates as text, nulls, outliers, e-mails,
 messy names), and on the same table clean. Median and p95 of ``--repeats`` runs after one warm-up, plus
-the time per rule (detection only). Writes ``results/suggest.md``.
+the time per rule (detection only).
+
+Then the path ``POST /suggest`` takes behind its auth check: the same dirty table as a Parquet file read
+by a ``source.file`` node, sampled and suggested by ``suggest_job`` in the preview worker pool (warm
+workers, the job and its answer pickled across the process boundary). Writes ``results/suggest.md``.
 
     .venv/bin/python benchmarks/suggest_bench.py --rows 10000 --repeats 10
 """
@@ -98,12 +102,56 @@ def measure(table: Any, repeats: int) -> dict[str, Any]:
     }
 
 
+def measure_pool(table: Any, repeats: int) -> dict[str, Any]:
+    """``suggest_job`` through the preview worker pool, as the ``/suggest`` route runs it."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from airflow_provider_logidata import settings
+    from airflow_provider_logidata.preview import service
+    from airflow_provider_logidata.suggest.service import SUGGEST_JOB
+
+    with tempfile.TemporaryDirectory(prefix="logidata-suggest-bench-") as folder:
+        path = Path(folder) / "orders.parquet"
+        pq.write_table(table, path)
+        pipeline = {
+            "spec_version": 1,
+            "id": "bench_suggest",
+            "nodes": [{"id": "orders", "module": "source.file", "config": {"path": str(path)}}],
+            "edges": [],
+        }
+        service.start()
+        try:
+            pool = service.get_pool()
+            timeout = 3 * settings.preview_timeout()
+            for _ in range(pool.workers):  # every worker warm (jobs rotate through the idle queue)
+                answer = pool.run(SUGGEST_JOB, pipeline, "orders", table.num_rows, [], timeout=timeout)
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                answer = pool.run(SUGGEST_JOB, pipeline, "orders", table.num_rows, [], timeout=timeout)
+                times.append(time.perf_counter() - started)
+        finally:
+            service.shutdown()
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {
+        "median": statistics.median(times),
+        "p95": p95,
+        "suggestions": [s["id"] for s in answer["suggestions"]],
+        "sample_rows": answer["sample_rows"],
+    }
+
+
 def run(rows: int, repeats: int, output: Path | None) -> int:
     import pyarrow as pa
 
-    dirty = measure(pa.Table.from_pylist(dirty_rows(rows)), repeats)
+    dirty_table = pa.Table.from_pylist(dirty_rows(rows))
+    dirty = measure(dirty_table, repeats)
     clean = measure(pa.Table.from_pylist(clean_rows(rows)), repeats)
-    ok = dirty["p95"] < TARGET_S and clean["p95"] < TARGET_S
+    pooled = measure_pool(dirty_table, repeats)
+    ok = all(r["p95"] < TARGET_S for r in (dirty, clean, pooled))
     lines = [
         "# Suggestion latency",
         "",
@@ -113,7 +161,11 @@ def run(rows: int, repeats: int, output: Path | None) -> int:
         "| sample | median | p95 | suggestions | target |",
         "|---|---|---|---|---|",
     ]
-    for name, result in (("dirty (8 defect kinds)", dirty), ("clean", clean)):
+    for name, result in (
+        ("dirty (8 defect kinds), in process", dirty),
+        ("clean, in process", clean),
+        (f"dirty, Parquet source sampled in the worker pool ({pooled['sample_rows']:,} rows)", pooled),
+    ):
         verdict = "met" if result["p95"] < TARGET_S else "MISSED"
         lines.append(
             f"| {name} | {result['median']:.3f} s | {result['p95']:.3f} s | {len(result['suggestions'])} | {verdict} |"

@@ -163,6 +163,9 @@ class PreviewPool:
         "airflow_provider_logidata.preview.sampling",
         "airflow_provider_logidata.engine.catalog",
         "airflow_provider_logidata.profiling",
+        "airflow_provider_logidata.suggest.service",
+        "airflow_provider_logidata.suggest.engine",
+        "airflow_provider_logidata.suggest.rules",
     )
     _idle: queue.Queue[_Worker] = field(default_factory=queue.Queue, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -215,3 +215,71 @@ def test_encoder_thread_hands_over_errors_and_stops_when_the_sender_stops() -> N
         assert next(chunks) == (3, 3)
     assert threading.active_count() == before  # the encoder thread has ended
     assert len(read) <= 2 + pg_copy.QUEUE_BATCHES  # and stopped reading
+
+
+@pytest.mark.parametrize(
+    ("owner", "reason"),
+    [
+        ("loader", "the loading user may not create tables in its schema"),
+        ("postgres", "it is owned by another role than the loading user"),
+    ],
+)
+def test_replace_as_a_plain_user_falls_back_where_it_may_not_swap(
+    postgres_server: Any,
+    pg_database: str,
+    pg: Any,
+    stage: Any,
+    log: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    owner: str,
+    reason: str,
+) -> None:
+    """A real deployment loads as an ordinary role: without CREATE on the schema, or into a table owned by
+    someone else, a swap would fail (or change the owner), so replace must fall back to TRUNCATE + INSERT
+    through the privileges that role does have, and keep the table's identity."""
+    import json
+    import uuid
+
+    role = f"loader_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    owner_role = role if owner == "loader" else "postgres"
+    pg.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        pg.execute("CREATE SCHEMA app")
+        pg.execute(f"GRANT USAGE ON SCHEMA app TO {role}")  # no CREATE
+        if owner == "postgres":
+            pg.execute(f"GRANT CREATE ON SCHEMA app TO {role}")  # may create, but does not own the table
+        pg.execute("CREATE TABLE app.t (id bigint PRIMARY KEY, name text); INSERT INTO app.t VALUES (1, 'a')")
+        pg.execute(f"ALTER TABLE app.t OWNER TO {owner_role}")
+        pg.execute(f"GRANT SELECT, INSERT, DELETE, TRUNCATE ON app.t TO {role}")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LOGIDATA_LOADER",
+            json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": postgres_server.host,
+                    "port": postgres_server.port,
+                    "login": role,
+                    "password": password,
+                    "schema": pg_database,
+                }
+            ),
+        )
+        before = rows(pg, "SELECT 'app.t'::regclass::oid")[0][0]
+        result = load(
+            "logidata_loader",
+            stage({"id": [5, 6], "name": ["e", "f"]}),
+            log,
+            schema="app",
+            table="t",
+            mode="replace",
+        )
+        assert result["rows"] == 2
+        assert rows(pg, "SELECT id, name FROM app.t ORDER BY id") == [(5, "e"), (6, "f")]
+        assert rows(pg, "SELECT 'app.t'::regclass::oid")[0][0] == before
+        assert rows(pg, "SELECT tableowner FROM pg_tables WHERE schemaname = 'app'") == [(owner_role,)]
+        assert reason in log.text() and "(replace, truncate + insert)" in log.text()
+    finally:
+        pg.execute("DROP SCHEMA IF EXISTS app CASCADE")
+        pg.execute(f"DROP OWNED BY {role}")
+        pg.execute(f"DROP ROLE {role}")
