@@ -7,6 +7,11 @@ module names to them, so new sources are one entry.
 ``source.file`` uses DuckDB's readers (CSV sniffing, Parquet, JSON lines). Local files are read by DuckDB
 directly; files on object storage are read through the path's fsspec filesystem registered with DuckDB
 (so the Airflow connection in ``s3://conn_id@bucket/key`` applies and no DuckDB extension is needed).
+
+Head reads (data previews, :func:`open_files` with ``head=True``) need the first rows only, while DuckDB's
+and s3fs's defaults suit full scans: 32 MB CSV buffers (a DESCRIBE sniff and a LIMIT scan each read a file
+under ~64 MB whole), whole row groups of Parquet prefetched at once, and s3fs's 50 MB readahead blocks (the
+first read of an object under 50 MB fetches all of it). Head reads bound all three; runs keep the defaults.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from airflow_provider_logidata.engine.files import (
     with_conn_id,
 )
 from airflow_provider_logidata.engine.logs import TaskLog
-from airflow_provider_logidata.engine.sql import column_names, literal_list, quote_ident, quote_literal
+from airflow_provider_logidata.engine.sql import (
+    Columns,
+    column_names,
+    literal_list,
+    quote_ident,
+    quote_literal,
+)
 from airflow_provider_logidata.modules.sources import FileSourceConfig
 
 if TYPE_CHECKING:
@@ -73,6 +84,22 @@ COMPRESSION_SUFFIXES = (".gz", ".zst")
 GLOB_CHARS = ("*", "?", "[")
 # DuckDB needs at least one null string; this one stands for "no text is null" (null_values = []).
 NO_NULL_STRING = "\x01logidata-no-null\x01"
+
+# Head reads: CSV buffer (also the longest line a head read takes; previews retry longer lines with the
+# run's options) and the block of remote reads (s3fs blocks, DuckDB's external file cache blocks).
+HEAD_CSV_BUFFER_BYTES = 1024 * 1024
+HEAD_REMOTE_BLOCK_BYTES = 1024 * 1024
+# Connection settings of head reads.
+HEAD_SETTINGS = (
+    # DuckDB caches what it reads of remote files, but cannot validate the cached ranges of an fsspec file
+    # (measured: every statement fetched them again). A head read's database lives for one preview, so
+    # validation buys nothing there, and without it the second statement (the LIMIT after the sniff)
+    # reads the start of a file from memory.
+    "SET validate_external_file_cache = 'NO_VALIDATION'",
+    f"SET external_file_cache_remote_max_block_size = {HEAD_REMOTE_BLOCK_BYTES}",
+    # Parquet page by page rather than a whole row group up front (128 MB in files written by Spark).
+    "SET disable_parquet_prefetching = true",
+)
 
 
 def register_source(module: str) -> Callable[[SourceOpener], SourceOpener]:
@@ -137,8 +164,18 @@ def _hidden_below(name: str, root: str) -> bool:
     return any(part.startswith(".") for part in relative.split("/"))
 
 
-def reader_sql(config: FileSourceConfig, file_format: str, files: list[str]) -> str:
-    """The DuckDB table function call reading ``files`` with the node's options."""
+def reader_sql(config: FileSourceConfig, file_format: str, files: list[str], *, head: bool = False) -> str:
+    """The DuckDB table function call reading ``files`` with the node's options.
+
+    ``head``: for reads of the first rows only (previews), a CSV is read in 1 MB buffers by one thread
+    (DuckDB's defaults read 32 MB buffers, several ahead, to scan files fast) instead of the whole start
+    of the file. The type sniff keeps DuckDB's default sample (20,480 rows), the one a run sniffs:
+    DuckDB takes that sample from the start of the file whatever the buffer size, so a preview shows the
+    column types the run will produce. A smaller sample would read less for wide rows but could type a
+    column otherwise (integers up to row 5,000 then a decimal: DOUBLE in the run, BIGINT on a 2,048-row
+    sample). A head read therefore reads about the larger of 1 MB and the sample's bytes (400 KB at 20
+    bytes a row, 20 MB at 1 KB a row), once.
+    """
     file_list = literal_list(files)
     several = len(files) > 1
     if file_format == "csv":
@@ -154,16 +191,88 @@ def reader_sql(config: FileSourceConfig, file_format: str, files: list[str]) -> 
         ]
         if several:
             arguments.append("union_by_name=true")
+        if head:
+            # One thread reads on from the sniffed buffers; the parallel reader reads ~8 buffers ahead.
+            arguments += [f"buffer_size={HEAD_CSV_BUFFER_BYTES}", "parallel=false"]
         return f"read_csv({', '.join(arguments)})"
     if file_format == "parquet":
         return f"read_parquet({file_list}{', union_by_name=true' if several else ''})"
     return f"read_json({file_list}, format='newline_delimited'{', union_by_name=true' if several else ''})"
 
 
-@register_source("source.file")
+def head_filesystem(fs: AbstractFileSystem) -> AbstractFileSystem:
+    """``fs`` reading exactly the byte ranges DuckDB asks for: no readahead, 1 MB blocks (head reads).
+
+    s3fs (like gcsfs) fetches a block past every read into a readahead cache, 50 MB by default, so the
+    first read of an object under 50 MB fetches all of it. DuckDB sizes its reads itself (CSV buffers,
+    Parquet column ranges, its external file cache), so a head read needs no second cache.
+
+    A shallow copy: the instance behind ``fs`` is shared (fsspec caches instances by their options,
+    Airflow each connection's filesystem), so changing it would change full reads in the same process,
+    and one rebuilt from ``storage_options`` would lose what Airflow attached after construction (request
+    signers on the client). The copy shares the client, session and listing cache. Filesystems without
+    these settings (local ones) are returned as they are.
+    """
+    if not any(hasattr(fs, name) for name in ("default_block_size", "default_cache_type")):
+        return fs
+    head = object.__new__(type(fs))
+    head.__dict__.update(vars(fs))
+    head.default_block_size = HEAD_REMOTE_BLOCK_BYTES
+    head.default_cache_type = "none"
+    return head
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """A file source ready to read: its table function on an open connection, before anything is read.
+
+    ``files`` are the paths on ``fs`` (what fsspec opens); ``uris`` the same files as DuckDB names them.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    table_sql: str
+    config: FileSourceConfig
+    owner: str
+    file_format: str
+    fs: AbstractFileSystem
+    files: list[str]
+    uris: list[str]
+
+    def columns(self) -> Columns:
+        """The columns DuckDB reads (CSV sniff, Parquet footers); fails naming the path and a fix."""
+        try:
+            return duck.describe(self.con, self.table_sql)
+        except duckdb.Error as error:
+            raise LogiDataTaskError(
+                f"{self.owner}: cannot read {self.config.path!r} as {self.file_format}: "
+                f"{describe_error(error)}; {_hint(self.file_format, self.config)}"
+            ) from None
+
+    def selection(self) -> str:
+        """The SELECT list of the configured columns (all by default), unchecked."""
+        if not self.config.columns:
+            return "*"
+        return ", ".join(quote_ident(name) for name in self.config.columns)
+
+    def projection(self, available: Columns) -> str:
+        """:meth:`selection`, failing on a configured column the files do not have."""
+        names = {name for name, _ in available}
+        for name in self.config.columns or []:
+            if name not in names:
+                raise LogiDataTaskError(
+                    f"{self.owner}: column {name!r} is not in {self.config.path!r}; available columns: "
+                    f"{column_names(available)}. Fix 'columns' in the node's config."
+                )
+        return self.selection()
+
+
 @contextlib.contextmanager
-def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[DuckQuery]:
-    """CSV, Parquet or JSON-lines files (one file or a glob) as a query over DuckDB's parallel readers."""
+def open_files(config: ModuleConfig, node_id: str, log: TaskLog, *, head: bool = False) -> Iterator[FileRead]:
+    """The node's files (one file or a glob) and a DuckDB connection set up to read them.
+
+    ``head``: the first rows only will be read (previews): bounded CSV buffers, remote files through
+    :func:`head_filesystem`, and the :data:`HEAD_SETTINGS`. Runs use DuckDB's and fsspec's defaults.
+    """
     if not isinstance(config, FileSourceConfig):
         raise TypeError(f"source.file expects FileSourceConfig, got {type(config).__name__}")
     owner = node_label("source.file", node_id)
@@ -185,31 +294,32 @@ def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterat
     shown = [normalize_uri(name) if local else fs.unstrip_protocol(name) for name in files]
     preview = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
     log.info(f"{node_id}: reading {len(files)} {file_format} file(s): {preview}")
+    if head and not local:
+        fs = head_filesystem(fs)
     with duck.connect() as con:
         if not local:
             con.register_filesystem(fs)
-        table_sql = reader_sql(config, file_format, shown)
-        try:
-            available = duck.describe(con, table_sql)
-        except duckdb.Error as error:
-            raise LogiDataTaskError(
-                f"{owner}: cannot read {config.path!r} as {file_format}: {describe_error(error)}; "
-                f"{_hint(file_format, config)}"
-            ) from None
-        if config.columns:
-            selected = []
-            for name in config.columns:
-                match = [column for column, _ in available if column == name]
-                if not match:
-                    raise LogiDataTaskError(
-                        f"{owner}: column {name!r} is not in {config.path!r}; available columns: "
-                        f"{column_names(available)}. Fix 'columns' in the node's config."
-                    )
-                selected.append(quote_ident(name))
-            projection = ", ".join(selected)
-        else:
-            projection = "*"
-        yield DuckQuery(con, f"SELECT {projection} FROM {table_sql}")
+        if head:
+            for setting in HEAD_SETTINGS:
+                duck.fetch_all(con, setting)
+        yield FileRead(
+            con=con,
+            table_sql=reader_sql(config, file_format, shown, head=head),
+            config=config,
+            owner=owner,
+            file_format=file_format,
+            fs=fs,
+            files=files,
+            uris=shown,
+        )
+
+
+@register_source("source.file")
+@contextlib.contextmanager
+def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[DuckQuery]:
+    """CSV, Parquet or JSON-lines files (one file or a glob) as a query over DuckDB's parallel readers."""
+    with open_files(config, node_id, log) as read:
+        yield DuckQuery(read.con, f"SELECT {read.projection(read.columns())} FROM {read.table_sql}")
 
 
 def _hint(file_format: str, config: FileSourceConfig) -> str:
