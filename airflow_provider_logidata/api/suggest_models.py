@@ -1,4 +1,5 @@
-"""Request and response shapes of the suggestion routes (``/suggest``, ``/suggest/check``, ``/describe``).
+"""Request and response shapes of the suggestion routes (``/suggest``, ``/suggest/check``, ``/describe``,
+``/pipelines/{pipeline_id}/dismissed-suggestions``).
 
 Kept apart from ``api.models`` so the suggestion feature adds its shapes without touching the others;
 same conventions (strict requests, always-present response fields).
@@ -11,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from airflow_provider_logidata.api.models import Issue, PipelineDoc, _Request, _Response
+from airflow_provider_logidata.store.dismissed import MAX_DISMISSED, MAX_SUGGESTION_ID_LENGTH
 
 
 class ProposedNode(_Response):
@@ -62,7 +64,11 @@ class SuggestBody(_Request):
     pipeline: PipelineDoc
     node_id: str = Field(min_length=1, max_length=200)
     sample_rows: int = Field(10_000, ge=100, le=100_000)
-    dismissed: list[str] = Field(default_factory=list, max_length=1000)
+    dismissed: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Suggestion ids to leave out, besides those stored for the saved pipeline with this id.",
+    )
 
 
 class SuggestionList(_Response):
@@ -105,3 +111,20 @@ class DescribeResult(_Response):
     )
     errors: list[Issue] = Field(description="Why the model's proposal cannot be applied.")
     explanation: str
+
+
+class DismissBody(_Request):
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_SUGGESTION_ID_LENGTH,
+        description="A suggestion's id, as /suggest answered it.",
+    )
+
+
+class DismissedSuggestions(_Response):
+    ids: list[str] = Field(
+        description=(
+            f"Dismissed suggestion ids, oldest first; at most {MAX_DISMISSED} (past that the oldest are "
+            "forgotten)."
+        )
+    )

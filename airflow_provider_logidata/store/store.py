@@ -6,6 +6,7 @@ Layout under the root (a local folder or an object-storage URI)::
     <root>/.history/<id>/v000001.json     every saved version, including the current one
     <root>/.history/<id>/index.json       saved_at / author / etag / status per version (a cache)
     <root>/.trash/<id>/<timestamp>.json   deleted pipelines
+    <root>/.dismissed/<id>.json           dismissed suggestion ids (not versioned, see dismissed.py)
     <root>/.locks/<id>.lock               per-pipeline write lock (local folders only)
 
 The history files are the truth; ``index.json`` only adds who saved when and is rebuilt from the files
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 from contextlib import suppress
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.spec import SpecValidationError, load_json, validate_pipeline
 from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
+from airflow_provider_logidata.store import dismissed as _dismissed
 from airflow_provider_logidata.store.backends import Backend, make_backend
 from airflow_provider_logidata.store.errors import (
     ConflictError,
@@ -39,7 +42,9 @@ from airflow_provider_logidata.store.models import PipelineSummary, RawPipeline,
 if TYPE_CHECKING:
     import builtins
     import os
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
 
 HISTORY_DIR = ".history"
 TRASH_DIR = ".trash"
@@ -399,6 +404,86 @@ class PipelineStore:
             )
         return self._decode_object(pipeline_id, content, rel)
 
+    # ---------------------------------------------------------------- dismissed suggestions
+
+    def dismissed(self, pipeline_id: str) -> builtins.list[str]:
+        """Dismissed suggestion ids of an existing pipeline, oldest first (PipelineNotFound otherwise).
+
+        A missing, damaged or unreadable sidecar reads as no dismissals: it never blocks the pipeline.
+        """
+        check_pipeline_id(pipeline_id)
+        self._require_current(pipeline_id, "read the dismissed suggestions of")
+        return self._read_dismissed(pipeline_id, strict=False)
+
+    def dismiss(self, pipeline_id: str, suggestion_id: str) -> builtins.list[str]:
+        """Add ``suggestion_id`` (as the newest) and return the ids; the pipeline's etag is untouched."""
+        return self._change_dismissed(
+            pipeline_id, suggestion_id, _dismissed.with_id, "dismiss a suggestion of"
+        )
+
+    def undismiss(self, pipeline_id: str, suggestion_id: str) -> builtins.list[str]:
+        """Remove ``suggestion_id`` (no error when it was not dismissed) and return the ids."""
+        return self._change_dismissed(
+            pipeline_id, suggestion_id, _dismissed.without_id, "restore a suggestion of"
+        )
+
+    def _change_dismissed(
+        self,
+        pipeline_id: str,
+        suggestion_id: str,
+        change: Callable[[builtins.list[str], str], builtins.list[str]],
+        action: str,
+    ) -> builtins.list[str]:
+        check_pipeline_id(pipeline_id)
+        _dismissed.check_suggestion_id(suggestion_id)
+        rel = _dismissed.dismissed_rel(pipeline_id)
+        # The pipeline's lock: a delete running at the same time cannot leave a sidecar behind.
+        with self._backend.lock(pipeline_id):
+            self._require_current(pipeline_id, action)
+            ids = self._read_dismissed(pipeline_id, strict=True)
+            updated = change(ids, suggestion_id)
+            if updated != ids:
+                try:
+                    self._backend.write(rel, _dismissed.encode(pipeline_id, updated))
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot {action} pipeline {pipeline_id!r}: writing {self._backend.location(rel)} "
+                        f"failed: {exc}"
+                    ) from exc
+        return updated
+
+    def _require_current(self, pipeline_id: str, action: str) -> None:
+        if self._read(self._current_rel(pipeline_id)) is None:
+            raise PipelineNotFound(
+                f"cannot {action} pipeline {pipeline_id!r}: not found in {self.root} (save it first)",
+                pipeline_id=pipeline_id,
+            )
+
+    def _read_dismissed(self, pipeline_id: str, *, strict: bool) -> builtins.list[str]:
+        """The sidecar's ids. ``strict``: an I/O error raises (a rewrite would drop the unread ids)."""
+        rel = _dismissed.dismissed_rel(pipeline_id)
+        location = self._backend.location(rel)
+        try:
+            content = self._backend.read_optional(rel)
+        except OSError as exc:
+            if strict:
+                raise StoreError(f"cannot read the dismissed suggestions at {location}: {exc}") from exc
+            log.warning("logidata: cannot read the dismissed suggestions at %s: %s", location, exc)
+            return []
+        return [] if content is None else _dismissed.decode(content, location=location)
+
+    def _drop_dismissed(self, pipeline_id: str) -> None:
+        """Remove the sidecar (callers hold the lock); a failure only leaves stale ids, so it is logged."""
+        rel = _dismissed.dismissed_rel(pipeline_id)
+        try:
+            self._backend.remove(rel)
+        except OSError as exc:
+            log.warning(
+                "logidata: cannot remove the dismissed suggestions at %s: %s",
+                self._backend.location(rel),
+                exc,
+            )
+
     # ---------------------------------------------------------------- writing
 
     def save(
@@ -466,6 +551,7 @@ class PipelineStore:
                 raise StoreError(
                     f"cannot delete pipeline {pipeline_id!r} at {self.location(pipeline_id)}: {exc}"
                 ) from exc
+            self._drop_dismissed(pipeline_id)
 
     def trash(self, pipeline_id: str) -> builtins.list[str]:
         """Locations of the deleted copies of a pipeline, oldest first."""
@@ -573,6 +659,8 @@ class PipelineStore:
     ) -> StoredPipeline:
         state = self._state(pipeline_id)
         self._check_etag(pipeline_id, state, expected_etag, attempted=data, action="save")
+        if state.current is None:
+            self._drop_dismissed(pipeline_id)  # left by a file removed by hand: a new pipeline starts clean
         if state.current == content and state.archived:
             return self._stored(pipeline_id, content, state.newest)  # nothing changed: no new version
 

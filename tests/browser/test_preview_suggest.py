@@ -1,6 +1,7 @@
 """Preview and suggestions in a real browser: select a node and see its rows, get suggestions for a CSV with
 injected defects (exact duplicates, padded text), preview a fix's effect, apply it, see the new node on the
-canvas and the changed preview, undo it, and dismiss a suggestion for good.
+canvas and the changed preview, undo it, and dismiss a suggestion for the pipeline (stored on the server:
+still hidden after a reload and in a fresh browser context, restorable from "Show dismissed").
 
 Runs on the session's Airflow stack (tests/browser/conftest.py); screenshots of every step land under
 .test-artifacts/browser/<test>/.
@@ -12,6 +13,7 @@ import csv
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,12 +229,14 @@ def test_preview_and_apply_a_suggestion(
         assert page.locator(".react-flow__edge").count() == 1
         shots(page, "undone")
 
-        # Dismiss survives a reload (kept per pipeline in this browser and sent as `dismissed`).
+        # Dismiss is stored for the pipeline on the server: it survives a reload.
         select(page, "read")
         pad = suggestion(page, "padded_text")
         pad_id = pad.get_attribute("data-suggestion-id")
         pad.locator("[data-testid=suggestion-dismiss]").click()
         assert page.locator(f"[data-testid=suggestion][data-suggestion-id='{pad_id}']").count() == 0
+        dismissed_path = f"/logidata/api/pipelines/{PIPELINE_ID}/dismissed-suggestions"
+        wait_for_server(lambda: stack.api(dismissed_path, stack.token())["ids"] == [pad_id])
         page.reload()
         node(page, "read").wait_for()
         select(page, "read")
@@ -242,6 +246,31 @@ def test_preview_and_apply_a_suggestion(
         shots(page, "dismissed-after-reload")
     finally:
         context.close()
+
+    # Another browser (fresh context, empty localStorage) sees it dismissed too, and can restore it.
+    context, page = open_pipeline(browser, stack, PIPELINE_ID)
+    try:
+        select(page, "read")
+        page.locator("[data-testid=suggest-panel][data-node-id='read'][data-state=ready]").wait_for()
+        suggestion(page, "exact_duplicates")
+        assert page.locator(f"[data-testid=suggestion][data-suggestion-id='{pad_id}']").count() == 0
+        page.locator("[data-testid=dismissed-toggle]").click()
+        item = page.locator(f"[data-testid=dismissed-item][data-suggestion-id='{pad_id}']")
+        item.wait_for()
+        shots(page, "dismissed-list")
+        item.locator("[data-testid=dismissed-restore]").click()
+        page.locator(f"[data-testid=suggestion][data-suggestion-id='{pad_id}']").wait_for()
+        wait_for_server(lambda: stack.api(dismissed_path, stack.token())["ids"] == [])
+    finally:
+        context.close()
+
+
+def wait_for_server(check: Any, timeout: float = STEP_TIMEOUT_MS / 1000) -> None:
+    """Poll ``check()`` until it is true: the UI shows a change before the server has answered."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the server never reflected the change"
+        time.sleep(0.1)
 
 
 def test_describe_a_step_with_a_local_llm(

@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PreviewPanel } from "../src/preview/PreviewPanel";
 import type { Preview, Suggestion } from "../src/preview/types";
 import { SuggestPanel } from "../src/suggest/SuggestPanel";
-import { dismissedKey } from "../src/suggest/dismissed";
 import { spec } from "./fixtures";
 
 const wrap = (ui: ReactNode) => render(<ChakraProvider value={defaultSystem}>{ui}</ChakraProvider>);
@@ -146,9 +145,10 @@ const suggestion = (id: string, extra: Partial<Suggestion> = {}): Suggestion => 
 });
 
 describe("suggestion panel", () => {
-  it("lists suggestions, applies after a positive check, and persists dismissals per pipeline", async () => {
+  it("lists suggestions, applies after a positive check, and stores dismissals for the pipeline", async () => {
     let checkStatus = 200;
-    serve((path) => {
+    serve((path, body) => {
+      if (path === "/pipelines/orders/dismissed-suggestions") return { status: 200, body: { ids: typeof body.id === "string" ? [body.id] : [] } };
       if (path === "/suggest") return { status: 200, body: { node_id: "read", sample_rows: 10, elapsed_ms: 12, suggestions: [suggestion("dup"), suggestion("pad", { rule: "padded_text", title: "Trim customer", columns: ["customer"] })] } };
       if (path === "/suggest/check") return checkStatus === 200 ? { status: 200, body: { ok: true } } : { status: 422, body: { detail: "column 'customer' no longer exists upstream", errors: [] } };
       return { status: 404, body: { detail: "?" } };
@@ -174,20 +174,21 @@ describe("suggestion panel", () => {
 
     fireEvent.click(screen.getAllByTestId("suggestion-dismiss")[0]);
     expect(screen.getAllByTestId("suggestion")).toHaveLength(1);
-    expect(JSON.parse(window.localStorage.getItem(dismissedKey("orders")) ?? "[]")).toEqual(["dup"]);
+    await waitFor(() => expect(calls.find((c) => c.path === "/pipelines/orders/dismissed-suggestions" && c.body.id)?.body).toEqual({ id: "dup" }));
   });
 
   it("sends the dismissed ids and offers 'Describe a step' only with an LLM", async () => {
-    window.localStorage.setItem(dismissedKey("orders"), JSON.stringify(["dup"]));
     serve((path) =>
       path === "/suggest"
         ? { status: 200, body: { node_id: "read", sample_rows: 10, elapsed_ms: 1, suggestions: [suggestion("dup")] } }
-        : { status: 200, body: { nodes: [{ module: "filter", config: { condition: "amount > 100" } }], errors: [{ path: "nodes[0].config.condition", message: "unknown column amount", code: "c" }], explanation: "Filter rows" } },
+        : path === "/pipelines/orders/dismissed-suggestions"
+          ? { status: 200, body: { ids: ["dup"] } }
+          : { status: 200, body: { nodes: [{ module: "filter", config: { condition: "amount > 100" } }], errors: [{ path: "nodes[0].config.condition", message: "unknown column amount", code: "c" }], explanation: "Filter rows" } },
     );
     const onApply = vi.fn();
     wrap(<SuggestPanel pipelineId="orders" spec={spec()} nodeId="read" readOnly={false} llm onApply={onApply} onPreviewEffect={() => undefined} />);
     await screen.findByTestId("suggest-empty", {}, { timeout: 3000 });
-    expect(calls[0].body.dismissed).toEqual(["dup"]);
+    expect(calls.find((c) => c.path === "/suggest")?.body.dismissed).toEqual(["dup"]);
     const box = screen.getByTestId("describe-step");
     fireEvent.change(box.querySelector("textarea") as HTMLTextAreaElement, { target: { value: "keep orders above 100" } });
     fireEvent.click(screen.getByRole("button", { name: "Propose" }));

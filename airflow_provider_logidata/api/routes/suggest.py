@@ -6,20 +6,31 @@ preview_workers`` at once, killed past the time limit or the memory cap), never 
 routes are plain functions, so FastAPI runs them in its thread pool while they wait, not on the event
 loop. Planning (unknown node, invalid upstream) happens here first and answers at once. Same access as
 editing the pipeline: suggestions read real data through connections.
+
+Dismissed suggestions belong to the saved pipeline (a sidecar of the store, see ``store.dismissed``), so
+every user and browser sees the same list; ``/suggest`` leaves them out besides the request's own.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 # FastAPI resolves the route annotations at run time: these imports must not move under TYPE_CHECKING.
 from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002
 from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, status
 
-from airflow_provider_logidata.api.deps import EDIT, check_pipeline_access
+from airflow_provider_logidata.api.deps import (
+    EDIT,
+    EDIT_PIPELINE,
+    READ_PIPELINE,
+    PipelineIdPath,
+    StoreDep,
+    check_pipeline_access,
+)
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import Error
 from airflow_provider_logidata.api.suggest_models import (
@@ -27,15 +38,22 @@ from airflow_provider_logidata.api.suggest_models import (
     CheckResult,
     DescribeBody,
     DescribeResult,
+    DismissBody,
+    DismissedSuggestions,
     SuggestBody,
     SuggestionList,
 )
+from airflow_provider_logidata.store import PipelineNotFound, StoreError
+from airflow_provider_logidata.store.dismissed import MAX_SUGGESTION_ID_LENGTH
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
     from sqlalchemy.orm import Session
 
     from airflow_provider_logidata.hooks.llm import LLMSettings
+    from airflow_provider_logidata.store import PipelineStore
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["suggestions"])
 
@@ -57,7 +75,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 SUGGEST_TIME_FACTOR = 2.0
 
 
-def _pipeline_access(pipeline: dict[str, Any], request: Request, user: BaseUser) -> None:
+def _pipeline_access(pipeline: dict[str, Any], request: Request, user: BaseUser) -> str:
     from airflow_provider_logidata.store import check_pipeline_id
 
     try:
@@ -69,6 +87,19 @@ def _pipeline_access(pipeline: dict[str, Any], request: Request, user: BaseUser)
             [{"path": "pipeline.id", "message": str(exc)}],
         ) from None
     check_pipeline_access("PUT", pipeline_id, request, user)
+    return pipeline_id
+
+
+def _dismissed(pipeline_id: str, requested: list[str], store: PipelineStore) -> list[str]:
+    """The request's dismissed ids plus those stored for the saved pipeline (none while it is unsaved)."""
+    try:
+        stored = store.dismissed(pipeline_id)
+    except PipelineNotFound:
+        return requested
+    except StoreError as exc:  # suggestions still work; at worst a dismissed one shows again
+        log.warning("logidata: suggestions for %s without its stored dismissals: %s", pipeline_id, exc)
+        return requested
+    return list(dict.fromkeys([*requested, *stored]))
 
 
 def _plan(pipeline: dict[str, Any], node_id: str) -> None:
@@ -136,18 +167,21 @@ def _timeout() -> float:
 
 
 @router.post("/suggest", operation_id="suggest", dependencies=EDIT, responses=_ERRORS)
-def suggest(body: SuggestBody, request: Request, user: GetUserDep) -> SuggestionList:
-    """Ranked cleaning suggestions for a node's output sample, each with evidence, nodes and effect."""
+def suggest(body: SuggestBody, request: Request, user: GetUserDep, store: StoreDep) -> SuggestionList:
+    """Ranked cleaning suggestions for a node's output sample, each with evidence, nodes and effect.
+
+    Leaves out the ids in ``dismissed`` and those stored for the saved pipeline with the same id.
+    """
     from airflow_provider_logidata.suggest.service import SUGGEST_JOB
 
-    _pipeline_access(body.pipeline, request, user)
+    pipeline_id = _pipeline_access(body.pipeline, request, user)
     _plan(body.pipeline, body.node_id)
     answer = _run(
         SUGGEST_JOB,
         body.pipeline,
         body.node_id,
         body.sample_rows,
-        body.dismissed,
+        _dismissed(pipeline_id, body.dismissed, store),
         what="suggestions",
         node_id=body.node_id,
         timeout=SUGGEST_TIME_FACTOR * _timeout(),
@@ -179,6 +213,68 @@ def check_suggestion(body: CheckBody, request: Request, user: GetUserDep) -> Che
             [{"path": "suggestion", "message": reason, "node_id": body.node_id}],
         )
     return CheckResult(ok=True)
+
+
+# ------------------------------------------------------------------------------- dismissed suggestions
+
+DISMISSED_PATH = "/pipelines/{pipeline_id}/dismissed-suggestions"
+# Ids hold column names, which may contain "/": the path converter keeps them in one parameter.
+SuggestionIdPath = Annotated[
+    str,
+    Path(description="The suggestion's id (URL-encoded).", min_length=1, max_length=MAX_SUGGESTION_ID_LENGTH),
+]
+
+
+def _dismissed_errors(*codes: int, read: bool = False) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Invalid pipeline id",
+        404: "No such pipeline (dismissals need a saved pipeline)",
+        413: "Request body over 2 MiB",
+        422: "Invalid request: every problem with its path",
+    }
+    role = "read" if read else "edit"
+    return {
+        401: {"model": Error, "description": "Not logged in"},
+        403: {"model": Error, "description": f"Your Airflow role may not {role} this pipeline"},
+        **{code: {"model": Error, "description": descriptions[code]} for code in codes},
+    }
+
+
+@router.get(
+    DISMISSED_PATH,
+    operation_id="list_dismissed_suggestions",
+    dependencies=READ_PIPELINE,
+    responses=_dismissed_errors(400, 404, read=True),
+)
+def list_dismissed_suggestions(pipeline_id: PipelineIdPath, store: StoreDep) -> DismissedSuggestions:
+    """The suggestion ids dismissed for this pipeline, oldest first (shared by every user and browser)."""
+    return DismissedSuggestions(ids=store.dismissed(pipeline_id))
+
+
+@router.post(
+    DISMISSED_PATH,
+    operation_id="dismiss_suggestion",
+    dependencies=EDIT_PIPELINE,
+    responses=_dismissed_errors(400, 404, 413, 422),
+)
+def dismiss_suggestion(
+    pipeline_id: PipelineIdPath, body: DismissBody, store: StoreDep
+) -> DismissedSuggestions:
+    """Hide a suggestion for this pipeline. Not a pipeline change: no new version, the etag stays."""
+    return DismissedSuggestions(ids=store.dismiss(pipeline_id, body.id))
+
+
+@router.delete(
+    DISMISSED_PATH + "/{suggestion_id:path}",
+    operation_id="restore_suggestion",
+    dependencies=EDIT_PIPELINE,
+    responses=_dismissed_errors(400, 404, 422),
+)
+def restore_suggestion(
+    pipeline_id: PipelineIdPath, suggestion_id: SuggestionIdPath, store: StoreDep
+) -> DismissedSuggestions:
+    """Show a dismissed suggestion again (no error when it was not dismissed)."""
+    return DismissedSuggestions(ids=store.undismiss(pipeline_id, suggestion_id))
 
 
 # ---------------------------------------------------------------------------------------------- LLM

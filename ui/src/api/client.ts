@@ -3,6 +3,7 @@
 import type {
   ApiErrorBody,
   Connection,
+  DismissedSuggestions,
   Issue,
   Me,
   Module,
@@ -100,6 +101,13 @@ export const api = {
   run: (id: string) => request<RunCreated>("POST", `/pipelines/${enc(id)}/runs`, { conf: {} }),
   runs: (id: string, limit = 5) => request<RunList>("GET", `/pipelines/${enc(id)}/runs?limit=${limit}`),
   connections: () => request<{ connections: Connection[] }>("GET", "/connections").then((r) => r.connections),
+  // Dismissed suggestions of a saved pipeline (not part of the pipeline: no version, same etag).
+  dismissedSuggestions: (id: string) =>
+    request<DismissedSuggestions>("GET", `/pipelines/${enc(id)}/dismissed-suggestions`).then((r) => r.ids),
+  dismissSuggestion: (id: string, suggestionId: string) =>
+    request<DismissedSuggestions>("POST", `/pipelines/${enc(id)}/dismissed-suggestions`, { id: suggestionId }).then((r) => r.ids),
+  restoreSuggestion: (id: string, suggestionId: string) =>
+    request<DismissedSuggestions>("DELETE", `/pipelines/${enc(id)}/dismissed-suggestions/${enc(suggestionId)}`).then((r) => r.ids),
 };
 
 /** Where the "log in" link sends the top window: Airflow's login, back to the page the user was on. */

@@ -157,6 +157,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pipelines/{pipeline_id}/dismissed-suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dismissed Suggestions
+         * @description The suggestion ids dismissed for this pipeline, oldest first (shared by every user and browser).
+         */
+        get: operations["list_dismissed_suggestions"];
+        put?: never;
+        /**
+         * Dismiss Suggestion
+         * @description Hide a suggestion for this pipeline. Not a pipeline change: no new version, the etag stays.
+         */
+        post: operations["dismiss_suggestion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pipelines/{pipeline_id}/dismissed-suggestions/{suggestion_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Restore Suggestion
+         * @description Show a dismissed suggestion again (no error when it was not dismissed).
+         */
+        delete: operations["restore_suggestion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/pipelines/{pipeline_id}/duplicate": {
         parameters: {
             query?: never;
@@ -318,6 +362,8 @@ export interface paths {
         /**
          * Suggest
          * @description Ranked cleaning suggestions for a node's output sample, each with evidence, nodes and effect.
+         *
+         *     Leaves out the ids in ``dismissed`` and those stored for the saved pipeline with the same id.
          */
         post: operations["suggest"];
         delete?: never;
@@ -457,6 +503,22 @@ export interface components {
              * @description Valid nodes to insert after the node; empty when any was invalid.
              */
             nodes: components["schemas"]["ProposedNode"][];
+        };
+        /** DismissBody */
+        DismissBody: {
+            /**
+             * Id
+             * @description A suggestion's id, as /suggest answered it.
+             */
+            id: string;
+        };
+        /** DismissedSuggestions */
+        DismissedSuggestions: {
+            /**
+             * Ids
+             * @description Dismissed suggestion ids, oldest first; at most 1000 (past that the oldest are forgotten).
+             */
+            ids: string[];
         };
         /** DuplicateBody */
         DuplicateBody: {
@@ -1000,7 +1062,10 @@ export interface components {
         };
         /** SuggestBody */
         SuggestBody: {
-            /** Dismissed */
+            /**
+             * Dismissed
+             * @description Suggestion ids to leave out, besides those stored for the saved pipeline with this id.
+             */
             dismissed?: string[];
             /** Node Id */
             node_id: string;
@@ -1763,6 +1828,225 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_dismissed_suggestions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id (= the Airflow dag_id). */
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedSuggestions"];
+                };
+            };
+            /** @description Invalid pipeline id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not read this pipeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such pipeline (dismissals need a saved pipeline) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    dismiss_suggestion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id (= the Airflow dag_id). */
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DismissBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedSuggestions"];
+                };
+            };
+            /** @description Invalid pipeline id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not edit this pipeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such pipeline (dismissals need a saved pipeline) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body over 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request: every problem with its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    restore_suggestion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id (= the Airflow dag_id). */
+                pipeline_id: string;
+                /** @description The suggestion's id (URL-encoded). */
+                suggestion_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedSuggestions"];
+                };
+            };
+            /** @description Invalid pipeline id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not edit this pipeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such pipeline (dismissals need a saved pipeline) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request: every problem with its path */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -20,6 +20,7 @@ export type RunList = Schemas["RunList"];
 export type RunCreated = Schemas["RunCreated"];
 export type Connection = Schemas["Connection"];
 export type ApiErrorBody = Schemas["Error"];
+export type DismissedSuggestions = Schemas["DismissedSuggestions"];
 
 /** A JSON Schema object as found in `Module.config_schema` (kept loose: it is data, not a contract). */
 export type JsonSchema = { [key: string]: unknown };

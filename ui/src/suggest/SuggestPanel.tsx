@@ -1,5 +1,6 @@
 // Suggestions for the selected node: what looks wrong with its data, the evidence, the effect, and the
-// fixing step(s) inserted after it with one (undoable) click. Dismissed ones stay hidden per pipeline.
+// fixing step(s) inserted after it with one (undoable) click. Dismissed ones stay hidden for the pipeline
+// (stored on the server, see dismissed.ts) and can be shown and restored.
 import { Badge, Box, Button, HStack, Spinner, Stack, Text, Textarea } from "@chakra-ui/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError } from "../api/client";
@@ -9,7 +10,7 @@ import type { NewStep } from "../graph/insert";
 import { previewApi } from "../preview/api";
 import { formatCell, formatElapsed } from "../preview/format";
 import type { Described, EffectExample, Suggestion, Suggestions } from "../preview/types";
-import { dismiss, loadDismissed, undismissAll } from "./dismissed";
+import { useDismissed } from "./dismissed";
 
 const DEBOUNCE_MS = 600;
 const SEVERITY_PALETTE: Record<string, string> = { high: "red", medium: "orange", low: "gray" };
@@ -46,15 +47,23 @@ interface Props {
 }
 
 export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply, onPreviewEffect }: Props) {
-  const [dismissed, setDismissed] = useState<string[]>(() => loadDismissed(pipelineId));
+  const dismissals = useDismissed(pipelineId, !readOnly);
+  const dismissed = dismissals.ids;
+  const [showDismissed, setShowDismissed] = useState(false);
   const [result, setResult] = useState<Suggestions | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(false);
   const [busy, setBusy] = useState<string | null>(null);
   const [refused, setRefused] = useState<Record<string, string>>({});
   const seq = useRef(0);
+  // The latest ids for the next request, without re-asking when only the dismissals change.
+  const dismissedNow = useRef(dismissed);
+  dismissedNow.current = dismissed;
 
-  useEffect(() => setDismissed(loadDismissed(pipelineId)), [pipelineId]);
+  // Bumped to ask again: the server leaves stored dismissals out, so a restored one needs a new answer.
+  const [asked, setAsked] = useState(0);
+
+  useEffect(() => setShowDismissed(false), [pipelineId]);
 
   useEffect(() => {
     setRefused({});
@@ -66,7 +75,7 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
     const mine = ++seq.current;
     setLoading(true);
     const timer = setTimeout(() => {
-      previewApi.suggest(spec, nodeId, dismissed).then(
+      previewApi.suggest(spec, nodeId, dismissedNow.current).then(
         (r) => {
           if (mine !== seq.current) return;
           setResult(r);
@@ -81,9 +90,23 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
       );
     }, DEBOUNCE_MS);
     return () => clearTimeout(timer);
-    // Dismissing filters locally at once; the list is re-asked only when the pipeline or node changes.
+    // Dismissing filters locally at once; the list is re-asked when the pipeline or node changes, or when a
+    // restored suggestion is not in the current answer.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [spec, nodeId, readOnly]);
+  }, [spec, nodeId, readOnly, asked]);
+
+  const { restore: restoreDismissed } = dismissals;
+  const restore = useCallback(
+    (id: string) => {
+      const known = result?.suggestions.some((s) => s.id === id) ?? false;
+      void restoreDismissed(id).then((ok) => {
+        if (ok && !known) setAsked((n) => n + 1);
+      });
+    },
+    [result, restoreDismissed],
+  );
+
+  const titles = useMemo(() => new Map((result?.suggestions ?? []).map((s) => [s.id, s.title])), [result]);
 
   const visible = useMemo(() => {
     if (!result || result.node_id !== nodeId) return [];
@@ -129,11 +152,24 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
         {result && !loading && <Text color="fg.muted">{formatElapsed(result.elapsed_ms)} on {result.sample_rows.toLocaleString("en-US")} rows</Text>}
         <Box flex="1" />
         {dismissed.length > 0 && (
-          <Button size="2xs" variant="ghost" onClick={() => setDismissed(undismissAll(pipelineId))} title="Show the suggestions dismissed for this pipeline again">
-            restore {dismissed.length} dismissed
+          <Button size="2xs" variant="ghost" onClick={() => setShowDismissed((v) => !v)} aria-expanded={showDismissed} title="The suggestions dismissed for this pipeline" data-testid="dismissed-toggle">
+            {showDismissed ? "Hide" : "Show"} dismissed ({dismissed.length})
           </Button>
         )}
       </HStack>
+      {dismissals.error && (
+        <HStack fontSize="xs" color="red.fg" align="start" role="alert" data-testid="dismiss-error">
+          <Text flex="1" whiteSpace="pre-wrap">
+            {dismissals.error}
+          </Text>
+          <Button size="2xs" variant="ghost" onClick={dismissals.clearError} aria-label="Close the message">
+            ×
+          </Button>
+        </HStack>
+      )}
+      {showDismissed && dismissed.length > 0 && (
+        <DismissedList ids={dismissed} titles={titles} memoryOnly={dismissals.persistence === "memory"} onRestore={restore} />
+      )}
       {error != null && (
         <Text fontSize="xs" color="red.fg" whiteSpace="pre-wrap" data-testid="suggest-error">
           {errorText(error)}
@@ -197,13 +233,38 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
             <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(s.nodes), s.title)} data-testid="suggestion-preview">
               Preview effect
             </Button>
-            <Button size="2xs" variant="ghost" onClick={() => setDismissed(dismiss(pipelineId, s.id))} data-testid="suggestion-dismiss">
+            <Button size="2xs" variant="ghost" onClick={() => void dismissals.dismiss(s.id)} data-testid="suggestion-dismiss">
               Dismiss
             </Button>
           </HStack>
         </Box>
       ))}
       {llm && <DescribeStep spec={spec} nodeId={nodeId} onApply={onApply} onPreviewEffect={onPreviewEffect} />}
+    </Stack>
+  );
+}
+
+/** "padded_text:customer,city:3f2a…" → "padded text: customer,city" (ids are `rule[:columns[:hash]]`). */
+export function dismissedLabel(id: string): string {
+  const [rule, columns] = id.split(":");
+  return `${rule.replace(/_/g, " ")}${columns ? `: ${columns}` : ""}`;
+}
+
+/** The dismissed ids (titled when the current node suggested them), newest first, each with Restore. */
+function DismissedList({ ids, titles, memoryOnly, onRestore }: { ids: string[]; titles: Map<string, string>; memoryOnly: boolean; onRestore: (id: string) => void }) {
+  return (
+    <Stack gap="1" borderWidth="1px" borderRadius="md" p="2" fontSize="xs" data-testid="dismissed-list">
+      {memoryOnly && <Text color="fg.muted">This pipeline is not saved: dismissals last for this page only.</Text>}
+      {[...ids].reverse().map((id) => (
+        <HStack key={id} gap="1" data-testid="dismissed-item" data-suggestion-id={id}>
+          <Text flex="1" truncate title={id} color={titles.has(id) ? undefined : "fg.muted"}>
+            {titles.get(id) ?? dismissedLabel(id)}
+          </Text>
+          <Button size="2xs" variant="outline" onClick={() => onRestore(id)} data-testid="dismissed-restore">
+            Restore
+          </Button>
+        </HStack>
+      ))}
     </Stack>
   );
 }
