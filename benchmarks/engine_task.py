@@ -222,15 +222,32 @@ class SqlTrace:
         duck.stream = stream  # type: ignore[assignment]
 
 
+def _source_keeps_order(csv: str) -> bool:
+    """What the DAG factory decides for the pipeline's source (``dag_factory.row_order``)."""
+    from airflow_provider_logidata.dag_factory.row_order import order_free_nodes
+    from airflow_provider_logidata.modules.registry import registry
+    from airflow_provider_logidata.spec.models import Pipeline
+
+    document = Pipeline.model_validate(engine_data.pipeline("bench", csv, "/dev/null", fuse=True))
+    modules = {node.id: registry()[node.module] for node in document.nodes}
+    return "read_orders" not in order_free_nodes(document, modules)
+
+
 def run_ld_source(spec: dict[str, Any]) -> dict[str, Any]:
     import_s = _import_engine()
     from airflow_provider_logidata.engine.runner import run_source
 
+    keep_order = _source_keeps_order(spec["csv"])
     log = CollectingLog()
     rss = current_rss_mb()
     started = time.perf_counter()
     handle = run_source(
-        engine_data.source_config(spec["csv"]), "read_orders", spec["out"], module="source.file", log=log
+        engine_data.source_config(spec["csv"]),
+        "read_orders",
+        spec["out"],
+        module="source.file",
+        log=log,
+        keep_order=keep_order,
     )
     return {
         "import_s": import_s,

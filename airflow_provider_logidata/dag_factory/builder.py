@@ -9,6 +9,7 @@ from airflow_provider_logidata import settings
 from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
 from airflow_provider_logidata.dag_factory.elt_plan import elt_doc, plan_elt
 from airflow_provider_logidata.dag_factory.fusion import plan_groups
+from airflow_provider_logidata.dag_factory.row_order import order_free_nodes
 from airflow_provider_logidata.modules.registry import input_ref
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def build_dag(
     in_elt = {node_id for path in elt_paths.values() for node_id in path.nodes}
     groups = [g for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains) if g[0] not in in_elt]
     groups += [list(path.nodes) for path in elt_paths.values()]
+    order_free = order_free_nodes(pipeline, modules)
     for group in groups:
         last = nodes[group[-1]]
         task: Any
@@ -137,6 +139,8 @@ def build_dag(
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
+            if last.id in order_free and modules[last.id].category == "source":
+                common["keep_row_order"] = False
             task = operator_cls(task_display_name=last.label or last.id, config=config, **common)
         else:
             from airflow_provider_logidata.operators.chain import FusedChainOperator

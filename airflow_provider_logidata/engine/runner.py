@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import files, staging
+from airflow_provider_logidata.engine import duck, files, staging
 from airflow_provider_logidata.engine.chain import ChainStep, StepMetrics, run_chain
 from airflow_provider_logidata.engine.configs import ConfigLike, module_for_config, validate_config
 from airflow_provider_logidata.engine.destinations import DESTINATIONS
@@ -31,8 +31,14 @@ def run_source(
     *,
     module: str | None = None,
     log: TaskLog | None = None,
+    keep_order: bool = True,
 ) -> staging.StagingHandle:
-    """Read a source node's data into the staging file ``output_uri``; returns the staging handle."""
+    """Read a source node's data into the staging file ``output_uri``; returns the staging handle.
+
+    ``keep_order=False``: the rows may be staged in any order (when nothing downstream can observe it,
+    see ``dag_factory.row_order``), so DuckDB's readers and Parquet writer run unordered in parallel.
+    Sources streamed through Arrow (PostgreSQL, HTTP) stage rows as they arrive either way.
+    """
     name = module_for_config(config, module)
     if name not in SOURCES:
         raise LogiDataTaskError(
@@ -43,6 +49,12 @@ def run_source(
     try:
         with SOURCES[name](validated, node_id, logger) as produced:
             if isinstance(produced, DuckQuery):
+                if not keep_order:
+                    duck.fetch_all(produced.con, "SET preserve_insertion_order = false")
+                    logger.info(
+                        f"{node_id}: staging rows in any order (every consumer's result is the same "
+                        "for any row order)"
+                    )
                 with files.atomic_local_file(output_uri) as local:
                     handle = staging.write_query(
                         produced.con, produced.sql, local, output_uri, label=node_id, log=logger

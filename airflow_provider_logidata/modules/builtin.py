@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.modules import destinations, sources, transforms
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
-    from airflow_provider_logidata.modules.registry import ModuleRegistry
+    from collections.abc import Mapping
+
+    from airflow_provider_logidata.modules.registry import ModuleRegistry, RowOrder
 
 _OPS = "airflow_provider_logidata.operators"
+
+
+def _deduplicate_order(config: Mapping[str, Any]) -> RowOrder:
+    """On all columns duplicates are identical rows (a ``DISTINCT``): any input order gives the same
+    rows. On key columns ``keep`` first/last is defined by input order."""
+    return "needs" if config.get("columns") else "discards"
+
 
 BUILTIN_MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
@@ -29,6 +38,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="select_columns",
         category="transform",
         fusable=True,
+        row_order="keeps",
         label="Select columns",
         description="Keep, order, rename and cast columns.",
         config_model=transforms.SelectColumnsConfig,
@@ -39,6 +49,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="filter_rows",
         category="transform",
         fusable=True,
+        row_order="keeps",
         label="Filter rows",
         description="Keep rows matching a SQL condition.",
         config_model=transforms.FilterRowsConfig,
@@ -49,6 +60,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="deduplicate",
         category="transform",
         fusable=True,
+        row_order=_deduplicate_order,
         label="Deduplicate",
         description="Remove duplicate rows on all or key columns.",
         config_model=transforms.DeduplicateConfig,
@@ -59,6 +71,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="fill_nulls",
         category="transform",
         fusable=True,
+        row_order="keeps",
         label="Fill nulls",
         description="Replace nulls with a constant or a column statistic.",
         config_model=transforms.FillNullsConfig,
@@ -69,6 +82,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="clean_text",
         category="transform",
         fusable=True,
+        row_order="keeps",
         label="Clean text",
         description="Trim, collapse spaces and change case.",
         config_model=transforms.CleanTextConfig,
@@ -79,6 +93,7 @@ BUILTIN_MODULES: tuple[ModuleDef, ...] = (
         name="parse_dates",
         category="transform",
         fusable=True,
+        row_order="keeps",
         label="Parse dates",
         description="Parse text into dates or timestamps.",
         config_model=transforms.ParseDatesConfig,

@@ -459,6 +459,7 @@ MODULES: tuple[ModuleDef, ...] = (
     ModuleDef(
         name="aggregate",
         fusable=True,
+        row_order="discards",  # groups come out in no particular order; the aggregates ignore order
         category="transform",
         label="Aggregate",
         description="Group rows and compute counts, sums, averages, minima and maxima.",

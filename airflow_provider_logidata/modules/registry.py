@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from airflow_provider_logidata.modules.base import ModuleConfig
 
 Category = Literal["source", "transform", "destination"]
 CATEGORIES: tuple[Category, ...] = ("source", "transform", "destination")
+# How a module's result depends on the row order of its inputs (``ModuleDef.row_order``).
+RowOrder = Literal["needs", "keeps", "discards"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class ModuleDef:
     # A single-input, single-output transform whose engine step is a SQL builder: the factory may run a
     # linear run of such nodes inside one task (``fuse_chains``).
     fusable: bool = False
+    # Whether the module's result depends on its inputs' row order: "needs" (it may: the default for any
+    # module not known to be safe), "keeps" (row by row, its output follows its input's order, so whether
+    # the order matters is up to its own consumers) or "discards" (the same result for any input order:
+    # a DISTINCT, a GROUP BY). A callable decides from the node's config. It lets a source skip keeping
+    # row order where nothing downstream can tell (``dag_factory.row_order``): an ordered parallel write
+    # is measurably slower than an unordered one.
+    row_order: RowOrder | Callable[[Mapping[str, Any]], RowOrder] = "needs"
     icon: str = ""
     _operator_cls: list[type] = field(default_factory=list, repr=False, compare=False)
 
@@ -50,6 +59,10 @@ class ModuleDef:
             module_name, _, attr = self.operator.rpartition(".")
             self._operator_cls.append(getattr(importlib.import_module(module_name), attr))
         return self._operator_cls[0]
+
+    def input_order(self, config: Mapping[str, Any]) -> RowOrder:
+        """:attr:`row_order` for a node with this ``config`` (the spec's JSON form)."""
+        return self.row_order(config) if callable(self.row_order) else self.row_order
 
     def output_key(self, port: str) -> str:
         """XCom key under which a task of this module publishes the staging handle of ``port``."""

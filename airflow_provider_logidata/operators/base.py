@@ -217,9 +217,18 @@ class LogiDataOperator(BaseOperator):
 
 
 class LogiDataSourceOperator(LogiDataOperator):
-    """Reads external data into staging; returns the staging handle."""
+    """Reads external data into staging; returns the staging handle.
+
+    ``keep_row_order=False`` lets the staging file's rows come out in any order, which a parallel reader
+    writes faster; the DAG factory sets it only when no consumer can observe the order
+    (``dag_factory.row_order``). Hand-written DAGs keep the default: rows in source order.
+    """
 
     ui_color = "#dbeafe"
+
+    def __init__(self, *, keep_row_order: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.keep_row_order = keep_row_order
 
     def input_task_ids(self) -> list[str]:
         """Sources read no staged inputs, even when placed after a sensor or another task."""
@@ -235,7 +244,12 @@ class LogiDataSourceOperator(LogiDataOperator):
         from airflow_provider_logidata.engine.runner import run_source
 
         return run_source(
-            config, self.task_id, self.staging_uri(context), module=self.module_name, log=self.log
+            config,
+            self.task_id,
+            self.staging_uri(context),
+            module=self.module_name,
+            log=self.log,
+            keep_order=self.keep_row_order,
         )
 
 

@@ -74,7 +74,8 @@ def issues_from_pydantic(
             owner = _model_at(model, loc[:-1])
             message = f"unknown field {loc[-1]!r}"
             if owner is not None:
-                allowed = ", ".join(owner.model_fields)
+                # The names a document uses: a field's JSON alias (``as``), not its Python name (``as_``).
+                allowed = ", ".join(f.alias or name for name, f in owner.model_fields.items())
             found = None
         elif kind == "missing":
             message = "required field is missing"

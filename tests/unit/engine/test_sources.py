@@ -184,3 +184,28 @@ def test_stages_in_row_groups_of_batch_rows(
     assert table.column("i").to_pylist() == list(range(50_000))
     assert "read: wrote 50000 rows to " in log.text()
     assert pq.ParquetFile(handle["uri"]).num_row_groups > 1  # row groups of batch_rows rows
+
+
+def test_any_order_staging_keeps_every_row(tmp_path: Path, log: Any) -> None:
+    """``keep_order=False`` (set by the factory when no consumer can observe order) stages the same rows,
+    says so in the log, and the default keeps file order."""
+    rows = 300_000  # several CSV buffers and row groups, read by DuckDB's threads
+    path = tmp_path / "big.csv"
+    path.write_text("id,name\n" + "".join(f"{i},n{i % 97}\n" for i in range(rows)))
+    config = {"path": str(path), "format": "csv"}
+    ordered = runner.run_source(config, "src", str(tmp_path / "a" / staging.PART_NAME), module="source.file")
+    loose = runner.run_source(
+        config,
+        "src",
+        str(tmp_path / "b" / staging.PART_NAME),
+        module="source.file",
+        log=log,
+        keep_order=False,
+    )
+    assert ordered["rows"] == loose["rows"] == rows
+    first = pq.read_table(ordered["uri"])
+    second = pq.read_table(loose["uri"])
+    assert first.column("id").to_pylist() == list(range(rows))
+    assert sorted(second.column("id").to_pylist()) == list(range(rows))
+    assert first.sort_by("id").equals(second.sort_by("id"))
+    assert "staging rows in any order" in log.text()
