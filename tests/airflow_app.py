@@ -59,3 +59,18 @@ def issue_tokens(client: Any, passwords: Mapping[str, str] = PASSWORDS) -> dict[
         out[name] = str(response.json()["access_token"])
     client.cookies.clear()
     return out
+
+
+@contextlib.contextmanager
+def api_store(root: Path) -> Iterator[Any]:
+    """A pipeline store at ``root`` installed as the running API's store; the configured one again after."""
+    from airflow_provider_logidata.api.app import get_app
+    from airflow_provider_logidata.store import PipelineStore
+
+    api_state = get_app().state.api.state
+    store = PipelineStore(root)
+    api_state.store = store
+    try:
+        yield store
+    finally:
+        api_state.store = None

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from airflow_app import API, airflow_test_client, issue_tokens
+from airflow_app import API, airflow_test_client, api_store, issue_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +38,8 @@ def tokens(airflow_client: Any) -> dict[str, str]:
 @pytest.fixture
 def store(airflow_client: Any, tmp_path: Path) -> Any:
     """A fresh pipeline store for one test, installed as the API's store."""
-    from airflow_provider_logidata.api.app import get_app
-    from airflow_provider_logidata.store import PipelineStore
-
-    api_state = get_app().state.api.state
-    store = PipelineStore(tmp_path / "pipelines")
-    api_state.store = store
-    yield store
-    api_state.store = None
+    with api_store(tmp_path / "pipelines") as store:
+        yield store
 
 
 class Api:

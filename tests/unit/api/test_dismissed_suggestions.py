@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from airflow_app import API, airflow_test_client, issue_tokens
+from airflow_app import API, airflow_test_client, api_store, issue_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +42,8 @@ def headers(client: Any) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def store(client: Any, tmp_path: Path) -> Any:
     """A fresh pipeline store for one test, installed as the API's store."""
-    from airflow_provider_logidata.api.app import get_app
-    from airflow_provider_logidata.store import PipelineStore
-
-    api_state = get_app().state.api.state
-    store = PipelineStore(tmp_path / "pipelines")
-    api_state.store = store
-    yield store
-    api_state.store = None
+    with api_store(tmp_path / "pipelines") as store:
+        yield store
 
 
 def call(client: Any, auth: dict[str, str] | None, method: str, path: str, **kwargs: Any) -> Any:
