@@ -188,10 +188,20 @@ def write_folder(
     progress = Progress(log, node_id)
     started = time.monotonic()
 
+    # An input that fails mid-write must not raise inside pyarrow's dataset writer: its threads pull this
+    # generator, and an exception there sometimes leaves the write waiting forever (seen with pyarrow 26,
+    # about one run in three of tests/unit/engine/test_partitioned_output.py), which would hang the task.
+    # The writer sees the input end instead; the error is raised once it has returned, inside the atomic
+    # folder, so the partial files are discarded and the target is untouched.
+    input_failed: list[Exception] = []
+
     def counted() -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            progress.add(batch.num_rows)
-            yield batch
+        try:
+            for batch in batches:
+                progress.add(batch.num_rows)
+                yield batch
+        except Exception as error:  # raised again below, after the writer has stopped
+            input_failed.append(error)
 
     shown = uri.rstrip("/") + "/"
     try:
@@ -215,6 +225,8 @@ def write_folder(
                 max_rows_per_file=max_rows_per_file or 0,
                 max_rows_per_group=group_rows,
             )
+            if input_failed:
+                raise input_failed[0]
             if partitioning is None and progress.rows == 0:
                 _write_empty_file(folder, config, schema)
     except LogiDataTaskError:
