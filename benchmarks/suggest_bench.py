@@ -73,6 +73,11 @@ def clean_rows(rows: int) -> list[dict[str, Any]]:
     return out
 
 
+def _p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
 def measure(table: Any, repeats: int) -> dict[str, Any]:
     from airflow_provider_logidata.suggest import suggest
     from airflow_provider_logidata.suggest.registry import rules
@@ -92,11 +97,9 @@ def measure(table: Any, repeats: int) -> dict[str, Any]:
         list(rule.detect(sample))
         per_rule[rule.name] = time.perf_counter() - started
         sample.close()
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
     return {
         "median": statistics.median(times),
-        "p95": p95,
+        "p95": _p95(times),
         "suggestions": [s.id for s in found],
         "per_rule": per_rule,
     }
@@ -134,11 +137,9 @@ def measure_pool(table: Any, repeats: int) -> dict[str, Any]:
                 times.append(time.perf_counter() - started)
         finally:
             service.shutdown()
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
     return {
         "median": statistics.median(times),
-        "p95": p95,
+        "p95": _p95(times),
         "suggestions": [s["id"] for s in answer["suggestions"]],
         "sample_rows": answer["sample_rows"],
     }
