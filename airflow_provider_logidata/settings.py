@@ -6,7 +6,9 @@ and the CLI should work (with explicit paths) even where Airflow's config is slo
 
 from __future__ import annotations
 
+import configparser
 import os
+import sys
 from pathlib import Path
 
 SECTION = "logidata"
@@ -21,6 +23,12 @@ _DEFAULTS: dict[str, str] = {
     "batch_rows": "122880",
     "builder_url": "/dags/{pipeline_id}/plugin/logidata-pipeline",
     "python_modules": "",
+    # Security policy (airflow_provider_logidata.security).
+    "allowed_paths": "",
+    "allow_ambient_cloud_credentials": "False",
+    "max_versions": "100",
+    "max_pipeline_bytes": "2097152",
+    "source_statement_timeout": "3600",
     # Data preview in the builder (airflow_provider_logidata.preview).
     "preview_workers": "2",
     "preview_timeout": "10",
@@ -37,16 +45,52 @@ def airflow_home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow").expanduser()
 
 
-def get(option: str) -> str:
-    """Read an option: environment variable first (cheap, works in every process), then Airflow conf."""
-    env = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}")
+def airflow_option(section: str, option: str) -> str | None:
+    """An Airflow option: its environment variable, else Airflow's config when Airflow is loaded (every
+    Airflow process), else the option as written in ``airflow.cfg``; ``None`` when it is not set.
+
+    The CLI validates pipelines (and the path policy needs Airflow's folders) without importing Airflow,
+    which costs seconds: there the config file is read directly.
+    """
+    env = os.environ.get(f"AIRFLOW__{section.upper()}__{option.upper()}")
     if env is not None:
         return env
+    configuration = sys.modules.get("airflow.configuration")
+    if configuration is not None:
+        try:
+            value = configuration.conf.get(section, option, fallback=None)
+        except Exception:  # a broken option reads as unset, as in the file
+            return None
+        return None if value is None else str(value)
+    return _file_option(section, option)
+
+
+_FILE_CACHE: dict[str, tuple[float, configparser.RawConfigParser]] = {}
+
+
+def _file_option(section: str, option: str) -> str | None:
+    path = os.environ.get("AIRFLOW_CONFIG") or str(airflow_home() / "airflow.cfg")
     try:
-        from airflow.configuration import conf
-    except ImportError:  # a Task SDK-only worker
-        return _DEFAULTS[option]
-    return str(conf.get(SECTION, option, fallback=_DEFAULTS[option]) or _DEFAULTS[option])
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    cached = _FILE_CACHE.get(path)
+    if cached is None or cached[0] != mtime:
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+        cached = _FILE_CACHE[path] = (mtime, parser)
+    if not cached[1].has_option(section, option):
+        return None
+    return cached[1].get(section, option).replace("{AIRFLOW_HOME}", str(airflow_home()))
+
+
+def get(option: str) -> str:
+    """Read an option: environment variable first (cheap, works in every process), then Airflow conf."""
+    value = airflow_option(SECTION, option)
+    return value if value else _DEFAULTS[option]
 
 
 def pipelines_path() -> str:
@@ -97,14 +141,50 @@ def python_modules() -> tuple[str, ...]:
 
 def dags_folder() -> str | None:
     """Airflow's DAGs folder (where ``python`` nodes' code is deployed), or ``None`` without Airflow conf."""
-    env = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
-    if env:
-        return env
-    try:
-        from airflow.configuration import conf
-    except ImportError:
-        return None
-    return str(conf.get("core", "dags_folder", fallback="") or "") or None
+    return airflow_option("core", "dags_folder") or None
+
+
+# --- security policy (airflow_provider_logidata.security) ------------------------------------------
+
+
+def _flag(option: str) -> bool:
+    return (get(option) or _DEFAULTS[option]).strip().lower() in ("1", "true", "yes", "on")
+
+
+def allowed_paths() -> tuple[str, ...]:
+    """Local roots and object-storage URI prefixes pipelines may read and write (``security.paths``).
+
+    Empty means the default: a data folder under ``$AIRFLOW_HOME/logidata/`` plus the staging path.
+    """
+    configured = tuple(part.strip() for part in get("allowed_paths").split(",") if part.strip())
+    if configured:
+        return configured
+    return (str(airflow_home() / "logidata" / "data"), staging_path())
+
+
+def data_path() -> str:
+    """The default data folder (first default allowed root; the examples and the demo put data there)."""
+    return str(airflow_home() / "logidata" / "data")
+
+
+def allow_ambient_cloud_credentials() -> bool:
+    """Whether an ``aws`` connection without credentials of its own may use the host's ambient identity."""
+    return _flag("allow_ambient_cloud_credentials")
+
+
+def max_versions() -> int:
+    """Versions kept per pipeline in the store; older ones are pruned on save (at least 1)."""
+    return max(1, int(get("max_versions") or _DEFAULTS["max_versions"]))
+
+
+def max_pipeline_bytes() -> int:
+    """Largest pipeline document (serialized JSON) the store accepts."""
+    return max(1024, int(get("max_pipeline_bytes") or _DEFAULTS["max_pipeline_bytes"]))
+
+
+def source_statement_timeout() -> float:
+    """Seconds a run's PostgreSQL source query may run (``0``: no limit)."""
+    return max(0.0, float(get("source_statement_timeout") or _DEFAULTS["source_statement_timeout"]))
 
 
 # --- data preview (airflow_provider_logidata.preview) ------------------------------------------------

@@ -176,6 +176,8 @@ def airflow_env(root: Path) -> dict[str, str]:
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(root / "pipelines"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(root / "staging"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(root / "factory_report.json"),
+            # The benchmark's data and outputs live under root (checked by the path policy).
+            "AIRFLOW__LOGIDATA__ALLOWED_PATHS": str(root),
             "DO_NOT_TRACK": "1",
             "SCARF_NO_ANALYTICS": "true",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",

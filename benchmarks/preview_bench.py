@@ -90,6 +90,7 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
     root = Path(tempfile.mkdtemp(prefix="logidata-preview-bench-"))
     os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow_home"))
     os.environ["AIRFLOW__LOGIDATA__PREVIEW_CACHE_ENTRIES"] = "0"
+    os.environ["AIRFLOW__LOGIDATA__ALLOWED_PATHS"] = f"{root},{tempfile.gettempdir()}"  # the path policy
     os.environ["AIRFLOW__LOGIDATA__PREVIEW_TIMEOUT"] = "60"
     csv_path = root / "orders.csv"
     print(f"preview: writing {rows:,} rows to {csv_path}", flush=True)

@@ -97,6 +97,8 @@ def _env(airflow_home: Path, dags_folder: Path, logidata_root: Path) -> dict[str
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(logidata_root / "pipelines"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(logidata_root / "factory_report.json"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(logidata_root / "staging"),
+            # The generated pipelines read /data/in and write /data/out (checked by the path policy).
+            "AIRFLOW__LOGIDATA__ALLOWED_PATHS": "/data",
             "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
             "DO_NOT_TRACK": "1",
             "SCARF_NO_ANALYTICS": "true",

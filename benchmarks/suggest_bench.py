@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import random
 import statistics
@@ -116,6 +117,7 @@ def measure_pool(table: Any, repeats: int) -> dict[str, Any]:
     from airflow_provider_logidata.suggest.service import SUGGEST_JOB
 
     with tempfile.TemporaryDirectory(prefix="logidata-suggest-bench-") as folder:
+        os.environ["AIRFLOW__LOGIDATA__ALLOWED_PATHS"] = folder  # the path policy
         path = Path(folder) / "orders.parquet"
         pq.write_table(table, path)
         pipeline = {

@@ -245,7 +245,7 @@ cat <<EOF
     Airflow UI      $BASE_URL
     login           admin / admin
     pipelines       .demo/pipelines   (logidata list / show / import ...)
-    example output  .demo/airflow/logidata/examples/output
+    example output  .demo/airflow/logidata/data/examples/output
     factory report  .demo/factory_report.json   (logidata report)
     process logs    .demo/logs/{api-server,scheduler,dag-processor,triggerer}.log
     task logs       .demo/airflow/logs

@@ -74,3 +74,44 @@ def api_store(root: Path) -> Iterator[Any]:
         yield store
     finally:
         api_state.store = None
+
+
+def sync_dags_folder() -> None:
+    """What the DAG processor does: parse the dags folder and write the DAGs to the metadata DB."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+class Api:
+    """Requests to the builder API as one user (``token``; ``None``: anonymous), never with a cookie."""
+
+    def __init__(self, client: Any, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.client.cookies.clear()
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.request(method, f"{API}{path}", headers=headers, **kwargs)
+
+
+def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
+    """``response`` has ``status`` and the API's error shape ``{detail, errors: [{path, message, node_id}]}``."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["errors"], list)
+    for issue in body["errors"]:
+        assert {"path", "message", "node_id"} <= set(issue)
+    assert "Traceback" not in response.text
+    return dict(body)

@@ -32,8 +32,14 @@ AIRFLOW_ENV = {
     "AIRFLOW__LOGIDATA__REPORT_PATH": str(_HOME / "factory_report.json"),
     # Apps built by the API tests start preview workers only when a test previews (saves CPU in CI).
     "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
+    # Tests read and write data anywhere (temporary folders, made-up paths in specs) and in any moto
+    # bucket (through an explicit connection); the never-allowed locations still apply. The policy's own
+    # tests (tests/unit/security, tests/security) set the roots they prove.
+    "AIRFLOW__LOGIDATA__ALLOWED_PATHS": "/,s3://*/",
 }
 os.environ.update(AIRFLOW_ENV)
+# Hypothesis (the validator fuzz, schemathesis) keeps its example database outside the checkout.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_HOME / "hypothesis"))
 for _folder in ("airflow", "dags", "pipelines", "staging"):
     (_HOME / _folder).mkdir(parents=True, exist_ok=True)
 

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from airflow_provider_logidata.api.convert import SPEC_ALWAYS_PRESENT
 from airflow_provider_logidata.api.errors import CatchAllMiddleware, install_error_handlers
 from airflow_provider_logidata.api.limits import BodyLimitMiddleware
-from airflow_provider_logidata.api.models import SPEC_MARKER, SPEC_REF
+from airflow_provider_logidata.api.models import DOCUMENT_REF, SPEC_MARKER, SPEC_REF
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,23 +53,72 @@ def spec_components() -> dict[str, Any]:
         return node
 
     result: dict[str, Any] = rename(components)
-    # Answers always carry these (see convert.with_defaults), so the UI's type has them non-optional.
+    # The UI's type has these non-optional (it always sends them; answers carry them too).
     result["Spec"]["required"] = list(SPEC_ALWAYS_PRESENT)
     return result
 
 
+# Pipeline documents in answers (see models.StoredDoc): what the store holds, valid or not.
+PIPELINE_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "PipelineDocument",
+    "description": (
+        "A pipeline document as stored. A valid pipeline matches Spec; a draft or a hand-written file "
+        "may be incomplete or hold values of the wrong type (the answer's `errors` list every problem), "
+        "so only these keys are guaranteed to be present, with any value."
+    ),
+    "required": list(SPEC_ALWAYS_PRESENT),
+    "properties": {key: {"description": "Present; Spec has the valid value."} for key in SPEC_ALWAYS_PRESENT},
+    "additionalProperties": True,
+}
+
+
 def _replace_spec_markers(node: Any) -> Any:
-    """Swap each pipeline-document placeholder for a reference to the Spec schema (keeping siblings)."""
+    """Swap each pipeline-document placeholder for a reference to its schema (keeping siblings)."""
     if isinstance(node, dict):
-        if node.get(SPEC_MARKER):
+        marker = node.get(SPEC_MARKER)
+        if marker:
+            ref = DOCUMENT_REF if marker == "document" else SPEC_REF
             rest = {k: v for k, v in node.items() if k not in (SPEC_MARKER, "type", "title")}
             if not rest:
-                return {"$ref": SPEC_REF}
-            return {"allOf": [{"$ref": SPEC_REF}], **{k: _replace_spec_markers(v) for k, v in rest.items()}}
+                return {"$ref": ref}
+            return {"allOf": [{"$ref": ref}], **{k: _replace_spec_markers(v) for k, v in rest.items()}}
         return {key: _replace_spec_markers(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_replace_spec_markers(item) for item in node]
     return node
+
+
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# Answers any operation can give whatever its route declares: the error handlers (errors.py), the body
+# limit (limits.py) and the access dependencies (deps.py) answer them before or around the route.
+_BODY_ERRORS = {
+    "400": "Malformed JSON in the request body",
+    "413": "Request body over 2 MiB",
+    "422": "Invalid request: every problem with its path",
+}
+_ID_ERROR = "Invalid pipeline id (see the parameter's pattern)"
+_SERVER_ERROR = (
+    "Internal error (e.g. the pipeline store cannot be written); the api-server log has the details"
+)
+
+
+def _declare_common_errors(operation: dict[str, Any]) -> None:
+    """Every status an operation can answer, each with the Error shape (FastAPI's own 422 model too)."""
+    responses = operation.setdefault("responses", {})
+    if "422" in responses:  # FastAPI's generic validation-error model → the Error shape
+        responses["422"] = {"description": responses["422"].get("description", "Invalid request")}
+    wanted: dict[str, str] = {}
+    if "requestBody" in operation:
+        wanted.update(_BODY_ERRORS)
+    if any(p.get("in") == "path" and p.get("name") == "pipeline_id" for p in operation.get("parameters", [])):
+        wanted["400"] = responses.get("400", {}).get("description") or _ID_ERROR
+    wanted["500"] = _SERVER_ERROR
+    for code, description in wanted.items():
+        responses.setdefault(code, {"description": description})
+    for code, response in responses.items():
+        if code[0] in "45" and "content" not in response:
+            response["content"] = ERROR_CONTENT
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -92,15 +141,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         if name in schemas and schemas[name] != schema:
             raise ValueError(f"OpenAPI schema name {name!r} is used by the API and by the spec; rename one")
         schemas[name] = schema
-    # FastAPI's generic validation-error models are replaced by the Error shape (see errors.py).
+    schemas["PipelineDocument"] = PIPELINE_DOCUMENT_SCHEMA
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
-            responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = {
-                    "description": responses["422"].get("description", "Invalid request"),
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                }
+            _declare_common_errors(operation)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     app.openapi_schema = document

@@ -16,13 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from airflow_provider_logidata.security.jsonsafe import JsonLimitError
 from airflow_provider_logidata.spec.errors import SpecIssue, SpecValidationError, format_path, short_repr
 from airflow_provider_logidata.store.errors import (
     ConflictError,
     InvalidPipelineId,
     PipelineNotFound,
+    PipelineTooLarge,
     StoreError,
     UnreadablePipeline,
+    UnstorablePipeline,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +161,17 @@ async def _unreadable(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
 
 
+async def _too_large(request: Request, exc: Exception) -> JSONResponse:
+    issue = {"path": "", "message": str(exc), "node_id": None}
+    return error_response(status.HTTP_413_CONTENT_TOO_LARGE, str(exc), [issue])
+
+
+async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
+    """A document the store cannot keep, or JSON over the decoding limits (NaN, huge integers, depth)."""
+    issue = {"path": "", "message": str(exc), "node_id": None}
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc), [issue])
+
+
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("logidata builder: store error on %s %s: %s", request.method, request.url.path, exc)
     return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, f"pipeline store error: {exc}")
@@ -173,6 +187,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SpecValidationError, _spec_invalid)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(UnreadablePipeline, _unreadable)
+    app.add_exception_handler(PipelineTooLarge, _too_large)
+    app.add_exception_handler(UnstorablePipeline, _unprocessable)
+    app.add_exception_handler(JsonLimitError, _unprocessable)
     app.add_exception_handler(StoreError, _store_error)
 
 

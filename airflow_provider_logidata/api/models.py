@@ -7,18 +7,35 @@ pipeline whose modules were removed must still load; the OpenAPI document still 
 
 from __future__ import annotations
 
-import datetime as dt  # noqa: TC003 (pydantic resolves the annotations at run time)
+import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 SPEC_REF = "#/components/schemas/Spec"
-# Placeholder replaced by ``{"$ref": SPEC_REF}`` when the OpenAPI document is built (pydantic cannot
-# emit a reference to a schema it does not generate itself).
+DOCUMENT_REF = "#/components/schemas/PipelineDocument"
+# Placeholder replaced by ``{"$ref": SPEC_REF}`` (or DOCUMENT_REF) when the OpenAPI document is built
+# (pydantic cannot emit a reference to a schema it does not generate itself).
 SPEC_MARKER = "x-logidata-spec"
 
-# A pipeline document: validated by the spec validator (so drafts may be incomplete), typed as Spec.
-PipelineDoc = Annotated[dict[str, Any], WithJsonSchema({"type": "object", SPEC_MARKER: True})]
+# A pipeline document sent by the client: validated by the spec validator (so drafts may be
+# incomplete), documented as Spec (what a client should send).
+PipelineDoc = Annotated[dict[str, Any], WithJsonSchema({"type": "object", SPEC_MARKER: "spec"})]
+# A pipeline document in an answer: what the store holds. A draft or a hand-written file need not match
+# Spec (wrong types, unknown keys, over-long texts are kept for the user to fix, listed in ``errors``),
+# so answers promise only a JSON object with the keys the canvas needs (see convert.with_defaults).
+StoredDoc = Annotated[dict[str, Any], WithJsonSchema({"type": "object", SPEC_MARKER: "document"})]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Naive times are UTC (Airflow's and the store's convention); answers always carry the offset."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+# A point in time in an answer: RFC 3339 in UTC (``2024-05-01T12:00:00Z``), never a naive local time.
+Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class _Request(BaseModel):
@@ -55,10 +72,12 @@ class Error(_Response):
 
 
 class StoredPipeline(_Response):
-    pipeline: PipelineDoc
+    pipeline: StoredDoc = Field(
+        description="The stored document; it matches Spec when `errors` is empty (drafts may not)."
+    )
     etag: str
     version: int
-    saved_at: dt.datetime | None
+    saved_at: Timestamp | None
     errors: list[Issue] = Field(description="Current validation issues; empty when the pipeline is valid.")
 
 
@@ -66,14 +85,16 @@ class Conflict(Error):
     current: StoredPipeline | None = Field(
         description="What is stored now (null when it was deleted meanwhile or is unreadable)."
     )
-    yours: PipelineDoc | None = Field(description="The document you tried to save (null for a delete).")
+    yours: dict[str, Any] | None = Field(
+        description="The document you tried to save, as sent (null for a delete or a restore)."
+    )
 
 
 class RunBrief(_Response):
     run_id: str
     state: str | None
-    start_date: dt.datetime | None
-    end_date: dt.datetime | None
+    start_date: Timestamp | None
+    end_date: Timestamp | None
 
 
 class PipelineSummary(_Response):
@@ -84,7 +105,7 @@ class PipelineSummary(_Response):
     tags: list[str]
     etag: str
     version: int
-    saved_at: dt.datetime | None
+    saved_at: Timestamp | None
     node_count: int
     valid: bool
     error: str | None
@@ -119,7 +140,7 @@ class RestoreBody(_Request):
 class Version(_Response):
     version: int
     etag: str
-    saved_at: dt.datetime | None
+    saved_at: Timestamp | None
     author: str | None
     status: str
 
@@ -129,7 +150,7 @@ class History(_Response):
 
 
 class VersionDocument(_Response):
-    pipeline: PipelineDoc
+    pipeline: StoredDoc
     version: int
 
 
@@ -205,6 +226,24 @@ class ConnectionList(_Response):
 
 
 class Me(_Response):
+    """The logged-in user and what the builder may offer them.
+
+    ``GET /me?pipeline_id=<id>`` answers ``can_edit`` / ``can_run`` for that DAG, as the routes decide
+    them, so auth managers with per-DAG grants (FAB, Keycloak, ...) get a canvas that matches what the
+    API accepts; without ``pipeline_id`` they are the answers for DAGs in general.
+    """
+
     username: str
-    can_edit: bool
+    can_edit: bool = Field(
+        description=(
+            "DAG edit (PUT) permission: on the pipeline's dag_id when pipeline_id was given (may save, "
+            "preview, suggest; else the canvas is read-only), else on DAGs in general (may create pipelines)."
+        )
+    )
+    can_run: bool = Field(
+        description=(
+            "DAG run create permission (what Airflow's trigger endpoint checks): on the pipeline's dag_id "
+            "when pipeline_id was given (Run now), else on DAGs in general."
+        )
+    )
     llm: bool = Field(False, description="A logidata_llm connection exists: Describe a step is available.")

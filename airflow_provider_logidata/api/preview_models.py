@@ -17,8 +17,12 @@ class PreviewBody(_Request):
     node_id: str = Field(min_length=1, max_length=200, description="The node whose output to preview.")
     limit: int = Field(100, ge=1, le=1000, description="Rows to return.")
     sampling: Literal["head", "random"] = Field("head", description="First rows, or a random sample.")
+    # DuckDB's REPEATABLE takes 0 .. 2**63-1; anything else was a parser error (500) in the worker.
     seed: int | None = Field(
-        None, description="Seed of a random sample (repeatable where the source allows)."
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="Seed of a random sample (repeatable where the source allows).",
     )
 
 
@@ -71,3 +75,8 @@ class Preview(_Response):
     cached: bool
     input: PreviewInput | None
     row_status: list[Literal["kept", "removed", "changed"]] | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Things the preview noticed that the pipeline's author should fix, e.g. a PostgreSQL "
+        "connection that logs in as a superuser.",
+    )

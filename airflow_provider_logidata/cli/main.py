@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,12 +33,21 @@ class CliError(Exception):
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def _print(text: str, stream: Any) -> None:
+    """Print even text the terminal's encoding cannot show (e.g. a lone surrogate from a JSON escape)."""
+    try:
+        print(text, file=stream)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        print(text.encode(encoding, "backslashreplace").decode(encoding, "replace"), file=stream)
+
+
 def _out(text: str = "") -> None:
-    print(text, file=sys.stdout)
+    _print(text, sys.stdout)
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+    _print(text, sys.stderr)
 
 
 def _store(args: argparse.Namespace) -> PipelineStore:
@@ -56,7 +66,12 @@ def _author() -> str | None:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: only an escaped form is valid UTF-8
+        text = json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+    return text
 
 
 def _write_output(text: str, output: str | None, what: str) -> None:
@@ -82,13 +97,32 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _read_pipeline_file(file: str) -> tuple[Any, str | None, str | None]:
-    """Read and decode a pipeline file: (data, read error, JSON error)."""
+    """Read and decode a pipeline file: (data, read error, JSON error).
+
+    At most ``[logidata] max_pipeline_bytes`` (+1) are read, so a huge file or a device never fills
+    memory; decoding is bounded (security/jsonsafe.py), so no input ends in a traceback.
+    """
+    from airflow_provider_logidata import settings
     from airflow_provider_logidata.spec import load_json
 
+    limit = settings.max_pipeline_bytes()
     try:
-        content = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        if file == "-":
+            content = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(file, "rb") as handle:
+                content = handle.read(limit + 1)
     except OSError as exc:
         return None, f"cannot read the file: {exc.strerror or exc}", None
+    if len(content) > limit:
+        return (
+            None,
+            f"the file is larger than {limit:,} bytes, the most a pipeline may have "
+            "([logidata] max_pipeline_bytes); nothing was read further",
+            None,
+        )
+    if not content.strip():
+        return None, None, "the file is empty: a pipeline is one JSON object"
     data, issue = load_json(content)
     if issue is not None:
         return None, None, issue.message
@@ -117,7 +151,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             invalid += 1
             _out(f"{file}: {json_error}")
             continue
-        issues = validate_pipeline(data).issues
+        try:
+            issues = validate_pipeline(data).issues
+        except Exception as exc:  # a validator bug on odd input fails this file, not the others
+            invalid += 1
+            _err(f"{file}: validation failed: {type(exc).__name__}: {exc}")
+            continue
         if issues:
             invalid += 1
             _print_issues(file, issues, sys.stdout)
@@ -293,8 +332,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         ) from None
     except OSError as exc:
         raise CliError(f"cannot read the DAG factory report {path}: {exc.strerror or exc}") from exc
+    from airflow_provider_logidata.security import jsonsafe
+
     try:
-        report = json.loads(content)
+        report = jsonsafe.loads(content)
     except ValueError as exc:
         raise CliError(f"the DAG factory report {path} is not valid JSON: {exc}") from exc
     pipelines = report.get("pipelines") if isinstance(report, dict) else None
@@ -336,7 +377,8 @@ def cmd_examples_install(args: argparse.Namespace) -> int:
     from airflow_provider_logidata import settings
     from airflow_provider_logidata.examples import install_examples
 
-    target = Path(args.target) if args.target else settings.airflow_home() / "logidata" / "examples"
+    # Under the default data folder, so the example pipelines pass the path policy ([logidata] allowed_paths).
+    target = Path(args.target) if args.target else Path(settings.data_path()) / "examples"
     try:
         pipelines = install_examples(target)
     except OSError as exc:
@@ -421,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     p.add_argument(
-        "--target", metavar="DIR", help="where the data goes (default: $AIRFLOW_HOME/logidata/examples)"
+        "--target", metavar="DIR", help="where the data goes (default: $AIRFLOW_HOME/logidata/data/examples)"
     )
     p.set_defaults(func=cmd_examples_install)
     examples.set_defaults(func=None, _help=examples)
@@ -467,6 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err(f"{PROG}: interrupted")
         return 130
+    except Exception as exc:  # last resort: one line naming the problem, never a traceback
+        if os.environ.get("LOGIDATA_DEBUG"):
+            raise
+        _err(
+            f"{PROG}: error: {args.command} failed: {type(exc).__name__}: {exc} "
+            "(set LOGIDATA_DEBUG=1 to see the traceback)"
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import os
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +25,6 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from airflow_provider_logidata import settings
 from airflow_provider_logidata.engine import duck
 from airflow_provider_logidata.engine.conditions import (
     DIALECT,
@@ -78,6 +76,8 @@ from airflow_provider_logidata.modules.catalog import (
     check_label,
 )
 from airflow_provider_logidata.modules.transforms import DeduplicateConfig
+from airflow_provider_logidata.security import callables
+from airflow_provider_logidata.security.errors import PolicyError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -446,51 +446,22 @@ def build_map_values(ctx: TransformContext, relation: str, columns: Columns) -> 
 # --- python ---------------------------------------------------------------------------------------------
 
 
-def check_callable_allowed(module_name: str, path: str, *, owner: str) -> None:
-    """Refuse a module neither deployed in the DAGs folder nor allowed by ``[logidata] python_modules``.
-
-    Pipelines are edited in the builder by users who may not deploy code; without this check such a user
-    could call any importable function (``shutil:rmtree``) with the node's arguments. Checked before the
-    import so a refused module's code never runs: only the top-level package is located (``find_spec`` of
-    a top-level name executes nothing).
-    """
-    allowed = settings.python_modules()
-    if "*" in allowed or any(module_name == p or module_name.startswith(p + ".") for p in allowed):
-        return
-    top = module_name.partition(".")[0]
-    folder = settings.dags_folder()
-    if folder:
-        try:
-            spec = importlib.util.find_spec(top)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None:
-            return  # not importable at all: the import below says so, with the fix
-        locations = list(spec.submodule_search_locations or [])
-        if spec.origin:
-            locations.append(spec.origin)
-        root = os.path.realpath(folder)
-        if any(os.path.realpath(loc).startswith(root + os.sep) for loc in locations):
-            return
-    shown = ", ".join(allowed) or "(none)"
-    raise LogiDataTaskError(
-        f"{owner}: callable {path!r} is not allowed: module {module_name!r} is not deployed in the DAGs "
-        f"folder ({folder or 'unknown'}) and not listed in [logidata] python_modules (now: {shown}); deploy "
-        "the code with the DAGs, or ask an Airflow admin to add its package to python_modules"
-    )
-
-
 def load_callable(path: str, *, owner: str) -> Callable[..., Any]:
-    """Import ``package.module:function`` (or ``package.module.function``) deployed with the DAGs."""
-    if ":" in path:
-        module_name, _, attribute = path.partition(":")
-    else:
-        module_name, _, attribute = path.rpartition(".")
+    """Import ``package.module:function`` (or ``package.module.function``) deployed with the DAGs.
+
+    ``security.callables`` decides what may be called, before the import (the module is listed in
+    ``[logidata] python_modules`` or lives in the DAGs folder) and after it (the function is defined in
+    an allowed module): pipeline editors may not deploy code, so they call only what DAG authors did.
+    """
+    module_name, attribute = callables.split_callable(path)
     fix = (
         "deploy the module with the DAGs (the DAGs folder is importable) or install it on every worker, "
         "and check the callable path"
     )
-    check_callable_allowed(module_name, path, owner=owner)
+    try:
+        how = callables.check_module(path, module_name)
+    except PolicyError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
     try:
         target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -508,6 +479,10 @@ def load_callable(path: str, *, owner: str) -> Callable[..., Any]:
             f"{owner}: importing module {module_name!r} for callable {path!r} failed: "
             f"{type(error).__name__}: {error}; fix the module"
         ) from error
+    try:
+        callables.check_loaded(path, target, how)
+    except PolicyError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
     for part in attribute.split("."):
         if not hasattr(target, part):
             public = sorted(
@@ -524,6 +499,10 @@ def load_callable(path: str, *, owner: str) -> Callable[..., Any]:
             f"{owner}: {path!r} is a {type(target).__name__}, not a function; point callable at a "
             "function that takes and returns a pandas DataFrame"
         )
+    try:
+        callables.check_target(path, target)
+    except PolicyError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
     return target  # type: ignore[no-any-return]
 
 

@@ -32,6 +32,7 @@ from airflow_provider_logidata.engine.files import (
     copy_file,
     csv_writer,
     describe_error,
+    header_quoting,
     normalize_uri,
     parquet_writer,
     stream_to_file,
@@ -39,6 +40,7 @@ from airflow_provider_logidata.engine.files import (
 )
 from airflow_provider_logidata.engine.logs import Progress, TaskLog
 from airflow_provider_logidata.modules.destinations import FileDestinationConfig
+from airflow_provider_logidata.security.paths import check_segment, check_write
 
 if TYPE_CHECKING:
     from airflow_provider_logidata.modules.base import ModuleConfig
@@ -83,10 +85,7 @@ def write_file(
     ``partitions``).
     """
     owner = node_label("destination.file", node_id)
-    try:
-        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
-    except ValueError as error:
-        raise LogiDataTaskError(f"{owner}: {error}") from None
+    uri = target_uri(config, owner)
     if config.partition_by or config.path.endswith("/"):
         return write_folder(config, node_id, schema, batches, log, uri=uri)
     if config.format == "csv":
@@ -104,6 +103,16 @@ def write_file(
             "unchanged. Check the path, its folder permissions and the connection."
         ) from error
     return {"uri": stats.uri, "rows": stats.rows, "format": config.format}
+
+
+def target_uri(config: FileDestinationConfig, owner: str) -> str:
+    """Where ``config`` writes, after the path policy allowed it (``security.paths``)."""
+    try:
+        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
+        check_write(uri, shown=config.path)
+    except ValueError as error:  # PolicyError included
+        raise LogiDataTaskError(f"{owner}: {error}") from None
+    return uri
 
 
 def _check_csv(schema: pa.Schema, owner: str) -> None:
@@ -133,6 +142,11 @@ def _partitioning(config: FileDestinationConfig, schema: pa.Schema, owner: str) 
             f"{owner}: every column is a partition column, so the files would hold no data; keep at least "
             "one column out of 'partition_by'"
         )
+    for name in columns:  # validated with the config; checked again where the folders are made
+        try:
+            check_segment(name, "partition column")
+        except ValueError as error:
+            raise LogiDataTaskError(f"{owner}: {error}") from None
     fields = [schema.field(name) for name in columns]
     nested = [f"{item.name!r} ({item.type})" for item in fields if pa.types.is_nested(item.type)]
     if nested:
@@ -162,7 +176,7 @@ def write_folder(
 
     owner = node_label("destination.file", node_id)
     if uri is None:
-        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
+        uri = target_uri(config, owner)
     partitioning = _partitioning(config, schema, owner)
     partition_columns = set(config.partition_by or [])
     data_schema = pa.schema([item for item in schema if item.name not in partition_columns])
@@ -170,12 +184,10 @@ def write_folder(
     if config.format == "csv":
         _check_csv(data_schema, owner)
         file_format: Any = ds.CsvFileFormat()
-        special = (config.delimiter, '"', "\n", "\r")
-        plain_names = not any(char in name for name in data_schema.names for char in special)
         options = file_format.make_write_options(
             include_header=config.header,
             delimiter=config.delimiter,
-            quoting_header="none" if plain_names else "needed",
+            quoting_header=header_quoting(data_schema.names, config.delimiter),
         )
     else:
         file_format = ds.ParquetFileFormat()
@@ -320,10 +332,7 @@ def copy_staged(
     takes a fraction of a second where rewriting takes seconds per million rows.
     """
     owner = node_label("destination.file", node_id)
-    try:
-        uri = normalize_uri(with_conn_id(config.path, config.conn_id))
-    except ValueError as error:
-        raise LogiDataTaskError(f"{owner}: {error}") from None
+    uri = target_uri(config, owner)
     started = time.monotonic()
     try:
         size = copy_file(handle["uri"], uri)

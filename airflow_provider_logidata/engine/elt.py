@@ -21,6 +21,7 @@ texts through ``quote_literal``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ from airflow_provider_logidata.modules.transforms import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_logidata.modules.base import ModuleConfig
     from airflow_provider_logidata.modules.transforms import Fill
@@ -143,11 +144,27 @@ def _type_name(display: str) -> str:
     return name + paren + rest
 
 
+@contextlib.contextmanager
+def read_only_step(con: psycopg.Connection[Any]) -> Iterator[None]:
+    """A savepoint in which the transaction is read-only, always rolled back (fetch results inside).
+
+    The user's SQL (the source query, conditions, expressions) is described, pre-checked and, in a
+    preview, sampled here: even inside the ELT task's read-write transaction (it must write the
+    destination, and builders create ``pg_temp`` helper functions) such a step can write nothing, and
+    whatever it did is undone. The final ``INSERT ... SELECT`` of a run cannot be read-only; the user's
+    SQL in it passed ``security.pg_sql``.
+    """
+    with con.transaction(force_rollback=True):
+        con.execute("SET LOCAL transaction_read_only = on")
+        yield
+
+
 def describe(con: psycopg.Connection[Any], select: str, *, owner: str) -> list[Described]:
     """Columns of a SELECT without running it (``LIMIT 0``), with ``format_type`` names."""
     with con.cursor() as cur:
         try:
-            cur.execute(pgsql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(pgsql.SQL(select)))  # type: ignore[arg-type]
+            with read_only_step(con):
+                cur.execute(pgsql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(pgsql.SQL(select)))  # type: ignore[arg-type]
         except psycopg.Error as error:
             raise LogiDataTaskError(
                 f"{owner}: PostgreSQL rejects the step: {pgengine._pg_error(error)}"
@@ -157,6 +174,16 @@ def describe(con: psycopg.Connection[Any], select: str, *, owner: str) -> list[D
             Described(c.name, c.type_code, _type_name(c.type_display or "text"), c.precision, c.scale)
             for c in cur.description
         ]
+
+
+def check_pushed(ctx: EltContext, sql_text: str, what: str) -> None:
+    """The PostgreSQL form of a user's condition or expression, checked before it is put into SQL."""
+    from airflow_provider_logidata.security.pg_sql import check_pg_sql
+
+    try:
+        check_pg_sql(sql_text, kind="expression", dialect="postgres")
+    except ValueError as error:
+        raise ctx.error(f"{what}: {error}") from None
 
 
 # --- transform builders -----------------------------------------------------------------------------
@@ -184,7 +211,7 @@ class EltContext:
 
     def rows(self, query: str) -> list[tuple[Any, ...]]:
         try:
-            with self.con.transaction():  # a savepoint: a failing pre-query does not poison the load
+            with read_only_step(self.con):  # a failing pre-query does not poison the load either
                 return list(self.con.execute(query))  # type: ignore[call-overload]
         except psycopg.Error as error:
             raise self.error(f"PostgreSQL rejects the step: {pgengine._pg_error(error)}") from None
@@ -362,9 +389,10 @@ def build_filter_rows(ctx: EltContext, relation: str, columns: Columns) -> str:
         raise ctx.error(
             f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"
         ) from None
+    check_pushed(ctx, translated, f"the condition {config.condition!r}")
     select = f"SELECT * FROM {relation} AS s WHERE ({translated})"
     try:
-        with ctx.con.transaction():
+        with read_only_step(ctx.con):
             ctx.con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")  # type: ignore[call-overload]
     except psycopg.Error as error:
         raise ctx.error(
@@ -679,6 +707,7 @@ def build_derive_column(ctx: EltContext, relation: str, columns: Columns) -> str
         )
         what = f"the expression of column {derived.name!r} ({derived.expression!r})"
         expression = _to_postgres(ctx, checked, what)
+        check_pushed(ctx, expression, what)
         existing = find_column(derived.name, current_columns, owner=ctx.owner)
         if existing is None:
             items = f"s.*, ({expression}) AS {quote_ident(derived.name)}"
@@ -802,7 +831,7 @@ def source_select(
     else:
         assert config.query is not None
         try:
-            base = check_select(config.query)
+            base = check_select(config.query, writable=True)  # it runs in the task's INSERT ... SELECT
         except ValueError as error:
             raise LogiDataTaskError(f"{owner}: {error}") from None
         described = "query"
@@ -901,9 +930,13 @@ def run_elt(
     target = f"{destination.schema_name}.{destination.table}"
     started = time.monotonic()
     with pgengine.connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
+        pgengine.warn_about_role(con, destination.conn_id, owner, logger)
         loaded: list[tuple[str, str, str]] = []
         try:
             with con.transaction():
+                # Not read-only (it writes the destination); the source's query and every pushed-down
+                # expression passed security.pg_sql, and each look at them runs in a read_only_step.
+                pgengine.confine(con, seconds=pgengine.statement_timeout_seconds(), read_only=False)
                 select = source_select(con, source, source_id, logger, interval)
                 helpers: dict[str, str] = {}
                 for step in steps:
@@ -921,6 +954,9 @@ def run_elt(
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
                 rows, how = _load(con, destination, final, select, owner, destination_id, logger, loaded)
         except psycopg.Error as error:
+            confined = pgengine.confinement_error(error, owner, "the pushed-down path")
+            if confined is not None:
+                raise LogiDataTaskError(f"{confined}. Nothing was written: {target} is unchanged.") from None
             raise pgengine._load_error(error, owner=owner, target=target, loaded=loaded) from None
     seconds = time.monotonic() - started
     logger.info(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import time
@@ -98,13 +99,22 @@ if TYPE_CHECKING:
 
 def to_path(uri: str) -> StoragePath:
     """The path of a local path or URI: ``ObjectStoragePath`` (whose ``fs`` carries the Airflow
-    connection) for object storage, :class:`LocalPath` for local files."""
+    connection) for object storage, :class:`LocalPath` for local files.
+
+    Object storage without an explicit ``aws`` connection holding its own keys raises ``PolicyError``
+    (``security.connections``) here, before any client is built.
+    """
     normalized = normalize_uri(uri)
     scheme, separator, rest = normalized.partition("://")
     if not separator:
         return LocalPath(normalized)
     if scheme.lower() in _LOCAL_SCHEMES:
         return LocalPath(normalize_uri(rest))
+    # Before any client exists: an explicit aws connection with keys of its own, never the host's identity.
+    from airflow_provider_logidata.security import connections, paths
+
+    parts = paths.split_uri(normalized)
+    connections.check_storage(parts.conn_id if parts else None, normalized)
     from airflow.sdk import ObjectStoragePath
 
     return ObjectStoragePath(normalized)
@@ -360,20 +370,29 @@ def parquet_writer(compression: str = "zstd") -> WriterFactory:
     return open_writer
 
 
+# Header names written without quotes: plain words. Anything else (a name made of code, quotes, brackets,
+# the delimiter, a line break) quotes every name, so a header line is never more than a list of texts.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .\-]*")
+
+
+def header_quoting(names: Sequence[str], delimiter: str) -> str:
+    """pyarrow's ``quoting_header`` for ``names``: ``none`` for plain words (as most tools write a
+    header), else ``needed`` (every name quoted, RFC 4180)."""
+    plain = all(_PLAIN_NAME.fullmatch(name) and delimiter not in name for name in names)
+    return "none" if plain else "needed"
+
+
 def csv_writer(*, delimiter: str = ",", header: bool = True) -> WriterFactory:
     """Factory of CSV writers (RFC 4180 quoting where needed, nulls as empty fields)."""
 
     def open_writer(sink: BinaryIO, schema: pa.Schema) -> FormatWriter:
         import pyarrow.csv as pacsv
 
-        # Values: pyarrow quotes every text value ("needed" style), which is valid RFC 4180. The header
-        # is left unquoted unless a name needs quotes, as most tools write it.
-        special = (delimiter, '"', "\n", "\r")
-        plain_names = not any(char in name for name in schema.names for char in special)
+        # Values: pyarrow quotes every text value ("needed" style), which is valid RFC 4180.
         options = pacsv.WriteOptions(
             include_header=header,
             delimiter=delimiter,
-            quoting_header="none" if plain_names else "needed",
+            quoting_header=header_quoting(schema.names, delimiter),
         )
         writer: FormatWriter = pacsv.CSVWriter(sink, schema, write_options=options)
         return writer

@@ -395,6 +395,13 @@ class HttpApiReader:
                 f"{self.owner}: Airflow connection {conn_id!r} does not give a usable base URL ({error}); "
                 "set its host (and schema http or https)"
             ) from None
+        if hook.base_url and _origin(url) != _origin(hook.base_url):
+            # The endpoint is the editor's text; the host is the admin's. Credentials go to that host only.
+            raise LogiDataTaskError(
+                f"{self.owner}: endpoint {self.config.endpoint!r} leaves the host of connection {conn_id!r} "
+                f"({redact_url(hook.base_url)}); refusing to send the connection's credentials elsewhere. "
+                "Give a path such as /v1/orders"
+            )
         return session, url
 
     def close(self) -> None:

@@ -1,9 +1,11 @@
 """PostgreSQL source and destination, streamed through psycopg 3 ``COPY`` and Arrow.
 
 Source: ``COPY (SELECT <columns> FROM (<table or query>) AS q [WHERE <incremental>]) TO STDOUT`` in CSV, in
-a read-only REPEATABLE READ transaction. PostgreSQL sends one protocol message per row, so rows are
-gathered ``batch_rows`` at a time and each batch is parsed by pyarrow's CSV reader with column types taken
-from the result's PostgreSQL types; batches stream into staging. Memory stays at about one batch.
+a read-only REPEATABLE READ transaction that is rolled back, under ``statement_timeout`` (``confine``), after
+the query passed ``security.pg_sql`` again (rendered). PostgreSQL sends one protocol message per row, so
+rows are gathered ``batch_rows`` at a time and each batch is parsed by pyarrow's CSV reader with column
+types taken from the result's PostgreSQL types; batches stream into staging. Memory stays at about one
+batch.
 
 Types: smallint/integer/bigint -> int16/int32/int64, real/double -> float32/float64, numeric(p, s) ->
 decimal(p, s) (numeric without precision -> decimal(38, 9), rounded to 9 decimals like select_columns'
@@ -208,6 +210,67 @@ def connect(conn_id: str, *, owner: str, node_id: str) -> Iterator[psycopg.Conne
         con.close()
 
 
+# How often a busy backend checks that its client is still connected (PostgreSQL 14+, in milliseconds).
+CLIENT_CHECK_MS = 1000
+# A preview's statement_timeout is its time limit plus this: the pool kills the worker at the limit (and
+# answers 504, naming what ran); the server ends the statement shortly after even if it never learns that
+# its client is gone.
+PREVIEW_GRACE_SECONDS = 2.0
+
+
+def statement_timeout_seconds() -> float:
+    """How long one statement of a source query may run: in a preview worker the preview's time limit
+    (plus ``PREVIEW_GRACE_SECONDS``), in a run ``[logidata] source_statement_timeout`` (0: no limit of
+    LogiData's)."""
+    from airflow_provider_logidata.preview import pool
+
+    if pool.in_worker():
+        limit = pool.job_time_limit()
+        return (settings.preview_timeout() if limit is None else limit) + PREVIEW_GRACE_SECONDS
+    return settings.source_statement_timeout()
+
+
+def confine(con: psycopg.Connection[Any], *, seconds: float, read_only: bool = True) -> None:
+    """Bound the current transaction (call it first inside ``con.transaction()``); settings end with it.
+
+    ``read_only``: ``SET TRANSACTION READ ONLY`` (PostgreSQL then refuses INSERT/UPDATE/DELETE on real
+    tables, DDL, ``nextval``, ...). ``seconds``: ``SET LOCAL statement_timeout`` (0 leaves the server's,
+    role's or database's own setting alone).
+
+    Why a query cannot outlive its preview or its worker: a preview worker is killed with SIGKILL at the
+    preview's time limit (``preview.pool``), and a run's worker may die too; nothing of the killed process
+    can then cancel its query. Two server-side settings stop it instead, whatever happens to the client:
+    ``statement_timeout``, which a preview sets to its own time limit (plus ``PREVIEW_GRACE_SECONDS``, so
+    that the pool's 504 comes first), ends the running statement by then at the latest; and
+    ``client_connection_check_interval`` (PostgreSQL 14+, settable by any role) makes the backend poll its
+    socket every ``CLIENT_CHECK_MS`` while it executes, so the backend of a killed process (its socket
+    closed by the kernel) stops its query and exits within about a second, even a ``pg_sleep`` or a long
+    scan. Neither needs the api-server to reach the database, hold credentials or even survive, which a
+    cancel sent from the api-server (``pg_cancel_backend`` of a pid reported by the worker) would.
+    """
+    if read_only:
+        con.execute("SET TRANSACTION READ ONLY")
+    if seconds > 0:
+        milliseconds = max(1, int(seconds * 1000))
+        con.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(milliseconds)))
+    if con.info.server_version >= 140000:
+        con.execute(
+            sql.SQL("SET LOCAL client_connection_check_interval = {}").format(sql.Literal(CLIENT_CHECK_MS))
+        )
+
+
+def warn_about_role(con: psycopg.Connection[Any], conn_id: str, owner: str, log: TaskLog) -> None:
+    """Warn (task log, and the preview's answer inside a preview worker) when the connection's role is a
+    superuser or may reach server files (``engine.pg_checks``)."""
+    from airflow_provider_logidata.engine.pg_checks import role_warning
+    from airflow_provider_logidata.preview.pool import report_warning
+
+    warning = role_warning(con, conn_id)
+    if warning is not None:
+        log.warning(f"{owner}: {warning}")
+        report_warning(f"{owner}: {warning}")
+
+
 def _first_line(error: BaseException) -> str:
     diag = getattr(error, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
@@ -346,6 +409,9 @@ def _describe(
         try:
             cur.execute(sql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(base))
         except psycopg.Error as error:
+            confined = confinement_error(error, owner, what)
+            if confined is not None:
+                raise confined from None
             raise LogiDataTaskError(
                 f"{owner}: PostgreSQL rejected {what}: {_pg_error(error)}; fix the node's config (and check "
                 "that the connection points at the right database)"
@@ -368,19 +434,27 @@ def open_stream(
     """Connect, check and plan the read, and yield a stream of Arrow batches (consumed inside the block)."""
     owner = node_label(SOURCE, node_id)
     spec = config.incremental
+    query = None
+    if config.query is not None:
+        # The rendered query, checked again before anything runs: one SELECT, no function reaching the
+        # server's files, processes, configuration or other servers (security.pg_sql).
+        try:
+            query = check_select(config.query)  # without its trailing ';'
+        except ValueError as error:
+            raise LogiDataTaskError(f"{owner}: {error}") from None
     with connect(config.conn_id, owner=owner, node_id=node_id) as con:
+        warn_about_role(con, config.conn_id, owner, log)
         con.read_only = True
         con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with con.transaction():
+        # Read-only, time-bounded (``confine``), and rolled back: a read has nothing to commit, and
+        # whatever a missed function might do inside the transaction (a large object, ...) is undone.
+        with con.transaction(force_rollback=True):
+            confine(con, seconds=statement_timeout_seconds())
             if config.table is not None:
                 base, described = _relation(con, config, owner)
                 what = f"table {described}"
             else:
-                assert config.query is not None
-                try:
-                    query = check_select(config.query)  # without its trailing ';'
-                except ValueError as error:
-                    raise LogiDataTaskError(f"{owner}: {error}") from None
+                assert query is not None
                 base, described, what = sql.SQL(query), "query", "the query"
             available = _describe(con, base, owner=owner, what=what)
             names = [name for name, *_ in available]
@@ -510,11 +584,38 @@ def _copy_batches(
                         stream.cursor.update(batch)
                     yield batch
         except psycopg.Error as error:
+            confined = confinement_error(error, owner, described)
+            if confined is not None:
+                raise confined from None
             raise LogiDataTaskError(
                 f"{owner}: PostgreSQL failed while reading {described}: {_pg_error(error)}; fix the query or "
                 "the data (a value the query cannot compute, a cast that fails), or cast the column to text"
             ) from None
     stream.stats["batches"] = batches
+
+
+def confinement_error(error: psycopg.Error, owner: str, described: str) -> LogiDataTaskError | None:
+    """The message for a query stopped by ``confine`` (time limit, read-only), else ``None``."""
+    if error.sqlstate == "57014" and "statement timeout" in str(error):
+        from airflow_provider_logidata.preview import pool
+
+        seconds = statement_timeout_seconds()
+        if pool.in_worker():
+            return LogiDataTaskError(
+                f"{owner}: PostgreSQL stopped reading {described}: it ran longer than the preview's time "
+                f"limit ({seconds:g} s, [logidata] preview_timeout); add a filter or preview fewer rows"
+            )
+        return LogiDataTaskError(
+            f"{owner}: PostgreSQL stopped reading {described}: it ran longer than [logidata] "
+            f"source_statement_timeout ({seconds:g} s); make the query faster (a filter, an index) or raise "
+            "source_statement_timeout (0: no limit)"
+        )
+    if error.sqlstate == "25006":
+        return LogiDataTaskError(
+            f"{owner}: {described} tried to write ({_pg_error(error)}); a source query runs in a read-only "
+            "transaction: it may only read. Write with a destination"
+        )
+    return None
 
 
 def _parse(
@@ -974,6 +1075,7 @@ def load_postgres(
         staging.read_staged(handles[0], owner=owner) as reader,
         connect(config.conn_id, owner=owner, node_id=node_id) as con,
     ):
+        warn_about_role(con, config.conn_id, owner, logger)
         check_input_names(reader.schema.names, owner)
         loaded: list[tuple[str, str, str]] = []  # filled by prepare_target: lets an error name the column
         try:

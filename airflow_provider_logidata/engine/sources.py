@@ -42,6 +42,7 @@ from airflow_provider_logidata.engine.sql import (
     quote_literal,
 )
 from airflow_provider_logidata.modules.sources import FileSourceConfig
+from airflow_provider_logidata.security import paths as paths_policy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -132,10 +133,21 @@ def expand_path(path_text: str, *, owner: str) -> tuple[AbstractFileSystem, list
     Hidden files and folders (names starting with ``.``) below the pattern's fixed part never match a
     glob: they include the temporary files and folders of writes still in progress.
     """
-    path = to_path(path_text)
+    glob = any(char in path_text for char in GLOB_CHARS)
+    checked = paths_policy.static_prefix(path_text) if glob else path_text
+    try:
+        if checked is None:
+            raise paths_policy.PolicyError(
+                f"path {path_text!r} must start with a folder, not a pattern", rule="path-not-allowed"
+            )
+        paths_policy.check_read(checked, shown=path_text)
+        path = to_path(path_text)
+    except paths_policy.PolicyError as error:
+        raise LogiDataTaskError(f"{owner}: {error}") from None
     fs = path.fs
     target = path.path
     if fs.isfile(target):
+        _check_each(path_text, [target], is_local(path), owner)
         return fs, [target], is_local(path)
     if any(char in target for char in GLOB_CHARS):
         matches = fs.glob(target, detail=True)
@@ -150,12 +162,26 @@ def expand_path(path_text: str, *, owner: str) -> tuple[AbstractFileSystem, list
             raise LogiDataTaskError(
                 f"{owner}: no file matches {path_text!r}; check the pattern and that the files exist"
             )
+        _check_each(path_text, files, is_local(path), owner)
         return fs, files, is_local(path)
     if fs.isdir(target):
         raise LogiDataTaskError(
             f"{owner}: {path_text!r} is a folder; use a glob such as {path_text.rstrip('/')}/*.csv"
         )
     raise LogiDataTaskError(f"{owner}: file not found: {path_text!r}; check the path (and the connection)")
+
+
+def _check_each(path_text: str, files: list[str], local: bool, owner: str) -> None:
+    """Every file a path or glob names must itself be allowed (a symlink may point anywhere)."""
+    parts = paths_policy.split_uri(path_text)
+    for name in files:
+        uri = name
+        if not local and parts is not None:  # fsspec names objects bucket/key: put the connection back
+            uri = paths_policy.StorageUri(parts.scheme, parts.conn_id, *name.partition("/")[::2]).text
+        try:
+            paths_policy.check_read(uri)
+        except paths_policy.PolicyError as error:
+            raise LogiDataTaskError(f"{owner}: {error}") from None
 
 
 def _hidden_below(name: str, root: str) -> bool:

@@ -60,6 +60,10 @@ class FileDestinationConfig(ModuleConfig):
         repeated = sorted({name for name in value if value.count(name) > 1})
         if repeated:
             raise ValueError(f"partition columns must be distinct; repeated: {', '.join(repeated)}")
+        from airflow_provider_logidata.security.paths import check_segment
+
+        for name in value:
+            check_segment(name, "partition column")
         return value
 
     @model_validator(mode="after")

@@ -102,8 +102,10 @@ class PostgresSourceConfig(ModuleConfig):
         if self.query is not None:
             if self.schema_name is not None or self.columns is not None:
                 raise ValueError("schema and columns apply to table only; with query, select in the query")
-            if "{{" not in self.query and "{%" not in self.query:  # templates are checked once rendered
-                check_select(self.query)
+            from airflow_provider_logidata.security.pg_sql import check_pg_sql
+
+            # A templated query ({{ ds }}): its functions now, the whole statement once rendered.
+            check_pg_sql(self.query, kind="query")
         if self.columns is not None:
             if not self.columns:
                 raise ValueError("columns must not be empty; leave it out to read every column")
@@ -163,55 +165,21 @@ class PostgresDestinationConfig(ModuleConfig):
         return self
 
 
-def check_select(query: str) -> str:
+def check_select(query: str, *, writable: bool = False) -> str:
     """``query`` without its trailing ``;`` if it is exactly one SELECT statement; ``ValueError`` otherwise.
 
-    Parsed with sqlglot's PostgreSQL dialect. Accepted: SELECT, VALUES, set operations (UNION, ...) and
-    WITH ... SELECT. Refused: several statements, anything else (INSERT, DDL, ...), SELECT ... INTO (it
-    creates a table) and data-modifying WITH clauses. The query also runs in a read-only transaction.
+    Parsed with sqlglot's PostgreSQL dialect (``security.pg_sql``). Accepted: SELECT, VALUES, set
+    operations (UNION, ...) and WITH ... SELECT. Refused: several statements, anything else (INSERT, DDL,
+    COPY, DO, CALL, SET, ...), SELECT ... INTO (it creates a table), data-modifying WITH clauses, and
+    functions that reach the database server's files, processes, configuration or other servers
+    (``pg_read_file``, ``lo_export``, ``dblink``, ...: ``PolicyError``, a ``ValueError``, rule
+    ``pg-function``). Called at validation and again on the rendered query before it runs, which also
+    runs in a read-only transaction that is rolled back. ``writable``: the query runs inside a read-write
+    transaction (ELT pushes it into its ``INSERT ... SELECT``): ``nextval``/``setval`` are refused too.
     """
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import SqlglotError
-    from sqlglot.tokens import TokenType
+    from airflow_provider_logidata.security.pg_sql import check_pg_select
 
-    try:
-        tokens = sqlglot.tokenize(query, read="postgres")
-        while tokens and tokens[-1].token_type == TokenType.SEMICOLON:  # trailing ``;`` are fine
-            query = query[: tokens.pop().start]
-        statements = [s for s in sqlglot.parse(query, dialect="postgres") if s is not None]
-    except SqlglotError as error:
-        raise ValueError(f"query is not valid PostgreSQL SQL: {_parse_error(error)}; fix the query") from None
-    if len(statements) != 1:
-        raise ValueError(
-            f"query must be exactly one SELECT statement, found {len(statements)} statements; "
-            "keep a single SELECT"
-        )
-    statement = statements[0]
-    if not isinstance(statement, (exp.Query, exp.Values)):
-        kind = type(statement).__name__.upper()
-        raise ValueError(f"query must be a SELECT, not {kind}; sources only read (write with a destination)")
-    if statement.args.get("into") is not None:
-        raise ValueError("query must not use SELECT ... INTO (it creates a table); remove INTO")
-    writes = tuple(
-        cls
-        for cls in (getattr(exp, n, None) for n in ("Insert", "Update", "Delete", "Merge"))
-        if cls is not None
-    )
-    if writes and any(True for _ in statement.find_all(*writes)):
-        raise ValueError("query must only read: remove INSERT/UPDATE/DELETE from its WITH clauses")
-    return query.rstrip()
-
-
-def _parse_error(error: Exception) -> str:
-    """sqlglot's first error as ``line L, column C: description`` (its own text embeds token dumps)."""
-    details = getattr(error, "errors", None)
-    if details:
-        first = details[0]
-        description = str(first.get("description") or "syntax error").split(" but got <Token")[0]
-        return f"line {first.get('line')}, column {first.get('col')}: {description}"
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text[:300]
+    return check_pg_select(query, writable=writable)
 
 
 _OPS = "airflow_provider_logidata.operators.postgres"

@@ -26,6 +26,9 @@ from airflow_provider_logidata.modules.base import ModuleConfig
 from airflow_provider_logidata.modules.registry import output_xcom_key, split_input_ref
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
@@ -100,6 +103,13 @@ class LogiDataOperator(BaseOperator):
         """
 
     @property
+    def _category(self) -> str:
+        from airflow_provider_logidata.modules.registry import registry
+
+        module = registry().get(self.module_name)
+        return module.category if module is not None else "transform"
+
+    @property
     def _owner(self) -> str:
         return f"{self.module_name} node {self.task_id!r}"
 
@@ -119,6 +129,38 @@ class LogiDataOperator(BaseOperator):
             raise TypeError(f"{cls.__name__}: config must be a dict or a {cls.config_model.__name__}")
         model = cls.config_model.model_validate(dict(config))
         return model.model_dump(mode="json")
+
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        """Render ``config`` in LogiData's template sandbox; any other template field as Airflow does.
+
+        Config strings are written by pipeline editors, who may not read what Airflow's full context
+        holds (``conn``, ``var``, ``ti``, ``dag_run``...): ``security.templates`` renders them with an
+        allow-listed context and refuses everything else. Overridden here rather than in
+        ``render_template_fields`` because a mapped task's unmapped copy is rendered through this method
+        directly.
+        """
+        fields = list(template_fields)
+        if parent is not self or "config" not in fields:
+            super()._do_render_template_fields(parent, fields, context, jinja_env, seen_oids)
+            return
+        from airflow_provider_logidata.engine.errors import LogiDataTaskError
+        from airflow_provider_logidata.security.templates import render_config, safe_context
+
+        if self.config and id(self.config) not in seen_oids:  # seen: a mapped value Airflow leaves as is
+            try:
+                self.config = render_config(self.config, safe_context(context))
+            except ValueError as error:  # PolicyError (refused) or TemplateRenderError
+                raise LogiDataTaskError(f"{self._owner}: config field {error}") from None
+        others = [name for name in fields if name != "config"]
+        if others:
+            super()._do_render_template_fields(parent, others, context, jinja_env, seen_oids)
 
     # --- run time -----------------------------------------------------------------------------------
 
@@ -176,14 +218,21 @@ class LogiDataOperator(BaseOperator):
     def rendered_config(self) -> ModuleConfig:
         """The config after Jinja rendering, validated again (a template may render an invalid value)."""
         from airflow_provider_logidata.engine.errors import LogiDataTaskError
+        from airflow_provider_logidata.security.policy import check_config
 
         try:
-            return self.config_model.model_validate(self.config)
+            model = self.config_model.model_validate(self.config)
         except ValidationError as error:
             raise LogiDataTaskError(
                 f"{self._owner}: the config is not valid after rendering templates: {error}. "
                 "Fix the template or the value it renders."
             ) from None
+        # The same policy as at validation, on the rendered values, plus what needs the environment.
+        violations = check_config(self._category, model, stage="run")
+        if violations:
+            details = "; ".join(f"{item.path}: {item.message}" for item in violations)
+            raise LogiDataTaskError(f"{self._owner}: refused by the security policy: {details}")
+        return model
 
     def input_task_ids(self) -> list[str]:
         return list(self.inputs) if self.inputs is not None else sorted(self.upstream_task_ids)

@@ -4,6 +4,12 @@ The same SQL a run compiles (``engine.elt``: the source's SELECT, then each tran
 builder) runs in the database over the source's first rows (``LIMIT`` on the source SELECT), inside a
 transaction that is always rolled back (builders may create ``pg_temp`` helper functions). The answer's
 ``sql`` is exactly what ran.
+
+Confinement as for a source preview (``engine.postgres.confine``): ``statement_timeout`` is the preview's
+time limit and ``client_connection_check_interval`` stops the query of a worker killed at that limit. The
+transaction itself cannot be read-only (the helpers are created in it), so every statement that runs the
+user's SQL, the sample included, runs in a read-only savepoint (``engine.elt.read_only_step``), and the
+user's conditions and expressions pass ``security.pg_sql`` before they are put into SQL.
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     assert isinstance(validated_source, PostgresSourceConfig)
     config = validated_source.model_copy(update={"incremental": None})
     with pgengine.connect(plan.elt_conn_id, owner=owner, node_id=plan.node_id) as con:
+        pgengine.warn_about_role(con, plan.elt_conn_id, owner, log)
         try:
             with con.transaction(force_rollback=True):
+                pgengine.confine(con, seconds=pgengine.statement_timeout_seconds(), read_only=False)
                 select = elt.source_select(con, config, source.id, log, None)
                 select = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
                 helpers: dict[str, str] = {}
@@ -50,11 +58,14 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
                     validated = validate_config(step.module, step.config, step.id)
                     ctx = elt.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
                     select = builder(ctx, f"(\n{select}\n)", [(c.name, c.type_sql) for c in inputs])
-                with con.cursor() as cur:
+                with con.cursor() as cur, elt.read_only_step(con):
                     cur.execute(select.encode())
                     names = [column.name for column in cur.description or []]
                     fetched = cur.fetchall()
         except psycopg.Error as error:
+            confined = pgengine.confinement_error(error, owner, "the pushed-down preview")
+            if confined is not None:
+                raise confined from None
             raise LogiDataTaskError(
                 f"{node_label(plan.target.module, plan.target.id)}: PostgreSQL failed running the preview: "
                 f"{str(error).strip().splitlines()[0]}"

@@ -52,6 +52,7 @@ def run_plan(plan: PreviewPlan, memory_limit: str = "1GB") -> dict[str, Any]:
     from airflow_provider_logidata.preview.pool import report_progress
 
     started = time.monotonic()
+    check_policy(plan)
     if plan.elt_path and plan.target.id in plan.elt_path:
         report_progress(
             f"ELT preview in PostgreSQL up to {plan.target.module} {plan.target.id!r}", plan.target.id
@@ -109,6 +110,7 @@ def _sample_outputs(
 
 def plan_table(plan: PreviewPlan, memory_limit: str = "1GB") -> pa.Table:
     """The target node's output on a sample of exactly ``plan.limit`` source rows (suggestions' input)."""
+    check_policy(plan)
     if plan.elt_path and plan.target.id in plan.elt_path:
         from airflow_provider_logidata.preview.elt import run_elt_preview
 
@@ -137,6 +139,26 @@ def _run_etl(
     statement = "\n".join(sqls) if sqls else None
     estimate = estimates.get(target.id)
     return build_answer(plan, table, before, row_status, statement, estimate, "etl", started, con=con)
+
+
+def check_policy(plan: PreviewPlan) -> None:
+    """The run-time policy on every node the preview runs, as a worker checks a task's rendered config.
+
+    The plan's configs are already rendered and validated (``plan.plan_preview``); this adds what needs
+    the environment (a connection's type), so a preview refuses exactly what a run would.
+    """
+    from airflow_provider_logidata.modules.registry import registry
+    from airflow_provider_logidata.security.policy import check_config
+
+    for node in plan.nodes:
+        module = registry().get(node.module)
+        if module is None:
+            continue
+        config = module.config_model.model_validate(node.config)
+        violations = check_config(module.category, config, stage="run")
+        if violations:
+            details = "; ".join(f"{item.path}: {item.message}" for item in violations)
+            raise _error(node, f"refused by the security policy: {details}")
 
 
 def _first_port(node: PlanNode) -> str:
@@ -168,6 +190,9 @@ def _connect(memory_limit: str) -> duckdb.DuckDBPyConnection:
     )
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
+    # Transforms see their inputs as registered Arrow tables: SQL written in a node (a filter, a query)
+    # never needs a file, so none can be read or written, as in runs (``engine.duck.connect``).
+    con.execute("SET enable_external_access = false")
     return con
 
 
@@ -316,7 +341,7 @@ def build_answer(
             return build_answer(plan, table, before, row_status, sql, estimate, engine, started, con=own)
         finally:
             own.close()
-    from airflow_provider_logidata.preview.pool import report_progress
+    from airflow_provider_logidata.preview.pool import job_warnings, report_progress
     from airflow_provider_logidata.profiling import profile_table
 
     report_progress(f"profiling the output of {plan.target.module} {plan.target.id!r}", plan.target.id)
@@ -336,6 +361,7 @@ def build_answer(
         "cached": False,
         "input": None,
         "row_status": None,
+        "warnings": job_warnings(),  # e.g. a PostgreSQL connection logging in as a superuser
     }
     if before is not None:
         before_rows, before_truncated = encode_rows(_row_major(before.slice(0, plan.limit)))

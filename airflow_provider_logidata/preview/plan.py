@@ -138,6 +138,7 @@ def plan_preview(
     relevant = [issue for issue in result.issues if _concerns(issue, upstream, positions, raw_edges)]
     modules = registry()
     nodes: dict[str, PlanNode] = {}
+    render_issues: list[dict[str, Any]] = []
     for other in upstream:
         raw = raw_nodes[positions[other]]
         definition = modules.get(str(raw.get("module")))
@@ -147,6 +148,9 @@ def plan_preview(
             config = definition.config_model.model_validate(raw.get("config") or {})
         except Exception:  # reported by the validator with paths
             continue
+        rendered = _render_templates(data, definition, config, other, positions[other], render_issues)
+        if rendered is None:
+            continue
         incoming = [edge for edge in edges if edge[1] == other]
         if definition.input_ports:
             order = {port: i for i, port in enumerate(definition.input_ports)}
@@ -155,11 +159,12 @@ def plan_preview(
             id=other,
             module=definition.name,
             category=definition.category,
-            config=config.model_dump(mode="json", by_alias=True),
+            config=rendered,
             inputs=tuple(PlanInput(source, port, target_port) for source, _, port, target_port in incoming),
         )
-    if relevant:
-        issues = [issue.to_dict() for issue in relevant]
+    render_issues.sort(key=lambda issue: positions[issue["node_id"]])
+    if relevant or render_issues:
+        issues = [issue.to_dict() for issue in relevant] or render_issues
         for issue in issues:
             issue.setdefault("node_id", None)
         names = sorted({str(i["node_id"]) for i in issues if i.get("node_id")})
@@ -183,6 +188,58 @@ def plan_preview(
     if result.pipeline is not None and engine != "etl":
         return _with_elt(plan, result)
     return plan
+
+
+def _render_templates(
+    data: dict[str, Any], definition: Any, config: Any, node_id: str, index: int, issues: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The node's config as JSON with its templates rendered the way a run renders them, or ``None``
+    after adding the problems to ``issues``.
+
+    Same sandbox and rules as a run (``security.templates``); the values are a preview's: today as the
+    logical date, the pipeline's params, ``run_id`` ``"preview"``. The rendered config is what the plan's
+    cache key hashes, so a preview of ``{{ ds }}`` is computed again the next day.
+    """
+    from pydantic import ValidationError
+
+    from airflow_provider_logidata.security.templates import check_strings, render_config, sample_context
+    from airflow_provider_logidata.spec.errors import format_path
+
+    dumped: dict[str, Any] = config.model_dump(mode="json", by_alias=True)
+    prefix = f"nodes[{index}].config"
+    refused = check_strings(dumped)
+    for path, error in refused:
+        issues.append(
+            {"path": f"{prefix}.{path}" if path else prefix, "message": str(error), "node_id": node_id}
+        )
+    if refused:
+        return None
+    params = data.get("params") if isinstance(data.get("params"), dict) else None
+    raw_id = data.get("id")
+    pipeline_id = raw_id if isinstance(raw_id, str) else "preview"
+    try:
+        rendered = render_config(dumped, sample_context(params=params, dag_id=pipeline_id, task_id=node_id))
+    except ValueError as error:  # the message starts with the field
+        issues.append({"path": prefix, "message": str(error), "node_id": node_id})
+        return None
+    if rendered == dumped:
+        return dumped
+    try:
+        result: dict[str, Any] = definition.config_model.model_validate(rendered).model_dump(
+            mode="json", by_alias=True
+        )
+    except ValidationError as error:
+        for item in error.errors():
+            where = format_path(list(item["loc"]))
+            issues.append(
+                {
+                    "path": f"{prefix}.{where}" if where else prefix,
+                    "message": f"not valid after rendering templates: {item['msg']}",
+                    "node_id": node_id,
+                }
+            )
+        return None
+    return result
 
 
 def _edges(raw_edges: list[Any], positions: dict[str, int]) -> list[tuple[str, str, str, str | None]]:

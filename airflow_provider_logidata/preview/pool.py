@@ -78,6 +78,32 @@ class JobFailed(PoolError):
 # --- inside a worker ----------------------------------------------------------------------------------
 
 _progress_conn: Connection | None = None
+_job_limit: float | None = None  # the running job's time limit (seconds), inside a worker
+_job_warnings: list[str] = []  # warnings the running job reported (report_warning)
+
+
+def in_worker() -> bool:
+    """Whether this process is a preview worker."""
+    return _progress_conn is not None
+
+
+def job_time_limit() -> float | None:
+    """The running job's time limit in seconds inside a worker (past it the worker is killed), else None.
+
+    Lets a job bound its own server-side work to the same limit (PostgreSQL ``statement_timeout``).
+    """
+    return _job_limit if _progress_conn is not None else None
+
+
+def report_warning(text: str) -> None:
+    """Note a warning for the running job's answer (a preview's ``warnings``); a no-op outside workers."""
+    if _progress_conn is not None and text not in _job_warnings:
+        _job_warnings.append(text)
+
+
+def job_warnings() -> list[str]:
+    """The warnings the running job reported so far."""
+    return list(_job_warnings)
 
 
 def report_progress(text: str, node_id: str | None = None) -> None:
@@ -95,7 +121,7 @@ def _sync_env(env: dict[str, str]) -> None:
 
 
 def _worker_main(conn: Connection, warm: Sequence[str]) -> None:
-    global _progress_conn
+    global _progress_conn, _job_limit
     _progress_conn = conn
     for name in warm:
         with contextlib.suppress(Exception):
@@ -108,7 +134,9 @@ def _worker_main(conn: Connection, warm: Sequence[str]) -> None:
             return
         if message is None:
             return
-        target, args, env = message
+        target, args, env, *rest = message
+        _job_limit = float(rest[0]) if rest and rest[0] is not None else None
+        _job_warnings.clear()
         _sync_env(env)
         try:
             module_name, _, attribute = target.partition(":")
@@ -241,7 +269,7 @@ class PreviewPool:
             worker.baseline = _rss_bytes(worker.process.pid)
         env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
         try:
-            worker.conn.send((target, args, env))
+            worker.conn.send((target, args, env, limit))
         except (OSError, ValueError):
             self._replace(worker)
             raise WorkerDied("a preview worker was gone; it has been replaced, try again") from None

@@ -99,7 +99,20 @@ class Pipeline(_Strict):
     schedule: str | None = Field(
         None, description="Cron expression, preset (@daily, ...) or null for manual runs only."
     )
-    start_date: dt.datetime | None = Field(
+    start_date: Annotated[
+        dt.datetime | None,
+        # The validator takes a date ("2024-01-01", what the examples use) as well as a date-time.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "format": "date-time"},
+                    {"type": "string", "format": "date"},
+                    {"type": "null"},
+                ],
+                "default": None,
+            }
+        ),
+    ] = Field(
         None,
         description="First data interval: date or date-time (UTC unless a zone is given).",
     )

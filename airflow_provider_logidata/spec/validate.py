@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from airflow_provider_logidata.security.policy import check_config
 from airflow_provider_logidata.spec.errors import SpecIssue, format_path, short_repr
 from airflow_provider_logidata.spec.models import Edge, Node, Pipeline
 
@@ -224,9 +225,19 @@ def _check_nodes(
             )
             continue
         try:
-            result.configs[node.id] = module.config_model.model_validate(node.config)
+            config = module.config_model.model_validate(node.config)
         except ValidationError as exc:
             issues.extend(issues_from_pydantic(exc, module.config_model, ("nodes", index, "config"), node.id))
+            continue
+        result.configs[node.id] = config
+        for violation in check_config(module.category, config, stage="validate"):
+            issues.append(
+                SpecIssue(
+                    f"nodes[{index}].config.{violation.path}",
+                    violation.message,
+                    node_id=node.id,
+                )
+            )
     return issues
 
 
@@ -379,10 +390,15 @@ def _check_target_port(
 
 
 def load_json(text: str | bytes) -> tuple[Any, SpecIssue | None]:
-    """Decode JSON, turning a syntax error into an issue that names line and column."""
+    """Decode JSON within the limits of security/jsonsafe.py (nesting, integer size, no NaN/Infinity,
+    UTF-8), turning a syntax error or a broken limit into an issue that names line and column."""
+    from airflow_provider_logidata.security.jsonsafe import JsonLimitError, loads
+
     try:
-        return json.loads(text), None
+        return loads(text), None
     except json.JSONDecodeError as exc:
         return None, SpecIssue("", f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except JsonLimitError as exc:
+        return None, SpecIssue("", f"file is {exc}" if exc.kind == "encoding" else f"JSON refused: {exc}")
     except UnicodeDecodeError as exc:
         return None, SpecIssue("", f"file is not UTF-8 text: {exc.reason} at byte {exc.start}")

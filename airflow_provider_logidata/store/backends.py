@@ -16,7 +16,7 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_logidata.store.errors import StoreError
 
@@ -45,9 +45,25 @@ class Backend(abc.ABC):
     def list_files(self, rel_dir: str = "") -> list[str]:
         """Names of the regular files directly inside ``rel_dir``; empty when the folder does not exist."""
 
+    def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
+        """Like ``list_files``, with each file's size in bytes (None when the listing does not say)."""
+        return dict.fromkeys(self.list_files(rel_dir))
+
+    @abc.abstractmethod
+    def size(self, rel: str) -> int | None:
+        """Size of ``rel`` in bytes, None when it does not exist; checked before reading a file whole."""
+
     @abc.abstractmethod
     def read(self, rel: str) -> bytes:
         """Bytes of ``rel``; raises FileNotFoundError when it does not exist."""
+
+    @abc.abstractmethod
+    def open_read(self, rel: str) -> IO[bytes]:
+        """``rel`` opened for reading in chunks (a file too large to read whole)."""
+
+    @abc.abstractmethod
+    def move(self, rel: str, target_rel: str) -> None:
+        """Move ``rel`` to ``target_rel`` without reading it into memory."""
 
     @abc.abstractmethod
     def write(self, rel: str, data: bytes) -> None:
@@ -109,8 +125,37 @@ class LocalBackend(Backend):
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
+        sizes: dict[str, int | None] = {}
+        try:
+            with os.scandir(self._path(rel_dir)) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file():
+                            sizes[entry.name] = entry.stat().st_size
+                    except OSError:  # vanished or unreadable metadata: reading it reports the problem
+                        sizes[entry.name] = None
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        return sizes
+
+    def size(self, rel: str) -> int | None:
+        try:
+            return self._path(rel).stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def read(self, rel: str) -> bytes:
         return self._path(rel).read_bytes()
+
+    def open_read(self, rel: str) -> IO[bytes]:
+        return self._path(rel).open("rb")
+
+    def move(self, rel: str, target_rel: str) -> None:
+        target = self._path(target_rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(rel), target)
+        self._fsync_dir(target.parent)
 
     def write(self, rel: str, data: bytes) -> None:
         target = self._path(rel)
@@ -206,9 +251,15 @@ class ObjectStorageBackend(Backend):
     def __init__(self, uri: str) -> None:
         from airflow.sdk import ObjectStoragePath  # lazy: the CLI and local stores never import the SDK
 
+        from airflow_provider_logidata.security import connections, paths
+
         while uri.endswith("/") and not uri.endswith("://"):
             uri = uri[:-1]
         self.root = uri
+        # Like every object-storage path: an explicit aws connection with keys, never the host's identity.
+        parts = paths.split_uri(uri)
+        if parts is not None:  # file:// stays local
+            connections.check_storage(parts.conn_id, uri)
         self._root_path: Any = ObjectStoragePath(uri)
 
     def _opath(self, rel: str) -> Any:
@@ -222,6 +273,9 @@ class ObjectStorageBackend(Backend):
         return f"{self.root}/{rel}" if rel else self.root
 
     def list_files(self, rel_dir: str = "") -> list[str]:
+        return list(self.list_sizes(rel_dir))
+
+    def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
         path = self._opath(rel_dir).path
         fs = self._fs
         # Listings are cached by some filesystems (s3fs): a long-lived process must see new files.
@@ -229,19 +283,46 @@ class ObjectStorageBackend(Backend):
         try:
             entries = fs.ls(path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        names = []
+            return {}
+        sizes: dict[str, int | None] = {}
         for entry in entries:
             if entry.get("type") != "file":
                 continue
             name = str(entry.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
             if name:
-                names.append(name)
-        return names
+                size = entry.get("size")
+                sizes[name] = int(size) if isinstance(size, (int, float)) else None
+        return sizes
+
+    def size(self, rel: str) -> int | None:
+        path = self._opath(rel).path
+        fs = self._fs
+        fs.invalidate_cache(path)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            return None
+        if info.get("type") not in (None, "file"):
+            return None
+        size = info.get("size")
+        return int(size) if isinstance(size, (int, float)) else None
 
     def read(self, rel: str) -> bytes:
         data = self._fs.cat_file(self._opath(rel).path)
         return bytes(data)
+
+    def open_read(self, rel: str) -> IO[bytes]:
+        handle: IO[bytes] = self._fs.open(self._opath(rel).path, "rb")
+        return handle
+
+    def move(self, rel: str, target_rel: str) -> None:
+        source, target = self._opath(rel), self._opath(target_rel)
+        fs = self._fs
+        if self._root_path.protocol in ("file", "local"):
+            fs.makedirs(target.parent.path, exist_ok=True)
+        fs.mv(source.path, target.path)
+        fs.invalidate_cache(source.parent.path)
+        fs.invalidate_cache(target.parent.path)
 
     def write(self, rel: str, data: bytes) -> None:
         path = self._opath(rel)

@@ -39,8 +39,10 @@ def check_suggestion_id(value: object) -> str:
 
 def decode(content: bytes, *, location: str) -> list[str]:
     """Ids from the file's bytes, oldest first; a damaged file reads as empty (with a warning)."""
+    from airflow_provider_logidata.security import jsonsafe
+
     try:
-        data: Any = json.loads(content)
+        data: Any = jsonsafe.loads(content)  # bounded like every stored document (a ValueError when not)
     except (ValueError, UnicodeDecodeError) as exc:
         log.warning("logidata: ignoring the dismissed suggestions in %s: not JSON (%s)", location, exc)
         return []

@@ -67,3 +67,25 @@ class ConflictError(StoreError):
         self.current = current
         self.attempted = attempted
         self.expected_etag = expected_etag
+
+
+class PipelineTooLarge(StoreError):
+    """A document larger than ``[logidata] max_pipeline_bytes``: refused on save, unreadable when stored.
+
+    ``size`` and ``limit`` are in bytes (the serialized JSON for a save, the file for a stored one).
+    """
+
+    def __init__(self, message: str, *, pipeline_id: str | None, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.pipeline_id = pipeline_id
+        self.size = size
+        self.limit = limit
+
+
+class UnstorablePipeline(StoreError):
+    """A document that cannot be stored as JSON the store could read back (NaN, a 50-digit integer,
+    nesting deeper than the JSON limits, values that are not JSON at all). Nothing was written."""
+
+    def __init__(self, message: str, *, pipeline_id: str | None) -> None:
+        super().__init__(message)
+        self.pipeline_id = pipeline_id

@@ -3,15 +3,20 @@
 Layout under the root (a local folder or an object-storage URI)::
 
     <root>/<id>.json                      current version (pretty JSON, indent 2, trailing newline)
-    <root>/.history/<id>/v000001.json     every saved version, including the current one
+    <root>/.history/<id>/v000001.json     the newest ``[logidata] max_versions`` saved versions, including
+                                          the current one (older ones are pruned on save)
     <root>/.history/<id>/index.json       saved_at / author / etag / status per version (a cache)
-    <root>/.trash/<id>/<timestamp>.json   deleted pipelines
+    <root>/.trash/<id>/<timestamp>.json   deleted pipelines (the newest ``max_versions`` copies)
     <root>/.dismissed/<id>.json           dismissed suggestion ids (not versioned, see dismissed.py)
     <root>/.locks/<id>.lock               per-pipeline write lock (local folders only)
 
 The history files are the truth; ``index.json`` only adds who saved when and is rebuilt from the files
 when it is missing or corrupt. The etag (first 16 hex digits of the SHA-256 of the current file's bytes) is
 the concurrency token: every write names the etag it expects and nothing is written when it differs.
+
+Limits, so that pipeline editors cannot fill the disk or break the listing for everybody: a save larger
+than ``[logidata] max_pipeline_bytes`` is refused, every decode is bounded (security/jsonsafe.py), and a
+stored file over the size limit is reported as unreadable without being read into memory.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_logidata.security import jsonsafe
 from airflow_provider_logidata.spec import SpecValidationError, load_json, validate_pipeline
 from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
 from airflow_provider_logidata.store import dismissed as _dismissed
@@ -33,8 +39,10 @@ from airflow_provider_logidata.store.errors import (
     ConflictError,
     InvalidPipelineId,
     PipelineNotFound,
+    PipelineTooLarge,
     StoreError,
     UnreadablePipeline,
+    UnstorablePipeline,
     VersionNotFound,
 )
 from airflow_provider_logidata.store.models import PipelineSummary, RawPipeline, StoredPipeline, VersionInfo
@@ -52,6 +60,8 @@ INDEX_FILE = "index.json"
 ETAG_LENGTH = 16
 MAX_ID_LENGTH = 200
 SUFFIX = ".json"
+HASH_CHUNK = 1024 * 1024
+MAX_VERSION = 10**15
 
 _ID_RE = re.compile(PIPELINE_ID_PATTERN)
 _VERSION_RE = re.compile(r"^v(\d{6,})\.json$")
@@ -109,6 +119,10 @@ def _parse_time(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def _size_text(size: int) -> str:
+    return f"{size:,} bytes"
+
+
 @dataclass
 class _State:
     """What is stored for one pipeline right now (read under the lock before writing)."""
@@ -116,6 +130,17 @@ class _State:
     current: bytes | None
     versions: list[int]  # archived version numbers, ascending
     archived: bool  # the current bytes equal the newest archived version
+    # A current file over the size limit is not read: ``current`` is None, its size and etag are here.
+    oversize: int | None = None
+    oversize_etag: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.current is not None or self.oversize is not None
+
+    @property
+    def etag(self) -> str | None:
+        return compute_etag(self.current) if self.current is not None else self.oversize_etag
 
     @property
     def newest(self) -> int:
@@ -130,13 +155,47 @@ class _State:
 class PipelineStore:
     """Read and write pipeline documents; see the module docstring for the layout."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        max_versions: int | None = None,
+        max_pipeline_bytes: int | None = None,
+    ) -> None:
+        """``max_versions`` / ``max_pipeline_bytes`` default to the ``[logidata]`` settings (read lazily)."""
         if root is None:
             from airflow_provider_logidata import settings
 
             root = settings.pipelines_path()
         self._backend: Backend = make_backend(root)
         self.root: str = self._backend.root
+        self._max_versions = max_versions
+        self._max_pipeline_bytes = max_pipeline_bytes
+
+    @property
+    def max_versions(self) -> int:
+        """Versions kept per pipeline (``[logidata] max_versions``); older ones are pruned on save."""
+        if self._max_versions is None:
+            from airflow_provider_logidata import settings
+
+            self._max_versions = settings.max_versions()
+        return max(1, self._max_versions)
+
+    @property
+    def max_pipeline_bytes(self) -> int:
+        """Largest document stored or read (``[logidata] max_pipeline_bytes``)."""
+        if self._max_pipeline_bytes is None:
+            from airflow_provider_logidata import settings
+
+            self._max_pipeline_bytes = settings.max_pipeline_bytes()
+        return self._max_pipeline_bytes
+
+    def _too_large(self, location: str, size: int) -> str:
+        return (
+            f"{location} is {_size_text(size)}, larger than the {_size_text(self.max_pipeline_bytes)} a "
+            "pipeline may have ([logidata] max_pipeline_bytes); it is not read. Keep data in files or "
+            "tables rather than in the pipeline, or ask an Airflow admin to raise the setting"
+        )
 
     def __repr__(self) -> str:
         return f"PipelineStore({self.root!r})"
@@ -166,13 +225,21 @@ class PipelineStore:
     # ---------------------------------------------------------------- reading
 
     def iter_raw(self) -> Iterator[RawPipeline]:
-        """Every ``<root>/*.json`` as bytes, sorted by id. No decoding, validation or history access."""
-        names = sorted(
-            name for name in self._backend.list_files() if name.endswith(SUFFIX) and not name.startswith(".")
-        )
+        """Every ``<root>/*.json`` as bytes, sorted by id. No decoding, validation or history access.
+
+        A file over ``max_pipeline_bytes`` comes with ``content=None`` and the reason in ``error``; its
+        size is taken from the listing, so it is never read.
+        """
+        sizes = self._backend.list_sizes()
+        names = sorted(name for name in sizes if name.endswith(SUFFIX) and not name.startswith("."))
+        limit = self.max_pipeline_bytes if names else 0
         for name in names:
             pipeline_id = name[: -len(SUFFIX)]
             location = self._backend.location(name)
+            size = sizes[name]
+            if size is not None and size > limit:
+                yield RawPipeline(pipeline_id, location, None, self._too_large(location, size))
+                continue
             try:
                 content = self._backend.read(name)
             except FileNotFoundError:
@@ -182,12 +249,22 @@ class PipelineStore:
             except OSError as exc:
                 yield RawPipeline(pipeline_id, location, None, f"cannot read {location}: {exc}")
                 continue
+            if len(content) > limit:  # grew after the listing, or the listing had no size
+                yield RawPipeline(pipeline_id, location, None, self._too_large(location, len(content)))
+                continue
             yield RawPipeline(pipeline_id, location, content, None)
 
     def list(self) -> builtins.list[PipelineSummary]:
         summaries = []
         for raw in self.iter_raw():
-            summaries.append(self._summary(raw))
+            try:
+                summaries.append(self._summary(raw))
+            except Exception as exc:  # isolation: one odd file (or a validator bug) never hides the others
+                log.exception("logidata: summarising pipeline %s (%s) failed", raw.id, raw.location)
+                error = RawPipeline(
+                    raw.id, raw.location, None, f"cannot summarise: {type(exc).__name__}: {exc}"
+                )
+                summaries.append(self._summary(error))
         return summaries
 
     def _summary(self, raw: RawPipeline) -> PipelineSummary:
@@ -243,17 +320,52 @@ class PipelineStore:
     def get(self, pipeline_id: str) -> StoredPipeline:
         check_pipeline_id(pipeline_id)
         state = self._state(pipeline_id)
-        if state.current is None:
+        if not state.exists:
             raise PipelineNotFound(
                 f"pipeline {pipeline_id!r} not found in {self.root}", pipeline_id=pipeline_id
             )
+        if state.current is None:
+            raise self._oversize_error(pipeline_id, state)
         return self._stored(pipeline_id, state.current, state.current_version)
 
     def current_etag(self, pipeline_id: str) -> str | None:
-        """Etag of the current file (None when the pipeline does not exist), even if it is not valid JSON."""
+        """Etag of the current file (None when the pipeline does not exist), even if it is not valid JSON
+        or too large to read (then hashed in chunks)."""
         check_pipeline_id(pipeline_id)
-        content = self._read(self._current_rel(pipeline_id))
-        return None if content is None else compute_etag(content)
+        return self._read_current(pipeline_id).etag
+
+    def _oversize_error(self, pipeline_id: str, state: _State) -> UnreadablePipeline:
+        location = self.location(pipeline_id)
+        return UnreadablePipeline(
+            f"pipeline {pipeline_id!r}: {self._too_large(location, state.oversize or 0)}",
+            pipeline_id=pipeline_id,
+            location=location,
+        )
+
+    def _read_current(self, pipeline_id: str) -> _State:
+        """The current file's bytes, or its size and etag when it is over the limit (versions not read)."""
+        rel = self._current_rel(pipeline_id)
+        limit = self.max_pipeline_bytes
+        try:
+            size = self._backend.size(rel)
+        except OSError as exc:
+            raise StoreError(f"cannot read {self._backend.location(rel)}: {exc}") from exc
+        if size is not None and size > limit:
+            return _State(None, [], False, oversize=size, oversize_etag=self._hash_file(rel))
+        content = self._read(rel)
+        if content is not None and len(content) > limit:
+            return _State(None, [], False, oversize=len(content), oversize_etag=compute_etag(content))
+        return _State(content, [], False)
+
+    def _hash_file(self, rel: str) -> str:
+        digest = hashlib.sha256()
+        try:
+            with self._backend.open_read(rel) as handle:
+                while chunk := handle.read(HASH_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise StoreError(f"cannot read {self._backend.location(rel)}: {exc}") from exc
+        return digest.hexdigest()[:ETAG_LENGTH]
 
     def _stored(
         self, pipeline_id: str, content: bytes, version: int, updated_at: dt.datetime | None = None
@@ -297,17 +409,15 @@ class PipelineStore:
         return sorted(versions)
 
     def _state(self, pipeline_id: str, current: bytes | None = None) -> _State:
-        if current is None:
-            current = self._read(self._current_rel(pipeline_id))
-        versions = self._versions(pipeline_id)
-        archived = False
-        if current is not None and versions:
+        state = _State(current, [], False) if current is not None else self._read_current(pipeline_id)
+        state.versions = self._versions(pipeline_id)
+        if state.current is not None and state.versions:
             try:
-                newest = self._backend.read_optional(self._version_rel(pipeline_id, versions[-1]))
+                newest = self._backend.read_optional(self._version_rel(pipeline_id, state.versions[-1]))
             except OSError:
                 newest = None
-            archived = newest == current
-        return _State(current=current, versions=versions, archived=archived)
+            state.archived = newest == state.current
+        return state
 
     # ---------------------------------------------------------------- history
 
@@ -320,8 +430,8 @@ class PipelineStore:
         if content is None:
             return {}
         try:
-            data = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
+            data = jsonsafe.loads(content)
+        except ValueError:  # JSON errors and limits alike: the index is rebuilt from the version files
             return {}
         versions = data.get("versions") if isinstance(data, dict) else None
         if not isinstance(versions, dict):
@@ -339,7 +449,7 @@ class PipelineStore:
         """Every version, newest first; a current file not yet archived is listed as the next version."""
         check_pipeline_id(pipeline_id)
         state = self._state(pipeline_id)
-        if state.current is None and not state.versions:
+        if not state.exists and not state.versions:
             raise PipelineNotFound(
                 f"pipeline {pipeline_id!r} not found in {self.root} (no current file and no history)",
                 pipeline_id=pipeline_id,
@@ -368,32 +478,35 @@ class PipelineStore:
                 continue  # removed or unreadable: skip rather than fail the whole history
             status = _status_of(load_json(content)[0])
             infos.append(VersionInfo(version, compute_etag(content), self._backend.mtime(rel), None, status))
-        if state.current is not None and not state.archived:
+        if state.exists and not state.archived:
             infos.append(
                 VersionInfo(
                     state.current_version,
-                    compute_etag(state.current),
+                    state.etag or "",
                     self._backend.mtime(self._current_rel(pipeline_id)),
                     None,
-                    _status_of(load_json(state.current)[0]),
+                    _status_of(load_json(state.current)[0]) if state.current is not None else "invalid",
                 )
             )
         return sorted(infos, key=lambda info: info.version, reverse=True)
 
     def get_version(self, pipeline_id: str, version: int) -> dict[str, Any]:
         check_pipeline_id(pipeline_id)
-        rel = self._version_rel(pipeline_id, version) if version >= 1 else ""
+        # A version number no store reaches is simply not found (its file name could be too long to ask).
+        rel = self._version_rel(pipeline_id, version) if 1 <= version <= MAX_VERSION else ""
         content = self._read(rel) if rel else None
         if content is None:
             state = self._state(pipeline_id)
-            if state.current is not None and not state.archived and version == state.current_version:
+            if state.exists and not state.archived and version == state.current_version:
+                if state.current is None:
+                    raise self._oversize_error(pipeline_id, state)
                 return self._decode_object(pipeline_id, state.current, self._current_rel(pipeline_id))
-            if state.current is None and not state.versions:
+            if not state.exists and not state.versions:
                 raise PipelineNotFound(
                     f"pipeline {pipeline_id!r} not found in {self.root}", pipeline_id=pipeline_id
                 )
             known = [*state.versions]
-            if state.current is not None and not state.archived:
+            if state.exists and not state.archived:
                 known.append(state.current_version)
             raise VersionNotFound(
                 f"pipeline {pipeline_id!r} has no version {version} in "
@@ -470,7 +583,14 @@ class PipelineStore:
                 raise StoreError(f"cannot read the dismissed suggestions at {location}: {exc}") from exc
             log.warning("logidata: cannot read the dismissed suggestions at %s: %s", location, exc)
             return []
-        return [] if content is None else _dismissed.decode(content, location=location)
+        if content is None:
+            return []
+        try:  # the sidecar is decoded with plain json: only hand it documents within the JSON limits
+            jsonsafe.loads(content)
+        except ValueError as exc:
+            log.warning("logidata: ignoring the dismissed suggestions in %s: %s", location, exc)
+            return []
+        return _dismissed.decode(content, location=location)
 
     def _drop_dismissed(self, pipeline_id: str) -> None:
         """Remove the sidecar (callers hold the lock); a failure only leaves stale ids, so it is logged."""
@@ -491,17 +611,19 @@ class PipelineStore:
     ) -> StoredPipeline:
         """Create (``expected_etag=None``) or update (the etag read before) a pipeline.
 
-        Active pipelines must be valid (raises SpecValidationError); drafts only need a valid id.
+        Active pipelines must be valid (raises SpecValidationError); drafts only need a valid id. Any
+        document must be storable: PipelineTooLarge over ``max_pipeline_bytes``, UnstorablePipeline for
+        what the store could not read back (NaN, huge integers, too deep nesting).
         """
         if not isinstance(data, dict):
             raise InvalidPipelineId(
                 f"a pipeline must be a JSON object, found {type(data).__name__}", pipeline_id=None
             )
         pipeline_id = check_pipeline_id(data.get("id"))
-        self._validate_for_save(pipeline_id, data)
-        content = self._serialize(pipeline_id, data)
+        content, stored_data = self._serialize(pipeline_id, data)
+        self._validate_for_save(pipeline_id, stored_data)
         with self._backend.lock(pipeline_id):
-            return self._write_locked(pipeline_id, data, content, expected_etag, author)
+            return self._write_locked(pipeline_id, data, content, stored_data, expected_etag, author)
 
     def restore(
         self, pipeline_id: str, version: int, *, expected_etag: str | None, author: str | None = None
@@ -513,10 +635,10 @@ class PipelineStore:
         check_pipeline_id(pipeline_id)
         data = self.get_version(pipeline_id, version)
         data["id"] = pipeline_id  # a hand-dropped file may have carried another id; it belongs here
-        self._validate_for_save(pipeline_id, data)
-        content = self._serialize(pipeline_id, data)
+        content, stored_data = self._serialize(pipeline_id, data)
+        self._validate_for_save(pipeline_id, stored_data)
         with self._backend.lock(pipeline_id):
-            return self._write_locked(pipeline_id, data, content, expected_etag, author)
+            return self._write_locked(pipeline_id, data, content, stored_data, expected_etag, author)
 
     def delete(self, pipeline_id: str, *, expected_etag: str | None) -> None:
         """Move the current file to ``.trash`` (history is kept, so it can be restored).
@@ -526,13 +648,17 @@ class PipelineStore:
         check_pipeline_id(pipeline_id)
         with self._backend.lock(pipeline_id):
             state = self._state(pipeline_id)
-            if state.current is None:
+            if not state.exists:
                 raise PipelineNotFound(
                     f"cannot delete pipeline {pipeline_id!r}: not found in {self.root}",
                     pipeline_id=pipeline_id,
                 )
             if expected_etag is not None:
                 self._check_etag(pipeline_id, state, expected_etag, attempted=None, action="delete")
+            if state.current is None:  # over the size limit: moved to the trash without reading it
+                self._move_to_trash(pipeline_id, "delete")
+                self._drop_dismissed(pipeline_id)
+                return
             try:
                 if not state.archived:
                     index = self._read_index(pipeline_id)
@@ -544,6 +670,7 @@ class PipelineStore:
                         index,
                         saved_at=self._backend.mtime(self._current_rel(pipeline_id)),
                     )
+                    self._prune(pipeline_id, [*state.versions, state.current_version], index)
                     self._write_index(pipeline_id, index)
                 self._backend.write(self._trash_rel(pipeline_id), state.current)
                 self._backend.remove(self._current_rel(pipeline_id))
@@ -551,7 +678,58 @@ class PipelineStore:
                 raise StoreError(
                     f"cannot delete pipeline {pipeline_id!r} at {self.location(pipeline_id)}: {exc}"
                 ) from exc
+            self._prune_trash(pipeline_id)
             self._drop_dismissed(pipeline_id)
+
+    def _move_to_trash(self, pipeline_id: str, action: str) -> None:
+        """Move the current file to the trash as it is (callers hold the lock; used for oversize files)."""
+        try:
+            self._backend.move(self._current_rel(pipeline_id), self._trash_rel(pipeline_id))
+        except OSError as exc:
+            raise StoreError(
+                f"cannot {action} pipeline {pipeline_id!r}: moving {self.location(pipeline_id)} to the "
+                f"trash failed: {exc}"
+            ) from exc
+        self._prune_trash(pipeline_id)
+
+    def _prune(
+        self, pipeline_id: str, versions: builtins.list[int], index: dict[str, dict[str, Any]]
+    ) -> None:
+        """Remove the oldest version files beyond ``max_versions`` and their index entries.
+
+        Callers hold the pipeline's lock and pass every archived version, ascending, the newest being the
+        current one, which is never pruned. A file that cannot be removed is logged and kept (history
+        still lists it from the file), so a failing removal never fails the save that triggered it.
+        """
+        keep = self.max_versions
+        if len(versions) > keep:
+            for version in versions[:-keep]:
+                rel = self._version_rel(pipeline_id, version)
+                try:
+                    self._backend.remove(rel)
+                except OSError as exc:
+                    log.warning("logidata: cannot prune %s: %s", self._backend.location(rel), exc)
+                    continue
+                index.pop(str(version), None)
+        oldest = versions[-keep:][0] if versions else 0
+        for key in [k for k in index if not k.isdigit() or int(k) < oldest]:
+            rel = self._version_rel(pipeline_id, int(key)) if key.isdigit() else ""
+            if not rel or self._backend.size(rel) is None:
+                del index[key]  # describes a version file that no longer exists
+
+    def _prune_trash(self, pipeline_id: str) -> None:
+        """Keep the newest ``max_versions`` deleted copies of a pipeline (callers hold the lock)."""
+        folder = f"{TRASH_DIR}/{pipeline_id}"
+        try:
+            names = sorted(n for n in self._backend.list_files(folder) if n.endswith(SUFFIX))
+        except OSError as exc:
+            log.warning("logidata: cannot list %s: %s", self._backend.location(folder), exc)
+            return
+        for name in names[: max(0, len(names) - self.max_versions)]:
+            try:
+                self._backend.remove(f"{folder}/{name}")
+            except OSError as exc:
+                log.warning("logidata: cannot prune %s: %s", self._backend.location(f"{folder}/{name}"), exc)
 
     def trash(self, pipeline_id: str) -> builtins.list[str]:
         """Locations of the deleted copies of a pipeline, oldest first."""
@@ -577,12 +755,34 @@ class PipelineStore:
         if result.issues:
             raise SpecValidationError(pipeline_id, result.issues)
 
-    @staticmethod
-    def _serialize(pipeline_id: str, data: dict[str, Any]) -> bytes:
+    def _serialize(self, pipeline_id: str, data: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+        """The bytes to store and the document read back from them, exactly as a later read sees it."""
         try:
-            return serialize(data)
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"pipeline {pipeline_id!r} cannot be stored as JSON: {exc}") from exc
+            content = serialize(data)
+        except (TypeError, ValueError, RecursionError) as exc:
+            reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise UnstorablePipeline(
+                f"pipeline {pipeline_id!r} cannot be stored as JSON: {reason}", pipeline_id=pipeline_id
+            ) from None
+        limit = self.max_pipeline_bytes
+        if len(content) > limit:
+            raise PipelineTooLarge(
+                f"pipeline {pipeline_id!r} is {_size_text(len(content))} as stored JSON, larger than the "
+                f"{_size_text(limit)} a pipeline may have ([logidata] max_pipeline_bytes); nothing was "
+                "saved. Keep data in files or tables rather than in the pipeline, or ask an Airflow admin "
+                "to raise the setting",
+                pipeline_id=pipeline_id,
+                size=len(content),
+                limit=limit,
+            )
+        try:
+            stored = jsonsafe.loads(content)
+        except ValueError as exc:
+            raise UnstorablePipeline(
+                f"pipeline {pipeline_id!r} cannot be stored: {exc}; nothing was saved",
+                pipeline_id=pipeline_id,
+            ) from None
+        return content, stored
 
     def _check_etag(
         self,
@@ -593,7 +793,7 @@ class PipelineStore:
         attempted: dict[str, Any] | None,
         action: str,
     ) -> None:
-        if state.current is None:
+        if not state.exists:
             if expected_etag is None:
                 return
             raise ConflictError(
@@ -604,14 +804,13 @@ class PipelineStore:
                 attempted=attempted,
                 expected_etag=expected_etag,
             )
-        current_etag = compute_etag(state.current)
+        current_etag = state.etag
         if expected_etag == current_etag:
             return
-        current: StoredPipeline | None
-        try:
-            current = self._stored(pipeline_id, state.current, state.current_version)
-        except UnreadablePipeline:
-            current = None  # the stored file is not a JSON object: nothing to show, the etag still differs
+        current: StoredPipeline | None = None
+        if state.current is not None:
+            with suppress(UnreadablePipeline):  # not a JSON object: nothing to show, the etag still differs
+                current = self._stored(pipeline_id, state.current, state.current_version)
         if expected_etag is None:
             message = (
                 f"cannot create pipeline {pipeline_id!r}: it already exists at {self.location(pipeline_id)} "
@@ -654,18 +853,23 @@ class PipelineStore:
         pipeline_id: str,
         data: dict[str, Any],
         content: bytes,
+        stored_data: dict[str, Any],
         expected_etag: str | None,
         author: str | None,
     ) -> StoredPipeline:
         state = self._state(pipeline_id)
         self._check_etag(pipeline_id, state, expected_etag, attempted=data, action="save")
-        if state.current is None:
+        if not state.exists:
             self._drop_dismissed(pipeline_id)  # left by a file removed by hand: a new pipeline starts clean
         if state.current == content and state.archived:
             return self._stored(pipeline_id, content, state.newest)  # nothing changed: no new version
 
         index = self._read_index(pipeline_id)
         version = state.newest + 1
+        archived = [*state.versions]
+        if state.current is None and state.oversize is not None:
+            # Too large to be a version: the file replaced by this save is kept in the trash instead.
+            self._move_to_trash(pipeline_id, "save")
         try:
             if state.current is not None and state.current != content and not state.archived:
                 # Edited by hand since the last save: keep those bytes as a version of their own.
@@ -677,6 +881,7 @@ class PipelineStore:
                     index,
                     saved_at=self._backend.mtime(self._current_rel(pipeline_id)),
                 )
+                archived.append(version)
                 version += 1
             # Current file first, then its history copy: if we die in between, the next read sees a
             # current file newer than the history, which is exactly a hand edit and is archived next time.
@@ -684,15 +889,17 @@ class PipelineStore:
                 self._backend.write(self._current_rel(pipeline_id), content)
             saved_at = _now()
             self._archive(pipeline_id, version, content, author, index, saved_at=saved_at)
+            archived.append(version)
         except OSError as exc:
             raise StoreError(
                 f"cannot save pipeline {pipeline_id!r} to {self.location(pipeline_id)}: {exc}"
             ) from exc
+        self._prune(pipeline_id, archived, index)
         self._write_index(pipeline_id, index)
         return StoredPipeline(
             id=pipeline_id,
             version=version,
             etag=compute_etag(content),
-            data=json.loads(content),
+            data=stored_data,
             updated_at=saved_at,
         )

@@ -8,22 +8,22 @@ Processes run in their own process groups and are always stopped; their logs lan
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
+import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stack import AirflowProcesses, airflow_bin, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,60 +49,13 @@ def chromium_path() -> str | None:
     return found or shutil.which("chromium")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _airflow_bin() -> str:
-    candidate = Path(sys.executable).with_name("airflow")
-    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+_free_port = free_port
+_airflow_bin = airflow_bin
 
 
 @dataclass
-class AirflowStack:
-    home: Path
-    port: int
-    env: dict[str, str]
-    logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, name: str, *args: str) -> None:
-        log = (self.logs / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(
-            [_airflow_bin(), *args],
-            env=self.env,
-            cwd=self.home,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stopping it also stops its workers
-        )
-        log.close()
-
-    def check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"airflow {name} exited with code {proc.returncode}; see {self.logs}")
-
-    def stop(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.wait(timeout=10)
+class AirflowStack(AirflowProcesses):
+    """The shared process handling (tests/stack.py) with the browser tests' token and API helpers."""
 
     def token(self, user: str = "admin") -> str:
         username, password = USERS[user]
@@ -126,24 +79,8 @@ class AirflowStack:
             text = response.read()
             return json.loads(text) if text else None
 
-    def wait_until_up(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5).close()
-                return
-            except (urllib.error.URLError, OSError):
-                time.sleep(1)
-        raise AssertionError(f"the api-server did not answer within {timeout} s; see {self.logs}")
-
-    def keep_logs(self) -> None:
-        target = ARTIFACTS / "logs"
-        target.mkdir(parents=True, exist_ok=True)
-        files = sorted(self.logs.glob("*.log")) + sorted((self.home / "logs").rglob("*.log"))
-        for path in files:
-            rel = str(path.relative_to(self.home.parent)).replace(os.sep, "__")
-            shutil.copyfile(path, target / rel)
+    def keep_logs(self, target: Path = ARTIFACTS / "logs") -> None:
+        super().keep_logs(target)
 
 
 def _environment(home: Path, port: int) -> dict[str, str]:
@@ -176,6 +113,9 @@ def _environment(home: Path, port: int) -> dict[str, str]:
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
+            # The tests read the bundled example CSV and write into temporary folders.
+            "AIRFLOW__LOGIDATA__ALLOWED_PATHS": f"{REPO / 'airflow_provider_logidata' / 'examples' / 'data'},"
+            f"{tempfile.gettempdir()}",
             # Preview workers start on the first preview, not with the api-server: less CPU at start-up on 2 cores.
             "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
             "DO_NOT_TRACK": "1",

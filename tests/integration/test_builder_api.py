@@ -10,18 +10,29 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from airflow_app import API, airflow_test_client, api_store, issue_tokens
+from airflow_app import (
+    API,
+    Api,
+    airflow_test_client,
+    api_store,
+    assert_error_shape,
+    issue_tokens,
+    sync_dags_folder,
+)
 
 pytestmark = pytest.mark.integration
 
 # Reads a viewer may do although they are POSTs (everything else that changes something is a write).
 READ_ONLY_POSTS = {"/validate"}
+# Paths the pipelines name (never read here): inside the tests' allowed folders (tests/conftest.py).
+DATA = str(Path(tempfile.gettempdir()) / "logidata-builder-api")
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +51,6 @@ def store(airflow_client: Any, tmp_path: Path) -> Any:
     """A fresh pipeline store for one test, installed as the API's store."""
     with api_store(tmp_path / "pipelines") as store:
         yield store
-
-
-class Api:
-    def __init__(self, client: Any, token: str | None) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
-        self.client.cookies.clear()
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        return self.client.request(method, f"{API}{path}", headers=headers, **kwargs)
 
 
 @pytest.fixture
@@ -81,24 +81,13 @@ def pipeline(pid: str = "orders", *, status: str = "active", **extra: Any) -> di
         "status": status,
         "tags": ["t"],
         "nodes": [
-            {"id": "read", "module": "source.file", "config": {"path": "/data/in.csv", "format": "csv"}},
+            {"id": "read", "module": "source.file", "config": {"path": f"{DATA}/in.csv", "format": "csv"}},
             {"id": "keep", "module": "filter_rows", "config": {"condition": "amount > 0"}},
-            {"id": "write", "module": "destination.file", "config": {"path": "/data/out.parquet"}},
+            {"id": "write", "module": "destination.file", "config": {"path": f"{DATA}/out.parquet"}},
         ],
         "edges": [{"source": "read", "target": "keep"}, {"source": "keep", "target": "write"}],
         **extra,
     }
-
-
-def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["errors"], list)
-    for issue in body["errors"]:
-        assert {"path", "message", "node_id"} <= set(issue)
-    assert "Traceback" not in response.text
-    return dict(body)
 
 
 # ---------------------------------------------------------------------------------------------- plugin
@@ -170,18 +159,41 @@ def test_every_write_route_refuses_the_viewer(viewer: Api, store: Any, method: s
     assert store.current_etag("orders") is not None  # nothing was deleted
 
 
+@pytest.mark.parametrize(("method", "path"), [(m, p) for m, p in _api_routes() if "{pipeline_id}" in p])
+def test_every_route_refuses_an_invalid_pipeline_id(user: Api, store: Any, method: str, path: str) -> None:
+    """The id rule the OpenAPI document publishes (pattern) is a 400 naming it on every route."""
+    kwargs = {} if method in ("GET", "DELETE") else {"json": {}}
+    body = assert_error_shape(
+        user(method, path.replace("{pipeline_id}", "-bad").replace("{version}", "1"), **kwargs), 400
+    )
+    assert "invalid pipeline id" in body["detail"]
+    assert body["errors"][0]["path"] == "id"
+
+
+@pytest.mark.parametrize("role", ["user", "viewer"])
+def test_connections_need_connection_read(request: pytest.FixtureRequest, role: str) -> None:
+    """Like Airflow's GET /api/v2/connections: a User (who may edit pipelines) and a Viewer get 403."""
+    api: Api = request.getfixturevalue(role)
+    body = assert_error_shape(api("GET", "/connections"), 403)
+    assert "connection read permission" in body["detail"]
+    assert api.client.get("/api/v2/connections", headers=api.headers).status_code == 403
+
+
 def test_cookie_auth_like_the_browser(airflow_client: Any, tokens: dict[str, str], store: Any) -> None:
     airflow_client.cookies.clear()
     response = airflow_client.get(f"{API}/me", cookies={"_token": tokens["viewer"]})
     airflow_client.cookies.clear()
     assert response.status_code == 200, response.text
-    assert response.json() == {"username": "viewer", "can_edit": False, "llm": False}
+    assert response.json() == {"username": "viewer", "can_edit": False, "can_run": False, "llm": False}
 
 
-@pytest.mark.parametrize(("role", "can_edit"), [("admin", True), ("user", True), ("viewer", False)])
-def test_me(request: pytest.FixtureRequest, role: str, can_edit: bool) -> None:
+@pytest.mark.parametrize(
+    ("role", "can_edit", "can_run"), [("admin", True, True), ("user", True, True), ("viewer", False, False)]
+)
+def test_me(request: pytest.FixtureRequest, role: str, can_edit: bool, can_run: bool) -> None:
     api: Api = request.getfixturevalue(role)
-    assert api("GET", "/me").json() == {"username": role, "can_edit": can_edit, "llm": False}
+    expected = {"username": role, "can_edit": can_edit, "can_run": can_run, "llm": False}
+    assert api("GET", "/me").json() == expected
 
 
 def test_viewer_reads(viewer: Api, store: Any) -> None:
@@ -450,9 +462,9 @@ def test_modules_catalog_has_widget_hints(viewer: Api) -> None:
     assert modules["source.file"]["docs"].startswith(modules["source.file"]["description"])
 
 
-def test_connections_never_expose_secrets(viewer: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connections_never_expose_secrets(admin: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_BUILDER_PG", "postgres://scott:tiger-secret@db.example:5432/sales")
-    response = viewer("GET", "/connections")
+    response = admin("GET", "/connections")
     assert response.status_code == 200, response.text
     conns = {c["conn_id"]: c for c in response.json()["connections"]}
     assert conns["builder_pg"] == {"conn_id": "builder_pg", "conn_type": "postgres", "description": None}
@@ -466,22 +478,6 @@ def test_openapi_document_is_served(anonymous: Api) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- runs
-
-
-def _sync_dags_folder() -> None:
-    """What the DAG processor does: parse the dags folder and write the DAGs to the metadata DB."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-    from airflow.utils.session import create_session
-
-    manager = DagBundlesManager()
-    with create_session() as session:
-        manager.sync_bundles_to_db(session=session)
-    for bundle in manager.get_all_dag_bundles():
-        if not bundle.is_initialized:
-            bundle.initialize()
-        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
-        sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
 def test_run_now_and_per_node_states(
@@ -516,7 +512,7 @@ def test_run_now_and_per_node_states(
         assert user("POST", "/pipelines", json={"pipeline": spec}).status_code == 201
         assert user("GET", "/pipelines/builder_api_run/runs").json() == {"dag_found": False, "runs": []}
 
-        _sync_dags_folder()
+        sync_dags_folder()
         triggered = user("POST", "/pipelines/builder_api_run/runs", json={"conf": {}})
         assert triggered.status_code == 201, triggered.text
         created = triggered.json()

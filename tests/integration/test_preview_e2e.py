@@ -5,7 +5,6 @@ with real SimpleAuthManager tokens.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ from airflow_provider_logidata.preview.execute import run_plan
 from airflow_provider_logidata.preview.plan import plan_preview
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import specs
 from airflow_app import API, airflow_test_client, issue_tokens
 
 pytestmark = pytest.mark.integration
@@ -28,18 +28,10 @@ BIG_ROWS = 200_000
 
 
 def doc(nodes: list[dict[str, Any]], *, engine: str = "auto", pid: str = "preview_test") -> dict[str, Any]:
-    return {
-        "spec_version": 1,
-        "id": pid,
-        "name": "Preview test",
-        "engine": engine,
-        "nodes": nodes,
-        "edges": [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)],
-    }
+    return specs.linear(nodes, pid, name="Preview test", engine=engine)
 
 
-def pg_source(conn_id: str, **config: Any) -> dict[str, Any]:
-    return {"id": "orders", "module": "source.postgres", "config": {"conn_id": conn_id, **config}}
+pg_source = specs.pg_source
 
 
 @pytest.fixture

@@ -9,22 +9,22 @@ printed and copied to ``.test-artifacts/scheduler_smoke/`` when the test fails.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stack import AirflowProcesses, airflow_bin, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
 
@@ -46,66 +46,12 @@ CSV_TEXT = """order_id,customer,amount
 EXPECTED = [(2, "bob"), (3, "carol"), (5, "erin")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _airflow_bin() -> str:
-    candidate = Path(sys.executable).with_name("airflow")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("airflow")
-    if found is None:
-        pytest.fail("the `airflow` command is not installed next to this Python")
-    return found
+_free_port = free_port
 
 
 @dataclass
-class AirflowStack:
-    home: Path
-    port: int
-    env: dict[str, str]
-    logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, name: str, *args: str) -> None:
-        log = (self.logs / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(
-            [_airflow_bin(), *args],
-            env=self.env,
-            cwd=self.home,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: stopping it also stops its workers
-        )
-        log.close()
-
-    def check_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"airflow {name} exited with code {proc.returncode}")
-
-    def stop(self) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Kill what is left of the group (task workers, gunicorn/uvicorn children) in any case.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.wait(timeout=10)
+class AirflowStack(AirflowProcesses):
+    """The shared process handling (tests/stack.py) with this test's token, GET and log dump."""
 
     def token(self) -> str:
         body = json.dumps({"username": USER, "password": PASSWORD}).encode()
@@ -210,6 +156,8 @@ def _environment(home: Path, port: int) -> dict[str, str]:
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
+            # The pipeline's CSV and output (_write_inputs), next to the home.
+            "AIRFLOW__LOGIDATA__ALLOWED_PATHS": f"{home.parent / 'data'},{home.parent / 'out'}",
             # No preview workers: this stack never previews; their imports would compete with the run on 2 cores.
             "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
             "DO_NOT_TRACK": "1",
@@ -232,7 +180,7 @@ def airflow_stack(tmp_path: Path) -> Any:
 
     stack = AirflowStack(home=home, port=port, env=env, logs=logs)
     migrate = subprocess.run(
-        [_airflow_bin(), "db", "migrate"],
+        [airflow_bin(), "db", "migrate"],
         env=env,
         cwd=home,
         stdin=subprocess.DEVNULL,

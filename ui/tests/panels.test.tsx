@@ -50,6 +50,7 @@ function preview(rows: number, extra: Partial<Preview> = {}): Preview {
     cached: true,
     input: null,
     row_status: null,
+    warnings: [],
     ...extra,
   };
 }
@@ -109,6 +110,23 @@ describe("preview panel", () => {
     expect(changed).toHaveLength(2);
     expect(changed[0].querySelector("s")?.textContent).toBe("·Ann");
     expect(changed[0].textContent).toContain("Ann");
+  });
+
+  it("shows the answer's warnings, e.g. a connection logging in as a superuser, and none when there are none", async () => {
+    const warning = "source.postgres node 'read': the connection 'warehouse' logs in to PostgreSQL as 'postgres', a superuser: ...";
+    serve(() => ({ status: 200, body: preview(3, { warnings: [warning] }) }));
+    const target = { spec: spec(), nodeId: "read" };
+    const { unmount } = wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={() => undefined} />);
+    const box = await screen.findByTestId("preview-warnings", {}, { timeout: 3000 });
+    expect(screen.getAllByTestId("preview-warning").map((w) => w.textContent)).toEqual([`⚠ ${warning}`]);
+    expect(box.textContent).toContain("a superuser");
+    expect(screen.getByTestId("preview-grid").getAttribute("data-rows")).toBe("3"); // the data still shows
+    unmount();
+
+    serve(() => ({ status: 200, body: preview(3) }));
+    wrap(<PreviewPanel target={{ spec: spec(), nodeId: "read" }} nodes={spec().nodes} onSelectNode={() => undefined} />);
+    await screen.findByTestId("preview-grid", {}, { timeout: 3000 });
+    expect(screen.queryByTestId("preview-warnings")).toBeNull();
   });
 
   it("maps a 422 to the node and field and lets the user jump there; says when a preview timed out", async () => {

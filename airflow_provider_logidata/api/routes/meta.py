@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 # FastAPI resolves the route annotations at run time: these imports must not move under TYPE_CHECKING.
 from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002
 from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import WithJsonSchema
 
 from airflow_provider_logidata.api.catalog import catalog
 from airflow_provider_logidata.api.convert import current_issues
-from airflow_provider_logidata.api.deps import READ
+from airflow_provider_logidata.api.deps import READ, READ_CONNECTIONS
 from airflow_provider_logidata.api.models import (
     Connection,
     ConnectionList,
@@ -23,6 +24,9 @@ from airflow_provider_logidata.api.models import (
     SaveBody,
     Validation,
 )
+from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
+from airflow_provider_logidata.store import check_pipeline_id
+from airflow_provider_logidata.store.store import MAX_ID_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,14 +39,62 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/me", operation_id="me", responses=_AUTH_ERRORS)
-def me(request: Request, user: GetUserDep, session: SessionDep) -> Me:
-    """The logged-in user, whether the canvas is editable for them (DAG edit access), and whether
-    Describe a step is available (a logidata_llm connection exists)."""
+# As ``PipelineIdPath`` (deps.py): the rule is published here and checked in the route, so a malformed id
+# is the API's 400 naming the rule (not FastAPI's 422). A query parameter is never null: a plain string.
+PipelineIdQuery = Annotated[
+    str | None,
+    Query(
+        description=(
+            "Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, "
+            f"'_', '-' and '.', not starting with '.' or '-', at most {MAX_ID_LENGTH} characters; any "
+            "other id is a 400. Without it: for DAGs in general."
+        )
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": PIPELINE_ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_LENGTH}
+    ),
+]
+
+
+@router.get(
+    "/me",
+    operation_id="me",
+    responses={
+        400: {"model": Error, "description": "Invalid pipeline_id (see the parameter's pattern)"},
+        **_AUTH_ERRORS,
+    },
+)
+def me(request: Request, user: GetUserDep, session: SessionDep, pipeline_id: PipelineIdQuery = None) -> Me:
+    """The logged-in user, what the builder may offer them, and whether Describe a step is available
+    (a logidata_llm connection exists).
+
+    With ``pipeline_id`` the permissions are the ones the routes check for that pipeline (DAG edit to
+    save, DAG run create to run), so an auth manager's per-DAG grants show up in the editor instead of
+    a canvas that is read-only although saves would be accepted (or the reverse). Without it they are
+    for DAGs in general (the pipeline list: may the user create pipelines at all).
+    """
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
     from airflow_provider_logidata.api.routes.suggest import llm_conn_ids
 
-    can_edit = request.app.state.auth_manager.is_authorized_dag(method="PUT", user=user)
-    return Me(username=str(user.get_name()), can_edit=bool(can_edit), llm=bool(llm_conn_ids(session)))
+    details: DagDetails | None = None
+    if pipeline_id is not None:
+        from airflow.models.dag import DagModel
+
+        check_pipeline_id(pipeline_id)  # InvalidPipelineId: the API's 400
+        # The same details as Airflow's requires_access_dag (deps.py), so the answer matches the check.
+        details = DagDetails(id=pipeline_id, team_name=DagModel.get_team_name(pipeline_id, session=session))
+    auth_manager = request.app.state.auth_manager
+    can_edit = auth_manager.is_authorized_dag(method="PUT", details=details, user=user)
+    can_run = auth_manager.is_authorized_dag(
+        method="POST", access_entity=DagAccessEntity.RUN, details=details, user=user
+    )
+    return Me(
+        username=str(user.get_name()),
+        can_edit=bool(can_edit),
+        can_run=bool(can_run),
+        llm=bool(llm_conn_ids(session)),
+    )
 
 
 @router.get("/modules", operation_id="list_modules", dependencies=READ, responses=_AUTH_ERRORS)
@@ -85,12 +137,26 @@ def _env_connections() -> Iterator[Connection]:
             yield Connection(conn_id=conn_id, conn_type=str(conn_type), description=description)
 
 
-@router.get("/connections", operation_id="list_connections", dependencies=READ, responses=_AUTH_ERRORS)
-def list_connections(session: SessionDep) -> ConnectionList:
-    """Connection ids and types for the pickers: never hosts, logins, passwords or extras."""
+@router.get(
+    "/connections",
+    operation_id="list_connections",
+    dependencies=READ_CONNECTIONS,
+    responses={
+        401: _AUTH_ERRORS[401],
+        403: {"model": Error, "description": "Your Airflow role may not read connections"},
+    },
+)
+def list_connections(request: Request, user: GetUserDep, session: SessionDep) -> ConnectionList:
+    """Connection ids and types for the pickers: never hosts, logins, passwords or extras.
+
+    Needs Airflow's connection read permission, as ``GET /api/v2/connections`` does (a pipeline editor
+    without it types connection ids in the builder instead of picking them), and lists only the
+    connections the auth manager lets the user read, as that endpoint does."""
     from airflow.models.connection import Connection as AirflowConnection
     from sqlalchemy import select
 
+    auth_manager = request.app.state.auth_manager
+    readable = auth_manager.get_authorized_connections(user=user, method="GET")
     rows = session.execute(
         select(AirflowConnection.conn_id, AirflowConnection.conn_type, AirflowConnection.description)
     ).all()
@@ -99,7 +165,10 @@ def list_connections(session: SessionDep) -> ConnectionList:
             conn_id=row.conn_id, conn_type=row.conn_type or "", description=row.description
         )
         for row in rows
+        if row.conn_id in readable
     }
-    for conn in _env_connections():
-        found.setdefault(conn.conn_id, conn)
+    env = {conn.conn_id: conn for conn in _env_connections() if conn.conn_id not in found}
+    if env:
+        allowed = auth_manager.filter_authorized_connections(conn_ids=set(env), user=user, method="GET")
+        found.update((conn_id, conn) for conn_id, conn in env.items() if conn_id in allowed)
     return ConnectionList(connections=sorted(found.values(), key=lambda c: c.conn_id))

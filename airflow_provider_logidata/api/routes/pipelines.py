@@ -16,7 +16,9 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from airflow_provider_logidata.api.convert import stored_out, version_out, with_defaults
 from airflow_provider_logidata.api.deps import (
-    EDIT,
+    EDIT_BODY_DOCUMENT,
+    EDIT_BODY_NEW_ID,
+    EDIT_BODY_PIPELINE,
     EDIT_PIPELINE,
     READ,
     READ_PIPELINE,
@@ -62,7 +64,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Malformed JSON or an invalid pipeline id",
         404: "No such pipeline (or version)",
         409: "Stale etag or the id already exists: both versions in the body",
-        413: "Request body over 2 MiB",
+        413: "Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON",
         422: "Invalid request or pipeline: every problem with its path and node",
     }
     for code in codes:
@@ -159,7 +161,7 @@ def list_pipelines(request: Request, user: GetUserDep, store: StoreDep, session:
     "",
     operation_id="create_pipeline",
     status_code=status.HTTP_201_CREATED,
-    dependencies=EDIT,
+    dependencies=EDIT_BODY_PIPELINE,
     responses=_errors(400, 409, 413, 422),
 )
 def create_pipeline(body: SaveBody, request: Request, user: GetUserDep, store: StoreDep) -> StoredPipeline:
@@ -171,7 +173,7 @@ def create_pipeline(body: SaveBody, request: Request, user: GetUserDep, store: S
     "/import",
     operation_id="import_pipeline",
     status_code=status.HTTP_201_CREATED,
-    dependencies=EDIT,
+    dependencies=EDIT_BODY_DOCUMENT,
     responses=_errors(400, 409, 413, 422),
 )
 def import_pipeline(
@@ -255,8 +257,8 @@ def delete_pipeline(
     "/{pipeline_id}/duplicate",
     operation_id="duplicate_pipeline",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[*READ_PIPELINE, *EDIT],
-    responses=_errors(400, 404, 409, 422),
+    dependencies=[*READ_PIPELINE, *EDIT_BODY_NEW_ID],
+    responses=_errors(400, 404, 409, 413, 422),
 )
 def duplicate_pipeline(
     pipeline_id: PipelineIdPath, body: DuplicateBody, request: Request, user: GetUserDep, store: StoreDep
@@ -299,7 +301,7 @@ def get_pipeline_version(pipeline_id: PipelineIdPath, version: int, store: Store
     "/{pipeline_id}/restore",
     operation_id="restore_pipeline",
     dependencies=EDIT_PIPELINE,
-    responses=_errors(400, 404, 409, 422),
+    responses=_errors(400, 404, 409, 413, 422),
 )
 def restore_pipeline(
     pipeline_id: PipelineIdPath, body: RestoreBody, user: GetUserDep, store: StoreDep
@@ -315,7 +317,7 @@ def restore_pipeline(
     dependencies=READ_PIPELINE,
     responses={
         **_errors(400, 404),
-        200: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Spec"}}}},
+        200: {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}},
     },
 )
 def export_pipeline(pipeline_id: PipelineIdPath, store: StoreDep) -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
 from fastapi import APIRouter, Request, status
 
-from airflow_provider_logidata.api.deps import EDIT, check_pipeline_access
+from airflow_provider_logidata.api.deps import EDIT_BODY_PIPELINE, check_pipeline_access
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import Error
 from airflow_provider_logidata.api.preview_models import Preview, PreviewBody
@@ -44,7 +44,7 @@ def _pipeline_id(data: dict[str, Any]) -> str:
         ) from None
 
 
-@router.post("/preview", operation_id="preview", dependencies=EDIT, responses=_RESPONSES)
+@router.post("/preview", operation_id="preview", dependencies=EDIT_BODY_PIPELINE, responses=_RESPONSES)
 def preview(body: PreviewBody, request: Request, user: GetUserDep) -> Preview:
     """The node's output on a sample: columns, JSON-safe rows, column profiles and, for a transform
     with one input, its input sample and per-row status. Needs edit access on the pipeline: previews

@@ -12,7 +12,12 @@ from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002
 from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from airflow_provider_logidata.api.deps import PipelineIdPath, StoreDep, pipeline_access
+from airflow_provider_logidata.api.deps import (
+    PipelineIdPath,
+    StoreDep,
+    check_pipeline_access,
+    pipeline_access,
+)
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import Error, Run, RunBody, RunCreated, RunList
 from airflow_provider_logidata.api.runs import (
@@ -29,6 +34,7 @@ from airflow_provider_logidata.store import PipelineNotFound, UnreadablePipeline
 router = APIRouter(prefix="/pipelines", tags=["runs"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "Invalid pipeline id"},
     401: {"model": Error, "description": "Not logged in"},
     403: {"model": Error, "description": "Your Airflow role may not do this"},
 }
@@ -55,14 +61,17 @@ def _not_parsed(pipeline_id: str, store: Any) -> ApiError:
     "/{pipeline_id}/runs",
     operation_id="run_pipeline",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[
-        Depends(pipeline_access("PUT")),
-        Depends(pipeline_access("POST", DagAccessEntity.RUN)),
-    ],
+    dependencies=[Depends(pipeline_access("POST", DagAccessEntity.RUN))],
     responses={
         **_ERRORS,
-        400: {"model": Error, "description": "The DAG has import errors or the conf is invalid"},
+        400: {"model": Error, "description": "Invalid pipeline id, or Airflow refused the run (conf)"},
+        403: {
+            "model": Error,
+            "description": "Your Airflow role may not trigger this DAG (or unpause it: DAG edit)",
+        },
         409: {"model": Error, "description": "The DAG is not parsed yet (or the pipeline is a draft)"},
+        413: {"model": Error, "description": "Request body over 2 MiB"},
+        422: {"model": Error, "description": "Invalid request body"},
     },
 )
 def run_pipeline(
@@ -76,8 +85,10 @@ def run_pipeline(
 ) -> RunCreated:
     """Trigger a manual DAG run now, through Airflow's own trigger (same checks as the Trigger button).
 
-    The body is required (``{}`` is enough): a JSON body cannot be sent cross-site without a CORS
-    preflight, so a forged form post cannot start runs with the user's cookie.
+    Needs DAG run create permission on the DAG, as Airflow's trigger endpoint; unpausing a paused DAG
+    (``unpause``, the default) also needs DAG edit permission, as Airflow's pause toggle. The body is
+    required (``{}`` is enough): a JSON body cannot be sent cross-site without a CORS preflight, so a
+    forged form post cannot start runs with the user's cookie.
     """
     from airflow._shared.timezones import timezone
     from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
@@ -90,6 +101,15 @@ def run_pipeline(
         raise _not_parsed(pipeline_id, store)
     unpaused = False
     if dag_model.is_paused and body.unpause:
+        try:
+            check_pipeline_access("PUT", pipeline_id, request, user)
+        except HTTPException as exc:
+            raise ApiError(
+                status.HTTP_403_FORBIDDEN,
+                f"Forbidden: DAG {pipeline_id!r} is paused and unpausing it needs DAG edit permission, "
+                "which your Airflow role does not have; send unpause: false to queue the run while the "
+                "DAG stays paused, or ask someone who may edit it to unpause it",
+            ) from exc
         dag_model.is_paused = False
         unpaused = True
     trigger = TriggerDAGRunPostBody(logical_date=timezone.utcnow(), conf=body.conf)

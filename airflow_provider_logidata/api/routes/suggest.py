@@ -24,7 +24,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
 from fastapi import APIRouter, Path, Request, status
 
 from airflow_provider_logidata.api.deps import (
-    EDIT,
+    EDIT_BODY_PIPELINE,
     EDIT_PIPELINE,
     READ_PIPELINE,
     PipelineIdPath,
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["suggestions"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "Malformed JSON"},
     401: {"model": Error, "description": "Not logged in"},
     403: {"model": Error, "description": "Your Airflow role may not edit this pipeline"},
     404: {"model": Error, "description": "Unknown node (or no logidata_llm connection for /describe)"},
@@ -166,7 +167,7 @@ def _timeout() -> float:
     return settings.preview_timeout()
 
 
-@router.post("/suggest", operation_id="suggest", dependencies=EDIT, responses=_ERRORS)
+@router.post("/suggest", operation_id="suggest", dependencies=EDIT_BODY_PIPELINE, responses=_ERRORS)
 def suggest(body: SuggestBody, request: Request, user: GetUserDep, store: StoreDep) -> SuggestionList:
     """Ranked cleaning suggestions for a node's output sample, each with evidence, nodes and effect.
 
@@ -189,7 +190,9 @@ def suggest(body: SuggestBody, request: Request, user: GetUserDep, store: StoreD
     return SuggestionList.model_validate(answer)
 
 
-@router.post("/suggest/check", operation_id="check_suggestion", dependencies=EDIT, responses=_ERRORS)
+@router.post(
+    "/suggest/check", operation_id="check_suggestion", dependencies=EDIT_BODY_PIPELINE, responses=_ERRORS
+)
 def check_suggestion(body: CheckBody, request: Request, user: GetUserDep) -> CheckResult:
     """Whether a suggestion still fits the node (its columns exist and its nodes run on the node's data)."""
     from airflow_provider_logidata.suggest.service import CHECK_JOB
@@ -324,7 +327,7 @@ def llm_settings(session: Session) -> LLMSettings | None:
         raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
 
 
-@router.post("/describe", operation_id="describe_step", dependencies=EDIT, responses=_ERRORS)
+@router.post("/describe", operation_id="describe_step", dependencies=EDIT_BODY_PIPELINE, responses=_ERRORS)
 def describe(body: DescribeBody, request: Request, user: GetUserDep, session: SessionDep) -> DescribeResult:
     """Free text → proposed node(s) from the configured model, validated (invalid ones come as errors)."""
     from airflow_provider_logidata.suggest.service import DESCRIBE_JOB

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from airflow_app import API, airflow_test_client, api_store, issue_tokens
+from airflow_app import API, airflow_test_client, api_store, assert_error_shape, issue_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +50,6 @@ def call(client: Any, auth: dict[str, str] | None, method: str, path: str, **kwa
     client.cookies.clear()
     headers = {**(auth or {}), **kwargs.pop("headers", {})}
     return client.request(method, f"{API}{path}", headers=headers, **kwargs)
-
-
-def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["errors"], list)
-    for issue in body["errors"]:
-        assert {"path", "message", "node_id"} <= set(issue)
-    assert "Traceback" not in response.text
-    return dict(body)
 
 
 def write_orders(path: Path) -> Path:

@@ -403,7 +403,7 @@ def test_examples_install(cli: Cli, tmp_path: Path) -> None:
 def test_examples_install_default_target(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
     assert cli("examples", "install") == 0
-    assert (tmp_path / "home" / "logidata" / "examples" / "data" / "orders.csv").is_file()
+    assert (tmp_path / "home" / "logidata" / "data" / "examples" / "data" / "orders.csv").is_file()
 
 
 # ------------------------------------------------------------------------------------------ usage

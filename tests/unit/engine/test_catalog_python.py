@@ -98,8 +98,7 @@ def test_empty_input_still_calls_once(transform: Any) -> None:
         (
             "logidata_no_such_module:fn",
             "python node 'py': cannot import module 'logidata_no_such_module' for callable "
-            "'logidata_no_such_module:fn': No module named 'logidata_no_such_module'; deploy the module with the "
-            "DAGs",
+            "'logidata_no_such_module:fn': it is not found on this worker; deploy the module with the DAGs",
         ),
         (
             "logidata_test_udfs_broken:anything",

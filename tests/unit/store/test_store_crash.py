@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
 
     from airflow_provider_logidata.store import PipelineStore
 
-    store = PipelineStore(sys.argv[1])
+    store = PipelineStore(sys.argv[1], max_pipeline_bytes=100_000_000)  # above the 2 MiB default
     current = store.get("p1")
     data = dict(current.data)
     data["params"] = {"blob": "x" * 20_000_000}  # ~20 MB: a write that takes a while

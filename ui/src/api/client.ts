@@ -81,7 +81,8 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 const enc = encodeURIComponent;
 
 export const api = {
-  me: () => request<Me>("GET", "/me"),
+  // With a pipeline id: can_edit / can_run on that pipeline's DAG (per-DAG grants); without: DAGs in general.
+  me: (pipelineId?: string) => request<Me>("GET", pipelineId === undefined ? "/me" : `/me?pipeline_id=${enc(pipelineId)}`),
   modules: () => request<{ modules: Module[] }>("GET", "/modules").then((r) => r.modules),
   pipelines: () => request<{ pipelines: PipelineSummary[] }>("GET", "/pipelines").then((r) => r.pipelines),
   pipeline: (id: string) => request<StoredPipeline>("GET", `/pipelines/${enc(id)}`),
@@ -98,7 +99,8 @@ export const api = {
   exportSpec: (id: string) => request<Spec>("GET", `/pipelines/${enc(id)}/export`),
   importSpec: (spec: unknown) => request<StoredPipeline>("POST", "/pipelines/import", spec),
   validate: (pipeline: Spec) => request<Validation>("POST", "/validate", { pipeline }),
-  run: (id: string) => request<RunCreated>("POST", `/pipelines/${enc(id)}/runs`, { conf: {} }),
+  // unpause: false for a user without DAG edit permission (unpausing needs it; the run is queued instead).
+  run: (id: string, unpause = true) => request<RunCreated>("POST", `/pipelines/${enc(id)}/runs`, { conf: {}, unpause }),
   runs: (id: string, limit = 5) => request<RunList>("GET", `/pipelines/${enc(id)}/runs?limit=${limit}`),
   connections: () => request<{ connections: Connection[] }>("GET", "/connections").then((r) => r.connections),
   // Dismissed suggestions of a saved pipeline (not part of the pipeline: no version, same etag).

@@ -14,6 +14,10 @@ export interface paths {
         /**
          * List Connections
          * @description Connection ids and types for the pickers: never hosts, logins, passwords or extras.
+         *
+         *     Needs Airflow's connection read permission, as ``GET /api/v2/connections`` does (a pipeline editor
+         *     without it types connection ids in the builder instead of picking them), and lists only the
+         *     connections the auth manager lets the user read, as that endpoint does.
          */
         get: operations["list_connections"];
         put?: never;
@@ -53,8 +57,13 @@ export interface paths {
         };
         /**
          * Me
-         * @description The logged-in user, whether the canvas is editable for them (DAG edit access), and whether
-         *     Describe a step is available (a logidata_llm connection exists).
+         * @description The logged-in user, what the builder may offer them, and whether Describe a step is available
+         *     (a logidata_llm connection exists).
+         *
+         *     With ``pipeline_id`` the permissions are the ones the routes check for that pipeline (DAG edit to
+         *     save, DAG run create to run), so an auth manager's per-DAG grants show up in the editor instead of
+         *     a canvas that is read-only although saves would be accepted (or the reverse). Without it they are
+         *     for DAGs in general (the pipeline list: may the user create pipelines at all).
          */
         get: operations["me"];
         put?: never;
@@ -298,8 +307,10 @@ export interface paths {
          * Run Pipeline
          * @description Trigger a manual DAG run now, through Airflow's own trigger (same checks as the Trigger button).
          *
-         *     The body is required (``{}`` is enough): a JSON body cannot be sent cross-site without a CORS
-         *     preflight, so a forged form post cannot start runs with the user's cookie.
+         *     Needs DAG run create permission on the DAG, as Airflow's trigger endpoint; unpausing a paused DAG
+         *     (``unpause``, the default) also needs DAG edit permission, as Airflow's pause toggle. The body is
+         *     required (``{}`` is enough): a JSON body cannot be sent cross-site without a CORS preflight, so a
+         *     forged form post cannot start runs with the user's cookie.
          */
         post: operations["run_pipeline"];
         delete?: never;
@@ -463,9 +474,11 @@ export interface components {
             errors: components["schemas"]["Issue"][];
             /**
              * Yours
-             * @description The document you tried to save (null for a delete).
+             * @description The document you tried to save, as sent (null for a delete or a restore).
              */
-            yours: components["schemas"]["Spec"] | null;
+            yours: {
+                [key: string]: unknown;
+            } | null;
         };
         /** Connection */
         Connection: {
@@ -590,10 +603,25 @@ export interface components {
             /** Path */
             path: string;
         };
-        /** Me */
+        /**
+         * Me
+         * @description The logged-in user and what the builder may offer them.
+         *
+         *     ``GET /me?pipeline_id=<id>`` answers ``can_edit`` / ``can_run`` for that DAG, as the routes decide
+         *     them, so auth managers with per-DAG grants (FAB, Keycloak, ...) get a canvas that matches what the
+         *     API accepts; without ``pipeline_id`` they are the answers for DAGs in general.
+         */
         Me: {
-            /** Can Edit */
+            /**
+             * Can Edit
+             * @description DAG edit (PUT) permission: on the pipeline's dag_id when pipeline_id was given (may save, preview, suggest; else the canvas is read-only), else on DAGs in general (may create pipelines).
+             */
             can_edit: boolean;
+            /**
+             * Can Run
+             * @description DAG run create permission (what Airflow's trigger endpoint checks): on the pipeline's dag_id when pipeline_id was given (Run now), else on DAGs in general.
+             */
+            can_run: boolean;
             /**
              * Llm
              * @description A logidata_llm connection exists: Describe a step is available.
@@ -652,6 +680,22 @@ export interface components {
             state: string | null;
             /** Task Id */
             task_id: string;
+        };
+        /**
+         * PipelineDocument
+         * @description A pipeline document as stored. A valid pipeline matches Spec; a draft or a hand-written file may be incomplete or hold values of the wrong type (the answer's `errors` list every problem), so only these keys are guaranteed to be present, with any value.
+         */
+        PipelineDocument: {
+            /** @description Present; Spec has the valid value. */
+            edges: unknown;
+            /** @description Present; Spec has the valid value. */
+            id: unknown;
+            /** @description Present; Spec has the valid value. */
+            nodes: unknown;
+            /** @description Present; Spec has the valid value. */
+            spec_version: unknown;
+        } & {
+            [key: string]: unknown;
         };
         /** PipelineList */
         PipelineList: {
@@ -730,6 +774,11 @@ export interface components {
             sql: string | null;
             /** Truncated Cells */
             truncated_cells: number;
+            /**
+             * Warnings
+             * @description Things the preview noticed that the pipeline's author should fix, e.g. a PostgreSQL connection that logs in as a superuser.
+             */
+            warnings: string[];
         };
         /** PreviewBody */
         PreviewBody: {
@@ -1054,7 +1103,8 @@ export interface components {
             errors: components["schemas"]["Issue"][];
             /** Etag */
             etag: string;
-            pipeline: components["schemas"]["Spec"];
+            /** @description The stored document; it matches Spec when `errors` is empty (drafts may not). */
+            pipeline: components["schemas"]["PipelineDocument"];
             /** Saved At */
             saved_at: string | null;
             /** Version */
@@ -1176,7 +1226,7 @@ export interface components {
         };
         /** VersionDocument */
         VersionDocument: {
-            pipeline: components["schemas"]["Spec"];
+            pipeline: components["schemas"]["PipelineDocument"];
             /** Version */
             version: number;
         };
@@ -1216,8 +1266,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Your Airflow role may not read DAGs */
+            /** @description Your Airflow role may not read connections */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1247,6 +1306,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DescribeResult"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not logged in */
@@ -1303,6 +1371,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The LLM could not be reached or answered nonsense (/describe) */
             502: {
                 headers: {
@@ -1334,7 +1411,10 @@ export interface operations {
     };
     me: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. Without it: for DAGs in general. */
+                pipeline_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1350,6 +1430,15 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            /** @description Invalid pipeline_id (see the parameter's pattern) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not logged in */
             401: {
                 headers: {
@@ -1361,6 +1450,24 @@ export interface operations {
             };
             /** @description Your Airflow role may not read DAGs */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1406,6 +1513,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     list_pipelines: {
@@ -1437,6 +1553,15 @@ export interface operations {
             };
             /** @description Your Airflow role may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1504,7 +1629,7 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
-            /** @description Request body over 2 MiB */
+            /** @description Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1515,6 +1640,15 @@ export interface operations {
             };
             /** @description Invalid request or pipeline: every problem with its path and node */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1582,7 +1716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
-            /** @description Request body over 2 MiB */
+            /** @description Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1600,6 +1734,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     get_pipeline: {
@@ -1607,7 +1750,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -1668,6 +1811,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     update_pipeline: {
@@ -1675,7 +1827,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -1740,7 +1892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
-            /** @description Request body over 2 MiB */
+            /** @description Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1758,6 +1910,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     delete_pipeline: {
@@ -1768,7 +1929,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -1836,6 +1997,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     list_dismissed_suggestions: {
@@ -1843,7 +2013,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -1904,6 +2074,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     dismiss_suggestion: {
@@ -1911,7 +2090,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -1985,6 +2164,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     restore_suggestion: {
@@ -1992,7 +2180,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
                 /** @description The suggestion's id (URL-encoded). */
                 suggestion_id: string;
@@ -2055,6 +2243,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     duplicate_pipeline: {
@@ -2062,7 +2259,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -2127,8 +2324,26 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
+            /** @description Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Invalid request or pipeline: every problem with its path and node */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2143,7 +2358,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -2156,7 +2371,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Spec"];
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Malformed JSON or an invalid pipeline id */
@@ -2204,6 +2421,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     pipeline_history: {
@@ -2211,7 +2437,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -2272,6 +2498,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     restore_pipeline: {
@@ -2279,7 +2514,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -2344,8 +2579,26 @@ export interface operations {
                     "application/json": components["schemas"]["Conflict"];
                 };
             };
+            /** @description Request body over 2 MiB, or a pipeline over [logidata] max_pipeline_bytes as stored JSON */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Invalid request or pipeline: every problem with its path and node */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2363,7 +2616,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
             };
             cookie?: never;
@@ -2379,61 +2632,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunList"];
                 };
             };
-            /** @description Not logged in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Your Airflow role may not do this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    run_pipeline: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
-                pipeline_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RunBody"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RunCreated"];
-                };
-            };
-            /** @description The DAG has import errors or the conf is invalid */
+            /** @description Invalid pipeline id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2460,6 +2659,78 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    run_pipeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunCreated"];
+                };
+            };
+            /** @description Invalid pipeline id, or Airflow refused the run (conf) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not trigger this DAG (or unpause it: DAG edit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The DAG is not parsed yet (or the pipeline is a draft) */
             409: {
                 headers: {
@@ -2469,8 +2740,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Request body over 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request body */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2485,7 +2774,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Pipeline id (= the Airflow dag_id). */
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id: string;
                 version: number;
             };
@@ -2540,6 +2829,15 @@ export interface operations {
             };
             /** @description Validation Error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2634,6 +2932,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The preview passed [logidata] preview_timeout */
             504: {
                 headers: {
@@ -2674,6 +2981,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SuggestionList"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not logged in */
@@ -2723,6 +3039,15 @@ export interface operations {
             };
             /** @description Too many previews and suggestions at once */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2781,6 +3106,15 @@ export interface operations {
                     "application/json": components["schemas"]["CheckResult"];
                 };
             };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not logged in */
             401: {
                 headers: {
@@ -2828,6 +3162,15 @@ export interface operations {
             };
             /** @description Too many previews and suggestions at once */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2924,6 +3267,15 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

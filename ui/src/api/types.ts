@@ -8,6 +8,8 @@ export type Issue = Schemas["Issue"];
 export type Me = Schemas["Me"];
 export type Module = Schemas["Module"];
 export type Spec = Schemas["Spec"];
+/** A pipeline document as stored (answers): see api/document.ts before using it as a Spec. */
+export type PipelineDocument = Schemas["PipelineDocument"];
 export type SpecNode = Schemas["SpecNode"];
 export type SpecEdge = Schemas["SpecEdge"];
 export type StoredPipeline = Schemas["StoredPipeline"];

@@ -1,9 +1,9 @@
 // The right-hand drawer: the selected node's form (generated from its module's config schema), or the
 // pipeline's own settings when nothing is selected.
 import { Alert, Badge, Box, Button, Code, Field, Heading, Input, Stack, Text } from "@chakra-ui/react";
-import type { Connection, Issue, JsonSchema, Module, Spec, SpecNode } from "../api/types";
+import type { Issue, JsonSchema, Module, Spec, SpecNode } from "../api/types";
 import { fieldErrors } from "../graph/errors";
-import { SchemaForm } from "../form/SchemaForm";
+import { type ConnectionChoices, SchemaForm } from "../form/SchemaForm";
 
 /** Pipeline-level settings, described as JSON Schema so the same form renderer draws them. */
 export const PIPELINE_SETTINGS_SCHEMA: JsonSchema = {
@@ -35,7 +35,7 @@ interface NodePanelProps {
   module: Module | null;
   issues: Issue[];
   readOnly: boolean;
-  connections: Connection[] | null;
+  connections: ConnectionChoices;
   columns: string[] | null;
   onConfig: (config: Record<string, unknown>) => void;
   onLabel: (label: string | null) => void;

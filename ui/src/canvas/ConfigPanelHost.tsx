@@ -1,6 +1,7 @@
 // Chooses what the drawer shows and wires its edits into the reducer.
 import type { Dispatch } from "react";
-import type { Connection, Issue, Module, SpecNode } from "../api/types";
+import type { Issue, Module, SpecNode } from "../api/types";
+import type { ConnectionChoices } from "../form/SchemaForm";
 import { upstreamColumns } from "../graph/columns";
 import type { Graph } from "../graph/model";
 import type { Action } from "../graph/reducer";
@@ -15,7 +16,7 @@ interface Props {
   nodeIssues: Issue[];
   meta: PipelineMeta;
   readOnly: boolean;
-  connections: Connection[] | null;
+  connections: ConnectionChoices;
   dispatch: Dispatch<Action>;
   onMeta: (meta: PipelineMeta) => void;
 }

@@ -1,5 +1,6 @@
 // A save that lost a race (409): show both versions and let the user choose, never silently overwrite.
 import { Box, Button, CloseButton, Code, Dialog, HStack, Portal, SimpleGrid, Stack, Text } from "@chakra-ui/react";
+import { specFromDocument } from "../api/document";
 import type { Conflict, Spec } from "../api/types";
 import { formatDate } from "../components";
 
@@ -60,7 +61,7 @@ export function ConflictDialog({ conflict, mine, busy, onOverwrite, onTakeTheirs
                 </Text>
                 {current && (
                   <Box fontSize="sm">
-                    {summarize(yours, current.pipeline).map((l) => (
+                    {summarize(specFromDocument(yours), specFromDocument(current.pipeline)).map((l) => (
                       <Text key={l}>• {l}</Text>
                     ))}
                   </Box>

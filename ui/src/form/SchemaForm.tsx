@@ -2,12 +2,29 @@
 // models. Values the user never touched stay absent so the module's own defaults apply on the server.
 import { Badge, Box, Button, Checkbox, CloseButton, Field, HStack, Input, NativeSelect, Stack, Text, Textarea, Wrap } from "@chakra-ui/react";
 import { useEffect, useId, useState, type ReactNode } from "react";
+import { ApiError } from "../api/client";
 import type { Connection, JsonSchema } from "../api/types";
 import { errorsAt } from "../graph/errors";
 import { type FieldSpec, objectFields, setKey } from "./schema";
 
+/**
+ * What the connection pickers offer: the connections, null while they load, or why there is no list (the
+ * pickers then take a typed id). Listing connections needs Airflow's connection read permission, which a
+ * pipeline editor (Airflow's User role) usually lacks.
+ */
+export type ConnectionChoices = Connection[] | null | { unavailable: string };
+
+/** The choices after `GET /connections` failed: a 403 is a missing permission, anything else a failure. */
+export function connectionsUnavailable(error: unknown): { unavailable: string } {
+  if (error instanceof ApiError && error.status === 403) {
+    return { unavailable: "Your Airflow role may not list connections: type the connection id." };
+  }
+  const why = error instanceof ApiError ? error.detail : String(error);
+  return { unavailable: `Connections could not be loaded (${why}): type the connection id.` };
+}
+
 export interface FormContext {
-  connections: Connection[] | null;
+  connections: ConnectionChoices;
   /** Columns arriving from upstream, when known. */
   columns: string[] | null;
   readOnly: boolean;
@@ -164,7 +181,28 @@ function ColumnInput(props: { name: string; value: string; placeholder?: string;
 
 function ConnectionControl({ field, value, onChange, path, ctx }: Pick<FieldRowProps, "field" | "value" | "onChange" | "path" | "ctx">) {
   const current = typeof value === "string" ? value : "";
-  const all = ctx.connections ?? [];
+  const choices = ctx.connections;
+  if (choices !== null && !Array.isArray(choices)) {
+    // No list to pick from: the id is typed (the server still checks that the connection exists).
+    const kinds = field.connTypes.join("/");
+    return (
+      <Stack gap="1">
+        <Input
+          name={`config.${path}`}
+          size="sm"
+          value={current}
+          placeholder={kinds ? `${kinds} connection id` : "connection id"}
+          readOnly={ctx.readOnly}
+          autoComplete="off"
+          onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
+        />
+        <Text fontSize="xs" color="fg.muted" data-testid="connection-note">
+          {choices.unavailable}
+        </Text>
+      </Stack>
+    );
+  }
+  const all = choices ?? [];
   const options = field.connTypes.length ? all.filter((c) => field.connTypes.includes(c.conn_type)) : all;
   const ids = options.map((c) => c.conn_id);
   return (

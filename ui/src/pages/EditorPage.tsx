@@ -14,10 +14,13 @@ import {
   useReactFlow,
 } from "@xyflow/react";
 import { lazy, memo, Suspense, useCallback, useDeferredValue, useEffect, useMemo, useReducer, useRef, useState } from "react";
+import { readOnlyText, runTitle, usePipelineAccess } from "../api/access";
 import { api, ApiError } from "../api/client";
-import type { Conflict, Connection, Issue, Module, Run, Spec, StoredPipeline } from "../api/types";
+import { documentStatus, specFromDocument } from "../api/document";
+import type { Conflict, Issue, Module, Run, Spec, StoredPipeline } from "../api/types";
 import { ConfigPanel } from "../canvas/ConfigPanelHost";
 import { ConflictDialog } from "../canvas/ConflictDialog";
+import { type ConnectionChoices, connectionsUnavailable } from "../form/SchemaForm";
 import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
 import { DRAG_MIME, Palette } from "../canvas/Palette";
 import type { PipelineMeta } from "../canvas/ConfigPanel";
@@ -55,7 +58,10 @@ function isTyping(target: EventTarget | null): boolean {
   return el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
 }
 
-export default function EditorPage(props: { pipelineId: string; canEdit: boolean; llm?: boolean }) {
+/** `canEdit` / `canRun`: the general answer of `GET /me`, used only if the pipeline's own cannot be had. */
+type EditorProps = { pipelineId: string; canEdit: boolean; canRun: boolean; llm?: boolean };
+
+export default function EditorPage(props: EditorProps) {
   return (
     <ReactFlowProvider>
       <Editor {...props} />
@@ -63,7 +69,7 @@ export default function EditorPage(props: { pipelineId: string; canEdit: boolean
   );
 }
 
-function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canEdit: boolean; llm?: boolean }) {
+function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   const mode = useColorMode();
   const flow = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
@@ -71,7 +77,7 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
   const initialFit = useRef<boolean | null>(null);
 
   const [modules, setModules] = useState<Module[] | null>(null);
-  const [connections, setConnections] = useState<Connection[] | null>(null);
+  const [connections, setConnections] = useState<ConnectionChoices>(null);
   const [stored, setStored] = useState<StoredPipeline | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [meta, setMeta] = useState<PipelineMeta | null>(null);
@@ -87,11 +93,13 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
   const [pendingRun, setPendingRun] = useState<string | null>(null);
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
 
-  const readOnly = !canEdit;
+  // Airflow's permissions on this pipeline's DAG (per-DAG grants), asked while the pipeline loads.
+  const access = usePipelineAccess(pipelineId, { canEdit, canRun });
+  const readOnly = !access?.canEdit;
   const moduleMap = useMemo(() => new Map((modules ?? []).map((m) => [m.name, m])), [modules]);
 
   const applyStored = useCallback((sp: StoredPipeline) => {
-    const { meta: m, graph } = splitSpec(sp.pipeline);
+    const { meta: m, graph } = splitSpec(specFromDocument(sp.pipeline));
     setStored(sp);
     setMeta(m);
     setMetaDirty(false);
@@ -113,7 +121,8 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
     );
     api.connections().then(
       (cs) => live && setConnections(cs),
-      () => live && setConnections([]),
+      // A pipeline editor may lack connection read permission: the pickers then take a typed id.
+      (e: unknown) => live && setConnections(connectionsUnavailable(e)),
     );
     return () => {
       live = false;
@@ -279,16 +288,17 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
       try {
         const sp = await api.update(body, overwriteEtag ?? stored.etag);
         setStored(sp);
-        setMeta((m) => (m ? { ...m, status: sp.pipeline.status } : m));
+        const savedAs = documentStatus(sp.pipeline);
+        setMeta((m) => (m ? { ...m, status: savedAs } : m));
         setMetaDirty(false);
         setSavedRevision(revision);
         setIssues(sp.errors ?? []);
         setConflict(null);
         setMessage({
           status: sp.errors?.length ? "warning" : "success",
-          text: `Saved version ${sp.version} as ${sp.pipeline.status}${sp.errors?.length ? ` with ${sp.errors.length} problem(s)` : ""}.`,
+          text: `Saved version ${sp.version} as ${savedAs}${sp.errors?.length ? ` with ${sp.errors.length} problem(s)` : ""}.`,
         });
-        if (sp.pipeline.status === "active") refreshRuns();
+        if (savedAs === "active") refreshRuns();
       } catch (e) {
         if (e instanceof ApiError && e.status === 409 && e.body && typeof e.body === "object" && "current" in e.body) {
           setConflict(e.body as Conflict);
@@ -327,17 +337,24 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
     [spec, applyStored],
   );
 
+  const mayUnpause = Boolean(access?.canEdit);
   const runNow = useCallback(async () => {
     setMessage(null);
     try {
-      const created = await api.run(pipelineId);
+      // Unpausing a paused DAG needs DAG edit permission: without it the run is queued, the DAG stays paused.
+      const created = await api.run(pipelineId, mayUnpause);
       setPendingRun(created.run_id);
-      setMessage({ status: "info", text: `Run ${created.run_id} started.` });
+      setMessage({
+        status: "info",
+        text: mayUnpause
+          ? `Run ${created.run_id} started.`
+          : `Run ${created.run_id} queued. If the DAG is paused it waits until someone with DAG edit permission unpauses it.`,
+      });
       refreshRuns();
     } catch (e) {
       setMessage({ status: "error", text: errorText(e) });
     }
-  }, [pipelineId, refreshRuns]);
+  }, [pipelineId, mayUnpause, refreshRuns]);
 
   const autoLayout = useCallback(() => {
     dispatch({ type: "setPositions", positions: layeredLayout(state.graph) });
@@ -352,7 +369,7 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
       </Stack>
     );
   }
-  if (!stored || !meta || !modules || !spec) {
+  if (!stored || !meta || !modules || !spec || !access) {
     return (
       <Center h="100vh">
         <Spinner />
@@ -366,16 +383,8 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
   // one, so form fields never lag behind typing.
   const panelGraph = dragging ? deferredGraph : state.graph;
   const panelNode = selectedNode ? (panelGraph.nodes.find((n) => n.id === selectedNode.id) ?? selectedNode) : null;
-  const canRun = canEdit && meta.status === "active" && !dirty && dagFound === true;
-  const runTitle = !canEdit
-    ? "Your role cannot run pipelines"
-    : meta.status !== "active"
-      ? "Save as active first: drafts have no DAG"
-      : dirty
-        ? "Save your changes first"
-        : dagFound !== true
-          ? "Waiting for Airflow to parse the DAG"
-          : "Trigger a DAG run now";
+  const runnable = access.canRun && meta.status === "active" && !dirty && dagFound === true;
+  const runHint = runTitle({ pipelineId, access, status: meta.status, dirty, dagFound });
 
   return (
     <Flex direction="column" h="100vh" data-testid="editor" data-pipeline={pipelineId}>
@@ -438,15 +447,18 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
             <Button size="xs" colorPalette="blue" onClick={() => void save("active")} loading={saving}>
               Save &amp; activate
             </Button>
-            <Button size="xs" colorPalette="green" onClick={() => void runNow()} disabled={!canRun} title={runTitle}>
-              Run now
-            </Button>
           </>
+        )}
+        {/* A viewer (neither permission) has the banner's explanation instead. */}
+        {(!readOnly || access.canRun) && (
+          <Button size="xs" colorPalette="green" onClick={() => void runNow()} disabled={!runnable} title={runHint}>
+            Run now
+          </Button>
         )}
       </HStack>
       {readOnly && (
         <Box px="3" py="1" fontSize="xs" bg="bg.muted" data-testid="read-only-banner">
-          Read-only: your Airflow role may view this pipeline but not change or run it.
+          {readOnlyText(pipelineId, access)}
         </Box>
       )}
       {(message || state.notice) && (
@@ -553,7 +565,7 @@ function Editor({ pipelineId, canEdit, llm = false }: { pipelineId: string; canE
         onClose={() => setConflict(null)}
         onOverwrite={() => {
           if (!conflict) return;
-          const status = (conflict.yours?.status ?? spec.status ?? "draft") as "draft" | "active";
+          const status = documentStatus(conflict.yours ?? spec);
           if (conflict.current) void save(status, conflict.current.etag);
           else void recreate(status);
         }}

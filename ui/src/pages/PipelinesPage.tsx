@@ -78,7 +78,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
     try {
       const spec = JSON.parse(await file.text()) as unknown;
       const stored = await api.importSpec(spec);
-      navigate({ page: "pipeline", id: stored.pipeline.id });
+      navigate({ page: "pipeline", id: String(stored.pipeline.id) });
     } catch (e) {
       setError(e instanceof SyntaxError ? new Error(`${file.name} is not valid JSON: ${e.message}`) : e);
     }

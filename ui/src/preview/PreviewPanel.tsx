@@ -1,5 +1,6 @@
 // The panel under the canvas: the selected node's data (virtualized grid with per-column charts), its
-// schema/profile, a before/after view for transforms, the SQL that ran, and errors mapped to nodes.
+// schema/profile, a before/after view for transforms, the SQL that ran, warnings (a superuser
+// connection, ...), and errors mapped to nodes.
 import { Badge, Box, Button, HStack, NativeSelect, Spinner, Stack, Text } from "@chakra-ui/react";
 import { type CSSProperties, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError } from "../api/client";
@@ -234,6 +235,16 @@ export function PreviewPanel({
           )}
           {loading && <Spinner size="xs" />}
         </HStack>
+      )}
+      {shown && (shown.warnings ?? []).length > 0 && (
+        // Things to fix that did not stop the preview, e.g. a connection logging in as a superuser.
+        <Box px="2" py="1" bg="orange.subtle" color="orange.fg" fontSize="xs" borderBottomWidth="1px" data-testid="preview-warnings">
+          {shown.warnings.map((warning, k) => (
+            <Text key={k} data-testid="preview-warning" whiteSpace="pre-wrap">
+              ⚠ {warning}
+            </Text>
+          ))}
+        </Box>
       )}
       {failure && (
         <Box px="2" py="1" bg="red.subtle" color="red.fg" fontSize="xs" data-testid="preview-error" data-status={error instanceof ApiError ? error.status : 0}>

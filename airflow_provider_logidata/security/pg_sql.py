@@ -1,0 +1,585 @@
+"""PostgreSQL SQL written in a pipeline: one SELECT, and no function that reaches beyond the query.
+
+A pipeline editor writes SQL that runs inside PostgreSQL through a connection they may not even be able to
+see: a ``source.postgres`` query, and every expression the ELT planner pushes down (``filter_rows``
+conditions, ``derive_column`` expressions, ...). PostgreSQL's privileges decide which *tables* that SQL may
+read; but a connection that logs in as a superuser (or a member of ``pg_read_server_files``,
+``pg_write_server_files``, ``pg_execute_server_program``) may also call functions that read and write the
+server's files (``pg_read_file``, ``lo_export``, ``pg_ls_dir``), connect to other servers (``dblink``),
+signal other sessions (``pg_terminate_backend``), change the configuration (``set_config``,
+``pg_reload_conf``), or run a query given as text that no check here could see (``query_to_xml``,
+``ts_stat``). :func:`check_pg_sql` refuses those functions, by name, wherever they appear:
+
+* called (``lo_export(...)``), schema-qualified (``pg_catalog.lo_export(...)``), quoted
+  (``"LO_EXPORT"(...)``, ``U&"lo\\005fexport"(...)``), in FROM (``FROM pg_ls_dir('/')``, ``ROWS FROM``),
+  nested in CTEs, subqueries, CASE, casts...: every identifier token followed by ``(`` is a call;
+* in PostgreSQL's *attribute notation*, which calls a one-argument function without parentheses:
+  ``('/etc/passwd'::text).pg_read_file`` is ``pg_read_file('/etc/passwd')``: an identifier after ``.``
+  naming a denied function is refused too (families such as ``lo_*`` only by exact name there, so that a
+  column ``t.lo_limit`` stays usable).
+
+The check works on sqlglot's tokens (PostgreSQL's lexical rules: E'' strings, dollar quoting, nested
+comments, quoted identifiers), so a function name inside a string literal or a comment is not a call, and
+on its syntax tree for statements (``kind="query"``: exactly one SELECT; COPY ... PROGRAM, DO, CALL, SET,
+ALTER SYSTEM, DML, DDL, SELECT ... INTO and data-modifying CTEs are refused). A query sqlglot cannot parse
+is refused: it cannot be checked.
+
+This is one layer of several: source queries and previews also run in a READ ONLY transaction that is
+rolled back, under ``statement_timeout`` (see ``engine.postgres``), and the README advises connecting with
+a least-privilege role. ``pg_sleep`` stays allowed: ``statement_timeout`` bounds it. Functions a DBA
+created that wrap a denied one cannot be seen from the query's text: only privileges help there.
+
+Light at import time (sqlglot is imported on first use): the DAG processor imports the validators.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from airflow_provider_logidata.security.errors import PolicyError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+    from sqlglot.tokens import Token
+
+RULE = "pg-function"
+
+# Why each function is refused, by group; the message says it after "it".
+_FILES = "reads or writes files on the database server"
+_LARGE_OBJECTS = "reads or writes large objects, and through them files, on the database server"
+_REMOTE = "connects to other database servers"
+_TEXT_QUERY = "runs a query given as text, which no check of the pipeline can see"
+_PROCESSES = "signals other server processes (cancels or terminates their sessions)"
+_CONFIG = "reads or changes the database server's configuration"
+_SERVER = "controls the server's WAL, backups, replication or catalogs"
+_LOCKS = "takes advisory locks that can outlive the query and block other sessions"
+_NOTIFY = "sends notifications to other sessions"
+_SEQUENCES = "changes a sequence (a pipeline's SQL may only read)"
+_STATISTICS = "resets the server's statistics"
+
+# Exact names (PostgreSQL 15's catalog, its contrib modules dblink, postgres_fdw, adminpack, tablefunc,
+# pg_stat_statements, lo, and the pre-10 names of renamed functions).
+_EXACT: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "pg_read_file",
+            "pg_read_file_old",
+            "pg_read_binary_file",
+            "pg_stat_file",
+            "pg_ls_dir",
+            "pg_ls_logdir",
+            "pg_ls_waldir",
+            "pg_ls_tmpdir",
+            "pg_ls_archive_statusdir",
+            "pg_ls_logicalmapdir",
+            "pg_ls_logicalsnapdir",
+            "pg_ls_replslotdir",
+            "pg_logdir_ls",
+            "pg_file_write",
+            "pg_file_rename",
+            "pg_file_unlink",
+            "pg_file_sync",
+            "pg_file_read",
+            "pg_file_length",
+            "pg_rotate_logfile",
+            "pg_rotate_logfile_old",
+            "pg_current_logfile",
+        ),
+        _FILES,
+    ),
+    **dict.fromkeys(
+        (
+            "lo_import",
+            "lo_export",
+            "lo_from_bytea",
+            "lo_get",
+            "lo_put",
+            "lo_unlink",
+            "lo_create",
+            "lo_creat",
+            "lo_open",
+            "lo_close",
+            "lo_lseek",
+            "lo_lseek64",
+            "lo_tell",
+            "lo_tell64",
+            "lo_truncate",
+            "lo_truncate64",
+            "loread",
+            "lowrite",
+            "lo_manage",
+        ),
+        _LARGE_OBJECTS,
+    ),
+    **dict.fromkeys(
+        (
+            "dblink",
+            "dblink_exec",
+            "dblink_connect",
+            "dblink_connect_u",
+            "dblink_disconnect",
+            "dblink_open",
+            "dblink_fetch",
+            "dblink_close",
+            "dblink_send_query",
+            "dblink_get_result",
+            "dblink_get_connections",
+            "dblink_is_busy",
+            "dblink_cancel_query",
+            "dblink_error_message",
+            "dblink_get_notify",
+            "dblink_get_pkey",
+            "dblink_build_sql_insert",
+            "dblink_build_sql_update",
+            "dblink_build_sql_delete",
+            "postgres_fdw_get_connections",
+            "postgres_fdw_disconnect",
+            "postgres_fdw_disconnect_all",
+        ),
+        _REMOTE,
+    ),
+    **dict.fromkeys(
+        (
+            "query_to_xml",
+            "query_to_xmlschema",
+            "query_to_xml_and_xmlschema",
+            "cursor_to_xml",
+            "cursor_to_xmlschema",
+            "ts_stat",
+            "ts_rewrite",
+            "crosstab",
+            "crosstab2",
+            "crosstab3",
+            "crosstab4",
+            "connectby",
+        ),
+        _TEXT_QUERY,
+    ),
+    **dict.fromkeys(
+        ("pg_terminate_backend", "pg_cancel_backend", "pg_log_backend_memory_contexts"),
+        _PROCESSES,
+    ),
+    **dict.fromkeys(
+        (
+            "set_config",
+            "pg_reload_conf",
+            "pg_hba_file_rules",
+            "pg_ident_file_mappings",
+            "pg_show_all_file_settings",
+            "pg_config",
+        ),
+        _CONFIG,
+    ),
+    **dict.fromkeys(
+        (
+            "pg_promote",
+            "pg_switch_wal",
+            "pg_switch_xlog",
+            "pg_create_restore_point",
+            "pg_backup_start",
+            "pg_backup_stop",
+            "pg_start_backup",
+            "pg_stop_backup",
+            "pg_wal_replay_pause",
+            "pg_wal_replay_resume",
+            "pg_xlog_replay_pause",
+            "pg_xlog_replay_resume",
+            "pg_create_physical_replication_slot",
+            "pg_create_logical_replication_slot",
+            "pg_drop_replication_slot",
+            "pg_copy_physical_replication_slot",
+            "pg_copy_logical_replication_slot",
+            "pg_replication_slot_advance",
+            "pg_logical_slot_get_changes",
+            "pg_logical_slot_peek_changes",
+            "pg_logical_slot_get_binary_changes",
+            "pg_logical_slot_peek_binary_changes",
+            "pg_logical_emit_message",
+            "pg_replication_origin_create",
+            "pg_replication_origin_drop",
+            "pg_replication_origin_advance",
+            "pg_replication_origin_session_setup",
+            "pg_replication_origin_session_reset",
+            "pg_replication_origin_xact_setup",
+            "pg_replication_origin_xact_reset",
+            "pg_import_system_collations",
+            "pg_extension_config_dump",
+            "pg_nextoid",
+            "pg_stop_making_pinned_objects",
+            "brin_summarize_new_values",
+            "brin_summarize_range",
+            "brin_desummarize_range",
+            "gin_clean_pending_list",
+        ),
+        _SERVER,
+    ),
+    **dict.fromkeys(
+        (
+            "pg_advisory_lock",
+            "pg_advisory_lock_shared",
+            "pg_advisory_unlock",
+            "pg_advisory_unlock_shared",
+            "pg_advisory_unlock_all",
+            "pg_advisory_xact_lock",
+            "pg_advisory_xact_lock_shared",
+            "pg_try_advisory_lock",
+            "pg_try_advisory_lock_shared",
+            "pg_try_advisory_xact_lock",
+            "pg_try_advisory_xact_lock_shared",
+        ),
+        _LOCKS,
+    ),
+    "pg_notify": _NOTIFY,
+    **dict.fromkeys(
+        (
+            "pg_stat_reset",
+            "pg_stat_reset_shared",
+            "pg_stat_reset_single_table_counters",
+            "pg_stat_reset_single_function_counters",
+            "pg_stat_reset_slru",
+            "pg_stat_reset_replication_slot",
+            "pg_stat_reset_subscription_stats",
+            "pg_stat_statements_reset",
+        ),
+        _STATISTICS,
+    ),
+}
+
+# Refused only in SQL that may run in a read-write transaction (expressions, pushed into the ELT task's
+# INSERT ... SELECT, and a source query pushed down there too), where a sequence would really change; a
+# source query read by the ETL engine or a preview runs read-only, and PostgreSQL refuses them itself.
+_WRITABLE_ONLY: dict[str, str] = {"nextval": _SEQUENCES, "setval": _SEQUENCES}
+
+# Families: any function whose name starts with one of these, when called with parentheses (other
+# versions and extensions add members: pg_ls_*, lo_*, dblink_*, ...).
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("pg_read_", _FILES),
+    ("pg_ls_", _FILES),
+    ("pg_file_", _FILES),
+    ("pg_rotate_logfile", _FILES),
+    ("lo_", _LARGE_OBJECTS),
+    ("dblink", _REMOTE),
+    ("postgres_fdw", _REMOTE),
+    ("query_to_xml", _TEXT_QUERY),
+    ("cursor_to_xml", _TEXT_QUERY),
+    ("crosstab", _TEXT_QUERY),
+    ("pg_advisory_", _LOCKS),
+    ("pg_try_advisory_", _LOCKS),
+    ("pg_logical_", _SERVER),
+    ("pg_replication_", _SERVER),
+    ("pg_wal_replay_", _SERVER),
+    ("pg_xlog_replay_", _SERVER),
+    ("pg_backup_", _SERVER),
+    ("binary_upgrade_", _SERVER),
+    ("pg_stat_reset", _STATISTICS),
+    ("pg_stat_statements_reset", _STATISTICS),
+)
+# Families also matched without parentheses (attribute notation): names no column would have. ``lo_``
+# and ``dblink`` are not among them (columns ``t.lo_limit``, ``t.dblink_name`` must stay usable); their
+# members are listed exactly above.
+_ATTRIBUTE_PREFIXES = tuple(
+    (prefix, why)
+    for prefix, why in _PREFIXES
+    if prefix not in ("lo_", "dblink", "crosstab", "pg_backup_", "postgres_fdw")
+)
+
+_WORD = re.compile(r"^[^\W\d][\w$]*$")
+_TEMPLATE = re.compile(r"\{\{|\{%|\{#")
+
+
+def denied(name: str, *, called: bool = True, writable: bool = True) -> str | None:
+    """Why the function ``name`` is refused (``None``: allowed); ``called``: written with parentheses;
+    ``writable``: the SQL may run in a read-write transaction (see ``_WRITABLE_ONLY``)."""
+    lowered = name.lower()
+    why = _EXACT.get(lowered) or (_WRITABLE_ONLY.get(lowered) if writable else None)
+    if why is not None:
+        return why
+    for prefix, reason in _PREFIXES if called else _ATTRIBUTE_PREFIXES:
+        if lowered.startswith(prefix):
+            return reason
+    return None
+
+
+def check_pg_sql(
+    text: str,
+    *,
+    kind: Literal["query", "expression"],
+    dialect: str = "postgres",
+    writable: bool | None = None,
+) -> None:
+    """Refuse PostgreSQL SQL that calls a function reaching the server's files, processes, configuration
+    or other servers (:class:`PolicyError`, rule ``pg-function``); ``kind="query"`` also refuses anything
+    but one SELECT.
+
+    ``dialect`` is the sqlglot dialect the text is written in (an expression written for DuckDB and pushed
+    down after translation is checked in ``duckdb`` at validation and again, translated, in ``postgres``
+    when it runs). A query holding Jinja templates (``{{ ds }}``) is checked for functions now and checked
+    whole, statement included, once rendered (``engine.postgres`` checks the rendered query before it
+    runs). ``writable``: the SQL may run in a read-write transaction, where ``nextval``/``setval`` are
+    refused too (default: expressions yes, queries no, since source queries run read-only; the ELT
+    executor passes ``True`` for the source query it pushes into its ``INSERT ... SELECT``).
+    """
+    if writable is None:
+        writable = kind == "expression"
+    templated = _TEMPLATE.search(text) is not None
+    tokens = _tokens(text, kind=kind, dialect=dialect, strict=not templated)
+    if tokens is not None:
+        _check_tokens(tokens, kind=kind, writable=writable)
+    if kind == "query" and not templated:
+        _check_statement(text, dialect=dialect, writable=writable)
+    elif kind == "expression" and tokens is not None:
+        _check_tree(text, kind=kind, dialect=dialect, writable=writable)
+
+
+def check_pg_select(query: str, *, writable: bool = False) -> str:
+    """``query`` without its trailing ``;`` if it is exactly one SELECT calling no denied function.
+
+    The check of a ``source.postgres`` query (``modules.postgres.check_select``), at validation and at run
+    time on the rendered query. Raises :class:`PolicyError` (a ``ValueError``).
+    """
+    check_pg_sql(query, kind="query", writable=writable)
+    return _strip_semicolons(query).rstrip()
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+
+def _literal_types() -> frozenset[object]:
+    from sqlglot.tokens import TokenType
+
+    names = (
+        "STRING",
+        "BIT_STRING",
+        "HEX_STRING",
+        "BYTE_STRING",
+        "NATIONAL_STRING",
+        "NATIONAL_RAW_STRING",
+        "RAW_STRING",
+        "HEREDOC_STRING",
+        "UNICODE_STRING",
+        "NUMBER",
+    )
+    return frozenset(getattr(TokenType, n) for n in names if hasattr(TokenType, n))
+
+
+def _tokens(text: str, *, kind: str, dialect: str, strict: bool) -> list[Token] | None:
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        return list(sqlglot.tokenize(text, read=dialect))
+    except SqlglotError as error:
+        if not strict:
+            return None  # a template: checked once rendered
+        noun = "query" if kind == "query" else "expression"
+        raise PolicyError(
+            f"the {noun} cannot be read as {dialect} SQL ({_first_line(error)}), so it cannot be checked; "
+            f"fix the {noun}",
+            rule="pg-syntax",
+        ) from None
+
+
+def _check_tokens(tokens: list[Token], *, kind: str, writable: bool) -> None:
+    from sqlglot.tokens import TokenType
+
+    literals = _literal_types()
+    for index, token in enumerate(tokens):
+        if token.token_type in literals:
+            continue
+        quoted = token.token_type == TokenType.IDENTIFIER
+        if not quoted and not _WORD.match(token.text or ""):
+            continue
+        # PostgreSQL folds unquoted names to lower case: that is the function called, and named.
+        names = [token.text if quoted else token.text.lower()]
+        if quoted:
+            decoded = _unicode_identifier(tokens, index)
+            if decoded is not None:
+                names.append(decoded)
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if (
+            following is not None
+            and following.token_type == TokenType.VAR
+            and following.text.upper() == "UESCAPE"
+        ):
+            following = tokens[index + 3] if index + 3 < len(tokens) else None
+        called = following is not None and following.token_type == TokenType.L_PAREN
+        after_dot = index > 0 and tokens[index - 1].token_type == TokenType.DOT
+        if not called and not after_dot:
+            continue
+        for name in names:
+            why = denied(name, called=called, writable=writable)
+            if why is not None:
+                if called:
+                    raise _refusal(_qualified(tokens, index, name), why, kind)
+                raise _refusal(name, why, kind, f" (written x.{name}, which calls {name}(x))")
+
+
+def _qualified(tokens: list[Token], index: int, name: str) -> str:
+    """``schema.name`` when the call is schema-qualified, for the message."""
+    from sqlglot.tokens import TokenType
+
+    if index >= 2 and tokens[index - 1].token_type == TokenType.DOT:
+        schema = tokens[index - 2]
+        if schema.token_type == TokenType.IDENTIFIER:
+            return f'"{schema.text}".{name}'
+        if schema.token_type == TokenType.VAR and _WORD.match(schema.text or ""):
+            return f"{schema.text.lower()}.{name}"
+    return name
+
+
+def _unicode_identifier(tokens: list[Token], index: int) -> str | None:
+    """The name of ``U&"..."`` (PostgreSQL's Unicode escapes, optional ``UESCAPE 'c'``), else ``None``."""
+    from sqlglot.tokens import TokenType
+
+    if index < 2:
+        return None
+    amp, prefix = tokens[index - 1], tokens[index - 2]
+    if amp.token_type != TokenType.AMP or (prefix.text or "").upper() != "U":
+        return None
+    escape = "\\"
+    if index + 2 < len(tokens) and (tokens[index + 1].text or "").upper() == "UESCAPE":
+        escape = tokens[index + 2].text or "\\"
+    return _unescape(tokens[index].text, escape[:1] or "\\")
+
+
+def _unescape(text: str, escape: str) -> str:
+    """PostgreSQL's Unicode escapes: ``<e>XXXX``, ``<e>+XXXXXX``, ``<e><e>`` (``<e>``: the escape)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == escape:
+            if text[i + 1 : i + 2] == escape:
+                out.append(escape)
+                i += 2
+                continue
+            start, width = (i + 2, 6) if text[i + 1 : i + 2] == "+" else (i + 1, 4)
+            digits = text[start : start + width]
+            if len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                out.append(chr(min(int(digits, 16), 0x10FFFF)))
+                i = start + width
+                continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+# --- syntax tree ------------------------------------------------------------------------------------
+
+
+def _check_tree(text: str, *, kind: str, dialect: str, writable: bool) -> None:
+    """Function nodes of the parsed text (sqlglot may name a call differently from its token)."""
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
+    try:
+        trees = [tree for tree in sqlglot.parse(text, read=dialect) if tree is not None]
+    except SqlglotError:
+        return  # an expression sqlglot cannot parse: its tokens were checked; other checks report syntax
+    for tree in trees:
+        _check_functions(tree, kind=kind, writable=writable)
+
+
+def _check_functions(tree: exp.Expr, *, kind: str, writable: bool) -> None:
+    from sqlglot import exp
+
+    for node in tree.walk():
+        if isinstance(node, exp.Anonymous):
+            name = str(node.name)
+        elif isinstance(node, exp.Func):
+            name = node.sql_name()
+        else:
+            continue
+        why = denied(name, writable=writable)
+        if why is not None:
+            raise _refusal(name.lower(), why, kind)
+
+
+def _strip_semicolons(query: str) -> str:
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = sqlglot.tokenize(query, read="postgres")
+    except SqlglotError:
+        return query
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:  # trailing ``;`` are fine
+        query = query[: tokens.pop().start]
+    return query
+
+
+def _check_statement(query: str, *, dialect: str, writable: bool) -> None:
+    """Exactly one SELECT (VALUES, set operations, WITH ... SELECT): no other statement, no INTO, no DML."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    body = _strip_semicolons(query)
+    try:
+        statements = [s for s in sqlglot.parse(body, dialect=dialect) if s is not None]
+    except SqlglotError as error:
+        raise PolicyError(
+            f"query is not valid PostgreSQL SQL: {_parse_error(error)}; fix the query", rule="pg-syntax"
+        ) from None
+    if len(statements) != 1:
+        raise PolicyError(
+            f"query must be exactly one SELECT statement, found {len(statements)} statements; "
+            "keep a single SELECT",
+            rule="pg-statement",
+        )
+    statement = statements[0]
+    if not isinstance(statement, (exp.Query, exp.Values)):
+        if isinstance(statement, exp.Command):
+            shown = str(statement.this).upper()
+            if shown == "ALTER" and str(statement.expression or "").strip().upper().startswith("SYSTEM"):
+                shown = "ALTER SYSTEM"
+        else:
+            shown = type(statement).__name__.upper()
+        raise PolicyError(
+            f"query must be a SELECT, not {shown}; sources only read (write with a destination)",
+            rule="pg-statement",
+        )
+    if statement.args.get("into") is not None:
+        raise PolicyError(
+            "query must not use SELECT ... INTO (it creates a table); remove INTO", rule="pg-statement"
+        )
+    writes = tuple(
+        cls
+        for cls in (getattr(exp, n, None) for n in ("Insert", "Update", "Delete", "Merge", "Copy"))
+        if isinstance(cls, type)
+    )
+    if writes and any(True for _ in statement.find_all(*writes)):
+        raise PolicyError(
+            "query must only read: remove INSERT/UPDATE/DELETE from its WITH clauses", rule="pg-statement"
+        )
+    _check_functions(statement, kind="query", writable=writable)
+
+
+# --- messages ---------------------------------------------------------------------------------------
+
+
+def _refusal(name: str, why: str, kind: str, how: str = "") -> PolicyError:
+    noun = "query" if kind == "query" else "expression"
+    return PolicyError(
+        f"function {name}(){how} is not allowed in a pipeline's PostgreSQL SQL: it {why}. Remove it from the "
+        f"{noun}; a pipeline may only read and transform data (read files with a file source, and connect "
+        "with a least-privilege role, not a superuser)",
+        rule=RULE,
+    )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def _parse_error(error: Exception) -> str:
+    """sqlglot's first error as ``line L, column C: description`` (its own text embeds token dumps)."""
+    details = getattr(error, "errors", None)
+    if details:
+        first = details[0]
+        description = str(first.get("description") or "syntax error").split(" but got <Token")[0]
+        return f"line {first.get('line')}, column {first.get('col')}: {description}"
+    return _first_line(error)
