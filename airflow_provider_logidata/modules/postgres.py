@@ -99,6 +99,7 @@ class PostgresSourceConfig(ModuleConfig):
     def _table_or_query(self) -> PostgresSourceConfig:
         if (self.table is None) == (self.query is None):
             raise ValueError("set exactly one of table or query")
+        check_relation(self.table, self.schema_name, write=False)
         if self.query is not None:
             if self.schema_name is not None or self.columns is not None:
                 raise ValueError("schema and columns apply to table only; with query, select in the query")
@@ -152,6 +153,7 @@ class PostgresDestinationConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _keys_for_merge(self) -> PostgresDestinationConfig:
+        check_relation(self.table, self.schema_name, write=True)
         if self.mode == "merge":
             if not self.keys:
                 raise ValueError("mode 'merge' needs keys: the columns identifying a row, e.g. ['id']")
@@ -163,6 +165,33 @@ class PostgresDestinationConfig(ModuleConfig):
                 f"keys apply to mode 'merge' only; remove them or set mode to 'merge' (not {self.mode!r})"
             )
         return self
+
+
+# Schemas of the server's own catalogs: never a pipeline's destination.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+def check_relation(table: str | None, schema: str | None, *, write: bool) -> None:
+    """A table a node names directly: not a catalog holding credentials, and no write into a system
+    schema (``security.pg_sql``: a superuser connection could otherwise read password hashes or rewrite
+    the catalogs)."""
+    from airflow_provider_logidata.security.errors import PolicyError
+    from airflow_provider_logidata.security.pg_sql import DENIED_RELATIONS
+
+    if table is not None and table.lower() in DENIED_RELATIONS:
+        raise PolicyError(
+            f"table {table!r} {DENIED_RELATIONS[table.lower()]}; read and write your own tables",
+            rule="pg-relation",
+        )
+    if (
+        write
+        and schema is not None
+        and (schema.lower() in SYSTEM_SCHEMAS or schema.lower().startswith("pg_"))
+    ):
+        raise PolicyError(
+            f"schema {schema!r} holds the database's own catalogs; write to a schema of your own",
+            rule="pg-relation",
+        )
 
 
 def check_select(query: str, *, writable: bool = False) -> str:

@@ -284,6 +284,26 @@ _ATTRIBUTE_PREFIXES = tuple(
     if prefix not in ("lo_", "dblink", "crosstab", "pg_backup_", "postgres_fdw")
 )
 
+# System catalogs and views that hold credentials, the server's configuration files or other sessions'
+# statements: readable through a superuser connection, and never data a pipeline should move. Refused
+# wherever the name appears (any identifier, quoted or qualified: the names are distinctive).
+_CREDENTIALS = "holds the server's password hashes or foreign-server credentials"
+_SERVER_FILES = "shows the server's configuration files"
+_SESSIONS = "shows other sessions' statements (which may hold passwords)"
+DENIED_RELATIONS: dict[str, str] = {
+    "pg_authid": _CREDENTIALS,
+    "pg_shadow": _CREDENTIALS,
+    "pg_user_mapping": _CREDENTIALS,
+    "pg_user_mappings": _CREDENTIALS,
+    "pg_hba_file_rules": _SERVER_FILES,
+    "pg_ident_file_mappings": _SERVER_FILES,
+    "pg_file_settings": _SERVER_FILES,
+    "pg_config": _SERVER_FILES,
+    "pg_stat_activity": _SESSIONS,
+    "pg_stat_statements": _SESSIONS,
+    "pg_stat_statements_info": _SESSIONS,
+}
+
 _WORD = re.compile(r"^[^\W\d][\w$]*$")
 _TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 
@@ -405,6 +425,14 @@ def _check_tokens(tokens: list[Token], *, kind: str, writable: bool) -> None:
             following = tokens[index + 3] if index + 3 < len(tokens) else None
         called = following is not None and following.token_type == TokenType.L_PAREN
         after_dot = index > 0 and tokens[index - 1].token_type == TokenType.DOT
+        for name in names:
+            why = DENIED_RELATIONS.get(name)
+            if why is not None and not called:
+                raise PolicyError(
+                    f"the {'query' if kind == 'query' else 'expression'} reads {name}, which {why}; read "
+                    "your own tables (a pipeline's connection should use a role that cannot see it)",
+                    rule="pg-relation",
+                )
         if not called and not after_dot:
             continue
         for name in names:

@@ -46,10 +46,17 @@ def validate_node(node: ProposedNode) -> None:
     if definition is None:
         raise ProposalError(f"unknown module {node.module!r}; known: {', '.join(registry().names())}")
     try:
-        definition.config_model.model_validate(node.config)
+        config = definition.config_model.model_validate(node.config)
     except ValueError as error:
         first = str(error).splitlines()
         raise ProposalError(f"invalid config for {node.module}: {' '.join(first[:3])}") from None
+    # A proposal comes from a request or a model: the same policy as any node an editor draws.
+    from airflow_provider_logidata.security.policy import check_config
+
+    violations = check_config(definition.category, config, stage="validate")
+    if violations:
+        details = "; ".join(f"{item.path}: {item.message}" for item in violations)
+        raise ProposalError(f"{node.module} refused by the security policy: {details}")
     ports = set(definition.input_ports)
     if node.input_port is not None and node.input_port not in ports:
         raise ProposalError(f"{node.module} has no input port {node.input_port!r}")

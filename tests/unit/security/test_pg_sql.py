@@ -235,3 +235,57 @@ def test_unreadable_text_is_refused_for_queries() -> None:
     with pytest.raises(PolicyError, match="not valid PostgreSQL SQL") as raised:
         check_pg_sql("SELECT (((", kind="query")
     assert raised.value.rule == "pg-syntax"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT rolname, rolpassword FROM pg_authid",
+        'SELECT * FROM pg_catalog."pg_authid"',
+        "SELECT usename, passwd FROM pg_shadow",
+        "SELECT * FROM pg_user_mappings",
+        "SELECT * FROM pg_hba_file_rules",
+        "SELECT * FROM pg_file_settings",
+        "SELECT query FROM pg_stat_activity",
+        "SELECT query FROM pg_stat_statements",
+        "WITH a AS (SELECT * FROM PG_AUTHID) SELECT * FROM a",
+    ],
+)
+def test_catalogs_with_credentials_are_refused(query: str) -> None:
+    with pytest.raises(PolicyError) as refused:
+        check_pg_sql(query, kind="query")
+    assert refused.value.rule == "pg-relation"
+
+
+@pytest.mark.parametrize(
+    ("config", "ok"),
+    [
+        ({"conn_id": "c", "table": "orders"}, True),
+        ({"conn_id": "c", "table": "pg_class", "schema": "pg_catalog"}, True),  # reading metadata is fine
+        ({"conn_id": "c", "table": "pg_authid", "schema": "pg_catalog"}, False),
+        ({"conn_id": "c", "table": "PG_SHADOW"}, False),
+    ],
+)
+def test_source_tables_holding_credentials_are_refused(config: dict[str, str], ok: bool) -> None:
+    from pydantic import ValidationError
+
+    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+
+    if ok:
+        PostgresSourceConfig.model_validate(config)
+    else:
+        with pytest.raises(ValidationError, match="password hashes"):
+            PostgresSourceConfig.model_validate(config)
+
+
+@pytest.mark.parametrize(
+    "schema", ["pg_catalog", "information_schema", "pg_toast", "PG_CATALOG", "pg_temp_3"]
+)
+def test_destinations_never_write_system_schemas(schema: str) -> None:
+    from pydantic import ValidationError
+
+    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+
+    with pytest.raises(ValidationError, match="own catalogs"):
+        PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "pg_class", "schema": schema})
+    PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "orders", "schema": "analytics"})

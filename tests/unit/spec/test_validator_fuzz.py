@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from airflow_provider_logidata.cli.main import main
 from airflow_provider_logidata.examples import example_files, render_example
 from airflow_provider_logidata.modules.registry import registry
 from airflow_provider_logidata.spec import SpecIssue, ValidationResult, load_json, validate_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import specs
 
 # Examples per property: 2,300 in total (at least 2,000 are required).
 EXAMPLES = {"json": 500, "mutated": 1000, "text": 300, "bytes": 300, "cli": 200}
@@ -49,29 +53,7 @@ def _seeds() -> list[dict[str, Any]]:
         render_example(path, data / "examples" / "data", data / "examples" / "output")
         for path in example_files()
     ]
-    every = [
-        ("src", "source.file", {"path": f"{data}/in.csv", "format": "csv"}),
-        ("pg", "source.postgres", {"conn_id": "pg", "table": "orders", "schema": "public"}),
-        ("api", "source.http_api", {"conn_id": "api", "endpoint": "/items", "records_path": "data"}),
-        ("agg", "aggregate", {"group_by": ["c"], "aggregations": [{"function": "count", "as": "n"}]}),
-        ("clean", "clean_text", {"columns": ["c"], "trim": True, "case": "lower"}),
-        ("dedupe", "deduplicate", {"columns": ["id"], "keep": "first"}),
-        ("derive", "derive_column", {"columns": [{"name": "d", "expression": "a + 1"}]}),
-        ("fill", "fill_nulls", {"fills": [{"column": "c", "value": "x"}]}),
-        ("filter", "filter_rows", {"condition": "a > 0"}),
-        ("join", "join", {"on": ["id"], "how": "left"}),
-        ("map", "map_values", {"column": "c", "mapping": {"a": "b"}}),
-        ("dates", "parse_dates", {"columns": ["d"], "formats": ["%Y-%m-%d"]}),
-        ("py", "python", {"callable": "json:dumps"}),
-        ("qc", "quality_check", {"checks": [{"type": "not_null", "column": "id"}], "action": "warn"}),
-        ("route", "route", {"condition": "a > 1"}),
-        ("select", "select_columns", {"columns": [{"name": "a", "cast": "string"}]}),
-        ("sort", "sort", {"by": [{"column": "a"}]}),
-        ("sql", "sql", {"query": "SELECT * FROM input"}),
-        ("union", "union", {"distinct": True}),
-        ("dst", "destination.file", {"path": f"{data}/out/{{{{ ds }}}}.parquet"}),
-        ("dst_pg", "destination.postgres", {"conn_id": "pg", "table": "t", "mode": "append"}),
-    ]
+    every = specs.every_module_nodes(str(data))
     seeds.append(
         {
             "spec_version": 1,
