@@ -100,12 +100,33 @@ def _sqlite_file(url: str) -> str | None:
 # Validation checks every path of every pipeline at each DAG parse: the locations (config lookups and a
 # realpath each) are computed once per this many seconds and per environment.
 _CACHE_SECONDS = 10.0
-_cache: dict[tuple[str, ...], tuple[float, list[tuple[str, str]]]] = {}
+_cache: dict[tuple[str | None, ...], tuple[float, list[tuple[str, str]]]] = {}
+
+
+# The environment variables the locations depend on (besides airflow.cfg, covered by the time limit).
+_KEY_VARIABLES = (
+    "AIRFLOW_HOME",
+    "AIRFLOW_CONFIG",
+    "HOME",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
+    "AIRFLOW__LOGIDATA__PIPELINES_PATH",
+    "AIRFLOW__LOGIDATA__REPORT_PATH",
+    "AIRFLOW__LOGIDATA__STAGING_PATH",
+    "AIRFLOW__LOGIDATA__ALLOWED_PATHS",
+)
+
+
+def _cache_key() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _KEY_VARIABLES)
 
 
 def forbidden_locations() -> list[tuple[str, str]]:
     """``(real path, why)`` of every local location no pipeline may read or write (cached briefly)."""
-    key = tuple(sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(("AIRFLOW", "HOME"))))
+    key = _cache_key()
     now = time.monotonic()
     cached = _cache.get(key)
     if cached is not None and now - cached[0] < _CACHE_SECONDS:
@@ -166,8 +187,19 @@ def _refuse(uri: str, what: str, *, rule: str, roots: tuple[str, ...] | None = N
     )
 
 
+_roots_cache: dict[tuple[str | None, ...], tuple[float, list[str]]] = {}
+
+
 def _local_roots() -> list[str]:
-    return [_real(path) for root in settings.allowed_paths() if (path := local_path(root)) is not None]
+    key = _cache_key()
+    now = time.monotonic()
+    cached = _roots_cache.get(key)
+    if cached is not None and now - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    roots = [_real(path) for root in settings.allowed_paths() if (path := local_path(root)) is not None]
+    _roots_cache.clear()
+    _roots_cache[key] = (now, roots)
+    return roots
 
 
 def check_local(path: str, access: Access, *, shown: str | None = None) -> str:

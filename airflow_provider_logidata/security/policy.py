@@ -14,6 +14,7 @@ imports them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 from airflow_provider_logidata.security.errors import PolicyError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 Stage = Literal["validate", "run"]
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -52,47 +53,80 @@ def _join(prefix: str, name: str | int) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+@dataclass(frozen=True)
+class _Declared:
+    """One field of a config model class: where it is, what it is, whether anything below it is."""
+
+    attribute: str
+    key: str  # the JSON name (alias)
+    widget: str | None
+    conn_type: str | None
+    nested: bool  # its type holds config models with declared fields (followed by the walk)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in getattr(annotation, "__args__", ()) or () for model in _models_in(arg)]
+
+
+@functools.cache
+def _declared(model: type[BaseModel]) -> tuple[_Declared, ...]:
+    """The fields of a model class that the walk must visit (read once per class: the DAG processor
+    checks every config of every pipeline at each parse, so fields that declare nothing are skipped)."""
+    found = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        widget = extra.get("x-logidata-widget")
+        conn_type = extra.get("x-logidata-conn-type")
+        inner = _models_in(info.annotation)
+        nested = any(item.__name__ in _STEP_MODELS or _declared(item) for item in inner)
+        if not isinstance(widget, str) or widget == "column":
+            widget = None
+        if widget is None and not nested:
+            continue
+        conn = conn_type if isinstance(conn_type, str) else None
+        found.append(_Declared(name, info.alias or name, widget, conn, nested))
+    return tuple(found)
+
+
+# Steps of tasks that run several nodes (a fused chain, an ELT path): ``{node_id, module, config}``.
+_STEP_MODELS = frozenset({"ChainStepConfig", "EltNode"})
+
+
 def _fields(model: BaseModel, prefix: str, category: str) -> Iterator[tuple[_Field, str]]:
-    """Every leaf field of a config model with its declared kind and the category of the node it
-    belongs to (nested models, lists and the steps of multi-node tasks followed)."""
+    """Every declared field of a config model (paths, SQL, callables, connections) with the category of
+    the node it belongs to (nested models, lists and the steps of multi-node tasks followed)."""
     nested = _nested_node(model)
     if nested is not None:  # a step of a fused chain or ELT path: checked as its own module declares
         yield from _fields(nested[1], _join(prefix, "config"), nested[0])
         return
-    for name, info in type(model).model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        widget = extra.get("x-logidata-widget")
-        conn_type = extra.get("x-logidata-conn-type")
-        kind = _Kind(
-            widget if isinstance(widget, str) else None,
-            conn_type if isinstance(conn_type, str) else None,
-            model,
-        )
-        yield from _values(getattr(model, name), _join(prefix, info.alias or name), kind, category)
+    for field in _declared(type(model)):
+        value = getattr(model, field.attribute)
+        if field.widget is None and not field.nested:
+            continue
+        yield from _values(value, _join(prefix, field.key), field, model, category)
 
 
-@dataclass(frozen=True)
-class _Kind:
-    widget: str | None
-    conn_type: str | None
-    owner: BaseModel
-
-
-def _values(value: Any, path: str, kind: _Kind, category: str) -> Iterator[tuple[_Field, str]]:
+def _values(
+    value: Any, path: str, field: _Declared, owner: BaseModel, category: str
+) -> Iterator[tuple[_Field, str]]:
     if isinstance(value, BaseModel):
         yield from _fields(value, path, category)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _values(item, _join(path, index), kind, category)
+            yield from _values(item, _join(path, index), field, owner, category)
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _values(item, _join(path, str(key)), kind, category)
-    else:
-        yield _Field(path, value, kind.widget, kind.conn_type, kind.owner), category
+            yield from _values(item, _join(path, str(key)), field, owner, category)
+    elif isinstance(value, str) and field.widget is not None:
+        yield _Field(path, value, field.widget, field.conn_type, owner), category
 
 
 def _nested_node(model: BaseModel) -> tuple[str, BaseModel] | None:
     """A step of a task running several nodes (a fused chain, an ELT path): its category and config."""
+    if type(model).__name__ not in _STEP_MODELS:
+        return None
     module_name, config = getattr(model, "module", None), getattr(model, "config", None)
     if not isinstance(module_name, str) or not isinstance(config, dict):
         return None
@@ -111,12 +145,6 @@ def _templated(text: str) -> bool:
 def _check_field(field: _Field, category: str, stage: Stage) -> None:
     """Raise ``PolicyError`` if ``field`` breaks a rule of its kind."""
     value = field.value
-    if not isinstance(value, str):
-        return
-    if stage == "validate" and _templated(value):
-        from airflow_provider_logidata.security.templates import check_template
-
-        check_template(value)
     if field.widget == "path":
         _check_path(_with_conn(value, getattr(field.owner, "conn_id", None)), category, stage)
     elif field.widget in ("sql", "sql-expression"):
@@ -164,10 +192,24 @@ def _check_path(value: str, category: str, stage: Stage) -> None:
         paths.check_read(known)
 
 
-def check_config(category: str, config: BaseModel, *, stage: Stage) -> list[Violation]:
-    """Every field of ``config`` (a node of a ``category`` module) the policy refuses."""
+def check_config(
+    category: str, config: BaseModel, *, stage: Stage, raw: Mapping[str, Any] | None = None
+) -> list[Violation]:
+    """Every field of ``config`` (a node of a ``category`` module) the policy refuses.
+
+    At ``validate`` every text of the config is also a template to check: ``raw`` (the config as written,
+    when the caller has it) is walked for that, else the model's JSON form.
+    """
     found: list[Violation] = []
+    if stage == "validate":
+        from airflow_provider_logidata.security.templates import check_strings
+
+        texts = raw if raw is not None else config.model_dump(mode="json", by_alias=True)
+        for path, error in check_strings(texts):
+            found.append(Violation(path, str(error), error.rule))
     for field, field_category in _fields(config, "", category):
+        if stage == "validate" and any(item.path == field.path for item in found):
+            continue  # its template is refused already
         try:
             _check_field(field, field_category, stage)
         except PolicyError as error:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
+import re
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -429,7 +430,16 @@ _RULE_ORDER = (
 )
 
 
+# ``{{ ds_nodash }}``: one allowed name, nothing else. Most templates are paths made of these; they need
+# no parse (Jinja's parser costs ~0.4 ms a text, and every pipeline's paths differ, so caching misses).
+_SIMPLE_OUTPUT = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_SIMPLE_NAMES = frozenset(_ALLOWED - {"params", "macros"})
+
+
 def _analysis(text: str) -> _Analysis:
+    names = {match.group(1) for match in _SIMPLE_OUTPUT.finditer(text)}
+    if names and names <= _SIMPLE_NAMES and not _has_template(_SIMPLE_OUTPUT.sub("", text)):
+        return None, frozenset(names)
     return _analyse_cached(text) if len(text) <= _CACHED_TEXT_CHARS else _analyse(text)
 
 

@@ -230,7 +230,7 @@ def _check_nodes(
             issues.extend(issues_from_pydantic(exc, module.config_model, ("nodes", index, "config"), node.id))
             continue
         result.configs[node.id] = config
-        for violation in check_config(module.category, config, stage="validate"):
+        for violation in check_config(module.category, config, stage="validate", raw=node.config):
             issues.append(
                 SpecIssue(
                     f"nodes[{index}].config.{violation.path}",

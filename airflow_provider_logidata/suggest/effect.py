@@ -53,7 +53,7 @@ def validate_node(node: ProposedNode) -> None:
     # A proposal comes from a request or a model: the same policy as any node an editor draws.
     from airflow_provider_logidata.security.policy import check_config
 
-    violations = check_config(definition.category, config, stage="validate")
+    violations = check_config(definition.category, config, stage="validate", raw=node.config)
     if violations:
         details = "; ".join(f"{item.path}: {item.message}" for item in violations)
         raise ProposalError(f"{node.module} refused by the security policy: {details}")

@@ -20,7 +20,7 @@ import pytest
 
 from airflow_provider_logidata.modules.registry import registry
 from airflow_provider_logidata.security import connections
-from airflow_provider_logidata.security.policy import _fields, check_config
+from airflow_provider_logidata.security.policy import _declared, _fields, check_config
 from airflow_provider_logidata.spec import validate_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -57,11 +57,23 @@ def _doc(module: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _string_fields(module: str, config: dict[str, Any]) -> list[tuple[str, str | None]]:
-    """(path in the config, declared kind) of every text leaf of ``config`` once validated."""
+    """(path in the config, declared kind) of every text of ``config`` once validated (defaults too)."""
     model = registry()[module].config_model.model_validate(config)
-    return [
-        (field.path, field.widget) for field, _ in _fields(model, "", "x") if isinstance(field.value, str)
-    ]
+    kinds = {field.path: field.widget for field, _ in _fields(model, "", "x")}
+    texts: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            texts.append(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    walk(model.model_dump(mode="json", by_alias=True), "")
+    return [(path, kinds.get(path)) for path in texts]
 
 
 def _set(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -138,18 +150,20 @@ def test_destination_paths_refuse_the_dags_folder(tmp_path: Path) -> None:
 def test_connection_fields_refuse_another_type_when_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_POLICY_GENERIC", json.dumps({"conn_type": "generic", "host": "h"}))
     connections.clear_cache()
-    checked = 0
+    checked = []
     for _, module, config in NODES:
         definition = registry()[module]
-        model = definition.config_model.model_validate(config)
-        for field, _ in _fields(model, "", definition.category):
+        for field in _declared(definition.config_model):
             if field.widget != "connection":
                 continue
-            bad = definition.config_model.model_validate(_set(config, field.path, "policy_generic"))
+            bad = definition.config_model.model_validate(_set(config, field.key, "policy_generic"))
             violations = check_config(definition.category, bad, stage="run")
             assert [v.rule for v in violations] == ["connection-type"], (module, violations)
-            checked += 1
-    assert checked >= 4  # postgres source and destination, http source, file source/destination
+            checked.append(module)
+    # postgres source and destination, the http source, file source and destination (for s3 paths)
+    assert sorted(checked) == sorted(
+        ["source.postgres", "destination.postgres", "source.http_api", "source.file", "destination.file"]
+    )
 
 
 def test_steps_of_fused_chains_and_elt_paths_are_checked() -> None:
