@@ -222,10 +222,12 @@ class AirflowStack(AirflowProcesses):
         return response.text
 
 
-def base_environment(
-    home: Path, port: int, passwords: dict[str, str], roles: dict[str, str]
-) -> dict[str, str]:
-    """The environment of every process of a stack: loopback only, SQLite, LocalExecutor, low parallelism."""
+def environment(home: Path, port: int, roles: dict[str, str]) -> dict[str, str]:
+    """The environment of every process of a stack: loopback only, SQLite, LocalExecutor, low parallelism.
+
+    Nothing of the calling session's Airflow or AWS settings leaks in (unit-test mode, other homes).
+    ``roles`` maps SimpleAuthManager users to roles; the password file is ``home``'s (``prepare_home``).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW", "AWS_"))}
     base_url = f"http://127.0.0.1:{port}"
     env.update(
@@ -239,9 +241,7 @@ def base_environment(
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in roles.items()),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
-                home / "simple_auth_manager_passwords.json"
-            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(PASSWORDS_FILE.format(home=home)),
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
@@ -253,14 +253,30 @@ def base_environment(
             "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
             "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
             "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
+            # Preview workers start on the first preview, not with the api-server: less CPU at start-up.
             "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
             "SCARF_NO_ANALYTICS": "true",
         }
     )
+    return env
+
+
+PASSWORDS_FILE = "{home}/simple_auth_manager_passwords.json"
+
+
+def prepare_home(home: Path, passwords: dict[str, str]) -> None:
+    """The folders, the users' passwords and the shipped loader in the DAGs folder."""
     for folder in (home / "dags", home / "logidata" / "pipelines", home / "logidata" / "data"):
         folder.mkdir(parents=True, exist_ok=True)
-    (home / "simple_auth_manager_passwords.json").write_text(json.dumps(passwords))
+    Path(PASSWORDS_FILE.format(home=home)).write_text(json.dumps(passwords))
     shutil.copyfile(LOADER, home / "dags" / LOADER.name)
-    return env
+
+
+def base_environment(
+    home: Path, port: int, passwords: dict[str, str], roles: dict[str, str]
+) -> dict[str, str]:
+    """:func:`environment`, with the home prepared (:func:`prepare_home`)."""
+    prepare_home(home, passwords)
+    return environment(home, port, roles)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stack import AirflowProcesses, airflow_bin, free_port
+from stack import AirflowProcesses, airflow_bin, environment, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,43 +84,14 @@ class AirflowStack(AirflowProcesses):
 
 
 def _environment(home: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
-    base_url = f"http://127.0.0.1:{port}"
+    env = environment(home, port, {user: user for user in USERS})
     env.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__PARALLELISM": "2",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{u}" for u in USERS),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
-                home / "simple_auth_manager_passwords.json"
-            ),
-            "AIRFLOW__API__BASE_URL": base_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": "logidata-browser-test-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "logidata-browser-test-jwt-secret",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3",
-            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            "AIRFLOW__LOGIDATA__PIPELINES_PATH": str(home / "logidata" / "pipelines"),
-            "AIRFLOW__LOGIDATA__STAGING_PATH": str(home / "logidata" / "staging"),
-            "AIRFLOW__LOGIDATA__REPORT_PATH": str(home / "logidata" / "factory_report.json"),
             # The tests read the bundled example CSV and write into temporary folders.
             "AIRFLOW__LOGIDATA__ALLOWED_PATHS": f"{REPO / 'airflow_provider_logidata' / 'examples' / 'data'},"
             f"{tempfile.gettempdir()}",
-            # Preview workers start on the first preview, not with the api-server: less CPU at start-up on 2 cores.
-            "AIRFLOW__LOGIDATA__PREVIEW_PRESTART": "False",
-            "DO_NOT_TRACK": "1",
-            "SCARF_ANALYTICS": "false",
-            "SCARF_NO_ANALYTICS": "true",
         }
     )
     return env
