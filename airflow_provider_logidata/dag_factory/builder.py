@@ -11,6 +11,7 @@ from airflow_provider_logidata.dag_factory.elt_plan import elt_doc, plan_elt
 from airflow_provider_logidata.dag_factory.fusion import plan_groups
 from airflow_provider_logidata.dag_factory.row_order import order_free_nodes
 from airflow_provider_logidata.modules.registry import input_ref
+from airflow_provider_logidata.spec.incremental import cursor_destinations, cursor_paths
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -113,8 +114,17 @@ def build_dag(
     nodes = {node.id: node for node in pipeline.nodes}
     tasks: dict[str, Any] = {}  # node id -> the task running it
     elt_paths = {path.destination: path for path in plan_elt(pipeline, modules, configs)}
-    if elt_paths:
-        dag.doc_md = (dag.doc_md or "") + "\n\n" + elt_doc(elt_paths.values())
+    node_items = list(enumerate(pipeline.nodes))
+    edge_items = list(enumerate(pipeline.edges))
+    node_configs: Mapping[str, Any] = (
+        configs if configs is not None else {n.id: n.config for n in pipeline.nodes}
+    )
+    # Cursor sources are never pushed down; the docs say so where a path might look like one.
+    etl_cursor_paths = [] if pipeline.engine == "etl" else cursor_paths(node_items, edge_items, node_configs)
+    if elt_paths or etl_cursor_paths:
+        dag.doc_md = (dag.doc_md or "") + "\n\n" + elt_doc(elt_paths.values(), etl_cursor_paths)
+    # Each cursor source reads from the smallest cursor of the destinations it feeds (engine.incremental).
+    feeds = cursor_destinations(node_items, edge_items, node_configs)
     in_elt = {node_id for path in elt_paths.values() for node_id in path.nodes}
     groups = [g for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains) if g[0] not in in_elt]
     groups += [list(path.nodes) for path in elt_paths.values()]
@@ -141,6 +151,8 @@ def build_dag(
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
             if last.id in order_free and modules[last.id].category == "source":
                 common["keep_row_order"] = False
+            if last.id in feeds:
+                common["cursor_destinations"] = feeds[last.id]
             task = operator_cls(task_display_name=last.label or last.id, config=config, **common)
         else:
             from airflow_provider_logidata.operators.chain import FusedChainOperator

@@ -40,7 +40,11 @@ ELT_MODULES: frozenset[str] = frozenset(
 
 
 class EltPlanError(ValueError):
-    """``engine: elt`` and a path that cannot run inside the database."""
+    """``engine: elt`` and a path that cannot run inside the database (``node_id``: the destination)."""
+
+    def __init__(self, message: str, node_id: str | None = None) -> None:
+        super().__init__(message)
+        self.node_id = node_id
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,8 @@ def plan_elt(
             raise EltPlanError(
                 f"engine 'elt': destination.postgres node {node.id!r} cannot run inside PostgreSQL: "
                 f"{blocker}. Change the pipeline, or set engine to 'auto' (push down what can be) or "
-                "'etl' (never)."
+                "'etl' (never).",
+                node.id,
             )
     if engine == "elt" and not paths:
         raise EltPlanError(
@@ -151,7 +156,10 @@ def _walk_back(
     source_config, destination_config = config(chain[0]), config(destination)
     incremental = source_config.get("incremental") or {}
     if incremental.get("mode") == "cursor":
-        return None, f"source node {chain[0]!r} reads incrementally by cursor (not pushed down)"
+        return None, (
+            f"source node {chain[0]!r} reads incrementally by cursor, which runs in the ETL engine (each "
+            "destination drops the rows it already holds and commits its own cursor with its rows)"
+        )
     conn_id = source_config.get("conn_id")
     if not conn_id or conn_id != destination_config.get("conn_id"):
         return None, (
@@ -161,13 +169,23 @@ def _walk_back(
     return EltPath(nodes=tuple(chain), conn_id=str(conn_id)), ""
 
 
-def elt_doc(paths: Any) -> str:
-    """Markdown for the DAG's docs: which engine runs what."""
+def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
+    """Markdown for the DAG's docs: which engine runs what.
+
+    ``cursor_paths``: (cursor source, destination.postgres) pairs, which ``engine: auto`` runs as ETL
+    although they may look like a pushdown: the docs say why.
+    """
     lines = ["#### Engine", ""]
     for path in paths:
         lines.append(
             f"- ELT: `{' → '.join(path.nodes)}` runs as SQL inside PostgreSQL (connection "
             f"`{path.conn_id}`) in task `{path.destination}`; the task log shows the SQL."
+        )
+    for source, destination in cursor_paths:
+        lines.append(
+            f"- ETL: `{source}` → `{destination}` reads by cursor, so it runs in the ETL engine, not inside "
+            "PostgreSQL: each destination drops the rows it already holds and commits its own cursor in the "
+            "same transaction as its rows."
         )
     lines.append("- ETL (DuckDB over staged Parquet): every other node.")
     return "\n".join(lines)

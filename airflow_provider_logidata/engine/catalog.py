@@ -869,10 +869,25 @@ def _row_check(
     return _RowCheck(check_label(check), flag, bad, name, check.type)
 
 
-def _examples(ctx: TransformContext, relation: str, check: _RowCheck, row: str) -> str:
-    """Up to five examples of failing values in input order (row numbers for nulls, counts for dups)."""
+def _examples(
+    ctx: TransformContext, relation: str, check: _RowCheck, row: str, keys: Sequence[tuple[str, str]]
+) -> str:
+    """Up to five examples of failing rows in input order.
+
+    With ``keys`` (the columns identifying a row, as (name, type)) a failing row is named by its key
+    values, which still point at the row after a rerun or in the source system; without, by its position
+    in the input. Values are shown for checks on values (counts for duplicates).
+    """
     flag, column = quote_ident(check.flag), quote_ident(check.column)
+    key_sql = ", ".join(f"CAST({quote_ident(name)} AS VARCHAR)" for name, _ in keys)
+
+    def named(values: Sequence[Any]) -> str:
+        return ", ".join(f"{name}={value!r}" for (name, _), value in zip(keys, values, strict=True))
+
     if check.kind == "not_null":
+        if keys:
+            rows = ctx.rows(f"SELECT {key_sql} FROM {relation} WHERE {flag} ORDER BY {row} LIMIT {EXAMPLES}")
+            return "; ".join(named(r) for r in rows)
         rows = ctx.rows(f"SELECT {row} FROM {relation} WHERE {flag} ORDER BY {row} LIMIT {EXAMPLES}")
         return ("rows " if len(rows) > 1 else "row ") + ", ".join(str(r[0]) for r in rows)
     if check.kind == "unique":
@@ -881,14 +896,20 @@ def _examples(ctx: TransformContext, relation: str, check: _RowCheck, row: str) 
             f"ORDER BY min({row}) LIMIT {EXAMPLES}"
         )
         return ", ".join(f"{value!r} ({count} rows)" for value, count in rows)
-    rows = ctx.rows(f"SELECT CAST({column} AS VARCHAR) FROM {relation} WHERE {flag} ORDER BY {row} LIMIT 100")
+    keyed = f", {key_sql}" if keys else ""
+    rows = ctx.rows(
+        f"SELECT CAST({column} AS VARCHAR){keyed} FROM {relation} WHERE {flag} ORDER BY {row} LIMIT 100"
+    )
     examples: list[str] = []
-    for (value,) in rows:
-        if value not in examples:
-            examples.append(value)
+    seen: set[Any] = set()
+    for value, *key_values in rows:
+        if value in seen:
+            continue
+        seen.add(value)
+        examples.append(f"{value!r} ({named(key_values)})" if keys else repr(value))
         if len(examples) == EXAMPLES:
             break
-    return ", ".join(repr(value) for value in examples)
+    return ", ".join(examples)
 
 
 @register_multi("quality_check")
@@ -907,6 +928,16 @@ def build_quality_check(ctx: TransformContext, inputs: Sequence[MultiInput]) -> 
     row_name = unique_name(ROW_NUMBER, columns)
     row = quote_ident(row_name)
     taken = [*columns, (row_name, "BIGINT")]
+    example_keys = [find_column(name, columns, owner=ctx.owner) for name in config.example_keys()]
+    missing_keys = [
+        name for name, found in zip(config.example_keys(), example_keys, strict=True) if not found
+    ]
+    if missing_keys:
+        raise ctx.error(
+            f"key column(s) {', '.join(map(repr, missing_keys))} are not in the input; available columns: "
+            f"{', '.join(name for name, _ in columns)}. Fix 'keys' in the node's config"
+        )
+    keys = [found for found in example_keys if found]
     row_checks: list[_RowCheck] = []
     for index, check in enumerate(config.checks):
         if not isinstance(check, RowCountBetweenCheck):
@@ -939,7 +970,7 @@ def build_quality_check(ctx: TransformContext, inputs: Sequence[MultiInput]) -> 
             continue
         row_check = next(c for c in row_checks if c.label == check_label(check))
         if row_check.label in failed_rows:
-            examples = _examples(ctx, flagged, row_check, row)
+            examples = _examples(ctx, flagged, row_check, row, keys)
             report.append(f"{row_check.label}: {failed_rows[row_check.label]} row(s) fail, e.g. {examples}")
     summary = f"{len(report)} of {len(config.checks)} check(s) failed on {total} row(s): " + "; ".join(report)
     fix = "Fix the data upstream, change the checks, or set action to 'warn' or 'quarantine'"

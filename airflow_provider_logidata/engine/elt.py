@@ -31,8 +31,10 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql as pgsql
 
+from airflow_provider_logidata.engine import pg_contract
 from airflow_provider_logidata.engine import postgres as pgengine
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.incremental_load import replace_interval_elt
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.sql import (
     check_distinct_outputs,
@@ -952,6 +954,18 @@ def run_elt(
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
+                # append over a data interval replaces it (engine.incremental_load), as ETL does
+                replace_interval_elt(
+                    con,
+                    source,
+                    source_id,
+                    interval,
+                    destination,
+                    [c.name for c in final],
+                    owner=owner,
+                    node_id=destination_id,
+                    log=logger,
+                )
                 rows, how = _load(con, destination, final, select, owner, destination_id, logger, loaded)
         except psycopg.Error as error:
             confined = pgengine.confinement_error(error, owner, "the pushed-down path")
@@ -1025,25 +1039,30 @@ def _load(
     log: TaskLog,
     loaded: list[tuple[str, str, str]],
 ) -> tuple[int, str]:
-    """The ETL destination's steps (``engine.postgres``) with an ``INSERT ... SELECT`` in place of COPY."""
+    """The ETL destination's steps (``engine.postgres``) with an ``INSERT ... SELECT`` in place of COPY.
+
+    The SELECT's own PostgreSQL types (with their modifiers) meet the table's through the same type
+    contract as ETL's (``engine.pg_types``): each column is converted by its pair's rule, and a value that
+    would change stops the insert (``write_converted``): refused, or its column widened under evolve.
+    """
     pgengine.check_input_names([c.name for c in final], owner)
+    incoming = pg_contract.QueryRows(_incoming_types(con, final), select)
     prepared = pgengine.prepare_target(
-        con, config, _arrow_schema(final), pgengine.Target.of(config), owner, node_id, log, loaded
+        con, config, _arrow_schema(final), pgengine.Target.of(config), owner, node_id, log, loaded, incoming
     )
-    into = pgengine.open_destination(con, config, prepared, node_id, log)
-    # Converted to the table's types as COPY would read their text.
-    values = pgsql.SQL(", ").join(
-        pgsql.SQL("CAST(q.{} AS {})").format(pgsql.Identifier(i), pgsql.SQL(t))  # type: ignore[arg-type]
-        for i, _n, t in prepared.plan.columns
-    )
-    cur = con.execute(
-        pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM (\n{}\n) AS q").format(
-            into.relation,
-            prepared.columns_sql,
-            values,
-            pgsql.SQL(select),  # type: ignore[arg-type]
-        )
-    )
-    rows = cur.rowcount
+    relation = incoming.relation([c.name for c in final])
+    into, rows = pgengine.write_converted(con, config, prepared, relation, owner, node_id, log, loaded)
     how = pgengine.finalize(con, config, prepared, into, rows, owner, node_id, log)
     return rows, how
+
+
+def _incoming_types(con: psycopg.Connection[Any], final: list[Described]) -> dict[str, str]:
+    """Each output column's PostgreSQL type with its modifier (numeric(10,2), varchar(5), timestamp(3))."""
+    types = {}
+    for column in final:
+        type_sql = column.type_sql
+        if type_sql.isdigit():  # a type psycopg does not know (an extension's): PostgreSQL names it
+            row = con.execute("SELECT format_type(%s, NULL)", (column.oid,)).fetchone()
+            type_sql = str(row[0]) if row else "text"
+        types[column.name] = type_sql
+    return types

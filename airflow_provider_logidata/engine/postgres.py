@@ -28,8 +28,9 @@ thread while the previous batch is sent (``engine.pg_copy``). Any failure, the p
 included, rolls it all back: the target is exactly as it was. Measured on this project's 2-core machine:
 read ~500k rows/s; 5M rows x 10 columns replace into a new table ~850k-960k rows/s (``psql \\copy`` of
 the same CSV ~700k-970k rows/s in the same runs); merge into a 1M-row table with a primary key ~130k
-rows/s. Incremental cursors carried by the input are committed (as Airflow Variables) only after the
-transaction commits.
+rows/s. Incremental loads (``engine.incremental_load``): an interval read is replaced in the same
+transaction (append), and a cursor's rows already loaded are dropped and its new state written in the same
+transaction as the rows.
 
 Every identifier goes through ``psycopg.sql.Identifier`` and every value through ``psycopg.sql.Literal``.
 """
@@ -37,6 +38,7 @@ Every identifier goes through ``psycopg.sql.Identifier`` and every value through
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import decimal
 import json
@@ -53,9 +55,10 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from airflow_provider_logidata import settings
-from airflow_provider_logidata.engine import incremental, pg_copy, pg_swap, staging
+from airflow_provider_logidata.engine import incremental, pg_contract, pg_copy, pg_swap, pg_types, staging
 from airflow_provider_logidata.engine.destinations import register_destination
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.incremental_load import DestinationIncremental
 from airflow_provider_logidata.engine.logs import Progress, TaskLog, get_log
 from airflow_provider_logidata.engine.sources import register_source
 from airflow_provider_logidata.modules.postgres import (
@@ -65,7 +68,7 @@ from airflow_provider_logidata.modules.postgres import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from airflow_provider_logidata.modules.base import ModuleConfig
 
@@ -316,6 +319,7 @@ class SourceStream:
     description: str
     cursor: CursorTracker | None = None
     stats: dict[str, int] = field(default_factory=dict)
+    read_from: str | None = None  # a cursor read: where it started (inclusive), None for every row
 
 
 def cursor_text(value: Any) -> str:
@@ -422,6 +426,54 @@ def _describe(
         ]
 
 
+# Column types a cursor compares the same way in PostgreSQL and in Arrow (text under COLLATE "C", which
+# orders by code point like Arrow; uuid's order is its text's).
+_CURSOR_OIDS = (INT2, INT4, INT8, OID, NUMERIC, FLOAT4, FLOAT8, DATE, TIME, TIMESTAMP, TIMESTAMPTZ)
+_TEXT_OIDS = (25, 1043, 1042, 19)  # text, varchar, char, name
+UUID = 2950
+
+
+def _cursor_condition(
+    column: SourceColumn,
+    ref: sql.Composable,
+    spec: Any,
+    cursor_from: str | None,
+    cursor_read: incremental.CursorRead | None,
+    conditions: list[sql.Composable],
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+) -> str | None:
+    """Add a cursor read's condition; returns where it starts (``None``: every row).
+
+    With ``cursor_read`` the start is the smallest value of the destinations' states (each destination
+    drops what it already holds, ``engine.incremental_load``). Text compares under ``COLLATE "C"`` so
+    that PostgreSQL, Arrow and the destinations order values alike.
+    """
+    if column.oid not in (*_CURSOR_OIDS, *_TEXT_OIDS, UUID):
+        raise LogiDataTaskError(
+            f"{owner}: incremental column {column.name!r} is {column.type_display}, which a cursor cannot "
+            "compare reliably; use a number, date, timestamp, text or uuid column (an updated_at timestamp, "
+            "an increasing id)"
+        )
+    standing = ""
+    if cursor_read is not None:
+        initial = None if spec.initial_value is None else str(spec.initial_value)
+        cursor_from, standing = cursor_read.start(
+            column.name, column.arrow_type, initial, owner=owner, log=log
+        )
+    if cursor_from is None:
+        reason = standing or "no committed cursor yet"
+        log.info(f"{node_id}: reading every row ({reason})")
+        return None
+    compared = sql.SQL('{} COLLATE "C"').format(ref) if column.oid in _TEXT_OIDS else ref
+    conditions.append(sql.SQL("{} >= {}").format(compared, sql.Literal(cursor_from)))
+    log.info(
+        f"{node_id}: read rows with {column.name} >= {cursor_from!r}" + (f" ({standing})" if standing else "")
+    )
+    return cursor_from
+
+
 @contextlib.contextmanager
 def open_stream(
     config: PostgresSourceConfig,
@@ -430,8 +482,13 @@ def open_stream(
     *,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
     cursor_from: str | None = None,
+    cursor_read: incremental.CursorRead | None = None,
 ) -> Iterator[SourceStream]:
-    """Connect, check and plan the read, and yield a stream of Arrow batches (consumed inside the block)."""
+    """Connect, check and plan the read, and yield a stream of Arrow batches (consumed inside the block).
+
+    ``cursor_read``: the destinations' cursor states; the read starts at the smallest (``cursor_from``
+    is then ignored) and ``SourceStream.read_from`` says where it started.
+    """
     owner = node_label(SOURCE, node_id)
     spec = config.incremental
     query = None
@@ -508,11 +565,9 @@ def open_stream(
                     log.info(f"{node_id}: reading {column.name} in [{start.isoformat()}, {end.isoformat()})")
                 else:
                     tracker = CursorTracker(column=column.name, index=position)
-                    if cursor_from is not None:
-                        conditions.append(sql.SQL("{} >= {}").format(ref, sql.Literal(cursor_from)))
-                        log.info(f"{node_id}: reading rows with {column.name} >= {cursor_from!r}")
-                    else:
-                        log.info(f"{node_id}: no committed cursor yet: reading every row")
+                    cursor_from = _cursor_condition(
+                        column, ref, spec, cursor_from, cursor_read, conditions, owner, node_id, log
+                    )
             where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
             statement = sql.SQL("COPY (SELECT {} FROM (\n{}\n) AS q{}) TO STDOUT (FORMAT csv)").format(
                 sql.SQL(", ").join(c.expression for c in columns), base, where
@@ -527,6 +582,7 @@ def open_stream(
             batch_rows = config.batch_rows or settings.batch_rows()
             stream = SourceStream(schema=schema, batches=iter(()), columns=columns, description=described)
             stream.cursor = tracker
+            stream.read_from = cursor_from
             stream.batches = _copy_batches(
                 con, statement, columns, schema, batch_rows, owner, described, stream
             )
@@ -672,27 +728,37 @@ def read_postgres(
     *,
     log: TaskLog | None = None,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
+    cursor: incremental.CursorRead | None = None,
+    dag_id: str | None = None,
     cursor_key: str | None = None,
     cursor_state: Any = None,
 ) -> staging.StagingHandle:
-    """Read the source into the staging file ``output_uri``; returns the handle (with the new cursor).
+    """Read the source into the staging file ``output_uri``; returns the handle (with what was read).
 
-    ``interval`` is the run's data interval (mode ``data_interval``); ``cursor_key`` and ``cursor_state``
-    are the Variable key and the committed value (mode ``cursor``), see ``engine.incremental``.
+    ``interval`` is the run's data interval (mode ``data_interval``): the handle's ``meta`` carries it so
+    that an appending destination replaces exactly that interval. ``cursor`` (mode ``cursor``, what the
+    operator passes) holds the states of the destinations fed by this source: the read starts at the
+    smallest, and the handle's ``meta["incremental"]`` tells each destination where the read started and
+    the largest value read, to drop what it holds and commit its own cursor (``engine.incremental``).
+    ``cursor_key`` and ``cursor_state``: the single Variable cursor of earlier versions (committed by
+    ``destination.postgres`` to that Variable, the boundary rows read again), for callers without
+    ``cursor``.
     """
     logger = get_log(log)
     owner = node_label(SOURCE, node_id)
     spec = config.incremental
     cursor_from = None
-    if spec is not None and spec.mode == "cursor":
+    if spec is not None and spec.mode == "cursor" and cursor is None:
         if cursor_key is None:
             raise LogiDataTaskError(
-                f"{owner}: mode 'cursor' needs the key of its cursor; run the node through its Airflow "
-                "operator"
+                f"{owner}: mode 'cursor' needs the cursors of its destinations; run the node through its "
+                "Airflow operator"
             )
         cursor_from = cursor_start(config, cursor_state, owner=owner, log=logger)
     started = time.monotonic()
-    with open_stream(config, node_id, logger, interval=interval, cursor_from=cursor_from) as stream:
+    with open_stream(
+        config, node_id, logger, interval=interval, cursor_from=cursor_from, cursor_read=cursor
+    ) as stream:
         handle = staging.write_staging(
             stream.batches, output_uri, label=node_id, schema=stream.schema, log=logger
         )
@@ -702,7 +768,30 @@ def read_postgres(
         f"{node_id}: read {handle['rows']} rows from {stream.description} in "
         f"{stream.stats.get('batches', 0)} batch(es), {seconds:.2f} s ({rate:,.0f} rows/s)"
     )
-    if stream.cursor is not None and cursor_key is not None:
+    if spec is not None and spec.mode == "data_interval" and interval is not None:
+        handle["meta"] = {
+            "incremental": [incremental.interval_meta(dag_id, node_id, spec.column, interval[0], interval[1])]
+        }
+    elif stream.cursor is not None and cursor is not None:
+        assert spec is not None
+        read_max = None if stream.cursor.value is None else cursor_text(stream.cursor.value)
+        entry = incremental.cursor_meta(
+            cursor.dag_id,
+            cursor.source,
+            stream.cursor.column,
+            initial_value=None if spec.initial_value is None else str(spec.initial_value),
+            read_from=stream.read_from,
+            read_max=read_max,
+        )
+        handle["meta"] = {"incremental": [entry]}
+        if read_max is None:
+            logger.info(f"{node_id}: no row read; every destination's cursor stays where it is")
+        else:
+            logger.info(
+                f"{node_id}: largest {stream.cursor.column} read: {read_max!r}; each destination drops the "
+                "rows it already holds and commits its own cursor once the rest has landed"
+            )
+    elif stream.cursor is not None and cursor_key is not None:
         if stream.cursor.value is None:
             logger.info(f"{node_id}: no new rows; the cursor stays at {cursor_from!r}")
         else:
@@ -732,9 +821,8 @@ def open_postgres_source(config: ModuleConfig, node_id: str, log: TaskLog) -> It
 
 # --- destination ------------------------------------------------------------------------------------
 
-# Arrow type -> (PostgreSQL type for new columns, category used to compare with an existing column).
-# Categories follow pg_type.typcategory: N numeric, B boolean, D date/time, S string, T interval,
-# U user types (json, bytea, uuid, ...), A arrays, E enums.
+# Arrow type -> the PostgreSQL type holding its values exactly: the type of a new column, and how an ETL
+# input is described to the type contract (engine.pg_types) against an existing column.
 
 
 def pg_type_for(arrow_type: pa.DataType) -> str:
@@ -776,34 +864,6 @@ def _is_nested(t: pa.DataType) -> bool:
     return pa.types.is_nested(t)
 
 
-def _category(arrow_type: pa.DataType) -> str:
-    t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "N"
-    if pa.types.is_boolean(t):
-        return "B"
-    if pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t):
-        return "D"
-    if pa.types.is_duration(t):
-        return "T"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "bytea"
-    if _is_nested(t):
-        return "json"
-    return "S"
-
-
-def _compatible(incoming: str, target_category: str, target_typname: str) -> bool:
-    """Whether input of this category fits the existing column without a change of type."""
-    if incoming == "S":  # text is read by any non-numeric, non-boolean, non-temporal type (json, uuid, ...)
-        return target_category not in ("N", "B", "D")
-    if incoming == "bytea":
-        return target_typname == "bytea"
-    if incoming == "json":
-        return target_typname in ("json", "jsonb") or target_category in ("S", "A")
-    return incoming == target_category
-
-
 @dataclass(frozen=True)
 class TargetColumn:
     name: str
@@ -814,6 +874,17 @@ class TargetColumn:
     not_null: bool
     has_default: bool
     generated: bool
+    base_sql: str = ""  # a domain's base type (format_type), else type_sql
+    domain: bool = False
+
+    def rule(self, incoming: str) -> pg_types.Rule:
+        """How values of the PostgreSQL type ``incoming`` load into this column (``engine.pg_types``)."""
+        target = pg_types.parse_type(self.base_sql or self.type_sql)
+        rule = pg_types.classify(incoming, target, target_category=self.category, domain=self.domain)
+        if self.domain:  # loaded as the domain itself: its checks apply (classify never widens a domain)
+            convert = rule.convert.removesuffix(f"AS {target.sql})") + f"AS {self.type_sql})"
+            return dataclasses.replace(rule, convert=convert)
+        return rule
 
 
 @dataclass
@@ -823,6 +894,15 @@ class LoadPlan:
     columns: list[tuple[str, str, str]]  # (input name, table column name, staging type sql)
     add: list[tuple[str, str]] = field(default_factory=list)  # new table columns (name, type sql)
     dropped: list[str] = field(default_factory=list)  # input columns not loaded (discard)
+    # Existing table column -> its type rule (engine.pg_types); other columns load with a plain CAST.
+    rules: dict[str, pg_types.Rule] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)  # columns whose values must be checked in SQL
+    direct: bool = True  # ETL may COPY the Arrow values straight into the table (pg_contract.prepare)
+
+    def convert_sql(self, input_name: str, column: str, type_sql: str, value: str) -> str:
+        """SQL turning ``value`` (the input column, in its own type) into the table column's type."""
+        rule = self.rules.get(column)
+        return rule.convert_sql(value) if rule is not None else f"CAST({value} AS {type_sql})"
 
 
 def _target(
@@ -846,11 +926,15 @@ def _target(
             not_null=bool(r[5]),
             has_default=bool(r[6]),
             generated=bool(r[7]),
+            base_sql=r[8],
+            domain=bool(r[9]),
         )
         for r in con.execute(
             "SELECT a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), t.typcategory, "
             "COALESCE(bt.typname, t.typname), a.attnotnull, "
-            "a.atthasdef OR a.attidentity <> '', a.attgenerated <> '' "
+            "a.atthasdef OR a.attidentity <> '', a.attgenerated <> '', "
+            "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) "
+            "ELSE format_type(a.atttypid, a.atttypmod) END, t.typtype = 'd' "
             "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
             "LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype "
             "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -890,8 +974,15 @@ def plan_load(
     *,
     owner: str,
     target: str,
+    incoming: Mapping[str, str] | None = None,
 ) -> LoadPlan:
-    """Match the input's columns to the table's and apply ``on_schema_change``."""
+    """Match the input's columns to the table's and apply ``on_schema_change``.
+
+    ``incoming``: each input column's PostgreSQL type (ELT: the pushed-down SELECT's); by default the type
+    ``pg_type_for`` gives its Arrow type. Each matched column gets its type rule (``engine.pg_types``): a
+    change of category (text into a number, ...) is a changed type for 'fail' here; values that could
+    change are checked later, by ``pg_contract.enforce``.
+    """
     if existing is None:  # a new table: every input column, typed from Arrow
         return LoadPlan(columns=[(f.name, f.name, pg_type_for(f.type)) for f in schema])
     by_name = {c.name: c for c in existing}
@@ -915,8 +1006,10 @@ def plan_load(
                 f"{owner}: column {column.name!r} of {target} is generated by PostgreSQL and cannot be "
                 "written; drop it from the input (select_columns)"
             )
-        if not _compatible(_category(f.type), column.category, column.typname):
+        rule = column.rule(incoming[f.name] if incoming is not None else pg_type_for(f.type))
+        if rule.kind == "category":
             changed.append(f"{column.name} (input {f.type}, table {column.type_sql})")
+        plan.rules[column.name] = rule
         plan.columns.append((f.name, column.name, column.type_sql))
     missing = [c for c in existing if c.name not in matched and not c.generated]
     if config.on_schema_change == "fail" and (added or changed or missing):
@@ -1057,11 +1150,15 @@ def load_postgres(
     *,
     cursor_store: incremental.CursorStore | None = None,
     on_batch: Callable[[int], None] | None = None,
+    variables: incremental.VariableStore | None = None,
 ) -> dict[str, Any]:
     """Load the staged input into the table in one transaction; then commit the input's cursors.
 
     Returns ``{"uri": "postgresql://<conn_id>/<schema>.<table>", "rows": <input rows>, "mode": ...}``.
-    ``on_batch`` (tests) is called with the rows sent so far after each batch.
+    ``on_batch`` (tests) is called with the rows sent so far after each batch. Incremental sources
+    upstream (``engine.incremental_load``): an interval is replaced (append), a cursor's rows already
+    loaded are dropped and its new state written in the same transaction. ``variables`` (tests): where
+    Airflow Variables are read and written.
     """
     logger = get_log(log)
     owner = node_label(DESTINATION, node_id)
@@ -1070,6 +1167,9 @@ def load_postgres(
             f"{owner}: needs exactly 1 input, got {len(handles)}; connect one upstream node"
         )
     target = Target.of(config)
+    loads = DestinationIncremental(
+        handles, destination=node_id, module=DESTINATION, owner=owner, log=logger, variables=variables
+    )
     started = time.monotonic()
     with (
         staging.read_staged(handles[0], owner=owner) as reader,
@@ -1080,10 +1180,16 @@ def load_postgres(
         loaded: list[tuple[str, str, str]] = []  # filled by prepare_target: lets an error name the column
         try:
             with con.transaction():
-                prepared = prepare_target(con, config, reader.schema, target, owner, node_id, logger, loaded)
-                into = open_destination(con, config, prepared, node_id, logger)
-                rows = _copy(con, into, prepared, reader, node_id, logger, on_batch)
+                reader = loads.begin_postgres(con, config, reader, node_id)
+                incoming = StagedRows(con, handles[0], reader, node_id, logger, on_batch)
+                prepared = prepare_target(
+                    con, config, reader.schema, target, owner, node_id, logger, loaded, incoming
+                )
+                into, rows = _write_rows(
+                    con, config, prepared, incoming, reader, owner, node_id, logger, loaded
+                )
                 how = finalize(con, config, prepared, into, rows, owner, node_id, logger)
+                loads.commit_postgres(con, config.schema_name)
         except psycopg.Error as error:
             raise _load_error(error, owner=owner, target=target.text, loaded=loaded) from None
         except (pa.ArrowException, OSError) as error:
@@ -1096,12 +1202,185 @@ def load_postgres(
         f"{node_id}: loaded {rows} rows into {target.text} ({config.mode}{how}) in {seconds:.2f} s "
         f"({rows / max(seconds, 1e-9):,.0f} rows/s)"
     )
+    loads.after_commit()
     incremental.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
     return {
         "uri": f"postgresql://{config.conn_id}/{config.schema_name}.{config.table}",
         "rows": rows,
         "mode": config.mode,
     }
+
+
+class StagedRows(pg_contract.IncomingRows):
+    """ETL's input for the type contract: the staged batches, typed by ``pg_type_for``.
+
+    Copied into a temporary table with those types (``relation``) only when a value must be checked in
+    SQL or converted by PostgreSQL's cast; otherwise the batches are COPYed straight into the table.
+    """
+
+    def __init__(
+        self,
+        con: psycopg.Connection[Any],
+        handle: staging.StagingHandle,
+        reader: pa.RecordBatchReader,
+        node_id: str,
+        log: TaskLog,
+        on_batch: Callable[[int], None] | None,
+    ) -> None:
+        super().__init__({f.name: pg_type_for(f.type) for f in reader.schema})
+        self.con, self.handle, self.reader = con, handle, reader
+        self.node_id, self.log, self.on_batch = node_id, log, on_batch
+        self.table: str | None = None
+        self.row_column = "__logidata_row"
+        self.rows = 0
+
+    def proven(self, bounds: Mapping[str, pg_types.Bound]) -> set[str]:
+        return pg_contract.arrow_proof(self.handle, bounds)
+
+    def relation(self, names: Sequence[str]) -> sql.Composable:
+        if self.table is None:
+            while self.row_column in names:
+                self.row_column += "_"
+            table = f"logidata_input_{uuid.uuid4().hex[:8]}"
+            definitions = [
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(self.types[name]))  # type: ignore[arg-type]
+                for name in names
+            ]
+            definitions.append(
+                sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY").format(sql.Identifier(self.row_column))
+            )
+            self.con.execute(
+                sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                    sql.Identifier(table), sql.SQL(", ").join(definitions)
+                )
+            )
+            self.rows = _copy_columns(
+                self.con,
+                sql.Identifier(table),
+                f"the temporary table {table} (the input's own types, to check them)",
+                [(name, name, self.types[name]) for name in names],
+                self.reader,
+                self.node_id,
+                self.log,
+                self.on_batch,
+            )
+            self.table = table
+        return sql.Identifier(self.table)
+
+
+def _write_rows(
+    con: psycopg.Connection[Any],
+    config: PostgresDestinationConfig,
+    prepared: PreparedTarget,
+    incoming: StagedRows,
+    reader: pa.RecordBatchReader,
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+    loaded: list[tuple[str, str, str]],
+) -> tuple[LoadInto, int]:
+    """COPY straight into the table when the type contract allows it, else convert from the input's
+    own types in a temporary table (``write_converted``)."""
+    if prepared.plan.direct and incoming.table is None:
+        into = open_destination(con, config, prepared, node_id, log)
+        return into, _copy(con, into, prepared, reader, node_id, log, incoming.on_batch)
+    relation = incoming.relation([name for name, _c, _t in prepared.plan.columns])
+    started = time.monotonic()
+    into, rows = write_converted(
+        con, config, prepared, relation, owner, node_id, log, loaded, order_by=incoming.row_column
+    )
+    log.info(
+        f"{node_id}: converted {rows} rows into {into.text} with PostgreSQL's casts in "
+        f"{time.monotonic() - started:.2f} s (types the input does not share with the table)"
+    )
+    return into, rows
+
+
+def write_converted(
+    con: psycopg.Connection[Any],
+    config: PostgresDestinationConfig,
+    prepared: PreparedTarget,
+    relation: sql.Composable,
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+    loaded: list[tuple[str, str, str]],
+    *,
+    order_by: str | None = None,
+) -> tuple[LoadInto, int]:
+    """Open the destination and ``insert_select`` the input, checking the type contract on the way.
+
+    Shared by ETL and ELT. With columns to check (``plan.pending``) the insert runs guarded, in a
+    savepoint: the first value that would change stops it (no extra read in the common case where none
+    does). Then ``pg_contract.enforce`` finds the value, widens the column (evolve) or refuses, and the
+    insert runs again.
+    """
+    plan = prepared.plan
+    if plan.pending:
+        pg_contract.create_guard(con)
+        try:
+            with con.transaction():
+                into = open_destination(con, config, prepared, node_id, log)
+                return into, insert_select(con, into, prepared, relation, order_by=order_by, guarded=True)
+        except psycopg.Error as error:
+            if not pg_contract.stopped_by_check(error):
+                raise
+        pg_contract.enforce(
+            con,
+            mode=config.on_schema_change,
+            plan=plan,
+            relation=relation,
+            target_sql=prepared.target.sql,
+            target_text=prepared.target.text,
+            owner=owner,
+            node_id=node_id,
+            log=log,
+        )
+        loaded[:] = plan.columns  # with the types of widened columns
+    into = open_destination(con, config, prepared, node_id, log)
+    return into, insert_select(con, into, prepared, relation, order_by=order_by)
+
+
+def insert_select(
+    con: psycopg.Connection[Any],
+    into: LoadInto,
+    prepared: PreparedTarget,
+    relation: sql.Composable,
+    *,
+    order_by: str | None = None,
+    guarded: bool = False,
+) -> int:
+    """``INSERT INTO <into> SELECT <each input column converted by its type rule> FROM <relation>``.
+
+    Shared by ETL (from the temporary table of the input's own types) and ELT (from the pushed-down
+    SELECT). ``order_by``: a column of ``relation`` giving the input order, kept where it matters (a
+    merge's staging table). ``guarded``: the ``plan.pending`` columns stop the statement on the first
+    value that would change (``pg_contract.guarded_sql``).
+    """
+    from airflow_provider_logidata.engine.sql import quote_ident
+
+    plan = prepared.plan
+    values = []
+    for name, column, type_sql in plan.columns:
+        value = f"q.{quote_ident(name)}"
+        rule = plan.rules.get(column)
+        if guarded and rule is not None and column in plan.pending:
+            values.append(pg_contract.guarded_sql(rule, column, value))
+        else:
+            values.append(plan.convert_sql(name, column, type_sql, value))
+    order = ""
+    if order_by is not None and into.kind == "stage":
+        order = f" ORDER BY q.{quote_ident(order_by)}"
+    cur = con.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} AS q{}").format(
+            into.relation,
+            prepared.columns_sql,
+            sql.SQL(", ".join(values)),  # type: ignore[arg-type]
+            relation,
+            sql.SQL(order),  # type: ignore[arg-type]
+        )
+    )
+    return cur.rowcount
 
 
 def _copy(
@@ -1114,9 +1393,23 @@ def _copy(
     on_batch: Callable[[int], None] | None,
 ) -> int:
     """COPY the input into ``into``: binary when every column has an exact binary form, else CSV."""
-    input_names = [input_name for input_name, _n, _t in prepared.plan.columns]
+    return _copy_columns(con, into.relation, into.text, prepared.plan.columns, reader, node_id, log, on_batch)
+
+
+def _copy_columns(
+    con: psycopg.Connection[Any],
+    relation: sql.Composable,
+    text: str,
+    columns: list[tuple[str, str, str]],
+    reader: pa.RecordBatchReader,
+    node_id: str,
+    log: TaskLog,
+    on_batch: Callable[[int], None] | None,
+) -> int:
+    """COPY the input's ``columns`` (input name, column name, column type) into ``relation``."""
+    input_names = [input_name for input_name, _n, _t in columns]
     fields = {f.name: f.type for f in reader.schema}
-    plan = pg_copy.binary_plan([(fields[i], type_sql) for i, _n, type_sql in prepared.plan.columns])
+    plan = pg_copy.binary_plan([(fields[i], type_sql) for i, _n, type_sql in columns])
     if plan is not None:
         fmt = "binary"
 
@@ -1130,7 +1423,7 @@ def _copy(
 
     progress = Progress(log, node_id, verb="sent")
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-        into.relation, prepared.columns_sql, sql.SQL(fmt)
+        relation, sql.SQL(", ").join(sql.Identifier(name) for _i, name, _t in columns), sql.SQL(fmt)
     )
     with con.cursor() as cur, cur.copy(statement) as copy:
         if plan is not None:
@@ -1146,7 +1439,7 @@ def _copy(
             copy.write(pg_copy.BINARY_TRAILER)
     seconds = progress.elapsed()
     log.info(
-        f"{node_id}: copied {progress.rows} rows into {into.text} in {seconds:.2f} s "
+        f"{node_id}: copied {progress.rows} rows into {text} in {seconds:.2f} s "
         f"({progress.rows / max(seconds, 1e-9):,.0f} rows/s, COPY format {fmt})"
     )
     return progress.rows
@@ -1222,10 +1515,14 @@ def prepare_target(
     node_id: str,
     log: TaskLog,
     loaded: list[tuple[str, str, str]],
+    incoming: pg_contract.IncomingRows | None = None,
 ) -> PreparedTarget:
     """Create the table or apply ``on_schema_change`` to it, plan the columns and resolve the merge keys.
 
     ``loaded`` receives the planned columns as soon as they are known, so a failing load can name one.
+    ``incoming``: the input's rows with their own PostgreSQL types (ETL: the staged batches, ELT: the
+    pushed-down SELECT); with it, ``plan.pending`` lists the existing columns whose values the load must
+    check (``write_converted``) and ``plan.direct`` says whether ETL may COPY straight into the table.
     """
     text = target.text
     found = _target(con, target.schema, target.table)
@@ -1265,7 +1562,8 @@ def prepare_target(
                 f"{owner}: {text} is not a table (relkind {relkind!r}: a view or other relation); load "
                 "into a table"
             )
-        plan = plan_load(config, schema, existing, owner=owner, target=text)
+        types = incoming.types if incoming is not None else None
+        plan = plan_load(config, schema, existing, owner=owner, target=text, incoming=types)
         for name, type_sql in plan.add:
             con.execute(
                 sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
@@ -1296,6 +1594,8 @@ def prepare_target(
                 )
             resolved.append(match[0])
         prepared.keys = resolved
+    if incoming is not None and not prepared.created:
+        pg_contract.prepare(plan, incoming)
     return prepared
 
 

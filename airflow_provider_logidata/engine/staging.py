@@ -168,7 +168,8 @@ def write_query(
 
 def merge_meta(handles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``meta`` of several input handles combined for an output handle (lists concatenated, in order;
-    for ``cursors`` one entry per key, the last one winning; other keys: the last value)."""
+    for ``cursors`` one entry per key and for ``incremental`` one per (kind, DAG, source), the last one
+    winning: two branches of one source joined again carry its read once; other keys: the last value)."""
     merged: dict[str, Any] = {}
     for handle in handles:
         meta = handle.get("meta")
@@ -183,6 +184,12 @@ def merge_meta(handles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if isinstance(cursors, list):
         by_key = {c.get("key"): c for c in cursors if isinstance(c, Mapping)}
         merged["cursors"] = list(by_key.values())
+    reads = merged.get("incremental")
+    if isinstance(reads, list):
+        by_read = {
+            (r.get("kind"), r.get("dag_id"), r.get("source")): r for r in reads if isinstance(r, Mapping)
+        }
+        merged["incremental"] = list(by_read.values())
     return merged
 
 

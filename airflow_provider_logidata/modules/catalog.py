@@ -429,6 +429,12 @@ class QualityCheckConfig(ModuleConfig):
         description="fail: the task fails listing every failed check; warn: log them and pass all rows; "
         "quarantine: passing rows go to out, failing rows to rejected with a _rejected_reason column.",
     )
+    keys: list[ColumnName] | None = Field(
+        None,
+        description="Columns identifying a row (order_id): failure examples name the failing rows by these "
+        "values, which still point at the row after a rerun or in the source system. Without keys, rows "
+        "are named by their position in the input.",
+    )
 
     @model_validator(mode="after")
     def _labels(self) -> QualityCheckConfig:
@@ -436,7 +442,17 @@ class QualityCheckConfig(ModuleConfig):
         for label in labels:
             if labels.count(label) > 1:
                 raise ValueError(f"two checks are named {label!r}; give one of them a different name")
+        if self.keys is not None:
+            if not self.keys:
+                raise ValueError("keys must not be empty; leave it out to use the default")
+            repeated = sorted({name for name in self.keys if self.keys.count(name) > 1})
+            if repeated:
+                raise ValueError(f"keys lists {', '.join(map(repr, repeated))} more than once")
         return self
+
+    def example_keys(self) -> list[str]:
+        """The columns naming a failing row in messages (none: rows are named by input position)."""
+        return list(self.keys or [])
 
 
 # --- registration ---------------------------------------------------------------------------------------

@@ -11,10 +11,14 @@ Incremental reads (``source.postgres`` ``incremental``):
 * ``data_interval``: rows whose column lies in the run's data interval ``[start, end)``, so backfills and
   reruns read exactly the same rows. With a trigger timetable (Airflow 3's default for cron schedules,
   whose runs have a zero-length interval) the interval is ``[previous scheduled time, this run's time)``.
-* ``cursor``: rows whose column is ``>=`` the last committed value (inclusive: the boundary rows are read
-  again and deduplicated by a destination merging on keys). The new maximum travels with the staged data
-  and is committed, as the Airflow Variable ``logidata.cursor.<dag_id>.<task_id>``, by the PostgreSQL
-  destination only after its transaction commits: the cursor never moves past data that did not land.
+  A PostgreSQL destination in mode ``append`` replaces exactly that interval (delete and insert in one
+  transaction); a file destination writes one file or partition per interval (validated).
+* ``cursor``: every destination fed by the source keeps its own cursor: the largest value it loaded and
+  the rows it loaded at that value. The source reads ``column >=`` the smallest of them; each destination
+  drops the rows it already holds and commits its cursor with its rows (PostgreSQL: same transaction,
+  table ``logidata_cursor_state``; files: Airflow Variable right after the atomic write). A destination
+  that fails keeps its cursor and gets the rows on the next run; the others never load them twice. See
+  ``engine.incremental``.
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ class PostgresIncremental(ModuleConfig):
         "updated_at timestamp, an increasing id) for cursor. It must be among the columns read."
     )
     mode: Literal["data_interval", "cursor"] = Field(
-        description="data_interval: rows with data_interval_start <= column < data_interval_end (idempotent "
-        "backfills and reruns). cursor: rows with column >= the last committed maximum."
+        description="data_interval: rows with data_interval_start <= column < data_interval_end; an "
+        "appending PostgreSQL destination replaces that interval, so reruns and backfills never double it. "
+        "cursor: new rows since each destination's own cursor (the largest value it loaded); rows already "
+        "loaded, those tied on the cursor value included, are never loaded twice."
     )
     initial_value: str | int | float | None = Field(
         None,
-        description="cursor mode: where the first run starts (inclusive), e.g. 2024-01-01 or 1000. "
-        "Default: read everything.",
+        description="cursor mode: where a destination without a cursor yet starts (inclusive), e.g. "
+        "2024-01-01 or 1000. Default: read everything.",
     )
 
     @model_validator(mode="after")

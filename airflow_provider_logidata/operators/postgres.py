@@ -12,7 +12,9 @@ from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
 from airflow_provider_logidata.operators.base import LogiDataDestinationOperator, LogiDataSourceOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from collections.abc import Mapping, Sequence
+
+    from airflow.sdk import BaseOperator, Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
     from airflow_provider_logidata.modules.base import ModuleConfig
@@ -22,14 +24,28 @@ class PostgresSourceOperator(LogiDataSourceOperator):
     """Read a PostgreSQL table or SELECT into staging, streamed through ``COPY ... TO STDOUT``.
 
     Config: :class:`~airflow_provider_logidata.modules.postgres.PostgresSourceConfig` (``query`` is
-    templated). Incremental reads take the run's data interval from the context, or the committed cursor
-    from the Airflow Variable ``logidata.cursor.<dag_id>.<task_id>``; the new cursor rides in the returned
-    staging handle's ``meta`` until a PostgreSQL destination commits it. Returns the staging handle.
+    templated). Incremental reads take the run's data interval from the context, or, by cursor, read from
+    the smallest committed cursor of the destinations this source feeds: each destination keeps its own
+    (``engine.incremental``), so one that failed never costs another its rows. Returns the staging handle.
+
+    :param cursor_destinations: the destinations fed by this source (dicts with ``task_id``, ``module``
+        and, for ``destination.postgres``, ``conn_id``, ``schema`` and ``table``: where its cursor is
+        kept). The DAG factory passes them from the pipeline's graph; by default they are found through
+        the DAG: every LogiData destination task reading, through any chain of LogiData tasks, this one's
+        output.
     """
 
     module_name = "source.postgres"
     config_model = PostgresSourceConfig
     ui_color = "#e0f2fe"
+
+    def __init__(
+        self, *, cursor_destinations: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cursor_destinations = (
+            None if cursor_destinations is None else [dict(item) for item in cursor_destinations]
+        )
 
     def run(
         self,
@@ -42,15 +58,87 @@ class PostgresSourceOperator(LogiDataSourceOperator):
         from airflow_provider_logidata.engine import postgres as engine
 
         assert isinstance(config, PostgresSourceConfig)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"dag_id": self.dag_id}
         spec = config.incremental
         if spec is not None and spec.mode == "data_interval":
             kwargs["interval"] = incremental.run_data_interval(context, owner=self._owner)
         elif spec is not None:
-            key = incremental.cursor_key(self.dag_id, self.task_id)
-            kwargs["cursor_key"] = key
-            kwargs["cursor_state"] = incremental.load_cursor(key)
+            destinations = [
+                incremental.CursorDestination.of(self._rendered(item, context))
+                for item in self.find_cursor_destinations()
+            ]
+            states = incremental.read_destination_states(
+                self.dag_id, self.task_id, destinations, owner=self._owner, log=self.log
+            )
+            kwargs["cursor"] = incremental.CursorRead(self.dag_id, self.task_id, states)
+            self.log.info(
+                "%s: reads by cursor for %s; a cursor load runs in the ETL engine (never pushed down into "
+                "PostgreSQL): each destination drops the rows it already holds and commits its own cursor",
+                self.task_id,
+                ", ".join(d.task_id for d in destinations) or "no destination",
+            )
         return engine.read_postgres(config, self.task_id, self.staging_uri(context), log=self.log, **kwargs)
+
+    def _rendered(self, item: dict[str, Any], context: Context) -> dict[str, Any]:
+        """A destination's connection, schema and table as its task renders them in this run (a templated
+        table name finds its cursor table), or as written when they cannot be rendered here."""
+        fields = {k: v for k, v in item.items() if k in ("conn_id", "schema", "table") and isinstance(v, str)}
+        if not any("{{" in v or "{%" in v for v in fields.values()):
+            return item
+        from airflow_provider_logidata.security.templates import render_config, safe_context
+
+        try:
+            rendered = render_config(fields, safe_context({**context, "task_id": item["task_id"]}))
+        except ValueError as error:
+            self.log.warning(
+                "%s: cannot render the connection/table of destination %r here (%s); its cursor is looked "
+                "up in its Airflow Variable only",
+                self.task_id,
+                item["task_id"],
+                error,
+            )
+            return item
+        return {**item, **rendered}
+
+    def find_cursor_destinations(self) -> list[dict[str, Any]]:
+        """The destinations fed by this source: as given, else found through the DAG (see the class)."""
+        if self.cursor_destinations is not None:
+            return self.cursor_destinations
+        return discover_destinations(self)
+
+
+def discover_destinations(source: BaseOperator) -> list[dict[str, Any]]:
+    """Every ``destination.postgres``/``destination.file`` task that reads ``source``'s output through a
+    chain of LogiData tasks (their ``inputs``: data edges, not mere ordering), in task id order."""
+    from airflow_provider_logidata.engine.incremental import CURSOR_DESTINATIONS
+    from airflow_provider_logidata.modules.registry import split_input_ref
+    from airflow_provider_logidata.operators.base import LogiDataOperator
+
+    dag = source.dag
+    consumers: dict[str, list[LogiDataOperator]] = {}
+    for task in dag.tasks if dag is not None else []:
+        if isinstance(task, LogiDataOperator):
+            for ref in task.input_task_ids():
+                consumers.setdefault(split_input_ref(ref)[0], []).append(task)
+    found: dict[str, dict[str, Any]] = {}
+    seen = {source.task_id}
+    frontier = [source.task_id]
+    while frontier:
+        for task in consumers.get(frontier.pop(), []):
+            if task.task_id in seen:
+                continue
+            seen.add(task.task_id)
+            if task.module_name in CURSOR_DESTINATIONS:
+                item: dict[str, Any] = {"task_id": task.task_id, "module": task.module_name}
+                if task.module_name == "destination.postgres":
+                    for name in ("conn_id", "schema", "table"):
+                        value = task.config.get(name)
+                        if isinstance(value, str):
+                            item[name] = value
+                    item.setdefault("schema", "public")
+                found[task.task_id] = item
+            frontier.append(task.task_id)
+    return [found[key] for key in sorted(found)]
 
 
 class PostgresDestinationOperator(LogiDataDestinationOperator):

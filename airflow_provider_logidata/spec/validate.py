@@ -186,6 +186,8 @@ def validate_pipeline(
     result = ValidationResult(None)
     issues.extend(_check_nodes(nodes, registry, result))
     issues.extend(_check_graph(nodes, edges, registry))
+    engine = str(data["engine"]) if isinstance(data.get("engine"), str) else "auto"
+    issues.extend(_check_incremental(nodes, edges, result, registry, pipeline, engine, bool(issues)))
 
     result.issues = issues
     result.pipeline = pipeline if not issues else None
@@ -348,6 +350,34 @@ def _check_graph(
             )
         )
     return issues
+
+
+def _check_incremental(
+    nodes: list[tuple[int, Any]],
+    edges: list[tuple[int, Any]],
+    result: ValidationResult,
+    registry: ModuleRegistry,
+    pipeline: Pipeline | None,
+    engine: str,
+    earlier_issues: bool,
+) -> list[SpecIssue]:
+    """What incremental sources may feed (``spec.incremental``), and with engine ``elt`` the pushdown
+    plan itself (``dag_factory.elt_plan``), so that a pipeline the DAG factory could not build is refused
+    here, naming the node, rather than when its DAG is built."""
+    from airflow_provider_logidata.spec.incremental import incremental_issues
+
+    found = incremental_issues(nodes, edges, result.configs, engine=engine)
+    if engine != "elt" or pipeline is None or earlier_issues or found:
+        return found
+    from airflow_provider_logidata.dag_factory.elt_plan import EltPlanError, plan_elt
+
+    try:
+        plan_elt(pipeline, {node.id: registry[node.module] for node in pipeline.nodes}, result.configs)
+    except EltPlanError as error:
+        found.append(
+            SpecIssue("engine", str(error), found="'elt'", allowed="'auto', 'etl'", node_id=error.node_id)
+        )
+    return found
 
 
 def _check_target_port(

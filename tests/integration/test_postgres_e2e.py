@@ -2,13 +2,13 @@
 
 Covers a full postgres -> clean_text -> deduplicate -> postgres pipeline, incremental reads by data
 interval (three consecutive days and a rerun) and by cursor (three runs with rows inserted in between,
-boundary values included), with the cursor committed as an Airflow Variable only after the load.
+boundary values included), with the destination's cursor committed in the load's transaction (issue 11:
+one cursor per destination, in ``logidata_cursor_state``; it used to be one Airflow Variable per source).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
@@ -20,20 +20,6 @@ UTC = dt.timezone.utc
 
 def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-
-
-def variable(key: str) -> Any:
-    """A Variable as the metadata DB holds it (read the way the API server would)."""
-    from airflow.models import Variable
-
-    value = Variable.get(key, default_var=None)
-    return None if value is None else json.loads(value)
-
-
-def delete_variable(key: str) -> None:
-    from airflow.models import Variable
-
-    Variable.delete(key)
 
 
 def test_postgres_clean_dedupe_postgres(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
@@ -203,9 +189,19 @@ def cursor_spec(conn_id: str) -> dict[str, Any]:
     }
 
 
+def cursor_state(pg: Any) -> dict[str, Any] | None:
+    """The destination's cursor, committed with its rows (before issue 11: the Variable
+    logidata.cursor.pg_cursor_orders.orders, shared by every destination)."""
+    if pg.execute("SELECT to_regclass('public.logidata_cursor_state')").fetchone() == (None,):
+        return None
+    row = pg.execute(
+        "SELECT state FROM logidata_cursor_state WHERE dag_id = 'pg_cursor_orders' AND source_task = 'orders' "
+        "AND destination_task = 'load'"
+    ).fetchone()
+    return None if row is None else dict(row[0])
+
+
 def test_cursor_three_runs_with_boundary_rows(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
-    key = "logidata.cursor.pg_cursor_orders.orders"
-    delete_variable(key)
     pg.execute(
         "CREATE TABLE orders (id int PRIMARY KEY, status text, updated_at timestamp NOT NULL);"
         "INSERT INTO orders VALUES (1, 'new', '2024-01-01 10:00'), (2, 'new', '2024-01-01 11:00'),"
@@ -225,8 +221,9 @@ def test_cursor_three_runs_with_boundary_rows(run_pipeline: Any, pg: Any, pg_con
 
     first = run()
     assert first["rows"] == 3
-    assert variable(key) == {"column": "updated_at", "value": "2024-01-01T12:00:00"}
-    assert first["meta"] == {"cursors": [{"key": key, "value": variable(key)}]}
+    state = cursor_state(pg)
+    assert state is not None and (state["column"], state["value"]) == ("updated_at", "2024-01-01T12:00:00")
+    assert first["meta"]["incremental"][0]["read_max"] == "2024-01-01T12:00:00"
 
     # New rows, one exactly at the boundary; an update of an old row (its timestamp moves forward).
     pg.execute(
@@ -235,13 +232,13 @@ def test_cursor_three_runs_with_boundary_rows(run_pipeline: Any, pg: Any, pg_con
     )
     second = run()
     assert second["rows"] == 4  # 4 (boundary, read again), 5 (boundary), 1 (updated), 6
-    assert variable(key)["value"] == "2024-01-02T09:00:00"
+    assert cursor_state(pg)["value"] == "2024-01-02T09:00:00"
 
     # Nothing new at the boundary but one more row with the same timestamp as the cursor.
     pg.execute("INSERT INTO orders VALUES (7, 'new', '2024-01-02 09:00'), (8, 'draft', '2024-01-03 00:00')")
     third = run()
     assert third["rows"] == 2  # 6 and 7; 8 is a draft
-    assert variable(key)["value"] == "2024-01-02T09:00:00"
+    assert cursor_state(pg)["value"] == "2024-01-02T09:00:00"
 
     at = dt.datetime
     assert copied() == [
@@ -259,9 +256,8 @@ def test_cursor_three_runs_with_boundary_rows(run_pipeline: Any, pg: Any, pg_con
     dag_run, _ = run_pipeline(spec, logical_date=None)
     assert str(dag_run.state) == "failed"
     assert task_states(dag_run)["load"] == "failed"
-    assert variable(key)["value"] == "2024-01-02T09:00:00"
+    assert cursor_state(pg)["value"] == "2024-01-02T09:00:00"
     pg.execute("ALTER TABLE orders_copy DROP CONSTRAINT no_nine")
     assert run()["rows"] == 3  # 6, 7 and 9
-    assert variable(key)["value"] == "2024-01-04T00:00:00"
+    assert cursor_state(pg)["value"] == "2024-01-04T00:00:00"
     assert [r[0] for r in copied()] == [1, 2, 4, 5, 6, 7, 9]
-    delete_variable(key)

@@ -266,3 +266,22 @@ def test_injection_looking_names_and_values(multi: Any) -> None:
         {EVIL: "it's", "_rejected_reason": "it's; DROP TABLE t"},
         {EVIL: None, "_rejected_reason": f"not_null({EVIL})"},
     ]
+
+
+def test_examples_name_rows_by_their_keys(multi: Any) -> None:
+    """With keys, a failing row is named by its key values (true after a rerun), not its read position."""
+    checks = [
+        {"type": "not_null", "column": "email"},
+        {"type": "range", "column": "amount", "min": 0},
+        {"type": "unique", "column": "email"},
+    ]
+    with pytest.raises(LogiDataTaskError) as info:
+        multi("quality_check", {"checks": checks, "keys": ["id"]}, DATA)
+    message = str(info.value)
+    assert "not_null(email): 2 row(s) fail, e.g. id='2'; id='5'" in message
+    assert "range(amount): 1 row(s) fail, e.g. '-5.0' (id='2')" in message
+    assert "unique(email): 3 row(s) fail, e.g. 'c@x.io' (3 rows)" in message
+    with pytest.raises(LogiDataTaskError, match=r"key column\(s\) 'order_id' are not in the input"):
+        multi("quality_check", {"checks": checks, "keys": ["order_id"]}, DATA)
+    with pytest.raises(ValidationError, match="keys must not be empty"):
+        QualityCheckConfig.model_validate({"checks": checks, "keys": []})

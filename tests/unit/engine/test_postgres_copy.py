@@ -13,6 +13,7 @@ import pytest
 
 from airflow_provider_logidata.engine import pg_copy, runner
 from airflow_provider_logidata.engine import postgres as _registers_destination  # noqa: F401
+from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
 UTC = dt.timezone.utc
 
@@ -108,18 +109,30 @@ def test_sliced_batches_encode_like_copies() -> None:
 
 
 def test_types_without_an_exact_binary_form_use_csv(pg: Any, pg_conn_id: str, stage: Any, log: Any) -> None:
-    pg.execute("CREATE TABLE narrow (id integer, ratio real, code uuid)")
+    pg.execute("CREATE TABLE narrow (id integer, code uuid)")
     data = {
-        "id": pa.array([1, 2], pa.int64()),  # int64 into integer: could overflow
-        "ratio": [0.1, 0.25],  # float64 into real: rounding is PostgreSQL's
+        "id": pa.array([1, 2], pa.int64()),  # int64 into integer: the file's statistics prove the range
         "code": ["0c4a9a2e-2b9c-4b47-9a57-1b1a1b9f0f3e", None],
     }
     load(pg_conn_id, stage(data), log, table="narrow")
     assert "COPY format csv" in log.text()
-    assert rows(pg, "SELECT id, ratio, code::text FROM narrow ORDER BY id") == [
-        (1, pytest.approx(0.1), "0c4a9a2e-2b9c-4b47-9a57-1b1a1b9f0f3e"),
-        (2, 0.25, None),
+    assert rows(pg, "SELECT id, code::text FROM narrow ORDER BY id") == [
+        (1, "0c4a9a2e-2b9c-4b47-9a57-1b1a1b9f0f3e"),
+        (2, None),
     ]
+
+
+def test_float_into_real_is_checked_not_rounded(pg: Any, pg_conn_id: str, stage: Any, log: Any) -> None:
+    """0.1 has no exact float4 form: 'fail' refuses it, 'evolve' widens the column to double precision."""
+    pg.execute("CREATE TABLE narrow (id integer, ratio real)")
+    data = {"id": pa.array([1, 2], pa.int64()), "ratio": [0.5, 0.1]}
+    with pytest.raises(LogiDataTaskError, match=r"column 'ratio' \(input double precision, table real\)"):
+        load(pg_conn_id, stage(data), log, table="narrow", on_schema_change="fail")
+    assert rows(pg, "SELECT count(*) FROM narrow") == [(0,)]
+    load(pg_conn_id, stage(data), log, table="narrow")
+    assert rows(pg, "SELECT id, ratio FROM narrow ORDER BY id") == [(1, 0.5), (2, 0.1)]
+    assert rows(pg, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                    "WHERE attrelid = 'narrow'::regclass AND attname = 'ratio'") == [("double precision",)]  # fmt: skip
 
 
 def test_replace_swaps_in_a_new_table_keeping_what_is_attached(

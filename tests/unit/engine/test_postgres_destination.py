@@ -345,10 +345,21 @@ def test_value_that_cannot_be_cast_names_the_column(pg: Any, pg_conn_id: str, st
         "column 'day' cannot be stored as date",
         table="t",
     )
-    # Too large for the column.
-    expect_error(
-        pg, pg_conn_id, stage({"id": [2**40]}), log, "column 'id' cannot be stored as integer", table="t"
+    # Too large for the column: refused under 'fail' (naming column, types and value), widened to bigint
+    # under 'evolve' (the default), which keeps every value.
+    message = expect_error(
+        pg,
+        pg_conn_id,
+        stage({"id": [2**40], "qty": [1], "day": [dt.date(2024, 1, 5)]}),
+        log,
+        r"column 'id' \(input bigint, table integer\): value 1099511627776 cannot be stored as integer",
+        table="t",
+        on_schema_change="fail",
     )
+    assert "public.t is unchanged" in message
+    load(pg_conn_id, stage({"id": [2**40], "qty": [1], "day": [dt.date(2024, 1, 5)]}), log, table="t")
+    assert column_types(pg, "t")["id"] == "bigint"
+    assert rows(pg, "SELECT id FROM t ORDER BY id") == [(1,), (2**40,)]
 
 
 def test_constraint_errors(pg: Any, pg_conn_id: str, stage: Any, log: Any) -> None:

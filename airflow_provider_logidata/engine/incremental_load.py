@@ -1,0 +1,467 @@
+"""A destination's side of incremental loads: replace a run's interval, filter and commit a cursor.
+
+Built from the input handles' ``meta["incremental"]`` (``engine.incremental``), by ``destination.postgres``
+(ETL: ``engine.postgres.load_postgres``; ELT: ``engine.elt.run_elt``, intervals only) and by
+``destination.file`` (``engine.destinations``).
+
+**Interval** (a ``data_interval`` source upstream): ``destination.postgres`` in mode ``append`` deletes the
+target's rows with ``column >= start AND column < end`` in the transaction that inserts the interval's rows,
+so a rerun or backfill replaces the interval instead of adding it again. The interval column must reach the
+destination under the same name (checked here at run time; validation refuses what it can see statically).
+``merge`` stays a merge (reruns update the same keys); ``replace`` replaces the whole table anyway.
+
+**Cursor** (a ``cursor`` source upstream): the destination reads its own state at load time (the
+authoritative copy: PostgreSQL's state table inside the load's transaction, under an advisory lock so that
+two runs loading the same destination take turns), drops the rows it already holds
+(``incremental.CursorFilter``), loads the rest and commits its new state: ``destination.postgres`` in the
+same transaction, in ``<target schema>.logidata_cursor_state`` (created on first use; when the role may not
+create or write it, the Airflow Variable right after the commit, with a warning); ``destination.file`` as
+the Airflow Variable right after its atomic commit, and a single Parquet file also inside the file itself
+(key-value metadata written with the data), so a retry after a failure between the two never adds the
+same rows twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_logidata.engine import incremental
+from airflow_provider_logidata.engine.errors import LogiDataTaskError
+from airflow_provider_logidata.engine.incremental import (
+    DESTINATION_FILE,
+    DESTINATION_POSTGRES,
+    STATE_TABLE,
+    CursorFilter,
+    CursorState,
+    VariableStore,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Mapping, Sequence
+
+    import psycopg
+    import pyarrow as pa
+
+    from airflow_provider_logidata.engine.logs import TaskLog
+
+# Key-value metadata of a single Parquet file written by a cursor load: {"<Variable key>": <state>}.
+PARQUET_STATE_KEY = b"logidata.cursor_states"
+
+
+class DestinationIncremental:
+    """What one destination load does for the incremental sources of its input.
+
+    ``destination``: the destination's node (task) id; ``module``: ``destination.postgres`` or
+    ``destination.file``. Raises when several cursor sources feed one destination: their cursor columns
+    would each filter the other's rows.
+    """
+
+    def __init__(
+        self,
+        handles: Sequence[Mapping[str, Any]],
+        *,
+        destination: str,
+        module: str,
+        owner: str,
+        log: TaskLog,
+        variables: VariableStore | None = None,
+    ) -> None:
+        entries = incremental.incremental_entries(handles)
+        self.intervals = [e for e in entries if e["kind"] == "interval"]
+        cursors = [e for e in entries if e["kind"] == "cursor"]
+        if len(cursors) > 1:
+            sources = ", ".join(repr(e.get("source")) for e in cursors)
+            raise LogiDataTaskError(
+                f"{owner}: fed by several cursor sources ({sources}); a destination keeps the cursor of one "
+                "source only. Load each source into its own destination. Nothing was written."
+            )
+        self.cursor = cursors[0] if cursors else None
+        self.destination = destination
+        self.module = module
+        self.owner = owner
+        self.log = log
+        self.variables = variables or incremental.AirflowVariables()
+        self.filter: CursorFilter | None = None
+        self.new_state: CursorState | None = None
+        self.in_transaction = False  # the new state was written with the data (PostgreSQL)
+        self.state_table = ""
+        self.fallback: str | None = None  # why the state goes to a Variable instead of the table
+
+    @property
+    def active(self) -> bool:
+        return bool(self.intervals) or self.cursor is not None
+
+    @property
+    def source(self) -> str:
+        assert self.cursor is not None
+        return str(self.cursor["source"])
+
+    @property
+    def dag_id(self) -> str:
+        assert self.cursor is not None
+        return str(self.cursor["dag_id"])
+
+    @property
+    def variable_key(self) -> str:
+        return incremental.destination_key(self.dag_id, self.source, self.destination)
+
+    def _variable_state(self) -> CursorState | None:
+        return CursorState.parse(self.variables.get(self.variable_key), f"Variable {self.variable_key}")
+
+    def _legacy_state(self) -> CursorState | None:
+        key = incremental.cursor_key(self.dag_id, self.source)
+        state = CursorState.parse(self.variables.get(key), f"legacy Variable {key}")
+        if state is not None:
+            self.log.info(
+                f"{self.destination}: no cursor of its own yet; starting from the source's former cursor "
+                f"{state.value!r} ({key}), the rows at that value counted as loaded"
+            )
+        return state
+
+    def _start_filter(
+        self, state: CursorState | None, reader: pa.RecordBatchReader, *, needs_boundary: bool
+    ) -> Any:
+        assert self.cursor is not None
+        if state is not None and not state.applies_to(str(self.cursor["column"])):
+            self.log.warning(
+                f"{self.owner}: its cursor is on column {state.column!r}, the source now uses "
+                f"{self.cursor['column']!r}: starting again as if it had none"
+            )
+            state = None
+        self.filter = CursorFilter(
+            self.cursor, self.destination, self.owner, state, needs_boundary=needs_boundary
+        )
+        wrapped = self.filter.wrap(reader)
+        self.log.info(
+            f"{self.destination}: cursor of source {self.source!r} on {self.cursor['column']}: "
+            + ("none yet" if state is None or state.value is None else f"{state.value!r} ({state.origin})")
+            + f"; the source read from {self.cursor.get('read_from')!r} up to {self.cursor.get('read_max')!r}"
+        )
+        return wrapped
+
+    def _log_filtered(self) -> None:
+        if self.filter is None:
+            return
+        f = self.filter
+        if f.dropped_boundary:
+            self.log.info(f"{self.destination}: dropped {f.dropped_boundary} already-loaded boundary rows")
+        if f.dropped_below:
+            self.log.info(
+                f"{self.destination}: dropped {f.dropped_below} rows below its cursor (loaded by an earlier "
+                "run; read again for another destination)"
+            )
+
+    # --- PostgreSQL ---------------------------------------------------------------------------------
+
+    def begin_postgres(
+        self, con: psycopg.Connection[Any], config: Any, reader: pa.RecordBatchReader, node_id: str
+    ) -> pa.RecordBatchReader:
+        """Inside the load's transaction, before the target is prepared: replace the interval (append),
+        read the cursor state under a lock and filter the input. Returns the reader to load."""
+        if self.intervals:
+            if config.mode == "append":
+                for entry in self.intervals:
+                    delete_interval(
+                        con,
+                        config.schema_name,
+                        config.table,
+                        str(entry["column"]),
+                        str(entry["start"]),
+                        str(entry["end"]),
+                        input_names=reader.schema.names,
+                        on_schema_change=config.on_schema_change,
+                        source=str(entry.get("source")),
+                        owner=self.owner,
+                        node_id=node_id,
+                        log=self.log,
+                    )
+            elif config.mode == "merge":
+                self.log.info(
+                    f"{node_id}: interval load merged on keys ({', '.join(config.keys or [])}): a rerun "
+                    "updates the same rows"
+                )
+        if self.cursor is None:
+            return reader
+        if config.mode == "replace":
+            raise LogiDataTaskError(
+                f"{self.owner}: mode 'replace' empties the table on every run, but cursor source "
+                f"{self.source!r} only reads the rows that are new since the last run: the table would hold "
+                "only those. Use mode 'append' or 'merge'. Nothing was written."
+            )
+        con.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"logidata:cursor:{self.dag_id}:{self.source}:{self.destination}",),
+        )
+        state = incremental.read_table_state(
+            con, config.schema_name, self.dag_id, self.source, self.destination, lock=True
+        )
+        if state is None:
+            state = self._variable_state() or self._legacy_state()
+        return self._start_filter(state, reader, needs_boundary=config.mode != "merge")  # type: ignore[no-any-return]
+
+    def commit_postgres(self, con: psycopg.Connection[Any], schema: str) -> None:
+        """Still inside the load's transaction, after the rows were applied: write the new state next to
+        them (a savepoint: a role that may not create or write the state table falls back to the Variable,
+        saved by :meth:`after_commit`)."""
+        import psycopg
+        from psycopg import sql
+
+        if self.filter is None:
+            return
+        self._log_filtered()
+        self.new_state = self.filter.new_state()
+        if self.new_state is None:
+            return
+        table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(STATE_TABLE))
+        try:
+            with con.transaction():  # a savepoint
+                exists = con.execute(
+                    "SELECT to_regclass(quote_ident(%s) || '.' || quote_ident(%s))", (schema, STATE_TABLE)
+                ).fetchone()
+                if exists is None or exists[0] is None:
+                    con.execute(
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {} (dag_id text NOT NULL, source_task text NOT NULL, "
+                            "destination_task text NOT NULL, state jsonb NOT NULL, "
+                            "committed_at timestamptz NOT NULL DEFAULT now(), "
+                            "PRIMARY KEY (dag_id, source_task, destination_task))"
+                        ).format(table)
+                    )
+                    con.execute(
+                        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                            table,
+                            sql.Literal(
+                                "LogiData incremental cursors: per (DAG, source task, destination task), the "
+                                "largest cursor value loaded and the rows loaded at that value. Written in "
+                                "the same transaction as the rows. Delete a row to load everything again."
+                            ),
+                        )
+                    )
+                con.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (dag_id, source_task, destination_task, state, committed_at) "
+                        "VALUES (%s, %s, %s, %s::jsonb, now()) ON CONFLICT (dag_id, source_task, "
+                        "destination_task) DO UPDATE SET state = EXCLUDED.state, committed_at = now()"
+                    ).format(table),
+                    (self.dag_id, self.source, self.destination, json.dumps(self.new_state.to_json())),
+                )
+            self.in_transaction = True
+            self.state_table = f"{schema}.{STATE_TABLE}"
+        except psycopg.errors.InsufficientPrivilege as error:
+            self.fallback = str(error).strip().splitlines()[0]
+        except psycopg.Error as error:
+            raise LogiDataTaskError(
+                f"{self.owner}: cannot save the cursor in {schema}.{STATE_TABLE}: "
+                f"{str(error).strip().splitlines()[0]}. If a table of yours has that name, rename it. "
+                "Nothing was written."
+            ) from None
+
+    # --- files ----------------------------------------------------------------------------------------
+
+    def begin_file(
+        self, reader: pa.RecordBatchReader, *, embedded: CursorState | None = None
+    ) -> pa.RecordBatchReader:
+        """Read the state (the Variable, or the copy inside the target file when that one is newer: the
+        file was committed but saving the Variable failed) and filter the input."""
+        state = incremental.newest(self._variable_state(), embedded)
+        if state is None:
+            state = self._legacy_state()
+        return self._start_filter(state, reader, needs_boundary=True)  # type: ignore[no-any-return]
+
+    def write_token(self) -> str:
+        """Names the files of one cursor load into a folder: the same for every attempt that starts from
+        the same state (a retry after a failure before the cursor was saved replaces its files)."""
+        import hashlib
+
+        state = self.filter.state if self.filter is not None else None
+        payload = json.dumps([self.variable_key, None if state is None else state.to_json()], sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+
+    def file_state(self) -> CursorState | None:
+        """The new state, once the input has been read (to embed in a Parquet file before it is closed)."""
+        if self.filter is None:
+            return None
+        if self.new_state is None:
+            self._log_filtered()
+            self.new_state = self.filter.new_state()
+        return self.new_state
+
+    # --- after the commit ---------------------------------------------------------------------------
+
+    def after_commit(self) -> None:
+        """Once the data is committed: save the state where it was not saved with the data, and log."""
+        if self.filter is None:
+            return
+        if self.module == DESTINATION_FILE:
+            self.file_state()
+        state = self.new_state
+        if state is None:
+            self.log.info(
+                f"{self.destination}: cursor of source {self.source!r} unchanged (no row read beyond it)"
+            )
+            return
+        if self.in_transaction:
+            self.log.info(
+                f"{self.destination}: cursor of {self.destination} committed in the same transaction: "
+                f"{state.value!r} ({self.state_table}, {incremental.boundary_size(state.boundary)} row(s) "
+                "at that value)"
+            )
+            return
+        if self.module == DESTINATION_POSTGRES:
+            self.log.warning(
+                f"{self.owner}: the connection's role may not create or write {STATE_TABLE} "
+                f"({self.fallback}); saving the cursor as the Airflow Variable {self.variable_key} right "
+                "after the commit instead. Grant CREATE on the schema to keep it in the same transaction as "
+                "the rows."
+            )
+        try:
+            self.variables.set(self.variable_key, state.to_json())
+        except Exception as error:
+            raise LogiDataTaskError(
+                f"{self.owner}: the data was committed but its cursor could not be saved as the Airflow "
+                f"Variable {self.variable_key}: {error!r}. Retry this task: it finds what it already "
+                "wrote and saves the cursor"
+                + (
+                    " (a single Parquet file carries the cursor too)."
+                    if self.module == DESTINATION_FILE
+                    else "; until then the next run loads these rows again."
+                )
+            ) from error
+        self.log.info(
+            f"{self.destination}: cursor of {self.destination} saved as the Airflow Variable "
+            f"{self.variable_key} right after the commit: {state.value!r} "
+            f"({incremental.boundary_size(state.boundary)} row(s) at that value)"
+        )
+
+
+# --- intervals --------------------------------------------------------------------------------------
+
+
+def delete_interval(
+    con: psycopg.Connection[Any],
+    schema: str,
+    table: str,
+    column: str,
+    start: str,
+    end: str,
+    *,
+    input_names: Sequence[str] | None,
+    on_schema_change: str,
+    source: str,
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+) -> int:
+    """Delete the target's rows of ``[start, end)`` (in the caller's transaction); returns how many.
+
+    Runs before the rows are written: an append writes straight into the table. An advisory lock makes a
+    concurrent load of the same table wait, so two reruns of one interval cannot both keep their rows.
+    """
+    from psycopg import sql
+
+    if input_names is not None and column not in input_names:
+        raise LogiDataTaskError(
+            f"{owner}: the interval column {column!r} of source {source!r} does not reach this destination "
+            f"(its input has {', '.join(input_names)}): a rerun could not find the interval's earlier rows "
+            "and would load them twice. Keep the column under the same name (select_columns), or set mode "
+            "'merge' with keys. Nothing was written."
+        )
+    con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"logidata:load:{schema}.{table}",))
+    columns = con.execute(
+        "SELECT a.attname, t.typcategory FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) AND a.attnum > 0 "
+        "AND NOT a.attisdropped",
+        (schema, table),
+    ).fetchall()
+    target = f"{schema}.{table}"
+    if not columns:
+        return 0  # no table yet: nothing loaded before
+    names = {str(name): str(category) for name, category in columns}
+    match = [column] if column in names else [n for n in names if n.lower() == column.lower()]
+    if len(match) != 1:
+        if on_schema_change == "evolve":
+            log.info(
+                f"{node_id}: {target} has no column {column!r} yet (added by this load): nothing to replace"
+            )
+            return 0
+        raise LogiDataTaskError(
+            f"{owner}: {target} has no column {column!r}, so the rows an earlier run loaded for this "
+            "interval cannot be found and a rerun would load them twice. Add the column to the table, set "
+            "on_schema_change to 'evolve', or set mode 'merge' with keys. Nothing was written."
+        )
+    name = match[0]
+    if names[name] != "D":
+        raise LogiDataTaskError(
+            f"{owner}: column {name!r} of {target} is not a date or timestamp, so the interval's earlier "
+            "rows cannot be found by it. Nothing was written."
+        )
+    cur = con.execute(
+        sql.SQL(
+            "DELETE FROM {}.{} WHERE {} >= CAST({} AS timestamptz) AND {} < CAST({} AS timestamptz)"
+        ).format(
+            sql.Identifier(schema),
+            sql.Identifier(table),
+            sql.Identifier(name),
+            sql.Literal(start),
+            sql.Identifier(name),
+            sql.Literal(end),
+        )
+    )
+    deleted = max(cur.rowcount, 0)
+    log.info(
+        f"{node_id}: append over a data interval replaces it: deleted {deleted} row(s) of {target} with "
+        f"{name} in [{start}, {end}) in the transaction that loads the interval again"
+    )
+    return deleted
+
+
+def replace_interval_elt(
+    con: psycopg.Connection[Any],
+    source: Any,
+    source_id: str,
+    interval: tuple[dt.datetime, dt.datetime] | None,
+    destination: Any,
+    input_names: Sequence[str],
+    *,
+    owner: str,
+    node_id: str,
+    log: TaskLog,
+) -> None:
+    """ELT (``engine.elt.run_elt``): the interval delete of an append, as the ETL load does it."""
+    spec = getattr(source, "incremental", None)
+    if spec is None or spec.mode != "data_interval" or interval is None or destination.mode != "append":
+        return
+    start, end = interval
+    delete_interval(
+        con,
+        destination.schema_name,
+        destination.table,
+        spec.column,
+        start.isoformat(),
+        end.isoformat(),
+        input_names=input_names,
+        on_schema_change=destination.on_schema_change,
+        source=source_id,
+        owner=owner,
+        node_id=node_id,
+        log=log,
+    )
+
+
+# --- Parquet files carrying their cursor ------------------------------------------------------------
+
+
+def embedded_states(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
+    if not metadata or PARQUET_STATE_KEY not in metadata:
+        return {}
+    try:
+        found = json.loads(metadata[PARQUET_STATE_KEY])
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def embedded_state(metadata: Mapping[bytes, bytes] | None, key: str) -> CursorState | None:
+    return CursorState.parse(embedded_states(metadata).get(key), "the target file's metadata")
