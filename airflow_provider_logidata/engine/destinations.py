@@ -42,6 +42,7 @@ from airflow_provider_logidata.engine.files import (
     is_local,
     normalize_uri,
     parquet_writer,
+    relative_files,
     stream_to_file,
     to_path,
     with_conn_id,
@@ -191,6 +192,22 @@ def _folder_format(config: FileDestinationConfig, schema: pa.Schema, owner: str)
     return file_format, options
 
 
+def _counted(
+    batches: Iterable[pa.RecordBatch], progress: Progress, failed: list[Exception]
+) -> Iterator[pa.RecordBatch]:
+    """The input for pyarrow's dataset writer: counted, and ending (not raising) when the input fails.
+
+    The error goes into ``failed``, raised again by the caller once the writer has stopped (see
+    ``write_folder``).
+    """
+    try:
+        for batch in batches:
+            progress.add(batch.num_rows)
+            yield batch
+    except Exception as error:
+        failed.append(error)
+
+
 def write_folder(
     config: FileDestinationConfig,
     node_id: str,
@@ -230,14 +247,6 @@ def write_folder(
     # folder, so the partial files are discarded and the target is untouched.
     input_failed: list[Exception] = []
 
-    def counted() -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in batches:
-                progress.add(batch.num_rows)
-                yield batch
-        except Exception as error:  # raised again below, after the writer has stopped
-            input_failed.append(error)
-
     shown = uri.rstrip("/") + "/"
     try:
         with atomic_folder(uri, partitions_only=config.mode == "overwrite_partitions", log=log) as folder:
@@ -245,7 +254,7 @@ def write_folder(
                 pafs.LocalFileSystem() if folder.local else pafs.PyFileSystem(pafs.FSSpecHandler(folder.fs))
             )
             ds.write_dataset(
-                pa.RecordBatchReader.from_batches(schema, counted()),
+                pa.RecordBatchReader.from_batches(schema, _counted(batches, progress, input_failed)),
                 folder.path,
                 format=file_format,
                 file_options=options,
@@ -547,20 +556,12 @@ def add_to_folder(
     started = time.monotonic()
     input_failed: list[Exception] = []
 
-    def counted() -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in batches:
-                progress.add(batch.num_rows)
-                yield batch
-        except Exception as error:  # raised again below, after the writer has stopped (see write_folder)
-            input_failed.append(error)
-
     prefix = f"part-{token}-"
     shown = target_path + "/"
     try:
         filesystem = pafs.LocalFileSystem() if local else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
         ds.write_dataset(
-            pa.RecordBatchReader.from_batches(schema, counted()),
+            pa.RecordBatchReader.from_batches(schema, _counted(batches, progress, input_failed)),
             temp,
             format=file_format,
             file_options=options,
@@ -576,8 +577,8 @@ def add_to_folder(
         )
         if input_failed:
             raise input_failed[0]
-        new_files = _files_under(fs, temp) if progress.rows else []
-        earlier = [f for f in _files_under(fs, target_path) if posixpath.basename(f).startswith(prefix)]
+        new_files = relative_files(fs, temp) if progress.rows else []
+        earlier = [f for f in relative_files(fs, target_path) if posixpath.basename(f).startswith(prefix)]
         stale = [f for f in earlier if f not in set(new_files)]
         if stale:
             log.info(f"{node_id}: removing {len(stale)} file(s) of an earlier attempt at the same rows")
@@ -618,17 +619,6 @@ def add_to_folder(
         "files": len(new_files),
         "partitions": partitions,
     }
-
-
-def _files_under(fs: Any, root: str) -> list[str]:
-    with contextlib.suppress(Exception):
-        fs.invalidate_cache(root)
-    if not fs.exists(root):
-        return []
-    prefix = root.rstrip("/") + "/"
-    return sorted(
-        name[len(prefix) :] for name in fs.find(root, withdirs=False, detail=False) if name.startswith(prefix)
-    )
 
 
 # Parquet codec names as the file footer spells them, per ``compression`` setting.

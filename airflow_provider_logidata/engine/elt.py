@@ -3,7 +3,8 @@
 No row leaves the database. In ONE transaction on the destination's connection:
 
 1. the source's SELECT (table or query, its ``columns`` and ``data_interval`` filter; types normalised as
-   the ETL source does: unconstrained numeric -> numeric(38,9), types the ETL source reads as text -> text);
+   the ETL source does: unconstrained numeric -> numeric(38,9), types the ETL source reads as text -> text,
+   character(n) -> its padded text);
 2. each transform compiles to a SELECT over the previous step (nested subqueries), mirroring the DuckDB
    builder of ``engine.transforms``; column types come from ``SELECT * FROM (<sql>) q LIMIT 0``, and the
    builders' pre-checks (failing casts with counts and examples, unknown columns) run as queries;
@@ -110,6 +111,7 @@ def is_temporal(type_sql: str) -> bool:
     return _base(type_sql) in ("date", "timestamp without time zone", "timestamp with time zone", "timestamp")
 
 
+BPCHAR = 1042  # character(n)
 Columns = list[tuple[str, str]]  # (name, PostgreSQL type as format_type writes it)
 
 
@@ -131,6 +133,8 @@ _TYPE_NAMES = {
     "bool": "boolean",
     "timestamp": "timestamp without time zone",
     "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
     "varchar": "character varying",
     "bpchar": "character",
 }
@@ -140,9 +144,9 @@ def _type_name(display: str) -> str:
     """psycopg's short type name (int4, numeric(6,2)) as SQL spells it (integer, numeric(6,2))."""
     base, paren, rest = display.partition("(")
     name = _TYPE_NAMES.get(base.strip(), base.strip())
-    if paren and name.startswith("timestamp "):
-        zone = name.removeprefix("timestamp ")
-        return f"timestamp({rest.rstrip(')')}) {zone}"
+    for head in ("timestamp ", "time "):  # timestamp(3) with time zone: the precision before the zone
+        if paren and name.startswith(head):
+            return f"{head.strip()}({rest.rstrip(')')}) {name.removeprefix(head)}"
     return name + paren + rest
 
 
@@ -866,6 +870,10 @@ def source_select(
                 ref = f"{ref}::numeric(38,9)"
         elif column.oid == pgengine.OID:
             ref = f"{ref}::bigint"
+        elif column.oid == BPCHAR:
+            # The ETL source reads char(n) as its text form, padded to n; a cast to text would drop the
+            # padding (ETL loads 'ab   ' into a text column, ELT 'ab'). The output function keeps it.
+            ref = f"textin(bpcharout({ref}))"
         elif column.oid not in pgengine._FIXED_TYPES and not is_text(column.type_sql):
             ref = f"{ref}::text"  # the ETL source reads json, uuid, arrays, ... as their text
         items.append(f"{ref} AS {quote_ident(column.name)}")

@@ -216,7 +216,7 @@ def _join(*parts: str) -> str:
     )
 
 
-def _relative_files(fs: AbstractFileSystem, root: str) -> list[str]:
+def relative_files(fs: AbstractFileSystem, root: str) -> list[str]:
     """Files under ``root``, as sorted paths relative to it (fresh listing, no cached directory info)."""
     with contextlib.suppress(Exception):
         fs.invalidate_cache(root)
@@ -270,7 +270,7 @@ def atomic_folder(
     folder = FolderWrite(fs=fs, path=temp, target=target_path, local=local)
     try:
         yield folder
-        folder.relative_files = _relative_files(fs, temp)
+        folder.relative_files = relative_files(fs, temp)
         if partitions_only:
             leaves = sorted({posixpath.dirname(name) for name in folder.relative_files})
         else:
@@ -310,7 +310,7 @@ def _commit_remote(
     fs: AbstractFileSystem, temp: str, target: str, leaves: Sequence[str], new_files: Sequence[str]
 ) -> None:
     """Copy the new files into place, then delete the old files of the replaced folders."""
-    existing = _relative_files(fs, target)
+    existing = relative_files(fs, target)
     if leaves == [""]:
         in_scope = existing
     else:

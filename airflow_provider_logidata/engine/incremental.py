@@ -225,14 +225,28 @@ class CursorState:
 
 
 def newest(*states: CursorState | None) -> CursorState | None:
-    """The most recently committed of several copies of one state (``committed_at``), else the first."""
+    """The most recently committed of several copies of one state (``committed_at``), else the first.
+
+    Compared as moments, not as text: a state read back from the table may carry the row's
+    ``committed_at`` in the session's time zone.
+    """
     found = [s for s in states if s is not None]
     if not found:
         return None
-    dated = [s for s in found if s.committed_at]
+    dated = [(moment, s) for s in found if (moment := _committed(s.committed_at)) is not None]
     if dated:
-        return max(dated, key=lambda s: s.committed_at or "")
+        return max(dated, key=lambda item: item[0])[1]
     return found[0]
+
+
+def _committed(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class VariableStore(Protocol):
@@ -407,7 +421,9 @@ def read_destination_states(
     variables: VariableStore | None = None,
     table_state: Callable[[CursorDestination], CursorState | None] | None = None,
 ) -> dict[str, CursorState | None]:
-    """Each destination's committed state as the source can see it (table, else Variable, else legacy).
+    """Each destination's committed state as the source can see it: the newest of its table row and its
+    Variable (a PostgreSQL destination whose role could not write the table saved a newer state there),
+    else the legacy Variable. The destination decides the same way (``incremental_load``).
 
     ``table_state`` (tests) replaces the look-up of a PostgreSQL destination's table.
     """
@@ -426,8 +442,9 @@ def read_destination_states(
             state = (table_state or (lambda t: _remote_table_state(t, dag_id, source, owner=owner, log=log)))(
                 target
             )
-        if state is None:
-            state = CursorState.parse(store.get(destination_key(dag_id, source, target.task_id)), "Variable")
+        state = newest(
+            state, CursorState.parse(store.get(destination_key(dag_id, source, target.task_id)), "Variable")
+        )
         if state is None:
             state = legacy_state()
         states[target.task_id] = state

@@ -12,7 +12,8 @@ destination under the same name (checked here at run time; validation refuses wh
 
 **Cursor** (a ``cursor`` source upstream): the destination reads its own state at load time (the
 authoritative copy: PostgreSQL's state table inside the load's transaction, under an advisory lock so that
-two runs loading the same destination take turns), drops the rows it already holds
+two runs loading the same destination take turns, or its Variable when that is newer: a load whose role
+could not write the table), drops the rows it already holds
 (``incremental.CursorFilter``), loads the rest and commits its new state: ``destination.postgres`` in the
 same transaction, in ``<target schema>.logidata_cursor_state`` (created on first use; when the role may not
 create or write it, the Airflow Variable right after the commit, with a warning); ``destination.file`` as
@@ -194,12 +195,35 @@ class DestinationIncremental:
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
             (f"logidata:cursor:{self.dag_id}:{self.source}:{self.destination}",),
         )
-        state = incremental.read_table_state(
-            con, config.schema_name, self.dag_id, self.source, self.destination, lock=True
-        )
+        # The newest copy wins: a load whose role could not write the table saved its state as the
+        # Variable (commit_postgres), leaving an older row of an earlier load in the table; starting from
+        # that row would load the rows in between again.
+        state = incremental.newest(self._table_state(con, config.schema_name), self._variable_state())
         if state is None:
-            state = self._variable_state() or self._legacy_state()
+            state = self._legacy_state()
         return self._start_filter(state, reader, needs_boundary=config.mode != "merge")  # type: ignore[no-any-return]
+
+    def _table_state(self, con: psycopg.Connection[Any], schema: str) -> CursorState | None:
+        """This destination's row of the state table, locked (``FOR UPDATE``); read unlocked by a role that
+        may read the table but not update it (the advisory lock above already makes loads take turns; its
+        new state then goes to the Variable). A role that may not read it fails the load: the row there
+        may say what it already holds."""
+        import psycopg
+
+        for lock in (True, False):
+            try:
+                with con.transaction():  # a savepoint
+                    return incremental.read_table_state(
+                        con, schema, self.dag_id, self.source, self.destination, lock=lock
+                    )
+            except psycopg.errors.InsufficientPrivilege as error:
+                reason = str(error).strip().splitlines()[0]
+        raise LogiDataTaskError(
+            f"{self.owner}: cannot read {schema}.{STATE_TABLE} ({reason}), where this destination's cursor "
+            "is kept: without it the rows already loaded cannot be told from new ones. Grant the "
+            "connection's role SELECT on it (and INSERT, UPDATE to keep the cursor there rather than in an "
+            "Airflow Variable). Nothing was written."
+        )
 
     def commit_postgres(self, con: psycopg.Connection[Any], schema: str) -> None:
         """Still inside the load's transaction, after the rows were applied: write the new state next to

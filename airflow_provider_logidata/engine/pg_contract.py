@@ -22,6 +22,7 @@ COPY stores exactly what the checked cast would.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -264,7 +265,9 @@ def enforce(
         if change is None:
             continue
         wider = None if rule.widen is None else pg_types.classify(rule.incoming, rule.widen)
-        widen_ok = wider is not None and not find_changes(con, relation, [(name, wider)])
+        # The widened column must hold every value: none changed by the wider pair's rule, and each one
+        # convertible ('2024-02-30' fits no date and no timestamp: widening would not help).
+        widen_ok = wider is not None and not find_changes(con, relation, [(name, convertible(wider))])
         described = pg_types.change_text(rule, column, change.example, change.stored, change.error)
         if mode == "evolve" and widen_ok:
             assert wider is not None
@@ -291,10 +294,57 @@ def enforce(
             )
             continue
         raise LogiDataTaskError(
-            f"{owner}: {described}; {pg_types.refusal_advice(mode, rule, widen_ok)}. {target_text} is "
-            "unchanged."
+            f"{owner}: {described}; "
+            f"{pg_types.refusal_advice(mode, rule, widen_ok, unreadable=change.error is not None)}. "
+            f"{target_text} is unchanged."
         )
     plan.pending = []
+
+
+def convertible(rule: pg_types.Rule) -> pg_types.Rule:
+    """``rule`` with a check that fails on a value its conversion cannot make, when it has no check.
+
+    The check evaluates the conversion (an error is a value that cannot be stored); a conversion giving
+    null for a value that is not null counts as a change too.
+    """
+    if rule.changed is not None:
+        return rule
+    return dataclasses.replace(rule, changed=f"({rule.convert}) IS NULL AND {{v}} IS NOT NULL")
+
+
+def refuse_unstorable(
+    con: psycopg.Connection[Any],
+    *,
+    plan: LoadPlan,
+    relation: sql.Composable,
+    target_text: str,
+    owner: str,
+) -> None:
+    """After an ``INSERT ... SELECT`` stopped on a value no check looked at: name its column and value.
+
+    Why: a pair without a value check (text read by an integer column, a domain's base type, ...) fails
+    inside PostgreSQL's cast, whose error names neither the column nor, for ELT, the input type. The
+    statement was rolled back to its savepoint; this scans the columns converted without a check (one
+    aggregate, then per column) and raises a ``LogiDataTaskError`` like a refused type change. Returns
+    when no column explains the error (the caller re-raises PostgreSQL's).
+    """
+    inputs = {column: name for name, column, _type in plan.columns}
+    items = [
+        (inputs[column], column, rule)
+        for column, rule in plan.rules.items()
+        if column in inputs and rule.changed is None
+    ]
+    checks = [(name, convertible(rule)) for name, _column, rule in items]
+    changes = find_changes(con, relation, checks)
+    for name, column, rule in items:
+        change = changes.get(name)
+        if change is None:
+            continue
+        described = pg_types.change_text(rule, column, change.example, change.stored, change.error)
+        raise LogiDataTaskError(
+            f"{owner}: {described}; fix or filter the value upstream (select_columns cast, filter_rows), "
+            f"or change the column's type. {target_text} is unchanged."
+        )
 
 
 def arrow_proof(handle: staging.StagingHandle, bounds: Mapping[str, pg_types.Bound]) -> set[str]:

@@ -14,11 +14,14 @@ Every pair gets a :class:`Rule` of one kind:
   the value cannot be stored at all). A value that would change is a type change: ``fail`` and ``discard``
   refuse it; ``evolve`` widens the column to :attr:`Rule.widen` when that type keeps the existing and the
   incoming values (checked again with the rule of the widened pair), and refuses otherwise.
-- ``parse``: text into a type that reads text (json, uuid, enum, ...): the type's input function reads it,
-  as ``COPY`` does; nothing to check.
+- ``parse``: text into a type that reads text (json, uuid, enum, interval, ...): the type's input function
+  reads it, as ``COPY`` does; nothing to check, unless an interval column's fields or precision would cut
+  it (``interval year``, ``interval second(0)``).
 - ``category``: another kind of value (number into text, text into a number or a date, ...). ``fail``
   refuses it as a changed type before any row is read; ``evolve`` and ``discard`` convert it as ``COPY``
-  would, through the value's text, and refuse a value whose text would change (``5`` into a boolean).
+  would, through the value's text, and refuse a value whose text would change (``5`` into a boolean). Text
+  itself is read by the column type's input function, checked only where that input would round or cut
+  (``'12.7'`` into ``numeric(10,0)``, ``'2024-01-05 10:30'`` into a date).
 
 Pure: no connection, no I/O. The SQL it returns is templates over ``{v}`` (the incoming value) built from
 type names PostgreSQL or ``engine.postgres.pg_type_for`` wrote, never from user text.
@@ -284,7 +287,34 @@ def _classify(i: PgType, t: PgType, target_category: str | None) -> Rule:
                     direct=False,
                     what="digits or precision beyond the column's",
                 )
+            if t.base == "date":
+                # date's input function reads a timestamp and drops its time ('2024-01-05 10:30' would
+                # be stored as 2024-01-05), as a timestamp into a date would: checked against the text
+                # read as a timestamp, and evolve widens to timestamp as it does for timestamp -> date.
+                return Rule(
+                    "category",
+                    i,
+                    t,
+                    cast,
+                    _round_trip(i, t, compare=CANONICAL["timestamp"]),
+                    widen=CANONICAL["timestamp"],
+                    direct=False,
+                    what="the time of day",
+                )
             return Rule("category", i, t, cast, what="text read as another type")
+        if ft == INTERVAL and (t.mods or t.fields):
+            # Both paths read intervals as text; interval year or second(0) would cut what it reads
+            # ('1 year 2 mons' -> 1 year, '00:00:01.5' -> 00:00:02): checked as the unconstrained type.
+            return Rule(
+                "parse",
+                i,
+                t,
+                cast,
+                _round_trip(i, t, compare="interval"),
+                widen="interval",
+                direct=False,
+                what="interval fields or precision",
+            )
         return Rule("parse", i, t, cast, what="text read by the column type's input function")
     if fi == JSON and ft == TEXT:
         if _limited_text(t):
@@ -452,9 +482,17 @@ def change_text(rule: Rule, column: str, example: str, stored: str | None, error
     return f"{head} would be stored as {stored}"
 
 
-def refusal_advice(mode: str, rule: Rule, widen_ok: bool) -> str:
-    """What to do about a value the load would change, in the words of the node's on_schema_change."""
+def refusal_advice(mode: str, rule: Rule, widen_ok: bool, *, unreadable: bool = False) -> str:
+    """What to do about a value the load would change, in the words of the node's on_schema_change.
+
+    ``unreadable``: the value cannot be stored as the column's type at all (the cast fails).
+    """
     if mode == "evolve":
+        if unreadable and rule.widen is not None and not widen_ok:
+            return (
+                f"it cannot be stored as {rule.widen} either, so 'evolve' leaves the column as it is: fix "
+                "or filter the value upstream (select_columns cast, filter_rows)"
+            )
         if rule.widen is None:
             return (
                 "on_schema_change 'evolve' widens a column only to a type that keeps every existing and "

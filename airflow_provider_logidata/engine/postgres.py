@@ -1313,7 +1313,8 @@ def write_converted(
     Shared by ETL and ELT. With columns to check (``plan.pending``) the insert runs guarded, in a
     savepoint: the first value that would change stops it (no extra read in the common case where none
     does). Then ``pg_contract.enforce`` finds the value, widens the column (evolve) or refuses, and the
-    insert runs again.
+    insert runs again. A value that cannot be converted at all (text an integer column cannot read) is
+    refused naming its column, types and value (``pg_contract.refuse_unstorable``).
     """
     plan = prepared.plan
     if plan.pending:
@@ -1337,8 +1338,19 @@ def write_converted(
             log=log,
         )
         loaded[:] = plan.columns  # with the types of widened columns
-    into = open_destination(con, config, prepared, node_id, log)
-    return into, insert_select(con, into, prepared, relation, order_by=order_by)
+    try:
+        # A savepoint: a value no check looked at (text an integer column cannot read) stops the insert
+        # inside PostgreSQL's cast, whose error names no column; refuse_unstorable then names it.
+        with con.transaction():
+            into = open_destination(con, config, prepared, node_id, log)
+            return into, insert_select(con, into, prepared, relation, order_by=order_by)
+    except psycopg.Error as error:
+        if not pg_contract.stopped_by_check(error):
+            raise
+        pg_contract.refuse_unstorable(
+            con, plan=plan, relation=relation, target_text=prepared.target.text, owner=owner
+        )
+        raise
 
 
 def insert_select(

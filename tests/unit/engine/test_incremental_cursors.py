@@ -295,6 +295,73 @@ def test_role_without_create_falls_back_to_a_variable(
         pg.execute("DROP OWNED BY loader; DROP ROLE loader")
 
 
+def test_role_that_loses_write_on_the_state_table_keeps_its_newer_variable(
+    pg: Any,
+    pg_conn_id: str,
+    postgres_server: Any,
+    pg_database: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: Any,
+) -> None:
+    """Found by tests/integration/test_incremental_property.py: the state table holds the row of an earlier
+    load, then the role may only read it, so a load saves its state as the Variable. That newer copy must
+    win, in the source and in the destination: starting from the table's older row loaded the rows in
+    between again. (A role that may not read the table at all is refused: the row may be newer.)"""
+    pg.execute(
+        "CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2);"
+        "CREATE SCHEMA mart; CREATE TABLE mart.dst (id int, at int)"
+    )
+    first = read(pg_conn_id, tmp_path, log, {"dst": None})
+    load_pg(pg_conn_id, first, log, variables, "dst", table="dst", schema="mart")
+    assert pg.execute("SELECT state->>'value' FROM mart.logidata_cursor_state").fetchone() == ("2",)
+    # From now on the loads run as a role that may not write the state table (SELECT only for now).
+    pg.execute(
+        "INSERT INTO src VALUES (3, 3), (4, 4); CREATE ROLE loader LOGIN PASSWORD 'pw';"
+        "GRANT USAGE ON SCHEMA mart TO loader; GRANT SELECT, INSERT ON mart.dst TO loader;"
+        "GRANT SELECT ON src TO loader"
+    )
+    conn = {
+        "conn_type": "postgres",
+        "host": postgres_server.host,
+        "port": postgres_server.port,
+        "login": "loader",
+        "password": "pw",
+        "schema": pg_database,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LOADER", json.dumps(conn))
+    target = incremental.CursorDestination("dst", "destination.postgres", "loader", "mart", "dst")
+
+    def states() -> dict[str, CursorState | None]:
+        return incremental.read_destination_states(
+            DAG, "src", [target], owner="src", log=log, variables=variables
+        )
+
+    def load(handle: Any) -> Any:
+        return load_pg("loader", handle, log, variables, "dst", table="dst", schema="mart")
+
+    try:
+        # Not even SELECT: refused, naming the table and the grant (the row there may be the newest).
+        with pytest.raises(LogiDataTaskError, match=r"cannot read mart\.logidata_cursor_state .* Grant"):
+            load(read(pg_conn_id, tmp_path, log, {"dst": None}, run=1))
+        pg.execute("GRANT SELECT ON mart.logidata_cursor_state TO loader")
+        old = states()
+        assert old["dst"] is not None and old["dst"].value == "2"
+        load(read(pg_conn_id, tmp_path, log, old, run=2))
+        assert variables.data["logidata.cursor.d.src.dst"]["value"] == "4"
+        assert pg.execute("SELECT state->>'value' FROM mart.logidata_cursor_state").fetchone() == ("2",)
+        new = states()
+        assert new["dst"] is not None and new["dst"].value == "4"  # the Variable, newer than the row
+        # A read from the table's older value (a source that cannot read the table reads further back):
+        # the destination starts from the Variable too and drops 2, 3 and 4.
+        assert load(read(pg_conn_id, tmp_path, log, old, run=3))["rows"] == 0
+        assert load(read(pg_conn_id, tmp_path, log, new, run=4))["rows"] == 0
+        assert ids(pg, "mart.dst") == [1, 2, 3, 4]
+    finally:
+        pg.execute("DROP OWNED BY loader; DROP ROLE loader")
+
+
 def test_legacy_variable_is_read_once(
     pg: Any, pg_conn_id: str, tmp_path: Path, log: Any, variables: Variables
 ) -> None:

@@ -328,13 +328,31 @@ def test_missing_table_without_create(pg: Any, pg_conn_id: str, stage: Any, log:
 
 def test_value_that_cannot_be_cast_names_the_column(pg: Any, pg_conn_id: str, stage: Any, log: Any) -> None:
     pg.execute("CREATE TABLE t (id int, qty integer, day date); INSERT INTO t VALUES (1, 1, '2024-01-01')")
+    # COPYed straight into the table: PostgreSQL names the column and the input row.
+    message = expect_error(
+        pg,
+        pg_conn_id,
+        stage({"id": [2, 3, 4], "qty": ["5", "five", "6"]}),
+        log,
+        "a value in column 'qty' cannot be stored as integer",
+        table="t",
+    )
+    assert "(input row 2)" in message
+    assert 'invalid input syntax for type integer: "five"' in message
+    assert "public.t is unchanged" in message
+    # Text into a date is checked in SQL (a time of day would be dropped), so the rows go through
+    # PostgreSQL's casts: the refusal names column, types and value, as on the ELT path.
     handle = stage(
         {"id": [2, 3, 4], "qty": ["5", "five", "6"], "day": ["2024-01-02", "2024-01-03", "2024-01-04"]}
     )
     message = expect_error(
-        pg, pg_conn_id, handle, log, "a value in column 'qty' cannot be stored as integer", table="t"
+        pg,
+        pg_conn_id,
+        handle,
+        log,
+        r"column 'qty' \(input text, table integer\): value five cannot be stored as integer",
+        table="t",
     )
-    assert "(input row 2)" in message
     assert 'invalid input syntax for type integer: "five"' in message
     assert "public.t is unchanged" in message
     message = expect_error(
@@ -342,9 +360,12 @@ def test_value_that_cannot_be_cast_names_the_column(pg: Any, pg_conn_id: str, st
         pg_conn_id,
         stage({"id": [5], "day": ["2024-02-30"]}),
         log,
-        "column 'day' cannot be stored as date",
+        r"column 'day' \(input text, table date\): value 2024-02-30 cannot be stored as date",
         table="t",
     )
+    # Widening to timestamp would not help: evolve refuses without touching the column.
+    assert "cannot be stored as timestamp without time zone either" in message
+    assert column_types(pg, "t")["day"] == "date"
     # Too large for the column: refused under 'fail' (naming column, types and value), widened to bigint
     # under 'evolve' (the default), which keeps every value.
     message = expect_error(
