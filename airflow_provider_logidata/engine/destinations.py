@@ -38,6 +38,7 @@ from airflow_provider_logidata.engine.files import (
     copy_file,
     csv_writer,
     describe_error,
+    file_sizes,
     header_quoting,
     is_local,
     normalize_uri,
@@ -51,8 +52,8 @@ from airflow_provider_logidata.engine.incremental import DESTINATION_FILE, Curso
 from airflow_provider_logidata.engine.incremental_load import (
     PARQUET_STATE_KEY,
     DestinationIncremental,
-    embedded_state,
     embedded_states,
+    read_embedded_states,
 )
 from airflow_provider_logidata.engine.logs import Progress, TaskLog
 from airflow_provider_logidata.modules.destinations import FileDestinationConfig
@@ -348,12 +349,15 @@ def write_cursor_increment(
 
     A cursor read brings only what is new, so replacing the target would drop what earlier runs wrote:
     the target keeps every row it holds and gains the new ones. A single file is rewritten as its old
-    rows followed by the new ones (atomically, like every write; a Parquet file also carries the cursor
-    in its metadata, so a retry after the Variable could not be saved does not add the rows twice); a
-    folder gains new part files ``part-<token>-<i>`` (the token is derived from the cursor state the rows
-    were read from: a retry replaces the files of its failed attempt). The usual layout is one file per
-    run (``out/{{ ts_nodash }}.parquet``): then every run writes a new file and nothing is rewritten.
-    The cursor is saved (Airflow Variable) right after the atomic commit.
+    rows followed by the new ones (atomically, like every write); a folder gains new part files
+    ``part-<token>-<i>`` (the token is derived from the cursor state the rows were read from: a retry
+    replaces the files of its failed attempt). The usual layout is one file per run
+    (``out/{{ ts_nodash }}.parquet``): then every run writes a new file and nothing is rewritten.
+
+    The cursor is saved (Airflow Variable) right after the commit, and as pending just before it (a
+    Parquet file carries it in its metadata too): when the save after the commit fails, the next load
+    finds what landed and adopts its cursor, even if it writes another file or folder (a path with the
+    run's date; ``engine.incremental_load``), so no row is written twice.
     """
     owner = node_label("destination.file", node_id)
     uri = target_uri(config, owner)
@@ -362,7 +366,14 @@ def write_cursor_increment(
         if folder:
             filtered = loads.begin_file(reader)
             result = add_to_folder(
-                config, node_id, filtered.schema, filtered, log, uri=uri, token=loads.write_token()
+                config,
+                node_id,
+                filtered.schema,
+                filtered,
+                log,
+                uri=uri,
+                token=loads.write_token(),
+                before_commit=loads.before_file_commit,
             )
         else:
             embedded = _embedded_state(config, uri, loads)
@@ -376,19 +387,13 @@ def _embedded_state(
     config: FileDestinationConfig, uri: str, loads: DestinationIncremental
 ) -> CursorState | None:
     """The cursor state a single Parquet target carries (``None``: no file, CSV, or none inside)."""
-    import pyarrow.parquet as pq
-
     if config.format != "parquet":
         return None
-    path = to_path(uri)
-    if not path.fs.exists(path.path):
-        return None
     try:
-        with path.fs.open(path.path, "rb") as source:
-            metadata = pq.ParquetFile(source).metadata.metadata
+        states = read_embedded_states(uri)
     except (OSError, pa.ArrowException):
         return None  # not a readable Parquet file: append_to_file says so
-    return embedded_state(metadata, loads.variable_key)
+    return CursorState.parse((states or {}).get(loads.variable_key), "the target file's metadata")
 
 
 def append_to_file(
@@ -472,6 +477,8 @@ def append_to_file(
                         new_rows += batch.num_rows
                 finally:
                     csv_out.close()
+            # Complete but not in place yet: the first phase of saving the cursor (raises: nothing written).
+            loads.before_file_commit(uri, file_format=config.format, size=sink.tell())
     except LogiDataTaskError:
         raise
     except (OSError, pa.ArrowException) as error:
@@ -523,12 +530,15 @@ def add_to_folder(
     *,
     uri: str,
     token: str,
+    before_commit: Callable[..., None] | None = None,
 ) -> dict[str, Any]:
     """Write ``batches`` as new files ``part-<token>-<i>`` into the folder ``uri``, keeping its files.
 
     The files are written under a hidden temporary sibling, then moved into place (renames on a local
     disk, copies on object storage); files of an earlier attempt with the same ``token`` are removed
-    first, so a retry never leaves both.
+    first, so a retry never leaves both. ``before_commit(uri, files={relative path: size})`` runs
+    once they are all written, before anything moves (a cursor load saves its cursor as pending there;
+    raising leaves the folder untouched).
     """
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
@@ -577,7 +587,10 @@ def add_to_folder(
         )
         if input_failed:
             raise input_failed[0]
-        new_files = relative_files(fs, temp) if progress.rows else []
+        sizes = file_sizes(fs, temp) if progress.rows else {}
+        new_files = sorted(sizes)
+        if before_commit is not None:
+            before_commit(uri, files=sizes)
         earlier = [f for f in relative_files(fs, target_path) if posixpath.basename(f).startswith(prefix)]
         stale = [f for f in earlier if f not in set(new_files)]
         if stale:

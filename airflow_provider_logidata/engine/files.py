@@ -228,6 +228,17 @@ def relative_files(fs: AbstractFileSystem, root: str) -> list[str]:
     )
 
 
+def file_sizes(fs: AbstractFileSystem, root: str) -> dict[str, int]:
+    """Files under ``root`` with their sizes in bytes, by path relative to it (one fresh listing)."""
+    with contextlib.suppress(Exception):
+        fs.invalidate_cache(root)
+    if not fs.exists(root):
+        return {}
+    prefix = root.rstrip("/") + "/"
+    found = fs.find(root, withdirs=False, detail=True)
+    return {name[len(prefix) :]: int(info["size"]) for name, info in found.items() if name.startswith(prefix)}
+
+
 @contextlib.contextmanager
 def atomic_folder(
     uri: str, *, partitions_only: bool = False, log: TaskLog | None = None

@@ -23,7 +23,8 @@ what it already holds, so no destination loses or duplicates a row because of an
   is in its boundary (counted: two identical rows landed once each are dropped twice, a third is new),
   loads the rest and commits its new state: ``destination.postgres`` in the same transaction as the rows
   (table :data:`STATE_TABLE` in the target's schema), ``destination.file`` right after its atomic commit
-  (Airflow Variable :func:`destination_key`). See ``engine.incremental_load``.
+  (Airflow Variable :func:`destination_key`, which holds a ``pending`` entry from just before the commit
+  until then: a failure in between loses nothing). See ``engine.incremental_load``.
 
 Row hashes are computed on the rows as they reach the destination, not as read: transforms may drop,
 rename or add columns, so a hash column added by the source would not survive ``select_columns``, an
@@ -423,7 +424,10 @@ def read_destination_states(
 ) -> dict[str, CursorState | None]:
     """Each destination's committed state as the source can see it: the newest of its table row and its
     Variable (a PostgreSQL destination whose role could not write the table saved a newer state there),
-    else the legacy Variable. The destination decides the same way (``incremental_load``).
+    else the legacy Variable. The destination decides the same way (``incremental_load``), but also
+    resolves a file destination's ``pending`` entry, which may be newer: the source ignores it (checking
+    would mean reading the file) and reads from the committed state, so it may read rows that destination
+    already holds; the destination drops them.
 
     ``table_state`` (tests) replaces the look-up of a PostgreSQL destination's table.
     """

@@ -17,14 +17,37 @@ could not write the table), drops the rows it already holds
 (``incremental.CursorFilter``), loads the rest and commits its new state: ``destination.postgres`` in the
 same transaction, in ``<target schema>.logidata_cursor_state`` (created on first use; when the role may not
 create or write it, the Airflow Variable right after the commit, with a warning); ``destination.file`` as
-the Airflow Variable right after its atomic commit, and a single Parquet file also inside the file itself
-(key-value metadata written with the data), so a retry after a failure between the two never adds the
-same rows twice.
+the Airflow Variable right after its atomic commit.
+
+Files and a Variable cannot be committed together, so a file destination saves its cursor in two phases
+(:meth:`DestinationIncremental.before_file_commit`): before the commit, the Variable gains a ``pending``
+entry next to the committed state, naming what is about to land and the new state (a failure there fails
+the load with nothing written); after the commit, the new state replaces both. When the second save
+fails, the next load of the destination, whatever it writes (a path with the run's date writes another
+file or folder), finds the pending entry (:func:`pending_landed`) and adopts its state if the write
+landed, else ignores it:
+
+- a single Parquet file, ``{"uri", "format", "bytes", "state"}``: landed when the file at ``uri`` carries
+  exactly that state in its metadata (key :data:`PARQUET_STATE_KEY`, written with the data; the state
+  holds its commit time, so no other write carries it);
+- a single CSV file (no metadata): landed when the file at ``uri`` has exactly ``bytes`` bytes. A CSV
+  cursor load only ever adds rows to a file (a load adding none writes nothing), so an attempt that did
+  not land leaves no file or a shorter one; only a file changed by hand to exactly that size would be
+  taken for it;
+- a folder, ``{"uri", "files": {"<relative path>": <bytes>}, "state"}``: landed when every new part file
+  is in the folder with its size. Part files are named after the state the load started from
+  (:meth:`DestinationIncremental.write_token`), so a retry into the same folder replaces the files of its
+  failed attempt anyway; the pending entry serves a folder per run (``out/{{ ts_nodash }}/``). Files are
+  moved into a folder one by one: when only some of them landed, those are removed (they are that
+  attempt's own files, and this load writes their rows again).
+
+The source reads the committed state only (it may read some rows again; the destination drops them).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.engine import incremental
@@ -40,7 +63,7 @@ from airflow_provider_logidata.engine.incremental import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     import psycopg
     import pyarrow as pa
@@ -49,6 +72,8 @@ if TYPE_CHECKING:
 
 # Key-value metadata of a single Parquet file written by a cursor load: {"<Variable key>": <state>}.
 PARQUET_STATE_KEY = b"logidata.cursor_states"
+# The entry of a destination's Variable naming the single file about to be committed with a new state.
+PENDING = "pending"
 
 
 class DestinationIncremental:
@@ -89,6 +114,10 @@ class DestinationIncremental:
         self.in_transaction = False  # the new state was written with the data (PostgreSQL)
         self.state_table = ""
         self.fallback: str | None = None  # why the state goes to a Variable instead of the table
+        # Files: this destination's own state as the load found it (kept as the committed state of the
+        # Variable while a single file is pending), and the file whose cursor it saves as pending.
+        self.own_state: CursorState | None = None
+        self.pending_uri: str | None = None
 
     @property
     def active(self) -> bool:
@@ -287,12 +316,44 @@ class DestinationIncremental:
     def begin_file(
         self, reader: pa.RecordBatchReader, *, embedded: CursorState | None = None
     ) -> pa.RecordBatchReader:
-        """Read the state (the Variable, or the copy inside the target file when that one is newer: the
-        file was committed but saving the Variable failed) and filter the input."""
-        state = incremental.newest(self._variable_state(), embedded)
+        """Read the state and filter the input.
+
+        The state is the Variable's, or its pending state when that write landed (see the module doc), or
+        the copy inside the target file when that one is newer (a file committed by a version that saved
+        no pending entry, and whose Variable could not be saved).
+        """
+        state = incremental.newest(self._file_variable_state(), embedded)
+        self.own_state = state
         if state is None:
             state = self._legacy_state()
         return self._start_filter(state, reader, needs_boundary=True)  # type: ignore[no-any-return]
+
+    def _file_variable_state(self) -> CursorState | None:
+        """The Variable's state, its pending entry resolved: adopted when its write landed, else ignored.
+
+        Costs one look at one place (a Parquet file's footer, a CSV file's size, a folder's listing), only
+        when there is a pending entry (a save after a commit failed).
+        """
+        raw = self.variables.get(self.variable_key)
+        committed = CursorState.parse(raw, f"Variable {self.variable_key}")
+        pending = raw.get(PENDING) if isinstance(raw, Mapping) else None
+        if not isinstance(pending, Mapping):
+            return committed
+        uri = str(pending.get("uri"))
+        origin = f"pending in Variable {self.variable_key}, found in {uri}"
+        adopted = CursorState.parse(pending.get("state"), origin)
+        if adopted is not None and pending_landed(pending, self.variable_key, owner=self.owner, log=self.log):
+            self.log.info(
+                f"{self.destination}: an earlier load committed {uri} but could not save its cursor as "
+                f"committed; {uri} holds what it wrote, so its cursor {adopted.value!r} "
+                f"({incremental.boundary_size(adopted.boundary)} row(s) at that value) counts"
+            )
+            return adopted
+        self.log.info(
+            f"{self.destination}: an earlier load was about to commit {uri} but that write never landed; "
+            "its pending cursor is ignored"
+        )
+        return committed
 
     def write_token(self) -> str:
         """Names the files of one cursor load into a folder: the same for every attempt that starts from
@@ -311,6 +372,37 @@ class DestinationIncremental:
             self._log_filtered()
             self.new_state = self.filter.new_state()
         return self.new_state
+
+    def before_file_commit(
+        self,
+        uri: str,
+        *,
+        file_format: str | None = None,
+        size: int | None = None,
+        files: Mapping[str, int] | None = None,
+    ) -> None:
+        """Just before files are committed (written completely, not yet in place): save the new state as
+        pending, next to the committed one (see the module doc), so that the next load finds it even if
+        saving it as committed fails after the commit. A single file gives its ``file_format`` and
+        ``size``, a folder its new ``files`` (relative path: size). Raises (the caller then discards what
+        it wrote: nothing is written) when the Variable cannot be saved."""
+        state = self.file_state()
+        if state is None:
+            return  # the cursor does not move: nothing to save after the commit either
+        entry: dict[str, Any] = {"uri": uri, "state": state.to_json()}
+        if files is not None:
+            entry["files"] = dict(files)
+        else:
+            entry.update({"format": file_format, "bytes": size})
+        value = {**(self.own_state.to_json() if self.own_state is not None else {}), PENDING: entry}
+        try:
+            self.variables.set(self.variable_key, value)
+        except Exception as error:
+            raise LogiDataTaskError(
+                f"{self.owner}: cannot save the cursor this load is about to commit as the Airflow Variable "
+                f"{self.variable_key}: {error!r}. Nothing was written ({uri} is unchanged); retry this task."
+            ) from error
+        self.pending_uri = uri
 
     # --- after the commit ---------------------------------------------------------------------------
 
@@ -341,17 +433,21 @@ class DestinationIncremental:
                 "the rows."
             )
         try:
-            self.variables.set(self.variable_key, state.to_json())
+            self.variables.set(self.variable_key, state.to_json())  # a pending entry goes with it
         except Exception as error:
+            if self.pending_uri is not None:
+                then = (
+                    f" Its Variable holds the new cursor as pending: the next load of this destination (a "
+                    f"retry, or the next run whatever file it writes) finds it in {self.pending_uri} and "
+                    "adopts it, so no row is written twice."
+                )
+            elif self.module == DESTINATION_FILE:
+                then = " Retry this task: it finds what it already wrote and saves the cursor."
+            else:
+                then = " Retry this task to save it; until then the next run loads these rows again."
             raise LogiDataTaskError(
                 f"{self.owner}: the data was committed but its cursor could not be saved as the Airflow "
-                f"Variable {self.variable_key}: {error!r}. Retry this task: it finds what it already "
-                "wrote and saves the cursor"
-                + (
-                    " (a single Parquet file carries the cursor too)."
-                    if self.module == DESTINATION_FILE
-                    else "; until then the next run loads these rows again."
-                )
+                f"Variable {self.variable_key}: {error!r}.{then}"
             ) from error
         self.log.info(
             f"{self.destination}: cursor of {self.destination} saved as the Airflow Variable "
@@ -487,5 +583,76 @@ def embedded_states(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def embedded_state(metadata: Mapping[bytes, bytes] | None, key: str) -> CursorState | None:
-    return CursorState.parse(embedded_states(metadata).get(key), "the target file's metadata")
+def read_embedded_states(uri: str) -> dict[str, Any] | None:
+    """The cursor states a single Parquet file carries, from its footer: ``None`` when there is no file,
+    ``{}`` when it is not a Parquet file. Raises ``OSError`` when it cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from airflow_provider_logidata.engine.files import to_path
+
+    path = to_path(uri)
+    if not path.fs.exists(path.path):
+        return None
+    with path.fs.open(path.path, "rb") as source:
+        try:
+            metadata = pq.ParquetFile(source).metadata.metadata
+        except pa.ArrowInvalid:
+            return {}
+    return embedded_states(metadata)
+
+
+def pending_landed(pending: Mapping[str, Any], key: str, *, owner: str, log: TaskLog) -> bool:
+    """Whether the write a ``pending`` entry announced landed (the rules are in the module doc).
+
+    No file, another file or a malformed entry: not landed (its rows are written again, which a write that
+    never landed needs). A file or folder that cannot be read fails the load: guessing either way would
+    lose or duplicate rows.
+    """
+    uri, state = pending.get("uri"), pending.get("state")
+    if not isinstance(uri, str) or not isinstance(state, Mapping):
+        return False
+    from airflow_provider_logidata.engine.files import describe_error, to_path
+
+    try:
+        if "files" in pending:
+            return _folder_landed(uri, pending.get("files"), log=log)
+        if pending.get("format") == "csv":
+            size = pending.get("bytes")
+            if not isinstance(size, int) or isinstance(size, bool):
+                return False
+            path = to_path(uri)
+            return bool(path.fs.exists(path.path)) and int(path.fs.size(path.path)) == size
+        found = read_embedded_states(uri)
+    except (OSError, ValueError) as error:  # PolicyError included
+        raise LogiDataTaskError(
+            f"{owner}: its cursor Variable {key} says an earlier load was about to commit {uri}, and "
+            f"that file cannot be checked ({describe_error(error)}): without it the rows that load wrote "
+            "cannot be told from new ones. Check the path and the connection, then retry. Nothing was "
+            "written."
+        ) from error
+    return found is not None and found.get(key) == json.loads(json.dumps(state))
+
+
+def _folder_landed(uri: str, files: Any, *, log: TaskLog) -> bool:
+    """Whether every file of a pending folder write is in ``uri`` with its size (one listing); the files
+    of a write that landed only in part are removed (see the module doc)."""
+    from airflow_provider_logidata.engine.files import file_sizes, normalize_uri, to_path
+
+    if not isinstance(files, Mapping) or not all(
+        isinstance(size, int) and not isinstance(size, bool) for size in files.values()
+    ):
+        return False
+    path = to_path(normalize_uri(uri))
+    root = path.path.rstrip("/")
+    sizes = file_sizes(path.fs, root)
+    present = [str(name) for name, size in files.items() if sizes.get(str(name)) == size]
+    if len(present) == len(files):
+        return True
+    if present:
+        log.info(
+            f"only {len(present)} of the {len(files)} file(s) an earlier load was moving into {uri} landed: "
+            "removing them (this load writes their rows again)"
+        )
+        path.fs.rm([f"{root}/{name}" for name in present])
+    return False

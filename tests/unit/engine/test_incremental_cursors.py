@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_logidata.engine import incremental, runner
+from airflow_provider_logidata.engine import incremental, incremental_load, runner
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.incremental import CursorRead, CursorState
 from airflow_provider_logidata.engine.postgres import load_postgres, read_postgres
@@ -447,29 +447,321 @@ def test_file_destination_keeps_earlier_rows_and_commits_its_cursor(
         assert stored[key]["value"] == "9"
 
 
-def test_parquet_file_carries_its_cursor_when_the_variable_fails(
-    pg: Any, pg_conn_id: str, tmp_path: Path, log: Any, variables: Variables, monkeypatch: Any
+KEY = "logidata.cursor.d.src.out"
+
+
+def saves_fail(monkeypatch: pytest.MonkeyPatch, variables: Variables, *, pending: bool) -> None:
+    """Saving a cursor Variable fails (the metadata database is down at that moment): the save just before
+    a single file's commit (``pending``: the value carries a pending entry) or the one after it (any other
+    save: the data is committed, its cursor is not)."""
+
+    def store(key: str, value: Any) -> None:
+        if isinstance(value, dict) and (incremental_load.PENDING in value) == pending:
+            raise ConnectionError("metadata database down (test)")
+        variables.set(key, value)
+
+    monkeypatch.setattr(incremental, "store_cursor", store)
+
+
+def file_states(log: Any, variables: Variables) -> dict[str, CursorState | None]:
+    """What the source sees of destination ``out`` (the committed state only, pending entries aside)."""
+    dest = [incremental.CursorDestination("out", "destination.file")]
+    return incremental.read_destination_states(DAG, "src", dest, owner="src", log=log, variables=variables)
+
+
+def file_ids(target: Path) -> list[int]:
+    table = pacsv.read_csv(target) if target.suffix == ".csv" else pq.read_table(target)
+    return sorted(table.column("id").to_pylist())
+
+
+FORMATS = [pytest.param("parquet", id="parquet"), pytest.param("csv", id="csv")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_single_file_retry_after_its_cursor_was_not_saved(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    """The retry of the same task (same file) adds nothing: the Variable's pending entry names the file."""
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2)")
+    target = tmp_path / f"out.{fmt}"
+    saves_fail(monkeypatch, variables, pending=False)
+    with pytest.raises(LogiDataTaskError, match="the data was committed but its cursor could not be saved"):
+        file_load(str(target), read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, format=fmt)
+    assert variables.data[KEY]["pending"]["uri"] == str(target)
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    # The retry reads everything again (no committed cursor), and adds nothing.
+    file_load(
+        str(target), read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1), log, format=fmt
+    )
+    assert file_ids(target) == [1, 2]
+    assert variables.data[KEY]["value"] == "2" and "pending" not in variables.data[KEY]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_pending_cursor_of_a_committed_file_is_adopted_by_the_next_run(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    """Issue 11: one file per run; saving the cursor failed after run 1 committed its file; run 2 (another
+    file, not the retry) adds only the rows that are new since run 1, the late tie at its value included."""
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2), (3, 2)")
+    first, second = tmp_path / f"run1.{fmt}", tmp_path / f"run2.{fmt}"
+    saves_fail(monkeypatch, variables, pending=False)
+    with pytest.raises(LogiDataTaskError, match=r"pending: the next load .* finds it in .*run1"):
+        file_load(str(first), read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, format=fmt)
+    assert file_ids(first) == [1, 2, 3]
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    pg.execute("INSERT INTO src VALUES (4, 2), (5, 3)")
+    states = file_states(log, variables)
+    assert states["out"] is None  # the source sees no committed cursor: it reads every row again
+    handle = read(pg_conn_id, tmp_path, log, states, run=1)
+    assert handle["rows"] == 5
+    file_load(str(second), handle, log, format=fmt)
+    assert file_ids(second) == [4, 5]
+    assert file_ids(first) == [1, 2, 3]
+    assert f"an earlier load committed {first} but could not save its cursor" in log.text()
+    assert (
+        "dropped 1 rows below its cursor" in log.text() and "dropped 2 already-loaded boundary" in log.text()
+    )
+    assert variables.data[KEY]["value"] == "3" and "pending" not in variables.data[KEY]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("where", ["missing", "another"])
+def test_pending_cursor_is_ignored_when_its_write_never_landed(
+    pg: Any, pg_conn_id: str, tmp_path: Path, log: Any, variables: Variables, fmt: str, where: str
+) -> None:
+    """A pending entry whose file is missing, or is another write (another state inside; for CSV another
+    size), never landed: the committed cursor counts and its rows are written."""
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2)")
+    first = tmp_path / f"run1.{fmt}"
+    file_load(str(first), read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, format=fmt)
+    committed = dict(variables.data[KEY])
+    pending_uri = str(tmp_path / f"never.{fmt}") if where == "missing" else str(first)
+    ahead = CursorState("at", "9", {}, committed_at=incremental.now_text())
+    variables.data[KEY] = {
+        **committed,
+        "pending": {
+            "uri": pending_uri,
+            "format": fmt,
+            "bytes": first.stat().st_size + 40,
+            "state": ahead.to_json(),
+        },
+    }
+    pg.execute("INSERT INTO src VALUES (3, 3)")
+    second = tmp_path / f"run2.{fmt}"
+    file_load(
+        str(second), read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1), log, format=fmt
+    )
+    assert file_ids(second) == [3]  # adopting the pending cursor (at 9) would have dropped it
+    assert f"about to commit {pending_uri} but that write never landed" in log.text()
+    assert variables.data[KEY]["value"] == "3" and "pending" not in variables.data[KEY]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fixed", [True, False], ids=["fixed_file", "per_run_file"])
+def test_pending_save_failure_writes_nothing(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+    fixed: bool,
+) -> None:
+    """The save before the commit fails: the load fails with the target as it was and the cursor
+    unchanged; its retry writes the rows once."""
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2)")
+    folder = tmp_path / "out"
+    first = folder / f"out.{fmt}"
+    file_load(str(first), read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, format=fmt)
+    before, committed = first.read_bytes(), dict(variables.data[KEY])
+    pg.execute("INSERT INTO src VALUES (3, 2), (4, 3)")
+    target = first if fixed else folder / f"out2.{fmt}"
+    saves_fail(monkeypatch, variables, pending=True)
+    handle = read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1)
+    with pytest.raises(LogiDataTaskError, match=r"about to commit .* Nothing was written"):
+        file_load(str(target), handle, log, format=fmt)
+    assert first.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == [first.name]  # no temporary file left either
+    assert variables.data[KEY] == committed
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    file_load(
+        str(target), read(pg_conn_id, tmp_path, log, file_states(log, variables), run=2), log, format=fmt
+    )
+    held = file_ids(first) + ([] if fixed else file_ids(target))
+    assert sorted(held) == [1, 2, 3, 4]
+    assert variables.data[KEY]["value"] == "3"
+
+
+def test_pending_file_that_cannot_be_read_fails_the_load(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guessing whether an unreadable file landed would lose or duplicate rows: the load fails instead."""
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1)")
+    state = CursorState("at", "1", {}, committed_at=incremental.now_text()).to_json()
+    pending = str(tmp_path / "elsewhere.parquet")
+    variables.data[KEY] = {"pending": {"uri": pending, "format": "parquet", "bytes": 1, "state": state}}
+
+    def unreadable(uri: str) -> Any:
+        raise PermissionError(13, "Permission denied", uri)
+
+    monkeypatch.setattr(incremental_load, "read_embedded_states", unreadable)
+    target = tmp_path / "out.parquet"
+    with pytest.raises(LogiDataTaskError, match=r"elsewhere\.parquet, and that file cannot be checked"):
+        file_load(str(target), read(pg_conn_id, tmp_path, log, file_states(log, variables)), log)
+    assert not target.exists()
+
+
+def folder_ids(folder: Path) -> list[int]:
+    """The ids in a folder's Parquet files (hidden temporary folders aside; none may be left)."""
+    files = sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+    return sorted(i for path in files for i in pq.read_table(path).column("id").to_pylist())
+
+
+KINDS = "CASE WHEN id % 2 = 0 THEN 'even' ELSE 'odd' END"
+
+
+@pytest.mark.parametrize("config", [{}, {"partition_by": ["kind"]}], ids=["folder", "partitioned"])
+def test_folder_per_run_adopts_the_pending_cursor_of_a_committed_folder(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+    config: dict[str, Any],
+) -> None:
+    """One folder per run (``out/{{ ts_nodash }}/``): saving the cursor failed after run 1's files were
+    committed; run 2 writes another folder with only the new rows (a token alone would not see run 1's
+    files, which are in another folder)."""
+    pg.execute(f"CREATE TABLE src (id int, at int, kind text GENERATED ALWAYS AS ({KINDS}) STORED)")
+    pg.execute("INSERT INTO src (id, at) VALUES (1, 1), (2, 2), (3, 2)")
+    first, second = tmp_path / "out" / "a", tmp_path / "out" / "b"
+    saves_fail(monkeypatch, variables, pending=False)
+    with pytest.raises(LogiDataTaskError, match="pending: the next load"):
+        file_load(f"{first}/", read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, **config)
+    files = variables.data[KEY]["pending"]["files"]
+    assert len(files) == (2 if config else 1) and all(size > 0 for size in files.values())
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    pg.execute("INSERT INTO src (id, at) VALUES (4, 2), (5, 3)")
+    handle = read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1)
+    file_load(f"{second}/", handle, log, **config)
+    assert folder_ids(first) == [1, 2, 3]
+    assert folder_ids(second) == [4, 5]
+    assert variables.data[KEY]["value"] == "3" and "pending" not in variables.data[KEY]
+
+
+def test_folder_write_that_landed_in_part_is_removed(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files move into a folder one by one: when only some landed (the move was interrupted), those are
+    the failed attempt's own files; the next load removes them and writes every row again."""
+    pg.execute(f"CREATE TABLE src (id int, at int, kind text GENERATED ALWAYS AS ({KINDS}) STORED)")
+    pg.execute("INSERT INTO src (id, at) VALUES (1, 1), (2, 2), (3, 2)")
+    first, second = tmp_path / "out" / "a", tmp_path / "out" / "b"
+    saves_fail(monkeypatch, variables, pending=False)
+    with pytest.raises(LogiDataTaskError):
+        file_load(
+            f"{first}/",
+            read(pg_conn_id, tmp_path, log, file_states(log, variables)),
+            log,
+            partition_by=["kind"],
+        )
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    moved = sorted(variables.data[KEY]["pending"]["files"])
+    (first / moved[0]).unlink()  # as if the move stopped after the first file
+    file_load(
+        f"{second}/",
+        read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1),
+        log,
+        partition_by=["kind"],
+    )
+    assert folder_ids(first) == []
+    assert folder_ids(second) == [1, 2, 3]
+    assert "only 1 of the 2 file(s) an earlier load was moving into" in log.text()
+
+
+def test_folder_pending_save_failure_writes_nothing(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2)")
-    target = str(tmp_path / "out.parquet")
-    dest = [incremental.CursorDestination("out", "destination.file")]
-
-    def states() -> Any:
-        return incremental.read_destination_states(
-            DAG, "src", dest, owner="src", log=log, variables=variables
-        )
-
-    broken = Variables()
-
-    def fail(key: str, value: Any) -> None:
-        raise RuntimeError("metadata database down")
-
-    monkeypatch.setattr(incremental, "store_cursor", fail)
-    with pytest.raises(LogiDataTaskError, match="the data was committed but its cursor could not be saved"):
-        file_load(target, read(pg_conn_id, tmp_path, log, states()), log)
+    folder = tmp_path / "out" / "a"
+    saves_fail(monkeypatch, variables, pending=True)
+    with pytest.raises(LogiDataTaskError, match=r"about to commit .* Nothing was written"):
+        file_load(f"{folder}/", read(pg_conn_id, tmp_path, log, file_states(log, variables)), log)
+    assert folder_ids(folder) == [] and KEY not in variables.data
     monkeypatch.setattr(incremental, "store_cursor", variables.set)
-    del broken
-    # The retry reads everything again (no Variable), but the file says what it holds already.
-    file_load(target, read(pg_conn_id, tmp_path, log, states(), run=1), log)
-    assert pq.read_table(target).column("id").to_pylist() == [1, 2]
-    assert variables.data["logidata.cursor.d.src.out"]["value"] == "2"
+    file_load(f"{folder}/", read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1), log)
+    assert folder_ids(folder) == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv", "folder"])
+def test_pending_cursor_on_object_storage(
+    pg: Any,
+    pg_conn_id: str,
+    tmp_path: Path,
+    log: Any,
+    variables: Variables,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_server: str,
+    s3_bucket: str,
+    kind: str,
+) -> None:
+    """The same on S3 (moto's server): the pending write is found by its metadata, size or listing."""
+    import io
+
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+
+    def s3_ids(prefix: str) -> list[int]:
+        held: list[int] = []
+        for item in client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix).get("Contents", []):
+            body = io.BytesIO(client.get_object(Bucket=s3_bucket, Key=item["Key"])["Body"].read())
+            table = pacsv.read_csv(body) if kind == "csv" else pq.read_table(body)
+            held += table.column("id").to_pylist()
+        return sorted(held)
+
+    pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1), (2, 2), (3, 2)")
+    config: dict[str, Any] = {"conn_id": "logidata_s3", **({"format": "csv"} if kind == "csv" else {})}
+    suffix = "/" if kind == "folder" else f".{kind}"
+    first, second = f"s3://{s3_bucket}/out/a{suffix}", f"s3://{s3_bucket}/out/b{suffix}"
+    saves_fail(monkeypatch, variables, pending=False)
+    with pytest.raises(LogiDataTaskError, match="pending: the next load"):
+        file_load(first, read(pg_conn_id, tmp_path, log, file_states(log, variables)), log, **config)
+    monkeypatch.setattr(incremental, "store_cursor", variables.set)
+    pg.execute("INSERT INTO src VALUES (4, 2), (5, 3)")
+    file_load(second, read(pg_conn_id, tmp_path, log, file_states(log, variables), run=1), log, **config)
+    assert s3_ids("out/a") == [1, 2, 3]
+    assert s3_ids("out/b") == [4, 5]
+    assert "could not save its cursor as committed" in log.text()
+    assert variables.data[KEY]["value"] == "3" and "pending" not in variables.data[KEY]
