@@ -12,6 +12,7 @@ from airflow_provider_logidata.dag_factory.fusion import plan_groups
 from airflow_provider_logidata.dag_factory.row_order import order_free_nodes
 from airflow_provider_logidata.modules.registry import input_ref
 from airflow_provider_logidata.spec.incremental import cursor_destinations, cursor_paths
+from airflow_provider_logidata.spec.row_keys import example_keys
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -125,6 +126,17 @@ def build_dag(
         dag.doc_md = (dag.doc_md or "") + "\n\n" + elt_doc(elt_paths.values(), etl_cursor_paths)
     # Each cursor source reads from the smallest cursor of the destinations it feeds (engine.incremental).
     feeds = cursor_destinations(node_items, edge_items, node_configs)
+    # Quality checks name failing rows by the pipeline's keys where it has them (spec.row_keys).
+    row_keys = example_keys(node_items, edge_items, node_configs)
+
+    def _config(node_id: str, config: Any) -> Any:
+        keys = row_keys.get(node_id)
+        if keys is None:
+            return config
+        if hasattr(config, "model_copy"):  # a validated config model
+            return config.model_copy(update={"keys": keys})
+        return {**config, "keys": keys}
+
     in_elt = {node_id for path in elt_paths.values() for node_id in path.nodes}
     groups = [g for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains) if g[0] not in in_elt]
     groups += [list(path.nodes) for path in elt_paths.values()]
@@ -137,7 +149,8 @@ def build_dag(
             from airflow_provider_logidata.operators.elt import ELTOperator
 
             def _entry(node_id: str) -> dict[str, Any]:
-                return {"node_id": node_id, "module": nodes[node_id].module, "config": nodes[node_id].config}
+                config = _config(node_id, nodes[node_id].config)
+                return {"node_id": node_id, "module": nodes[node_id].module, "config": config}
 
             label = " → ".join(nodes[n].label or n for n in group)
             elt_config = {
@@ -149,6 +162,7 @@ def build_dag(
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config
+            config = _config(last.id, config)
             if last.id in order_free and modules[last.id].category == "source":
                 common["keep_row_order"] = False
             if last.id in feeds:
@@ -157,7 +171,10 @@ def build_dag(
         else:
             from airflow_provider_logidata.operators.chain import FusedChainOperator
 
-            steps = [{"node_id": n, "module": nodes[n].module, "config": nodes[n].config} for n in group]
+            steps = [
+                {"node_id": n, "module": nodes[n].module, "config": _config(n, nodes[n].config)}
+                for n in group
+            ]
             label = " → ".join(nodes[n].label or n for n in group)
             task = FusedChainOperator(task_display_name=label, config={"steps": steps}, **common)
         for node_id in group:

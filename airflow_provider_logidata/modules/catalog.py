@@ -432,8 +432,10 @@ class QualityCheckConfig(ModuleConfig):
     keys: list[ColumnName] | None = Field(
         None,
         description="Columns identifying a row (order_id): failure examples name the failing rows by these "
-        "values, which still point at the row after a rerun or in the source system. Without keys, rows "
-        "are named by their position in the input.",
+        "values, which still point at the row after a rerun or in the source system. Without keys, the "
+        "pipeline's keys when they reach the check unchanged (those of a destination.postgres merge it "
+        "feeds, else the columns of a deduplicate feeding it); otherwise rows are named by their position "
+        "in the input.",
     )
 
     @model_validator(mode="after")

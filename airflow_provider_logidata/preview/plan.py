@@ -117,6 +117,7 @@ def plan_preview(
     """
     from airflow_provider_logidata.modules.registry import registry
     from airflow_provider_logidata.spec import validate_pipeline
+    from airflow_provider_logidata.spec.row_keys import example_keys
 
     if not isinstance(data, dict):
         raise InvalidUpstream(
@@ -137,6 +138,12 @@ def plan_preview(
     result = validate_pipeline(data)
     relevant = [issue for issue in result.issues if _concerns(issue, upstream, positions, raw_edges)]
     modules = registry()
+    # Failing rows named by the pipeline's keys, as the run names them (spec.row_keys).
+    row_keys = (
+        example_keys(enumerate(result.pipeline.nodes), enumerate(result.pipeline.edges), result.configs)
+        if result.pipeline is not None
+        else {}
+    )
     nodes: dict[str, PlanNode] = {}
     render_issues: list[dict[str, Any]] = []
     for other in upstream:
@@ -151,6 +158,8 @@ def plan_preview(
         rendered = _render_templates(data, definition, config, other, positions[other], render_issues)
         if rendered is None:
             continue
+        if other in row_keys:
+            rendered = {**rendered, "keys": row_keys[other]}
         incoming = [edge for edge in edges if edge[1] == other]
         if definition.input_ports:
             order = {port: i for i, port in enumerate(definition.input_ports)}

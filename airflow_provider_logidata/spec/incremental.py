@@ -311,7 +311,7 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
                         "fills",
                     )
                 )
-        problem = _rewrites(node_module, node_config, column)
+        problem = column_change(node_module, node_config, column)
         if problem:
             issues.append(
                 _issue(
@@ -325,7 +325,7 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
     return issues
 
 
-def _rewrites(module: str, config: Mapping[str, Any], column: str) -> str:
+def column_change(module: str, config: Mapping[str, Any], column: str) -> str:
     """How a node drops, renames or changes ``column`` ("" when it keeps it, or cannot tell)."""
     if module == "select_columns":
         entries = config.get("columns") or []
@@ -380,7 +380,7 @@ def _interval_issues(graph: Graph, source: str, column: str, destination: str) -
     if config.get("mode", "append") != "append":
         return issues
     for node_id in graph.between(source, destination):
-        problem = _rewrites(graph.module[node_id], graph.cfg(node_id), column)
+        problem = column_change(graph.module[node_id], graph.cfg(node_id), column)
         if problem:
             issues.append(
                 _issue(

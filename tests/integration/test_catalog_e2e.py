@@ -147,3 +147,32 @@ def test_failing_quality_check_fails_the_run_and_writes_nothing(
     assert states["write_ok"] in ("upstream_failed", "None", "none")
     assert states["write_unshipped"] == "success"  # the route branch does not depend on the check
     assert not (out / "ok.parquet").exists() and not (out / "rejected.csv").exists()
+
+
+def test_check_names_failing_rows_by_the_pipelines_keys(
+    run_pipeline: Any, inputs: tuple[Path, Path], tmp_path: Path, capsys: Any, caplog: Any
+) -> None:
+    """The orders are deduplicated on order_id: a failing order is named by it, in the run's log."""
+    _customers, orders = inputs
+    spec = {
+        "id": "catalog_e2e_keys",
+        "nodes": [
+            {"id": "read_orders", "module": "source.file", "config": {"path": str(orders)}},
+            {"id": "dedupe", "module": "deduplicate", "config": {"columns": ["order_id"]}},
+            {
+                "id": "checked",
+                "module": "quality_check",
+                "config": {"checks": [{"type": "range", "column": "amount", "min": 0}], "action": "warn"},
+            },
+            {"id": "write", "module": "destination.file", "config": {"path": str(tmp_path / "o.parquet")}},
+        ],
+        "edges": [
+            {"source": "read_orders", "target": "dedupe"},
+            {"source": "dedupe", "target": "checked"},
+            {"source": "checked", "target": "write"},
+        ],
+    }
+    dag_run, _ = run_pipeline(spec)
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    logged = capsys.readouterr().out + caplog.text
+    assert "range(amount): 1 row(s) fail, e.g. '-70.0' (order_id='14')" in logged
