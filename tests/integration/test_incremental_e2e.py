@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import specs
 
 pytestmark = pytest.mark.integration
 
@@ -88,38 +92,17 @@ def test_cursor_two_destinations_one_failing_loses_nothing(
     # b refuses ids above 1000 until it is fixed: run 2 fails there after 300 new rows.
     pg.execute("CREATE TABLE b_copy (id int CHECK (id <= 1000), status text, updated_at timestamp)")
     folder = tmp_path / "orders_files"
-    spec = {
-        "id": dag_id,
-        "nodes": [
-            {
-                "id": "orders",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": pg_conn_id,
-                    "table": "orders",
-                    "incremental": {"column": "updated_at", "mode": "cursor"},
-                },
-            },
+    spec = specs.graph(
+        [
+            specs.incremental_source(pg_conn_id, "orders", "updated_at"),
             {"id": "tidy", "module": "clean_text", "config": {"columns": ["status"], "case": "upper"}},
-            {
-                "id": "a",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "a_copy"},
-            },
-            {
-                "id": "b",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "b_copy"},
-            },
-            {"id": "files", "module": "destination.file", "config": {"path": f"{folder}/"}},
+            specs.pg_destination(pg_conn_id, "a", table="a_copy"),
+            specs.pg_destination(pg_conn_id, "b", table="b_copy"),
+            specs.file_destination("files", f"{folder}/"),
         ],
-        "edges": [
-            {"source": "orders", "target": "tidy"},
-            {"source": "tidy", "target": "a"},
-            {"source": "tidy", "target": "b"},
-            {"source": "orders", "target": "files"},
-        ],
-    }
+        [("orders", "tidy"), ("tidy", "a"), ("tidy", "b"), ("orders", "files")],
+        dag_id,
+    )
     expected_clean = "SELECT id, upper(trim(status)), updated_at FROM orders"
 
     def run() -> Any:
@@ -180,47 +163,20 @@ def test_cursor_into_local_files_and_s3(
     pg.execute(ORDERS)
     add_orders(pg, 1, 500)
     local = tmp_path / "exports"
-    spec = {
-        "id": dag_id,
-        "nodes": [
-            {
-                "id": "orders",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": pg_conn_id,
-                    "table": "orders",
-                    "incremental": {"column": "updated_at", "mode": "cursor"},
-                },
-            },
+    spec = specs.fan_out(
+        specs.incremental_source(pg_conn_id, "orders", "updated_at"),
+        [
             # One CSV file per run (a new file every run: nothing rewritten).
-            {
-                "id": "local_csv",
-                "module": "destination.file",
-                "config": {"path": f"{local}/orders_{{{{ ts_nodash }}}}.csv", "format": "csv"},
-            },
+            specs.file_destination("local_csv", f"{local}/orders_{{{{ ts_nodash }}}}.csv", format="csv"),
             # One S3 folder partitioned by status: each run adds its files.
-            {
-                "id": "s3_parts",
-                "module": "destination.file",
-                "config": {
-                    "path": f"s3://{s3_bucket}/orders/",
-                    "conn_id": "logidata_s3",
-                    "partition_by": ["status"],
-                },
-            },
+            specs.file_destination(
+                "s3_parts", f"s3://{s3_bucket}/orders/", conn_id="logidata_s3", partition_by=["status"]
+            ),
             # One S3 Parquet file: each run rewrites it with its rows plus the new ones.
-            {
-                "id": "s3_file",
-                "module": "destination.file",
-                "config": {"path": f"s3://{s3_bucket}/all_orders.parquet", "conn_id": "logidata_s3"},
-            },
+            specs.file_destination("s3_file", f"s3://{s3_bucket}/all_orders.parquet", conn_id="logidata_s3"),
         ],
-        "edges": [
-            {"source": "orders", "target": "local_csv"},
-            {"source": "orders", "target": "s3_parts"},
-            {"source": "orders", "target": "s3_file"},
-        ],
-    }
+        dag_id,
+    )
     reads = []
     for day in (1, 2, 3):
         if day == 2:
@@ -280,43 +236,17 @@ def test_interval_rerun_replaces_the_day(run_pipeline: Any, pg: Any, pg_conn_id:
 
     events_table(pg)
     folder = tmp_path / "events"
-    spec = {
-        "id": "inc_interval_rerun",
-        "engine": "etl",
-        "schedule": "@daily",
-        "start_date": "2024-01-01T00:00:00Z",
-        "nodes": [
-            {
-                "id": "events",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": pg_conn_id,
-                    "table": "events",
-                    "incremental": {"column": "happened_at", "mode": "data_interval"},
-                },
-            },
-            {
-                "id": "append",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "ev_append"},
-            },
-            {
-                "id": "merge",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "ev_merge", "mode": "merge", "keys": ["id"]},
-            },
-            {
-                "id": "day_file",
-                "module": "destination.file",
-                "config": {"path": f"{folder}/day={{{{ ds }}}}/events.parquet"},
-            },
+    spec = specs.fan_out(
+        specs.incremental_source(pg_conn_id, "events", "happened_at", "data_interval"),
+        [
+            specs.pg_destination(pg_conn_id, "append", table="ev_append"),
+            specs.pg_destination(pg_conn_id, "merge", table="ev_merge", mode="merge", keys=["id"]),
+            specs.file_destination("day_file", f"{folder}/day={{{{ ds }}}}/events.parquet"),
         ],
-        "edges": [
-            {"source": "events", "target": "append"},
-            {"source": "events", "target": "merge"},
-            {"source": "events", "target": "day_file"},
-        ],
-    }
+        "inc_interval_rerun",
+        engine="etl",
+        **specs.DAILY,
+    )
     loaded: set[int] = set()
     # The run at Jan 2 00:00 reads Jan 1; run Jan 2, Jan 3, then Jan 2 and Jan 3 again (reruns), Jan 4.
     for day in (2, 3, 2, 3, 4):
@@ -338,30 +268,16 @@ def test_interval_rerun_replaces_the_day(run_pipeline: Any, pg: Any, pg_conn_id:
 def test_interval_rerun_through_elt(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
     """The pushed-down path replaces the interval the same way, in its one transaction."""
     events_table(pg)
-    spec = {
-        "id": "inc_interval_elt",
-        "engine": "elt",
-        "schedule": "@daily",
-        "start_date": "2024-01-01T00:00:00Z",
-        "nodes": [
-            {
-                "id": "events",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": pg_conn_id,
-                    "table": "events",
-                    "incremental": {"column": "happened_at", "mode": "data_interval"},
-                },
-            },
+    spec = specs.linear(
+        [
+            specs.incremental_source(pg_conn_id, "events", "happened_at", "data_interval"),
             {"id": "keep", "module": "filter_rows", "config": {"condition": "id % 2 = 0"}},
-            {
-                "id": "load",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "ev_elt"},
-            },
+            specs.pg_destination(pg_conn_id, "load", table="ev_elt"),
         ],
-        "edges": [{"source": "events", "target": "keep"}, {"source": "keep", "target": "load"}],
-    }
+        "inc_interval_elt",
+        engine="elt",
+        **specs.DAILY,
+    )
     for day in (2, 2, 3, 2):
         dag_run, _ = run_pipeline(spec, logical_date=dt.datetime(2024, 1, day, tzinfo=UTC))
         assert str(dag_run.state) == "success", states(dag_run)
@@ -377,27 +293,14 @@ def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_
         "INSERT INTO feed SELECT g, 'v' || (g % 5), timestamptz '2024-01-01 00:00+00' + (g / 10) * interval '1 s' "
         "FROM generate_series(1, 2000) g"
     )
-    spec = {
-        "id": dag_id,
-        "nodes": [
-            {
-                "id": "feed",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": pg_conn_id,
-                    "table": "feed",
-                    "incremental": {"column": "at", "mode": "cursor"},
-                },
-            },
+    spec = specs.linear(
+        [
+            specs.incremental_source(pg_conn_id, "feed", "at"),
             {"id": "keep", "module": "filter_rows", "config": {"condition": "v <> 'v4'"}},
-            {
-                "id": "load",
-                "module": "destination.postgres",
-                "config": {"conn_id": pg_conn_id, "table": "feed_copy"},
-            },
+            specs.pg_destination(pg_conn_id, "load", table="feed_copy"),
         ],
-        "edges": [{"source": "feed", "target": "keep"}, {"source": "keep", "target": "load"}],
-    }
+        dag_id,
+    )
     expected = "SELECT * FROM feed WHERE v <> 'v4'"
 
     def run() -> Any:
@@ -436,27 +339,14 @@ def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_
 
 
 def cursor_pipeline(dag_id: str, conn_id: str, engine: str) -> dict[str, Any]:
-    return {
-        "id": dag_id,
-        "engine": engine,
-        "nodes": [
-            {
-                "id": "orders",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": conn_id,
-                    "table": "orders",
-                    "incremental": {"column": "updated_at", "mode": "cursor"},
-                },
-            },
-            {
-                "id": "load",
-                "module": "destination.postgres",
-                "config": {"conn_id": conn_id, "table": "orders_copy"},
-            },
+    return specs.linear(
+        [
+            specs.incremental_source(conn_id, "orders", "updated_at"),
+            specs.pg_destination(conn_id, "load", table="orders_copy"),
         ],
-        "edges": [{"source": "orders", "target": "load"}],
-    }
+        dag_id,
+        engine=engine,
+    )
 
 
 def test_cursor_with_engine_auto_runs_as_etl(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,9 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import specs
 
 pytestmark = pytest.mark.integration
 
@@ -305,10 +309,6 @@ def s3_harness(harness: Harness, s3_server: str, s3_bucket: str) -> Harness:
     return harness
 
 
-def destination(conn_id: str, table: str, **extra: Any) -> dict[str, Any]:
-    return {"conn_id": conn_id, "schema": SCHEMA, "table": table, **extra}
-
-
 # --- cursor ---------------------------------------------------------------------------------------------
 
 CURSOR_DAG = "inc_property_cursor"
@@ -339,44 +339,18 @@ COMMITTED = {"state_denied", "cursor_not_saved"}
 
 
 def cursor_spec(conn_id: str, root: Path, bucket: str) -> dict[str, Any]:
-    return {
-        "id": CURSOR_DAG,
-        "nodes": [
-            {
-                "id": "feed",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": conn_id,
-                    "schema": SCHEMA,
-                    "table": "feed",
-                    "incremental": {"column": "at", "mode": "cursor"},
-                },
-            },
-            {"id": "app", "module": "destination.postgres", "config": destination(conn_id, "app_copy")},
-            {
-                "id": "mrg",
-                "module": "destination.postgres",
-                "config": destination(conn_id, "mrg_copy", mode="merge", keys=["id"]),
-            },
-            {"id": "folder", "module": "destination.file", "config": {"path": f"{root}/folder/"}},
-            {
-                "id": "per_run",
-                "module": "destination.file",
-                "config": {"path": f"{root}/runs/feed_{{{{ ts_nodash }}}}.parquet"},
-            },
-            {
-                "id": "per_run_folder",
-                "module": "destination.file",
-                "config": {"path": f"{root}/run_folders/{{{{ ts_nodash }}}}/"},
-            },
-            {
-                "id": "s3_folder",
-                "module": "destination.file",
-                "config": {"path": f"s3://{bucket}/feed/", "conn_id": "logidata_s3"},
-            },
+    return specs.fan_out(
+        specs.incremental_source(conn_id, "feed", "at", schema=SCHEMA),
+        [
+            specs.pg_destination(conn_id, "app", schema=SCHEMA, table="app_copy"),
+            specs.pg_destination(conn_id, "mrg", schema=SCHEMA, table="mrg_copy", mode="merge", keys=["id"]),
+            specs.file_destination("folder", f"{root}/folder/"),
+            specs.file_destination("per_run", f"{root}/runs/feed_{{{{ ts_nodash }}}}.parquet"),
+            specs.file_destination("per_run_folder", f"{root}/run_folders/{{{{ ts_nodash }}}}/"),
+            specs.file_destination("s3_folder", f"s3://{bucket}/feed/", conn_id="logidata_s3"),
         ],
-        "edges": [{"source": "feed", "target": t} for t in CURSOR_DESTINATIONS],
-    }
+        CURSOR_DAG,
+    )
 
 
 class CursorLoads(RuleBasedStateMachine):
@@ -580,36 +554,17 @@ INTERVAL_FAILURES = (
 
 
 def interval_spec(conn_id: str, root: Path) -> dict[str, Any]:
-    return {
-        "id": INTERVAL_DAG,
-        "engine": "etl",
-        "schedule": "@daily",
-        "start_date": "2024-01-01T00:00:00Z",
-        "nodes": [
-            {
-                "id": "events",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": conn_id,
-                    "schema": SCHEMA,
-                    "table": "events",
-                    "incremental": {"column": "at", "mode": "data_interval"},
-                },
-            },
-            {"id": "app", "module": "destination.postgres", "config": destination(conn_id, "ev_app")},
-            {
-                "id": "mrg",
-                "module": "destination.postgres",
-                "config": destination(conn_id, "ev_mrg", mode="merge", keys=["id"]),
-            },
-            {
-                "id": "day_file",
-                "module": "destination.file",
-                "config": {"path": f"{root}/days/day={{{{ ds }}}}/events.parquet"},
-            },
+    return specs.fan_out(
+        specs.incremental_source(conn_id, "events", "at", "data_interval", schema=SCHEMA),
+        [
+            specs.pg_destination(conn_id, "app", schema=SCHEMA, table="ev_app"),
+            specs.pg_destination(conn_id, "mrg", schema=SCHEMA, table="ev_mrg", mode="merge", keys=["id"]),
+            specs.file_destination("day_file", f"{root}/days/day={{{{ ds }}}}/events.parquet"),
         ],
-        "edges": [{"source": "events", "target": t} for t in ("app", "mrg", "day_file")],
-    }
+        INTERVAL_DAG,
+        engine="etl",
+        **specs.DAILY,
+    )
 
 
 class IntervalLoads(RuleBasedStateMachine):

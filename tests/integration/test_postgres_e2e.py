@@ -9,9 +9,14 @@ one cursor per destination, in ``logidata_cursor_state``; it used to be one Airf
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import specs
 
 pytestmark = pytest.mark.integration
 
@@ -106,29 +111,15 @@ def test_postgres_clean_dedupe_postgres(run_pipeline: Any, pg: Any, pg_conn_id: 
 
 
 def interval_spec(conn_id: str) -> dict[str, Any]:
-    return {
-        "id": "pg_daily_events",
-        "engine": "etl",
-        "schedule": "@daily",
-        "start_date": "2024-01-01T00:00:00Z",
-        "nodes": [
-            {
-                "id": "events",
-                "module": "source.postgres",
-                "config": {
-                    "conn_id": conn_id,
-                    "table": "events",
-                    "incremental": {"column": "happened_at", "mode": "data_interval"},
-                },
-            },
-            {
-                "id": "load",
-                "module": "destination.postgres",
-                "config": {"conn_id": conn_id, "table": "events_copy", "mode": "merge", "keys": ["id"]},
-            },
+    return specs.linear(
+        [
+            specs.incremental_source(conn_id, "events", "happened_at", "data_interval"),
+            specs.pg_destination(conn_id, "load", table="events_copy", mode="merge", keys=["id"]),
         ],
-        "edges": [{"source": "events", "target": "load"}],
-    }
+        "pg_daily_events",
+        engine="etl",
+        **specs.DAILY,
+    )
 
 
 def test_data_interval_three_days_and_rerun(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:

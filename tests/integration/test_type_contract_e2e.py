@@ -20,6 +20,7 @@ refuses; ``discard`` never rounds. ETL and ELT must reach the same outcome for e
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import specs
 
 pytestmark = pytest.mark.integration
 
@@ -519,31 +523,24 @@ def test_etl_and_elt_agree(types_db: Any, tmp_path: Path, case: Case, mode: str)
 # --- the issue's report, through the real DAG factory and dag.test() --------------------------------
 
 
+# The issue's sources, each loaded into a ``score integer`` table.
+REPRO_QUERIES = {
+    "float": "SELECT id, (id + 0.5)::float8 AS score FROM src",
+    "numeric": "SELECT id, id + 0.25 AS score FROM src",
+}
+
+
 def repro_spec(pid: str, conn_id: str, engine: str, mode: str) -> dict[str, Any]:
     """Two paths into two ``score integer`` tables: ``(id + 0.5)::float8`` and ``id + 0.25`` (numeric)."""
-    sources = {
-        "float": "SELECT id, (id + 0.5)::float8 AS score FROM src",
-        "numeric": "SELECT id, id + 0.25 AS score FROM src",
-    }
     nodes: list[dict[str, Any]] = []
     edges = []
-    for name, query in sources.items():
+    for name, query in REPRO_QUERIES.items():
+        nodes.append(specs.pg_source(conn_id, f"read_{name}", query=query))
         nodes.append(
-            {
-                "id": f"read_{name}",
-                "module": "source.postgres",
-                "config": {"conn_id": conn_id, "query": query},
-            }
+            specs.pg_destination(conn_id, f"write_{name}", table=f"out_{name}", on_schema_change=mode)
         )
-        nodes.append(
-            {
-                "id": f"write_{name}",
-                "module": "destination.postgres",
-                "config": {"conn_id": conn_id, "table": f"out_{name}", "on_schema_change": mode},
-            }
-        )
-        edges.append({"source": f"read_{name}", "target": f"write_{name}"})
-    return {"id": pid, "engine": engine, "nodes": nodes, "edges": edges}
+        edges.append((f"read_{name}", f"write_{name}"))
+    return specs.graph(nodes, edges, pid, engine=engine)
 
 
 @pytest.mark.parametrize("engine", ["auto", "elt", "etl"])
@@ -559,37 +556,27 @@ def test_issue_repro_through_dag_test(run_pipeline: Any, pg: Any, pg_conn_id: st
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
         if engine != "etl":  # same connection: auto pushes both paths down, as elt does
             assert sorted(t.task_id for t in dag.tasks) == ["write_float", "write_numeric"]
+        # Each table's (rows, column type).
         tables = {
             name: (
-                pg.execute(f"SELECT id, score FROM out_{name} ORDER BY id").fetchall(),
+                [tuple(r) for r in pg.execute(f"SELECT id, score FROM out_{name} ORDER BY id").fetchall()],
                 pg.execute(
                     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                     "WHERE attrelid = %s::regclass AND attname = 'score'",
                     (f"out_{name}",),
                 ).fetchone()[0],
             )
-            for name in ("float", "numeric")
+            for name in REPRO_QUERIES
         }
         if mode == "evolve":  # widened: every value kept, nothing rounded
             assert states["write_float"] == states["write_numeric"] == "success", states
-            assert tables["float"][1] == "double precision"
-            assert [tuple(r) for r in tables["float"][0]] == [
-                (1, 1),
-                (1001, 1001.5),
-                (1002, 1002.5),
-                (1003, 1003.5),
-            ]
-            assert tables["numeric"][1] == "numeric"
-            assert [tuple(r) for r in tables["numeric"][0]] == [
-                (1, 1),
-                (1001, 1001.25),
-                (1002, 1002.25),
-                (1003, 1003.25),
-            ]
+            assert tables == {
+                "float": ([(1, 1), (1001, 1001.5), (1002, 1002.5), (1003, 1003.5)], "double precision"),
+                "numeric": ([(1, 1), (1001, 1001.25), (1002, 1002.25), (1003, 1003.25)], "numeric"),
+            }
         else:  # fail and discard refuse: the tables hold what they held
             assert states["write_float"] == states["write_numeric"] == "failed", states
-            for name in ("float", "numeric"):
-                assert [tuple(r) for r in tables[name][0]] == [(1, 1)] and tables[name][1] == "integer"
+            assert tables == {name: ([(1, 1)], "integer") for name in REPRO_QUERIES}
 
 
 def test_issue_repro_messages(pg: Any, pg_conn_id: str, tmp_path: Path) -> None:
@@ -602,10 +589,6 @@ def test_issue_repro_messages(pg: Any, pg_conn_id: str, tmp_path: Path) -> None:
 
     pg.execute("CREATE TABLE src (id integer); INSERT INTO src VALUES (1001), (1002), (1003)")
     pg.execute("CREATE TABLE out (id integer, score integer)")
-    queries = {
-        "float": "SELECT id, (id + 0.5)::float8 AS score FROM src",
-        "numeric": "SELECT id, id + 0.25 AS score FROM src",
-    }
     expected = [
         (
             "float",
@@ -627,7 +610,7 @@ def test_issue_repro_messages(pg: Any, pg_conn_id: str, tmp_path: Path) -> None:
         ),
     ]
     for name, mode, text in expected:
-        source = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "query": queries[name]})
+        source = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "query": REPRO_QUERIES[name]})
         target = PostgresDestinationConfig.model_validate(
             {"conn_id": pg_conn_id, "table": "out", "on_schema_change": mode}
         )
