@@ -115,11 +115,15 @@ def write_file(
     except LogiDataTaskError:
         raise
     except (OSError, pa.ArrowException) as error:
-        raise LogiDataTaskError(
-            f"{owner}: could not write {uri}: {describe_error(error)}; the previous file, if any, is "
-            "unchanged. Check the path, its folder permissions and the connection."
-        ) from error
+        raise _write_failed(owner, uri, error) from error
     return {"uri": stats.uri, "rows": stats.rows, "format": config.format}
+
+
+def _write_failed(owner: str, uri: str, error: BaseException) -> LogiDataTaskError:
+    return LogiDataTaskError(
+        f"{owner}: could not write {uri}: {describe_error(error)}; the previous file, if any, is "
+        "unchanged. Check the path, its folder permissions and the connection."
+    )
 
 
 def target_uri(config: FileDestinationConfig, owner: str) -> str:
@@ -482,10 +486,7 @@ def append_to_file(
     except LogiDataTaskError:
         raise
     except (OSError, pa.ArrowException) as error:
-        raise LogiDataTaskError(
-            f"{owner}: could not write {uri}: {describe_error(error)}; the previous file, if any, is "
-            "unchanged. Check the path, its folder permissions and the connection."
-        ) from error
+        raise _write_failed(owner, uri, error) from error
     seconds = time.monotonic() - started
     if exists:
         held = "" if old_rows < 0 else f" to the {old_rows} rows"
