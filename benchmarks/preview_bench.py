@@ -1,14 +1,14 @@
 """``make bench`` preview section: p95 latency of a 100-row preview at the end of a five-node chain.
 
 Two sources, each 5 M rows (``--rows``) of the engine benchmark's messy data (``engine_data.py``):
-a CSV file and a PostgreSQL table (the same CSV loaded with ``COPY`` into a throw-away server,
-``pg_harness.py``). The chain is the engine benchmark's: source -> deduplicate -> clean_text ->
-parse_dates -> fill_nulls; the preview is of ``fill_missing`` (the last node), 100 rows, head sampling,
-through :func:`airflow_provider_logidata.preview.service.preview` with the real worker pool (warm workers,
-cache disabled so every run computes). Peers, measured in the same run: a hand-written DuckDB
-``SELECT * FROM read_csv(...) LIMIT 100`` and a psycopg ``SELECT * FROM orders LIMIT 100``, each in the
-benchmark process itself (no worker round trip, no transforms, no profile). Target: p95 < 1 s.
-Results go to ``results/preview.md``.
+a CSV file and a PostgreSQL table (the same CSV loaded with ``COPY`` into the test suite's throw-away
+server, ``tests/pg.py``, with its bulk-load settings). The chain is the engine benchmark's: source ->
+deduplicate -> clean_text -> parse_dates -> fill_nulls; the preview is of ``fill_missing`` (the last
+node), 100 rows, head sampling, through :func:`airflow_provider_logidata.preview.service.preview` with
+the real worker pool (warm workers, cache disabled so every run computes). Peers, measured in the same
+run: a hand-written DuckDB ``SELECT * FROM read_csv(...) LIMIT 100`` and a psycopg
+``SELECT * FROM orders LIMIT 100``, each in the benchmark process itself (no worker round trip, no
+transforms, no profile). Target: p95 < 1 s. Results go to ``results/preview.md``.
 
     .venv/bin/python benchmarks/preview_bench.py --rows 1000000 --repeats 10
 """
@@ -98,9 +98,9 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
     results: list[tuple[str, list[float]]] = []
     code = 0
     import duckdb
-    import pg_harness
 
     from airflow_provider_logidata.preview import service
+    from tests import pg as test_pg
 
     try:
         service.start()
@@ -125,7 +125,9 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
         )
         con.close()
         try:
-            with pg_harness.start_server() as server:
+            with test_pg.start_server(
+                bin_dir=os.environ.get("LOGIDATA_BENCH_PG_BIN"), settings=test_pg.BULK_LOAD_SETTINGS
+            ) as server:
                 print("preview: loading the CSV into PostgreSQL", flush=True)
                 os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = _load_postgres(server, csv_path)
                 pg_doc = _chain_pipeline(
@@ -149,7 +151,7 @@ def run(*, rows: int = 5_000_000, repeats: int = 20, output: Path | None = None,
                             ),
                         )
                     )
-        except pg_harness.PostgresUnavailable as error:
+        except test_pg.PostgresUnavailable as error:
             print(f"preview: PostgreSQL part not run: {error}", flush=True)
             code = 1
     finally:

@@ -8,6 +8,10 @@ newest ``/usr/lib/postgresql/<version>/bin``, else ``initdb``/``pg_ctl`` on ``PA
 the fixture fails with a message saying what to install (no skipping). A watchdog process stops the server
 and deletes its folder when the test process ends, even when it is killed.
 
+``start_server()`` is the same server outside pytest: the benchmarks (``benchmarks/engine_bench.py``,
+``benchmarks/preview_bench.py``) start it with ``BULK_LOAD_SETTINGS`` and run ``psql`` against it
+(``psql_args``/``psql_env``); it raises ``PostgresUnavailable`` where the fixture fails.
+
 ``pg_database``: a fresh database per test. ``pg_conn_id``: the Airflow connection id (set through the
 environment variable ``AIRFLOW_CONN_<ID>``, conn_type ``postgres``) of that database, so
 ``PostgresHook(postgres_conn_id=...)`` and the LogiData modules reach it. ``pg``: a psycopg 3 connection
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,19 @@ import pytest
 
 PG_USER = "postgres"  # the database superuser created by initdb (and the OS user when running as root)
 CONN_ID = "logidata_pg"
+# A throw-away server: durability is not needed, speed is.
+SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "50",
+    "shared_buffers": "128MB",
+}
+BULK_LOAD_SETTINGS = {"max_wal_size": "4GB", "shared_buffers": "256MB"}  # on top of SETTINGS, for benchmarks
+
+
+class PostgresUnavailable(RuntimeError):
+    """No usable PostgreSQL binaries or OS user, or the server did not start; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +91,21 @@ class PostgresServer:
             }
         )
 
+    def psql_env(self) -> dict[str, str]:
+        """The environment for ``psql_args`` (the password)."""
+        return {**os.environ, "PGPASSWORD": self.password}
 
-def find_bin_dir() -> Path:
-    """Folder holding ``initdb``, ``pg_ctl`` and ``postgres``; fails with what to install."""
-    candidates: list[Path] = []
-    override = os.environ.get("LOGIDATA_TEST_PG_BIN")
-    if override:
-        candidates.append(Path(override))
+    def psql_args(self, dbname: str) -> list[str]:
+        """A ``psql`` command line (no psqlrc, quiet, stop on error) connected to ``dbname``."""
+        psql = self.bin_dir / "psql"
+        binary = str(psql) if psql.is_file() else (shutil.which("psql") or "psql")
+        return [binary, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.host, "-p", str(self.port), "-U",
+                self.user, "-d", dbname]  # fmt: skip
+
+
+def find_bin_dir(preferred: str | Path | None = None) -> Path:
+    """Folder with ``initdb``, ``pg_ctl`` and ``postgres`` (``preferred`` first); raises what to install."""
+    candidates = [Path(folder) for folder in (preferred, os.environ.get("LOGIDATA_TEST_PG_BIN")) if folder]
     debian = Path("/usr/lib/postgresql")
     if debian.is_dir():
         versions = sorted(
@@ -93,11 +118,10 @@ def find_bin_dir() -> Path:
     for folder in candidates:
         if all((folder / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
             return folder
-    pytest.fail(
+    raise PostgresUnavailable(
         "PostgreSQL server binaries not found (looked in $LOGIDATA_TEST_PG_BIN, /usr/lib/postgresql/*/bin "
         "and PATH). Install the server, e.g. `apt-get install -y postgresql-15` on Debian, or set "
-        "LOGIDATA_TEST_PG_BIN to the folder holding initdb, pg_ctl and postgres.",
-        pytrace=False,
+        "LOGIDATA_TEST_PG_BIN to the folder holding initdb, pg_ctl and postgres."
     )
 
 
@@ -119,7 +143,7 @@ def _as_server_user(command: list[str]) -> list[str]:
         import shlex
 
         return [su, PG_USER, "-s", "/bin/sh", "-c", shlex.join(command)]
-    pytest.fail("running as root but neither runuser nor su is available to start PostgreSQL", pytrace=False)
+    raise PostgresUnavailable("running as root but neither runuser nor su is available to start PostgreSQL")
 
 
 def _run(command: list[str], what: str, log_file: Path | None = None) -> None:
@@ -128,10 +152,9 @@ def _run(command: list[str], what: str, log_file: Path | None = None) -> None:
         log_text = ""
         if log_file is not None and log_file.exists():
             log_text = "\nserver log:\n" + log_file.read_text(errors="replace")[-3000:]
-        pytest.fail(
+        raise PostgresUnavailable(
             f"{what} failed ({result.returncode}): {' '.join(command)}\n{result.stdout}\n{result.stderr}"
-            f"{log_text}",
-            pytrace=False,
+            f"{log_text}"
         )
 
 
@@ -146,8 +169,12 @@ shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def start_server() -> Iterator[PostgresServer]:
-    bin_dir = find_bin_dir()
+def start_server(
+    *, bin_dir: str | Path | None = None, settings: Mapping[str, str] | None = None
+) -> Iterator[PostgresServer]:
+    """Start a throw-away server (see the module docstring); ``bin_dir`` is tried before the usual places,
+    ``settings`` (``postgresql.conf`` name -> value) go on top of ``SETTINGS``."""
+    bin_dir = find_bin_dir(bin_dir)
     # As root, under /tmp: the folder must be reachable by the postgres user (a private $TMPDIR may not be).
     root = Path(tempfile.mkdtemp(prefix="logidata-pg-", dir="/tmp" if os.geteuid() == 0 else None))
     data_dir = root / "data"
@@ -161,11 +188,10 @@ def start_server() -> Iterator[PostgresServer]:
         try:
             account = pwd.getpwnam(PG_USER)
         except KeyError:
-            pytest.fail(
+            raise PostgresUnavailable(
                 f"running as root, and there is no {PG_USER!r} OS user to run PostgreSQL as (the Debian "
-                "package creates it); create it or run the tests as a regular user",
-                pytrace=False,
-            )
+                "package creates it); create it or run the tests as a regular user"
+            ) from None
         for path in (root, socket_dir, pw_file):
             os.chown(path, account.pw_uid, account.pw_gid)
     lib_dir = bin_dir.parent / "lib"
@@ -189,21 +215,13 @@ def start_server() -> Iterator[PostgresServer]:
             ),
             "initdb",
         )
-        settings = [
-            "listen_addresses='127.0.0.1'",
-            f"unix_socket_directories='{socket_dir}'",
-            # A throw-away server: durability is not needed, speed is.
-            "fsync=off",
-            "synchronous_commit=off",
-            "full_page_writes=off",
-            "max_connections=50",
-            "shared_buffers=128MB",
-        ]
+        conf = {"listen_addresses": "127.0.0.1", "unix_socket_directories": str(socket_dir), **SETTINGS}
         if stat_statements:
-            settings.append("shared_preload_libraries='pg_stat_statements'")
+            conf["shared_preload_libraries"] = "pg_stat_statements"
+        conf.update(settings or {})
         # Root may append to the postgres-owned file directly; its ownership does not change.
-        with (data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# logidata test suite\n" + "\n".join(settings) + "\n")
+        with (data_dir / "postgresql.conf").open("a") as file:
+            file.write("\n# logidata test suite\n" + "".join(f"{k} = '{v}'\n" for k, v in conf.items()))
         # Stops the server and deletes the folder when this process ends, however it ends (even killed):
         # it waits for end-of-file on a pipe that only this process holds open.
         stop = _as_server_user(
@@ -255,8 +273,8 @@ def start_server() -> Iterator[PostgresServer]:
             time.sleep(0.2)  # the port was taken in between: try another one
         if server is None:
             log_text = log_file.read_text(errors="replace")[-3000:] if log_file.exists() else ""
-            pytest.fail(
-                f"PostgreSQL did not start:\n{result.stdout}\n{result.stderr}\n{log_text}", pytrace=False
+            raise PostgresUnavailable(
+                f"PostgreSQL did not start:\n{result.stdout}\n{result.stderr}\n{log_text}"
             )
         try:
             _wait_ready(server)
@@ -294,8 +312,11 @@ def _wait_ready(server: PostgresServer, timeout: float = 30.0) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session (see the module docstring)."""
-    with start_server() as server:
-        yield server
+    try:
+        with start_server() as server:
+            yield server
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture
