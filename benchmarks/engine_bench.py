@@ -17,7 +17,8 @@ Contenders, interleaved per repeat so drift on the machine affects all alike:
   tiny pipeline; reported separately);
 - PostgreSQL load (``load`` section): ``psql \\copy`` of the CSV (the limit) and LogiData's
   ``destination.postgres`` writing the source task's staged Parquet of the same data, when that module
-  exists.
+  exists. Both load into the test suite's throw-away server (``tests/pg.py``) with its bulk-load settings;
+  binaries from ``$LOGIDATA_BENCH_PG_BIN``, else where the tests find them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(REPO))  # for ``tests.pg``, the test suite's PostgreSQL server
 
 import engine_data  # noqa: E402  (sibling module; benchmarks/ is not a package)
 
@@ -48,7 +50,7 @@ TASK_TIMEOUT_S = 3600
 LOADER_FILE = REPO / "dags" / "logidata_pipelines.py"
 PG_MODULE_FILES = (
     REPO / "airflow_provider_logidata" / "modules" / "postgres.py",
-    REPO / "airflow_provider_logidata" / "engine" / "postgres.py",
+    REPO / "airflow_provider_logidata" / "engine" / "pg_load.py",  # registers destination.postgres
 )
 PG_CONN_ID = "logidata_bench_pg"
 PG_TABLE = "bench_orders"
@@ -393,16 +395,18 @@ def _pg_module_present() -> tuple[bool, str]:
 def measure_load(
     bench: Bench, rows: int, csv: str, repeats: int, source_handle: dict[str, Any] | None
 ) -> LoadResult:
-    import pg_harness
+    from tests import pg as test_pg
 
     psql = Contender("psql", rows)
     ld = Contender("ld-pg", rows)
     available, reason = _pg_module_present()
     result = LoadResult(rows, psql, ld, available, reason)
     try:
-        server_cm = pg_harness.start_server()
+        server_cm = test_pg.start_server(
+            bin_dir=os.environ.get("LOGIDATA_BENCH_PG_BIN"), settings=test_pg.BULK_LOAD_SETTINGS
+        )
         server = server_cm.__enter__()
-    except pg_harness.PostgresUnavailable as error:
+    except test_pg.PostgresUnavailable as error:
         psql.error = ld.error = f"PostgreSQL could not start: {error}"
         result.available = False
         result.reason = psql.error

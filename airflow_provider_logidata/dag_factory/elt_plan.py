@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 SOURCE = "source.postgres"
 DESTINATION = "destination.postgres"
-# Transforms with a PostgreSQL builder in ``engine.elt`` (semantics mirror the DuckDB builders). Spelled
-# out here because the DAG processor must not import the engine; a unit test checks that it equals the
-# builders ``engine.elt.ELT_TRANSFORMS`` registers.
+# Transforms with a PostgreSQL builder in ``engine.elt_steps`` or ``engine.elt_typed_steps`` (semantics
+# mirror the DuckDB builders). Spelled out here because the DAG processor must not import the engine; a
+# unit test checks that it equals the builders ``engine.elt_context.ELT_TRANSFORMS`` registers.
 ELT_MODULES: frozenset[str] = frozenset(
     {
         "select_columns",

@@ -167,7 +167,7 @@ class CursorState:
     """What one destination holds of one cursor source.
 
     ``value``: the largest cursor value it has loaded (as text PostgreSQL reads back, see
-    ``engine.postgres.cursor_text``), ``None`` for none. ``boundary``: hashes of the rows with that value
+    ``engine.pg_read_plan.cursor_text``), ``None`` for none. ``boundary``: hashes of the rows with that value
     it has landed, with their counts; ``"all"`` (a cursor of the one-Variable era: every row at the value
     was loaded) or ``"unknown"`` (more rows at the value than :data:`BOUNDARY_CAP`, kept by a merge
     destination, which does not need them: loading such a row again only merges it again). ``column``
@@ -395,12 +395,12 @@ def _remote_table_state(
     assert target.conn_id is not None
     import psycopg
 
-    from airflow_provider_logidata.engine import postgres
+    from airflow_provider_logidata.engine.pg_connect import confine, connect, statement_timeout_seconds
 
     schema = target.schema or "public"
     try:
-        with postgres.connect(target.conn_id, owner=owner, node_id=source) as con, con.transaction():
-            postgres.confine(con, seconds=postgres.statement_timeout_seconds())
+        with connect(target.conn_id, owner=owner, node_id=source) as con, con.transaction():
+            confine(con, seconds=statement_timeout_seconds())
             return read_table_state(con, schema, dag_id, source, target.task_id)
     except (LogiDataTaskError, psycopg.Error) as error:
         log.warning(

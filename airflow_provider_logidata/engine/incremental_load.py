@@ -1,7 +1,7 @@
 """A destination's side of incremental loads: replace a run's interval, filter and commit a cursor.
 
 Built from the input handles' ``meta["incremental"]`` (``engine.incremental``), by ``destination.postgres``
-(ETL: ``engine.postgres.load_postgres``; ELT: ``engine.elt.run_elt``, intervals only) and by
+(ETL: ``engine.pg_load.load_postgres``; ELT: ``engine.elt.run_elt``, intervals only) and by
 ``destination.file`` (``engine.destinations``).
 
 **Interval** (a ``data_interval`` source upstream): ``destination.postgres`` in mode ``append`` deletes the

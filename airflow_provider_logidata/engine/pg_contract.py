@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_logidata.engine import staging
     from airflow_provider_logidata.engine.logs import TaskLog
-    from airflow_provider_logidata.engine.postgres import LoadPlan
+    from airflow_provider_logidata.engine.pg_load_plan import LoadPlan
 
 # Errors that mean "this value cannot be stored as that type": data exceptions (22...), a domain's or a
 # column's check (23514), no such cast (42846).

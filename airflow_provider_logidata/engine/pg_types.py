@@ -24,7 +24,7 @@ Every pair gets a :class:`Rule` of one kind:
   (``'12.7'`` into ``numeric(10,0)``, ``'2024-01-05 10:30'`` into a date).
 
 Pure: no connection, no I/O. The SQL it returns is templates over ``{v}`` (the incoming value) built from
-type names PostgreSQL or ``engine.postgres.pg_type_for`` wrote, never from user text.
+type names PostgreSQL or ``engine.pg_load_plan.pg_type_for`` wrote, never from user text.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class PostgresSourceOperator(LogiDataSourceOperator):
         context: Context,
     ) -> StagingHandle:
         from airflow_provider_logidata.engine import incremental
-        from airflow_provider_logidata.engine import postgres as engine
+        from airflow_provider_logidata.engine.pg_read import read_postgres
 
         assert isinstance(config, PostgresSourceConfig)
         kwargs: dict[str, Any] = {"dag_id": self.dag_id}
@@ -77,7 +77,7 @@ class PostgresSourceOperator(LogiDataSourceOperator):
                 self.task_id,
                 ", ".join(d.task_id for d in destinations) or "no destination",
             )
-        return engine.read_postgres(config, self.task_id, self.staging_uri(context), log=self.log, **kwargs)
+        return read_postgres(config, self.task_id, self.staging_uri(context), log=self.log, **kwargs)
 
     def _rendered(self, item: dict[str, Any], context: Context) -> dict[str, Any]:
         """A destination's connection, schema and table as its task renders them in this run (a templated
@@ -160,6 +160,6 @@ class PostgresDestinationOperator(LogiDataDestinationOperator):
         context: Context,
     ) -> dict[str, Any]:
         # Importing the engine module registers the destination with the engine's ``DESTINATIONS``.
-        from airflow_provider_logidata.engine import postgres  # noqa: F401
+        from airflow_provider_logidata.engine import pg_load  # noqa: F401
 
         return super().run(config, handles, input_ids, context)

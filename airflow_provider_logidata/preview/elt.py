@@ -5,11 +5,11 @@ builder) runs in the database over the source's first rows (``LIMIT`` on the sou
 transaction that is always rolled back (builders may create ``pg_temp`` helper functions). The answer's
 ``sql`` is exactly what ran.
 
-Confinement as for a source preview (``engine.postgres.confine``): ``statement_timeout`` is the preview's
+Confinement as for a source preview (``engine.pg_connect.confine``): ``statement_timeout`` is the preview's
 time limit and ``client_connection_check_interval`` stops the query of a worker killed at that limit. The
 transaction itself cannot be read-only (the helpers are created in it), so every statement that runs the
-user's SQL, the sample included, runs in a read-only savepoint (``engine.elt.read_only_step``), and the
-user's conditions and expressions pass ``security.pg_sql`` before they are put into SQL.
+user's SQL, the sample included, runs in a read-only savepoint (``engine.elt_context.read_only_step``), and
+the user's conditions and expressions pass ``security.pg_sql`` before they are put into SQL.
 """
 
 from __future__ import annotations
@@ -29,10 +29,16 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     """The node's output sample computed in PostgreSQL, the SQL that ran and a row estimate."""
     import psycopg
 
-    from airflow_provider_logidata.engine import elt
-    from airflow_provider_logidata.engine import postgres as pgengine
+    from airflow_provider_logidata.engine import elt, elt_context
     from airflow_provider_logidata.engine.configs import validate_config
     from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+    from airflow_provider_logidata.engine.pg_connect import (
+        confine,
+        confinement_error,
+        connect,
+        statement_timeout_seconds,
+        warn_about_role,
+    )
     from airflow_provider_logidata.preview.execute import COUNT_PRESERVING
 
     assert plan.elt_path and plan.elt_conn_id
@@ -44,26 +50,26 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     validated_source = validate_config(source.module, source.config, source.id)
     assert isinstance(validated_source, PostgresSourceConfig)
     config = validated_source.model_copy(update={"incremental": None})
-    with pgengine.connect(plan.elt_conn_id, owner=owner, node_id=plan.node_id) as con:
-        pgengine.warn_about_role(con, plan.elt_conn_id, owner, log)
+    with connect(plan.elt_conn_id, owner=owner, node_id=plan.node_id) as con:
+        warn_about_role(con, plan.elt_conn_id, owner, log)
         try:
             with con.transaction(force_rollback=True):
-                pgengine.confine(con, seconds=pgengine.statement_timeout_seconds(), read_only=False)
+                confine(con, seconds=statement_timeout_seconds(), read_only=False)
                 select = elt.source_select(con, config, source.id, log, None)
                 select = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
                 helpers: dict[str, str] = {}
                 for step in steps:
-                    inputs = elt.describe(con, select, owner=node_label(step.module, step.id))
-                    builder = elt.ELT_TRANSFORMS[step.module]
+                    inputs = elt_context.describe(con, select, owner=node_label(step.module, step.id))
+                    builder = elt_context.ELT_TRANSFORMS[step.module]
                     validated = validate_config(step.module, step.config, step.id)
-                    ctx = elt.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
+                    ctx = elt_context.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
                     select = builder(ctx, f"(\n{select}\n)", [(c.name, c.type_sql) for c in inputs])
-                with con.cursor() as cur, elt.read_only_step(con):
+                with con.cursor() as cur, elt_context.read_only_step(con):
                     cur.execute(select.encode())
                     names = [column.name for column in cur.description or []]
                     fetched = cur.fetchall()
         except psycopg.Error as error:
-            confined = pgengine.confinement_error(error, owner, "the pushed-down preview")
+            confined = confinement_error(error, owner, "the pushed-down preview")
             if confined is not None:
                 raise confined from None
             raise LogiDataTaskError(

@@ -213,8 +213,8 @@ def sample_postgres(
 ) -> SourceSample:
     import pyarrow as pa
 
-    from airflow_provider_logidata.engine import postgres as pgengine
     from airflow_provider_logidata.engine.errors import node_label
+    from airflow_provider_logidata.engine.pg_read import open_stream
 
     validated = _validated("source.postgres", config, node_id)
     owner = node_label("source.postgres", node_id)
@@ -247,14 +247,14 @@ def sample_postgres(
         update={"table": None, "schema_name": None, "query": query, "incremental": None}
     )
     with contextlib.ExitStack() as stack:
-        stream = stack.enter_context(pgengine.open_stream(derived, node_id, log))
+        stream = stack.enter_context(open_stream(derived, node_id, log))
         batches = list(stream.batches)
         table = pa.Table.from_batches(batches, schema=stream.schema)
     if sampling == "random" and validated.table is not None and table.num_rows < min(rows, estimate or rows):
         # The sampled pages held too few rows (small or sparse table): sample rows instead of pages.
         query = _tablesample(relation, rows, percent, seed, "BERNOULLI")
         derived = derived.model_copy(update={"query": query})
-        with pgengine.open_stream(derived, node_id, log) as stream:
+        with open_stream(derived, node_id, log) as stream:
             table = pa.Table.from_batches(list(stream.batches), schema=stream.schema)
     return SourceSample(table=table, sql=query, row_count_estimate=estimate)
 
@@ -274,10 +274,10 @@ def _table_size(
     conn_id: str, schema: str | None, table: str, owner: str, node_id: str
 ) -> tuple[int | None, int | None]:
     """(estimated rows, pages) from ``pg_class``; ``None`` where unknown (never analysed, a view)."""
-    from airflow_provider_logidata.engine import postgres as pgengine
+    from airflow_provider_logidata.engine.pg_connect import connect
 
     name = _quoted_relation(schema, table)
-    with pgengine.connect(conn_id, owner=owner, node_id=node_id) as con:
+    with connect(conn_id, owner=owner, node_id=node_id) as con:
         try:
             found = con.execute(
                 "SELECT reltuples::bigint, relpages FROM pg_class WHERE oid = to_regclass(%s)", (name,)

@@ -25,9 +25,10 @@ ALTER SYSTEM, DML, DDL, SELECT ... INTO and data-modifying CTEs are refused). A 
 is refused: it cannot be checked.
 
 This is one layer of several: source queries and previews also run in a READ ONLY transaction that is
-rolled back, under ``statement_timeout`` (see ``engine.postgres``), and the README advises connecting with
-a least-privilege role. ``pg_sleep`` stays allowed: ``statement_timeout`` bounds it. Functions a DBA
-created that wrap a denied one cannot be seen from the query's text: only privileges help there.
+rolled back, under ``statement_timeout`` (see ``engine.pg_connect.confine``), and the README advises
+connecting with a least-privilege role. ``pg_sleep`` stays allowed: ``statement_timeout`` bounds it.
+Functions a DBA created that wrap a denied one cannot be seen from the query's text: only privileges help
+there.
 
 Light at import time (sqlglot is imported on first use): the DAG processor imports the validators.
 """
@@ -336,7 +337,7 @@ def check_pg_sql(
     ``dialect`` is the sqlglot dialect the text is written in (an expression written for DuckDB and pushed
     down after translation is checked in ``duckdb`` at validation and again, translated, in ``postgres``
     when it runs). A query holding Jinja templates (``{{ ds }}``) is checked for functions now and checked
-    whole, statement included, once rendered (``engine.postgres`` checks the rendered query before it
+    whole, statement included, once rendered (``engine.pg_read`` checks the rendered query before it
     runs). ``writable``: the SQL may run in a read-write transaction, where ``nextval``/``setval`` are
     refused too (default: expressions yes, queries no, since source queries run read-only; the ELT
     executor passes ``True`` for the source query it pushes into its ``INSERT ... SELECT``).

@@ -416,7 +416,8 @@ def destination(schema: str, table: str, mode: str) -> Any:
 def load_etl(db: Any, schema: str, mode: str, staged: Path) -> Outcome:
     """source.postgres -> destination.postgres through the engine: read, stage, then load."""
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
-    from airflow_provider_logidata.engine.postgres import load_postgres, read_postgres
+    from airflow_provider_logidata.engine.pg_load import load_postgres
+    from airflow_provider_logidata.engine.pg_read import read_postgres
     from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
 
     source = PostgresSourceConfig.model_validate({"conn_id": CONN_ID, "schema": schema, "table": "src"})
@@ -584,7 +585,8 @@ def test_issue_repro_messages(pg: Any, pg_conn_id: str, tmp_path: Path) -> None:
     message, naming column, types, the value and what it would become, and the fix."""
     from airflow_provider_logidata.engine.elt import run_elt
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
-    from airflow_provider_logidata.engine.postgres import load_postgres, read_postgres
+    from airflow_provider_logidata.engine.pg_load import load_postgres
+    from airflow_provider_logidata.engine.pg_read import read_postgres
     from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
 
     pg.execute("CREATE TABLE src (id integer); INSERT INTO src VALUES (1001), (1002), (1003)")

@@ -101,6 +101,7 @@ def test_cursor_source_blocks() -> None:
 def test_elt_modules_are_exactly_the_registered_builders() -> None:
     # The planner (parsed by the DAG processor) lists the modules without importing the engine.
     from airflow_provider_logidata.dag_factory.elt_plan import ELT_MODULES
-    from airflow_provider_logidata.engine.elt import ELT_TRANSFORMS
+    from airflow_provider_logidata.engine import elt  # noqa: F401  (registers the builders)
+    from airflow_provider_logidata.engine.elt_context import ELT_TRANSFORMS
 
     assert set(ELT_TRANSFORMS) == ELT_MODULES

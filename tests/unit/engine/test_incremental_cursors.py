@@ -26,7 +26,8 @@ import pytest
 from airflow_provider_logidata.engine import incremental, incremental_load, runner
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.incremental import CursorDestination, CursorRead, CursorState
-from airflow_provider_logidata.engine.postgres import load_postgres, read_postgres
+from airflow_provider_logidata.engine.pg_load import load_postgres
+from airflow_provider_logidata.engine.pg_read import read_postgres
 from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
 
 DAG = "d"

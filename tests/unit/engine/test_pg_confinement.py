@@ -35,8 +35,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
-from airflow_provider_logidata.engine import elt
-from airflow_provider_logidata.engine import postgres as pgengine
+from airflow_provider_logidata.engine import elt, elt_context, pg_connect, pg_load, pg_read
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
 
@@ -84,7 +83,7 @@ def test_dangerous_source_query_is_refused_at_validation_and_at_run_time(
         PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "query": query})
     output = tmp_path / "src" / "part-00000.parquet"
     with pytest.raises(LogiDataTaskError) as raised:
-        pgengine.read_postgres(bypassed(pg_conn_id, query), "src", str(output), log=log)
+        pg_read.read_postgres(bypassed(pg_conn_id, query), "src", str(output), log=log)
     message = str(raised.value)
     assert message.startswith("source.postgres node 'src': function ")
     assert f"function {function}()" in message and "is not allowed" in message
@@ -105,7 +104,7 @@ def no_statement_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bypass the engine's own statement and function check too: only the transaction is left."""
     from airflow_provider_logidata.security.pg_sql import _strip_semicolons
 
-    monkeypatch.setattr(pgengine, "check_select", lambda query: _strip_semicolons(query).rstrip())
+    monkeypatch.setattr(pg_read, "check_select", lambda query: _strip_semicolons(query).rstrip())
 
 
 def test_even_unchecked_a_large_object_does_not_survive(
@@ -113,7 +112,7 @@ def test_even_unchecked_a_large_object_does_not_survive(
 ) -> None:
     before = large_objects(pg)
     # lo_from_bytea is not refused by READ ONLY: the rollback of the source's transaction undoes it.
-    handle = pgengine.read_postgres(
+    handle = pg_read.read_postgres(
         bypassed(pg_conn_id, "SELECT lo_from_bytea(0, 'planted'::bytea) AS o"),
         "src",
         str(tmp_path / "src" / "part-00000.parquet"),
@@ -136,17 +135,17 @@ def test_even_unchecked_writes_fail_in_the_read_only_transaction(
 ) -> None:
     pg.execute("CREATE SEQUENCE s")
     with pytest.raises(LogiDataTaskError, match=r"read-only transaction") as raised:
-        pgengine.read_postgres(bypassed(pg_conn_id, query), "src", str(tmp_path / "o.parquet"), log=log)
+        pg_read.read_postgres(bypassed(pg_conn_id, query), "src", str(tmp_path / "o.parquet"), log=log)
     assert "a source query runs in a read-only transaction: it may only read" in str(raised.value)
     assert pg.execute("SELECT last_value, is_called FROM s").fetchone() == (1, False)
 
 
 def test_confine_makes_the_transaction_read_only_and_bounded(pg: Any, pg_conn_id: str, log: Any) -> None:
     before = large_objects(pg)
-    with pgengine.connect(pg_conn_id, owner="test", node_id="src") as con:
+    with pg_connect.connect(pg_conn_id, owner="test", node_id="src") as con:
         con.read_only = True
         with con.transaction(force_rollback=True):
-            pgengine.confine(con, seconds=7)
+            pg_connect.confine(con, seconds=7)
             shown = con.execute(
                 "SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'), "
                 "current_setting('client_connection_check_interval')"
@@ -171,7 +170,7 @@ def test_the_source_transaction_is_really_read_only(
         "current_setting('transaction_isolation') AS iso"
     )
     config = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "query": query})
-    handle = pgengine.read_postgres(config, "src", str(tmp_path / "a.parquet"), log=log)
+    handle = pg_read.read_postgres(config, "src", str(tmp_path / "a.parquet"), log=log)
     import pyarrow.parquet as pq
 
     assert pq.read_table(handle["uri"]).to_pylist() == [
@@ -179,7 +178,7 @@ def test_the_source_transaction_is_really_read_only(
     ]
     # 0: LogiData sets no limit; the server's (or role's) own setting applies.
     monkeypatch.setenv("AIRFLOW__LOGIDATA__SOURCE_STATEMENT_TIMEOUT", "0")
-    handle = pgengine.read_postgres(config, "src", str(tmp_path / "b.parquet"), log=log)
+    handle = pg_read.read_postgres(config, "src", str(tmp_path / "b.parquet"), log=log)
     assert pq.read_table(handle["uri"]).column("st").to_pylist() == ["0"]
 
 
@@ -210,7 +209,7 @@ def test_statement_timeout_stops_a_long_source_query(
         {"conn_id": pg_conn_id, "query": "SELECT x FROM pg_sleep(60.5), (VALUES (1)) AS v(x)"}
     )
     with pytest.raises(LogiDataTaskError) as raised:
-        pgengine.read_postgres(config, "src", str(tmp_path / "o.parquet"), log=log)
+        pg_read.read_postgres(config, "src", str(tmp_path / "o.parquet"), log=log)
     message = str(raised.value)
     assert "ran longer than [logidata] source_statement_timeout (1 s)" in message
     assert "raise source_statement_timeout (0: no limit)" in message
@@ -220,7 +219,7 @@ def test_statement_timeout_stops_a_long_source_query(
 KILLED_CLIENT = textwrap.dedent(
     """
     import sys
-    from airflow_provider_logidata.engine.postgres import read_postgres
+    from airflow_provider_logidata.engine.pg_read import read_postgres
     from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
 
     config = PostgresSourceConfig.model_validate(
@@ -323,8 +322,11 @@ def test_elt_statement_timeout(pg: Any, pg_conn_id: str, log: Any, monkeypatch: 
 
 def test_read_only_step_refuses_writes_and_rolls_back(pg: Any, pg_conn_id: str) -> None:
     pg.execute("CREATE SEQUENCE s")
-    with pgengine.connect(pg_conn_id, owner="test", node_id="x") as con, con.transaction(force_rollback=True):
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), elt.read_only_step(con):
+    with (
+        pg_connect.connect(pg_conn_id, owner="test", node_id="x") as con,
+        con.transaction(force_rollback=True),
+    ):
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), elt_context.read_only_step(con):
             con.execute("SELECT nextval('s')")
         # The step ended: the enclosing (ELT) transaction may write again, e.g. its helper functions.
         assert con.execute("SHOW transaction_read_only").fetchone() == ("off",)
@@ -417,7 +419,7 @@ def test_superuser_warning_in_task_logs(
 ) -> None:
     from airflow_provider_logidata.engine.pg_checks import is_superuser
 
-    handle = pgengine.read_postgres(
+    handle = pg_read.read_postgres(
         PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "table": "t"}),
         "src",
         str(tmp_path / "src" / "part-00000.parquet"),
@@ -429,7 +431,7 @@ def test_superuser_warning_in_task_logs(
         "a superuser" in warnings
     )
     assert "Give the connection a role that may only read" in warnings
-    pgengine.load_postgres(
+    pg_load.load_postgres(
         PostgresDestinationConfig.model_validate({"conn_id": pg_conn_id, "table": "copy"}),
         "dst",
         [handle],
@@ -438,16 +440,16 @@ def test_superuser_warning_in_task_logs(
     assert f"destination.postgres node 'dst': the connection '{pg_conn_id}' logs in" in log.text("warning")
 
     plain_log = type(log)()
-    pgengine.read_postgres(
+    pg_read.read_postgres(
         PostgresSourceConfig.model_validate({"conn_id": plain_conn_id, "table": "t"}),
         "src",
         str(tmp_path / "plain" / "part-00000.parquet"),
         log=plain_log,
     )
     assert plain_log.text("warning") == ""
-    with pgengine.connect(plain_conn_id, owner="t", node_id="t") as con:
+    with pg_connect.connect(plain_conn_id, owner="t", node_id="t") as con:
         assert is_superuser(con) is False
-    with pgengine.connect(pg_conn_id, owner="t", node_id="t") as con:
+    with pg_connect.connect(pg_conn_id, owner="t", node_id="t") as con:
         assert is_superuser(con) is True
 
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from airflow_provider_logidata.engine import pg_copy, runner
-from airflow_provider_logidata.engine import postgres as _registers_destination  # noqa: F401
+from airflow_provider_logidata.engine import pg_load as _registers_destination  # noqa: F401
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
 UTC = dt.timezone.utc

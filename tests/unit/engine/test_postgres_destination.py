@@ -21,7 +21,7 @@ import pytest
 
 from airflow_provider_logidata.engine import runner, staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.postgres import load_postgres
+from airflow_provider_logidata.engine.pg_load import load_postgres
 from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
 
 UTC = dt.timezone.utc
@@ -463,7 +463,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from airflow_provider_logidata.engine.postgres import load_postgres
+    from airflow_provider_logidata.engine.pg_load import load_postgres
     from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
 
     config = PostgresDestinationConfig.model_validate(json.loads(sys.argv[1]))

@@ -19,7 +19,7 @@ import pytest
 
 from airflow_provider_logidata.engine import runner
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.postgres import read_postgres
+from airflow_provider_logidata.engine.pg_read import read_postgres
 from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
 
 UTC = dt.timezone.utc
@@ -191,7 +191,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     import pyarrow as pa
-    from airflow_provider_logidata.engine.postgres import read_postgres
+    from airflow_provider_logidata.engine.pg_read import read_postgres
     from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
 
     config = PostgresSourceConfig.model_validate(json.loads(sys.argv[1]))

@@ -1,0 +1,223 @@
+"""What every ELT step builder shares: the step's context (``EltContext``: connection, config, typed input
+columns, the ``pg_temp`` try-cast helpers), the registry of PostgreSQL builders (``ELT_TRANSFORMS``, filled
+by ``register_step`` in ``engine.elt_steps`` and ``engine.elt_typed_steps``), ``describe`` (a SELECT's
+columns without running it) and ``read_only_step`` (where the user's SQL is looked at).
+
+A builder is ``build(ctx, relation, columns) -> SELECT``, mirroring the DuckDB builder of
+``engine.transforms``. Identifiers go through ``quote_ident``, texts through ``quote_literal``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+
+from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.pg_connect import pg_error
+from airflow_provider_logidata.engine.pg_read_plan import plan_column
+from airflow_provider_logidata.engine.sql import quote_literal, resolve_column
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from airflow_provider_logidata.engine.logs import TaskLog
+    from airflow_provider_logidata.modules.base import ModuleConfig
+
+_INTEGER_TYPES = ("smallint", "integer", "bigint")
+_FLOAT_TYPES = ("real", "double precision")
+_TEXT_TYPES = ("text", "character varying", "character", "varchar", "bpchar")
+
+
+def base_type(type_sql: str) -> str:
+    return type_sql.split("(")[0].strip().lower()
+
+
+def is_text(type_sql: str) -> bool:
+    return base_type(type_sql) in _TEXT_TYPES
+
+
+def is_integer(type_sql: str) -> bool:
+    return base_type(type_sql) in _INTEGER_TYPES
+
+
+def is_numeric(type_sql: str) -> bool:
+    base = base_type(type_sql)
+    return base in _INTEGER_TYPES or base in _FLOAT_TYPES or base in ("numeric", "decimal")
+
+
+def is_temporal(type_sql: str) -> bool:
+    return base_type(type_sql) in (
+        "date",
+        "timestamp without time zone",
+        "timestamp with time zone",
+        "timestamp",
+    )
+
+
+Columns = list[tuple[str, str]]  # (name, PostgreSQL type as format_type writes it)
+
+
+@dataclass
+class Described:
+    name: str
+    oid: int
+    type_sql: str
+    precision: int | None
+    scale: int | None
+
+
+_TYPE_NAMES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
+    "varchar": "character varying",
+    "bpchar": "character",
+}
+
+
+def _type_name(display: str) -> str:
+    """psycopg's short type name (int4, numeric(6,2)) as SQL spells it (integer, numeric(6,2))."""
+    base, paren, rest = display.partition("(")
+    name = _TYPE_NAMES.get(base.strip(), base.strip())
+    for head in ("timestamp ", "time "):  # timestamp(3) with time zone: the precision before the zone
+        if paren and name.startswith(head):
+            return f"{head.strip()}({rest.rstrip(')')}) {name.removeprefix(head)}"
+    return name + paren + rest
+
+
+@contextlib.contextmanager
+def read_only_step(con: psycopg.Connection[Any]) -> Iterator[None]:
+    """A savepoint in which the transaction is read-only, always rolled back (fetch results inside).
+
+    The user's SQL (the source query, conditions, expressions) is described, pre-checked and, in a
+    preview, sampled here: even inside the ELT task's read-write transaction (it must write the
+    destination, and builders create ``pg_temp`` helper functions) such a step can write nothing, and
+    whatever it did is undone. The final ``INSERT ... SELECT`` of a run cannot be read-only; the user's
+    SQL in it passed ``security.pg_sql``.
+    """
+    with con.transaction(force_rollback=True):
+        con.execute("SET LOCAL transaction_read_only = on")
+        yield
+
+
+def describe(con: psycopg.Connection[Any], select: str, *, owner: str) -> list[Described]:
+    """Columns of a SELECT without running it (``LIMIT 0``), with ``format_type`` names."""
+    with con.cursor() as cur:
+        try:
+            with read_only_step(con):
+                cur.execute(pgsql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(pgsql.SQL(select)))  # type: ignore[arg-type]
+        except psycopg.Error as error:
+            raise LogiDataTaskError(f"{owner}: PostgreSQL rejects the step: {pg_error(error)}") from None
+        assert cur.description is not None
+        return [
+            Described(c.name, c.type_code, _type_name(c.type_display or "text"), c.precision, c.scale)
+            for c in cur.description
+        ]
+
+
+def check_pushed(ctx: EltContext, sql_text: str, what: str) -> None:
+    """The PostgreSQL form of a user's condition or expression, checked before it is put into SQL."""
+    from airflow_provider_logidata.security.pg_sql import check_pg_sql
+
+    try:
+        check_pg_sql(sql_text, kind="expression", dialect="postgres")
+    except ValueError as error:
+        raise ctx.error(f"{what}: {error}") from None
+
+
+@dataclass
+class EltContext:
+    con: psycopg.Connection[Any]
+    module: str
+    node_id: str
+    config: ModuleConfig
+    log: TaskLog
+    helpers: dict[str, str] = field(default_factory=dict)  # try-cast function name -> its CREATE
+    inputs: list[Described] = field(default_factory=list)  # the step's input columns, fully typed
+
+    @property
+    def owner(self) -> str:
+        return node_label(self.module, self.node_id)
+
+    def error(self, message: str) -> LogiDataTaskError:
+        return LogiDataTaskError(f"{self.owner}: {message}")
+
+    def column(self, name: str, columns: Columns) -> tuple[str, str]:
+        return resolve_column(name, columns, owner=self.owner)
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        try:
+            with read_only_step(self.con):  # a failing pre-query does not poison the load either
+                return list(self.con.execute(query))  # type: ignore[call-overload]
+        except psycopg.Error as error:
+            raise self.error(f"PostgreSQL rejects the step: {pg_error(error)}") from None
+
+    def try_cast(self, text_sql: str, target: str) -> str:
+        """SQL converting text to ``target`` as DuckDB's TRY_CAST does, null when it cannot."""
+        base = base_type(target)
+        value = "v"
+        guard = None
+        if base in _INTEGER_TYPES:
+            value = "round(v::numeric)"  # DuckDB accepts '3.5' and rounds it (half away from zero)
+        elif base == "date":
+            guard = r"^\s*-?\d{1,}-\d{1,2}-\d{1,2}\s*$"
+        elif base in ("timestamp", "timestamp without time zone"):
+            guard = r"^\s*-?\d{1,}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?)?\s*$"
+        name = "logidata_try_" + hashlib.sha1(target.encode()).hexdigest()[:12]
+        if name not in self.helpers:
+            body = f"RETURN ({value})::{target};"
+            if guard is not None:
+                body = f"IF v !~ {quote_literal(guard)} THEN RETURN NULL; END IF; " + body
+            create = (
+                f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS {target} LANGUAGE plpgsql "
+                f"IMMUTABLE AS $logidata$ BEGIN {body} EXCEPTION WHEN others THEN RETURN NULL; END "
+                "$logidata$"
+            )
+            self.con.execute(create)  # type: ignore[call-overload]
+            self.helpers[name] = create
+        return f"pg_temp.{name}({text_sql})"
+
+
+EltBuilder = "Callable[[EltContext, str, Columns], str]"
+ELT_TRANSFORMS: dict[str, Callable[[EltContext, str, Columns], str]] = {}
+
+
+def register_step(module: str) -> Callable[[Callable[[EltContext, str, Columns], str]], Any]:
+    def decorate(builder: Callable[[EltContext, str, Columns], str]) -> Any:
+        ELT_TRANSFORMS[module] = builder
+        return builder
+
+    return decorate
+
+
+def collated(column: str, pg_type: str) -> str:
+    """DuckDB compares text by code point: PostgreSQL's "C" collation."""
+    return f'{column} COLLATE "C"' if is_text(pg_type) else column
+
+
+def case_collation(con: psycopg.Connection[Any]) -> str:
+    """An ICU collation for Unicode-aware lower/upper (libc's C locale changes ASCII letters only)."""
+    row = con.execute("SELECT collname FROM pg_collation WHERE collname = 'und-x-icu'").fetchone()
+    return ' COLLATE "und-x-icu"' if row else ""
+
+
+def arrow_schema(final: list[Described]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(c.name, plan_column(c.name, c.oid, c.type_sql, c.precision, c.scale).arrow_type)
+            for c in final
+        ]
+    )
