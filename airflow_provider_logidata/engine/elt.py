@@ -99,22 +99,9 @@ def source_select(
         described = "query"
     available = describe(con, base, owner=owner)
     names = [c.name for c in available]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise LogiDataTaskError(
-            f"{owner}: the query returns several columns named {', '.join(map(repr, duplicates))}; "
-            "give each output column a distinct name (AS alias)"
-        )
-    by_name = {c.name: c for c in available}
-    selected = available
-    if config.columns:
-        missing = [n for n in config.columns if n not in by_name]
-        if missing:
-            raise LogiDataTaskError(
-                f"{owner}: column(s) {', '.join(map(repr, missing))} not in {described}; available "
-                f"columns: {', '.join(names) or '(none)'}. Fix columns in the node's config."
-            )
-        selected = [by_name[n] for n in config.columns]
+    selected = [
+        available[i] for i in pgread.pick_columns(names, config.columns, owner=owner, described=described)
+    ]
     items = []
     for column in selected:
         ref = f"q.{quote_ident(column.name)}"

@@ -46,6 +46,7 @@ from airflow_provider_logidata.engine.pg_read_plan import (
     cursor_start,
     cursor_text,
     describe_select,
+    pick_columns,
     plan_column,
     table_select,
 )
@@ -131,22 +132,8 @@ def open_stream(
                 base, described, what = sql.SQL(query), "query", "the query"
             available = describe_select(con, base, owner=owner, what=what)
             names = [name for name, *_ in available]
-            duplicates = sorted({name for name in names if names.count(name) > 1})
-            if duplicates:
-                raise LogiDataTaskError(
-                    f"{owner}: the query returns several columns named {', '.join(map(repr, duplicates))}; "
-                    "give each output column a distinct name (AS alias)"
-                )
-            by_name = {item[0]: item for item in available}
-            selected = available
-            if config.columns:
-                missing = [name for name in config.columns if name not in by_name]
-                if missing:
-                    raise LogiDataTaskError(
-                        f"{owner}: column(s) {', '.join(map(repr, missing))} not in {described}; available "
-                        f"columns: {', '.join(names) or '(none)'}. Fix columns in the node's config."
-                    )
-                selected = [by_name[name] for name in config.columns]
+            picked = pick_columns(names, config.columns, owner=owner, described=described)
+            selected = [available[i] for i in picked]
             columns = [plan_column(*item) for item in selected]
             conditions: list[sql.Composable] = []
             tracker: CursorTracker | None = None

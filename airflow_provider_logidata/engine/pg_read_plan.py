@@ -26,6 +26,8 @@ from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.pg_connect import confinement_error, pg_error
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow_provider_logidata.engine import incremental
     from airflow_provider_logidata.engine.logs import TaskLog
     from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
@@ -239,3 +241,28 @@ def cursor_condition(
         f"{node_id}: read rows with {column.name} >= {cursor_from!r}" + (f" ({standing})" if standing else "")
     )
     return cursor_from
+
+
+def pick_columns(
+    names: Sequence[str], wanted: Sequence[str] | None, *, owner: str, described: str
+) -> list[int]:
+    """The positions of the columns a source reads: ``wanted`` (the node's ``columns``), else all.
+
+    Shared by the ETL read and the ELT source SELECT, so both refuse the same inputs with the same words.
+    """
+    duplicates = sorted({name for name in names if list(names).count(name) > 1})
+    if duplicates:
+        raise LogiDataTaskError(
+            f"{owner}: the query returns several columns named {', '.join(map(repr, duplicates))}; "
+            "give each output column a distinct name (AS alias)"
+        )
+    if not wanted:
+        return list(range(len(names)))
+    index = {name: i for i, name in enumerate(names)}
+    missing = [name for name in wanted if name not in index]
+    if missing:
+        raise LogiDataTaskError(
+            f"{owner}: column(s) {', '.join(map(repr, missing))} not in {described}; available "
+            f"columns: {', '.join(names) or '(none)'}. Fix columns in the node's config."
+        )
+    return [index[name] for name in wanted]
