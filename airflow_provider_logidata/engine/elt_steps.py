@@ -27,6 +27,7 @@ from airflow_provider_logidata.engine.elt_context import (
 )
 from airflow_provider_logidata.engine.pg_connect import pg_error
 from airflow_provider_logidata.engine.sql import (
+    CAST_TYPES,
     check_distinct_outputs,
     quote_ident,
     quote_literal,
@@ -143,7 +144,7 @@ def build_select_columns(ctx: EltContext, relation: str, columns: Columns) -> st
                         (
                             name,
                             f"{expression} IS NOT NULL AND {converted} IS NULL",
-                            f"cannot be cast to {selection.cast} ({CAST_DUCK[selection.cast]})",
+                            f"cannot be cast to {selection.cast} ({CAST_TYPES[selection.cast]})",
                         )
                     )
                     expression = converted
@@ -167,17 +168,6 @@ def build_select_columns(ctx: EltContext, relation: str, columns: Columns) -> st
     )
     select = ", ".join(f"{expression} AS {quote_ident(output)}" for expression, output in items)
     return f"SELECT {select} FROM {relation} AS s"
-
-
-CAST_DUCK = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "float": "DOUBLE",
-    "decimal": "DECIMAL(38,9)",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
 
 
 @register_step("filter_rows")
