@@ -365,8 +365,10 @@ def run_ld_chain_profile(spec: dict[str, Any]) -> dict[str, Any]:
             "FROM (SELECT *, row_number() OVER () AS __rn FROM input_0) GROUP BY ALL) ORDER BY __rn",
         )
         cols = engine_data.TEXT_COLUMNS
-        from airflow_provider_logidata.engine.transforms import clean_text_expression
-        from airflow_provider_logidata.modules.transforms import CleanTextConfig
+        from airflow_provider_logidata.modules.transforms.clean_text import (
+            CleanTextConfig,
+            clean_text_expression,
+        )
 
         clean = CleanTextConfig(trim=True, collapse_spaces=True, case="lower")
         engine_expr = ", ".join(clean_text_expression(c, clean) for c in cols)
@@ -455,8 +457,8 @@ def run_ld_destination(spec: dict[str, Any]) -> dict[str, Any]:
 def run_ld_pg_load(spec: dict[str, Any]) -> dict[str, Any]:
     import_s = _import_engine()
     started = time.perf_counter()
-    # As PostgresDestinationOperator does: importing the engine module registers the destination.
-    from airflow_provider_logidata.engine import postgres  # noqa: F401
+    # The destination's writer imports the engine's PostgreSQL load on first use: timed as import.
+    from airflow_provider_logidata.engine import pg_load  # noqa: F401
 
     import_s += time.perf_counter() - started
     from airflow_provider_logidata.engine.runner import run_destination

@@ -43,6 +43,13 @@ os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_HOME / "hypothesis"))
 for _folder in ("airflow", "dags", "pipelines", "staging"):
     (_HOME / _folder).mkdir(parents=True, exist_ok=True)
 
+# The example module pack (tests/packs/) is installed, the real way, before anything builds the registry;
+# its folder goes on PYTHONPATH so every Airflow or CLI process the suite starts sees it too.
+sys.path.insert(0, str(REPO / "tests"))
+from packs_install import install_example_pack  # noqa: E402
+
+install_example_pack()
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
 from airflow_provider_logidata.store import PipelineStore, check_pipeline_id
-from airflow_provider_logidata.store.store import MAX_ID_LENGTH
+from airflow_provider_logidata.store.layout import MAX_ID_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -134,6 +134,22 @@ def dag_access(method: ResourceMethod) -> Callable[[Request, BaseUser], None]:
 def check_pipeline_access(method: ResourceMethod, pipeline_id: str, request: Request, user: BaseUser) -> None:
     """The same check for an id found in the request body (create, import, duplicate target)."""
     _require_dag(method, request, user, dag_id=pipeline_id)
+
+
+def check_body_pipeline(pipeline: dict[str, Any], request: Request, user: BaseUser, *, path: str) -> str:
+    """The id of a pipeline sent in a body, once the user may edit it: 422 naming ``path`` if unusable."""
+    from airflow_provider_logidata.api.errors import ApiError
+
+    try:
+        pipeline_id = check_pipeline_id(pipeline.get("id"))
+    except ValueError as exc:
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the pipeline has no usable id: {exc}",
+            [{"path": path, "message": str(exc)}],
+        ) from None
+    check_pipeline_access("PUT", pipeline_id, request, user)
+    return pipeline_id
 
 
 def _id_at(document: Any, path: Sequence[str]) -> str | None:

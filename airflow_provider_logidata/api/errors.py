@@ -135,9 +135,12 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status.HTTP_404_NOT_FOUND, str(exc))
 
 
+def _one_issue(exc: Exception, path: str = "") -> list[dict[str, Any]]:
+    return [{"path": path, "message": str(exc), "node_id": None}]
+
+
 async def _invalid_id(request: Request, exc: Exception) -> JSONResponse:
-    issue = {"path": "id", "message": str(exc), "node_id": None}
-    return error_response(status.HTTP_400_BAD_REQUEST, str(exc), [issue])
+    return error_response(status.HTTP_400_BAD_REQUEST, str(exc), _one_issue(exc, "id"))
 
 
 async def _spec_invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -162,14 +165,12 @@ async def _unreadable(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _too_large(request: Request, exc: Exception) -> JSONResponse:
-    issue = {"path": "", "message": str(exc), "node_id": None}
-    return error_response(status.HTTP_413_CONTENT_TOO_LARGE, str(exc), [issue])
+    return error_response(status.HTTP_413_CONTENT_TOO_LARGE, str(exc), _one_issue(exc))
 
 
 async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
     """A document the store cannot keep, or JSON over the decoding limits (NaN, huge integers, depth)."""
-    issue = {"path": "", "message": str(exc), "node_id": None}
-    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc), [issue])
+    return error_response(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc), _one_issue(exc))
 
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:

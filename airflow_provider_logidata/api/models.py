@@ -194,7 +194,7 @@ class RunList(_Response):
     runs: list[Run]
 
 
-# ---------------------------------------------------------------- catalog, connections, user
+# ---------------------------------------------------------------- palette, connections, user
 
 
 class Module(_Response):
@@ -209,10 +209,24 @@ class Module(_Response):
     outputs: list[str]
     config_schema: dict[str, Any]
     docs: str
+    pack: str = Field(
+        "", description="The distribution (module pack) that installed the module; empty for a built-in one."
+    )
+
+
+class ModulePackError(_Response):
+    """A module pack, or one module of it, that was not loaded: the other modules are unaffected."""
+
+    distribution: str = Field(description="The installed distribution that declares the entry point.")
+    entry_point: str = Field(description="The entry point's name in the 'logidata.modules' group.")
+    message: str = Field(description="Why it was not loaded, and what to fix.")
 
 
 class ModuleList(_Response):
     modules: list[Module]
+    pack_errors: list[ModulePackError] = Field(
+        default_factory=list, description="Installed module packs that failed to load."
+    )
 
 
 class Connection(_Response):

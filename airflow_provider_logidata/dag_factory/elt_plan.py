@@ -1,7 +1,7 @@
 """ELT pushdown planning: which postgres -> transforms -> postgres paths run inside the database.
 
 A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. A path is
-pushed down when every transform on it has a PostgreSQL builder (:data:`ELT_MODULES`), every link is the
+pushed down when every transform on it has a PostgreSQL builder (:func:`elt_modules`), every link is the
 only edge out of its source node and the only edge into its target node, the source reads without a
 cursor, and source and destination use the same ``conn_id``. ``engine: etl`` never pushes down;
 ``engine: elt`` requires every destination.postgres to be pushed down and raises :class:`EltPlanError`
@@ -21,22 +21,14 @@ if TYPE_CHECKING:
 
 SOURCE = "source.postgres"
 DESTINATION = "destination.postgres"
-# Transforms with a PostgreSQL builder in ``engine.elt_steps`` or ``engine.elt_typed_steps`` (semantics
-# mirror the DuckDB builders). Spelled out here because the DAG processor must not import the engine; a
-# unit test checks that it equals the builders ``engine.elt_context.ELT_TRANSFORMS`` registers.
-ELT_MODULES: frozenset[str] = frozenset(
-    {
-        "select_columns",
-        "filter_rows",
-        "deduplicate",
-        "fill_nulls",
-        "clean_text",
-        "sort",
-        "aggregate",
-        "derive_column",
-        "map_values",
-    }
-)
+
+
+def elt_modules() -> list[str]:
+    """Transforms that can run inside PostgreSQL: those whose module file declares a ``postgres`` builder
+    (the registry holds the builders as plain functions, so asking costs no engine import)."""
+    from airflow_provider_logidata.modules.registry import registry
+
+    return sorted(d.name for d in registry() if d.category == "transform" and d.postgres is not None)
 
 
 class EltPlanError(ValueError):
@@ -144,8 +136,8 @@ def _walk_back(
             break
         if modules[up].category != "transform":
             return None, f"node {up!r} ({module}) is not a source.postgres"
-        if module not in ELT_MODULES:
-            supported = ", ".join(sorted(ELT_MODULES))
+        if modules[up].postgres is None:
+            supported = ", ".join(elt_modules())
             return (
                 None,
                 f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",

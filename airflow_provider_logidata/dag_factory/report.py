@@ -1,7 +1,9 @@
 """The factory report: which pipelines became DAGs, which are drafts and why others failed.
 
 Airflow shows nothing for a pipeline the factory skipped (the DAG file itself parsed fine), so the
-report is how `logidata report`, and later the builder, tell the user what is wrong and where.
+report is how `logidata report`, and later the builder, tell the user what is wrong and where. It also
+lists the installed module packs that failed to load in the DAG processor: a pipeline using one of their
+modules fails as "unknown module", and this says why the module is missing.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ class PipelineReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _pack_errors() -> list[dict[str, str]]:
+    from airflow_provider_logidata.modules.registry import registry
+
+    return [asdict(error) for error in registry().pack_errors]
+
+
 @dataclass
 class FactoryReport:
     pipelines_path: str
     pipelines: list[PipelineReport] = field(default_factory=list)
     generated_at: str = ""
+    # ``{distribution, entry_point, message}`` of each module pack (or module of one) not loaded.
+    pack_errors: list[dict[str, str]] = field(default_factory=_pack_errors)
 
     @property
     def loaded(self) -> list[str]:
@@ -48,6 +58,7 @@ class FactoryReport:
                 for status in ("loaded", "draft", "error")
             },
             "pipelines": [asdict(p) for p in self.pipelines],
+            "pack_errors": list(self.pack_errors),
         }
 
 

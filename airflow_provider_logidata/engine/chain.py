@@ -4,7 +4,7 @@ Each step's SQL becomes a temporary view over the previous one, so DuckDB plans 
 query (projections and filters are pushed through, nothing is materialised between steps), and its
 result goes straight into the staging file through DuckDB's parallel Parquet writer. A blocking step
 (a sort or aggregate such as deduplicate) that is not last stays a view too, unless a later step reads
-its input more than once (``transforms.RESCANS``): then it is stored in a temporary table, which DuckDB
+its input more than once (``ModuleDef.rescans``): then it is stored in a temporary table, which DuckDB
 spills to disk past its memory limit, so that it is not computed twice.
 
 Checks that would need a full scan before the step runs (values that fail a cast or match no date
@@ -24,19 +24,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import duck, files, staging
+from airflow_provider_logidata.engine import builders, duck, files, staging
 from airflow_provider_logidata.engine.configs import validate_config
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.files import describe_error
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
-from airflow_provider_logidata.engine.transforms import (
-    BLOCKING,
-    RESCANS,
-    ROW_PRESERVING,
-    SELF_MATERIALISED,
-    TRANSFORMS,
-    TransformContext,
-)
+from airflow_provider_logidata.engine.transforms import TransformContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -57,8 +50,8 @@ class ChainStep:
         return node_label(self.module, self.node_id)
 
     def validated(self) -> ModuleConfig:
-        if self.module not in TRANSFORMS:
-            known = ", ".join(sorted(TRANSFORMS))
+        if builders.step(self.module) is None:
+            known = ", ".join(builders.step_names())
             raise LogiDataTaskError(f"{self.owner}: {self.module!r} is not a transform; known: {known}")
         return validate_config(self.module, self.config, self.node_id)
 
@@ -96,7 +89,7 @@ def run_chain(
 
     The first step reads ``input_0`` (the first handle); every handle is exposed as ``input_<n>``.
     Logs, per step, rows in and out and the time taken, and appends the same figures to ``metrics``
-    when given. Counts cost nothing after a step that keeps every row (``ROW_PRESERVING``) or a
+    when given. Counts cost nothing after a step that keeps every row (``ModuleDef.keeps_rows``) or a
     materialised one, and the last step's output count comes with the write; row counts are carried
     back from it through the row-preserving steps before it. After another step that can drop rows (a
     filter) the count costs one ``count(*)`` re-running the streaming steps before it (DuckDB prunes
@@ -114,7 +107,8 @@ def run_chain(
         )
     label = last.node_id if len(steps) == 1 else " -> ".join(step.node_id for step in steps)
     who = last.owner if len(steps) == 1 else f"transform chain {label}"
-    rescans = [RESCANS.get(step.module, _never)(config) for step, config in zip(steps, configs, strict=True)]
+    traits = [builders.step(step.module) for step in steps]
+    rescans = [t.rescans(config) for t, config in zip(traits, configs, strict=True) if t is not None]
     started = time.monotonic()
     inputs = duck.locate_inputs(input_handles, owner=steps[0].owner, input_ids=input_ids)
     figures = [StepMetrics(step.node_id, step.module) for step in steps]
@@ -128,6 +122,8 @@ def run_chain(
         recomputed = False  # whether reading ``relation`` computes a blocking step again
         stored = True  # whether reading ``relation`` only scans stored data (staged file, temp table)
         for index, (step, config) in enumerate(zip(steps, configs, strict=True)):
+            trait = traits[index]
+            assert trait is not None  # validated() checked it
             step_started = time.monotonic()
             figure = figures[index]
             figure.rows_in = rows_in
@@ -144,16 +140,16 @@ def run_chain(
             is_last = index == len(steps) - 1
             try:
                 columns = duck.describe(con, relation)
-                sql = TRANSFORMS[step.module](context, relation, columns)
-                materialise = step.module in BLOCKING and not is_last and any(rescans[index + 1 :])
+                sql = trait.build(context, relation, columns)
+                materialise = trait.blocking and not is_last and any(rescans[index + 1 :])
                 duck.fetch_all(con, f"CREATE TEMP {'TABLE' if materialise else 'VIEW'} {view} AS {sql}")
-                stored = materialise or step.module in SELF_MATERIALISED
+                stored = materialise or trait.self_materialised
                 if stored:
                     recomputed = False
-                elif step.module in BLOCKING:
+                elif trait.blocking:
                     recomputed = True
                 if not is_last:
-                    if step.module in ROW_PRESERVING:
+                    if trait.keeps_rows:
                         figure.rows_out = rows_in
                     elif count_steps and not recomputed:
                         figure.rows_out = duck.count_rows(con, view)
@@ -196,16 +192,13 @@ def run_chain(
     return handle
 
 
-def _never(config: Any) -> bool:
-    return False
-
-
 def _carry_counts_back(figures: Sequence[StepMetrics]) -> None:
     """Fill unknown counts from known ones: a row-preserving step's rows in equal its rows out, and
     each step's rows in are the previous step's rows out (from the last step's exact count backwards)."""
     for index in range(len(figures) - 1, -1, -1):
         figure = figures[index]
-        if figure.module in ROW_PRESERVING:
+        trait = builders.step(figure.module)
+        if trait is not None and trait.keeps_rows:
             if figure.rows_in is None:
                 figure.rows_in = figure.rows_out
             if figure.rows_out is None:

@@ -111,6 +111,28 @@ def connect(
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def sample_connection(memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """A small in-memory DuckDB for previews and suggestions: two threads, bounded memory, no files.
+
+    Nodes see their inputs as registered Arrow tables, so SQL written in a node (a filter, a query, a
+    proposed step) never needs a file or URL: none can be read or written, as in runs (:func:`connect`).
+    """
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": memory_limit,
+            "threads": 2,
+            "preserve_insertion_order": True,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_external_access = false")
+    return con
+
+
 def input_name(index: int) -> str:
     return f"input_{index}"
 

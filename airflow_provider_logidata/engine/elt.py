@@ -5,8 +5,8 @@ No row leaves the database. In ONE transaction on the destination's connection:
 1. the source's SELECT (table or query, its ``columns`` and ``data_interval`` filter; types normalised as
    the ETL source does: unconstrained numeric -> numeric(38,9), types the ETL source reads as text -> text,
    character(n) -> its padded text);
-2. each transform compiles to a SELECT over the previous step (nested subqueries), mirroring the DuckDB
-   builder of ``engine.transforms`` (the builders: ``engine.elt_steps``, ``engine.elt_typed_steps``); column
+2. each transform compiles to a SELECT over the previous step (nested subqueries) with its module's
+   PostgreSQL builder, which mirrors its DuckDB builder (``modules/transforms/<name>.py``); column
    types come from ``SELECT * FROM (<sql>) q LIMIT 0``, and the builders' pre-checks (failing casts with
    counts and examples, unknown columns) run as queries;
 3. the ETL destination's own steps (``engine.pg_target``: ``prepare_target``, ``open_destination``;
@@ -15,7 +15,7 @@ No row leaves the database. In ONE transaction on the destination's connection:
    table), merge into a temporary table.
 
 aggregate, derive_column and map_values are typed by the ETL engine's own DuckDB builder, run over an
-empty input of the same types (see ``engine.elt_typed_steps.duck_types``), so both engines create the same
+empty input of the same types (see ``engine.elt_types.duck_types``), so both engines create the same
 table.
 
 Any error rolls everything back: the destination is untouched. Identifiers go through ``quote_ident``,
@@ -30,12 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from airflow_provider_logidata.engine import elt_steps as _registers_steps  # noqa: F401
-from airflow_provider_logidata.engine import elt_typed_steps as _registers_typed_steps  # noqa: F401
-from airflow_provider_logidata.engine import pg_contract
+from airflow_provider_logidata.engine import builders, pg_contract
 from airflow_provider_logidata.engine import pg_read_plan as pgread
 from airflow_provider_logidata.engine.elt_context import (
-    ELT_TRANSFORMS,
     Described,
     EltContext,
     arrow_schema,
@@ -43,7 +40,7 @@ from airflow_provider_logidata.engine.elt_context import (
     is_text,
 )
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
-from airflow_provider_logidata.engine.incremental_load import replace_interval_elt
+from airflow_provider_logidata.engine.interval_replace import replace_interval_elt
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.pg_connect import (
     confine,
@@ -62,16 +59,13 @@ from airflow_provider_logidata.engine.pg_target import (
     write_converted,
 )
 from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
-from airflow_provider_logidata.modules.postgres import (
-    PostgresDestinationConfig,
-    PostgresSourceConfig,
-    check_select,
-)
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig, check_select
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from airflow_provider_logidata.modules.base import ModuleConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
 BPCHAR = 1042  # character(n)
 
@@ -195,7 +189,7 @@ def run_elt(
                 for step in steps:
                     inputs = describe(con, select, owner=owner)
                     columns = [(c.name, c.type_sql) for c in inputs]
-                    builder = ELT_TRANSFORMS.get(step.module)
+                    builder = builders.postgres(step.module)
                     if builder is None:
                         raise LogiDataTaskError(
                             f"{node_label(step.module, step.node_id)}: no PostgreSQL builder; set engine etl"
@@ -205,7 +199,7 @@ def run_elt(
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
-                # append over a data interval replaces it (engine.incremental_load), as ETL does
+                # append over a data interval replaces it (engine.interval_replace), as ETL does
                 replace_interval_elt(
                     con,
                     source,
@@ -237,12 +231,6 @@ def run_elt(
     }
 
 
-# Steps whose output has exactly one row per input row: through them the loaded row count is known.
-ROW_PRESERVING = frozenset(
-    {"select_columns", "clean_text", "fill_nulls", "sort", "derive_column", "map_values"}
-)
-
-
 def elt_metrics(
     source_id: str, steps: list[EltStep], destination_id: str, rows: int, seconds: float
 ) -> dict[str, Any]:
@@ -264,7 +252,8 @@ def elt_metrics(
     known: int | None = rows
     for step in reversed(steps):
         rows_out = known
-        known = known if step.module in ROW_PRESERVING else None
+        trait = builders.step(step.module)  # one row per input row: the loaded count carries through
+        known = known if trait is not None and trait.keeps_rows else None
         nodes[step.node_id] = {"module": step.module, "rows_in": known, "rows_out": rows_out, "seconds": None}
     nodes[source_id] = {"module": pgread.SOURCE, "rows_in": None, "rows_out": known, "seconds": None}
     ordered = [source_id, *(step.node_id for step in steps), destination_id]

@@ -1,10 +1,10 @@
 """What every ELT step builder shares: the step's context (``EltContext``: connection, config, typed input
-columns, the ``pg_temp`` try-cast helpers), the registry of PostgreSQL builders (``ELT_TRANSFORMS``, filled
-by ``register_step`` in ``engine.elt_steps`` and ``engine.elt_typed_steps``), ``describe`` (a SELECT's
+columns, the ``pg_temp`` try-cast helpers), ``describe`` (a SELECT's
 columns without running it) and ``read_only_step`` (where the user's SQL is looked at).
 
-A builder is ``build(ctx, relation, columns) -> SELECT``, mirroring the DuckDB builder of
-``engine.transforms``. Identifiers go through ``quote_ident``, texts through ``quote_literal``.
+A builder is a module's ``postgres`` (``modules/transforms/<name>.py``): ``build(ctx, relation, columns)
+-> SELECT``, mirroring its DuckDB builder. Identifiers go through ``quote_ident``, texts through
+``quote_literal``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from airflow_provider_logidata.engine.pg_read_plan import plan_column
 from airflow_provider_logidata.engine.sql import quote_literal, resolve_column
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from airflow_provider_logidata.engine.logs import TaskLog
     from airflow_provider_logidata.modules.base import ModuleConfig
@@ -189,18 +189,6 @@ class EltContext:
             self.con.execute(create)  # type: ignore[call-overload]
             self.helpers[name] = create
         return f"pg_temp.{name}({text_sql})"
-
-
-EltBuilder = "Callable[[EltContext, str, Columns], str]"
-ELT_TRANSFORMS: dict[str, Callable[[EltContext, str, Columns], str]] = {}
-
-
-def register_step(module: str) -> Callable[[Callable[[EltContext, str, Columns], str]], Any]:
-    def decorate(builder: Callable[[EltContext, str, Columns], str]) -> Any:
-        ELT_TRANSFORMS[module] = builder
-        return builder
-
-    return decorate
 
 
 def collated(column: str, pg_type: str) -> str:

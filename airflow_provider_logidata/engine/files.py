@@ -239,6 +239,33 @@ def file_sizes(fs: AbstractFileSystem, root: str) -> dict[str, int]:
     return {name[len(prefix) :]: int(info["size"]) for name, info in found.items() if name.startswith(prefix)}
 
 
+@dataclass(frozen=True)
+class FolderTarget:
+    """A folder output: where it is, and the hidden sibling under which its new files are written."""
+
+    storage: StoragePath
+    path: str  # without a trailing slash
+    temp_root: str  # ``<parent>/.<name>.__logidata_tmp``
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        return self.storage.fs
+
+    def new_temp(self) -> str:
+        """A fresh temporary folder of one attempt: ``<temp_root>/<time>-<random>``."""
+        return f"{self.temp_root}/{int(time.time())}-{uuid.uuid4().hex[:12]}"
+
+
+def folder_target(uri: str) -> FolderTarget | None:
+    """The folder ``uri`` names; ``None`` for a bucket or root itself (nothing to hold a sibling)."""
+    target = to_path(normalize_uri(uri))
+    path = target.path.rstrip("/")
+    parent, name = posixpath.split(path)
+    if not parent or not name:
+        return None
+    return FolderTarget(target, path, f"{parent}/.{name}{TEMP_FOLDER_SUFFIX}")
+
+
 @contextlib.contextmanager
 def atomic_folder(
     uri: str, *, partitions_only: bool = False, log: TaskLog | None = None
@@ -261,17 +288,14 @@ def atomic_folder(
     Temporary folders of killed attempts older than ``STALE_TEMP_SECONDS`` are removed after a commit.
     """
     logger = get_log(log)
-    target = to_path(normalize_uri(uri))
-    fs = target.fs
-    target_path = target.path.rstrip("/")
-    parent, name = posixpath.split(target_path)
-    if not parent or not name:
+    target = folder_target(uri)
+    if target is None:
         raise ValueError(
             f"{uri}: a folder output needs a folder below the bucket or root, not {uri!r} itself"
         )
-    temp_root = f"{parent}/.{name}{TEMP_FOLDER_SUFFIX}"
-    temp = f"{temp_root}/{int(time.time())}-{uuid.uuid4().hex[:12]}"
-    local = is_local(target)
+    fs, target_path, temp_root = target.fs, target.path, target.temp_root
+    temp = target.new_temp()
+    local = is_local(target.storage)
     if fs.isfile(target_path):
         raise FileExistsError(
             f"{uri} is a file; a folder output cannot replace it (remove it or pick a folder)"

@@ -6,15 +6,16 @@ Built from the input handles' ``meta["incremental"]`` (``engine.incremental``), 
 
 **Interval** (a ``data_interval`` source upstream): ``destination.postgres`` in mode ``append`` deletes the
 target's rows with ``column >= start AND column < end`` in the transaction that inserts the interval's rows,
-so a rerun or backfill replaces the interval instead of adding it again. The interval column must reach the
-destination under the same name (checked here at run time; validation refuses what it can see statically).
+so a rerun or backfill replaces the interval instead of adding it again (``engine.interval_replace``). The
+interval column must reach the destination under the same name (checked there at run time; validation
+refuses what it can see statically).
 ``merge`` stays a merge (reruns update the same keys); ``replace`` replaces the whole table anyway.
 
 **Cursor** (a ``cursor`` source upstream): the destination reads its own state at load time (the
 authoritative copy: PostgreSQL's state table inside the load's transaction, under an advisory lock so that
 two runs loading the same destination take turns, or its Variable when that is newer: a load whose role
 could not write the table), drops the rows it already holds
-(``incremental.CursorFilter``), loads the rest and commits its new state: ``destination.postgres`` in the
+(``cursor_filter.CursorFilter``), loads the rest and commits its new state: ``destination.postgres`` in the
 same transaction, in ``<target schema>.logidata_cursor_state`` (created on first use; when the role may not
 create or write it, the Airflow Variable right after the commit, with a warning); ``destination.file`` as
 the Airflow Variable right after its atomic commit.
@@ -24,22 +25,8 @@ Files and a Variable cannot be committed together, so a file destination saves i
 entry next to the committed state, naming what is about to land and the new state (a failure there fails
 the load with nothing written); after the commit, the new state replaces both. When the second save
 fails, the next load of the destination, whatever it writes (a path with the run's date writes another
-file or folder), finds the pending entry (:func:`pending_landed`) and adopts its state if the write
-landed, else ignores it:
-
-- a single Parquet file, ``{"uri", "format", "bytes", "state"}``: landed when the file at ``uri`` carries
-  exactly that state in its metadata (key :data:`PARQUET_STATE_KEY`, written with the data; the state
-  holds its commit time, so no other write carries it);
-- a single CSV file (no metadata): landed when the file at ``uri`` has exactly ``bytes`` bytes. A CSV
-  cursor load only ever adds rows to a file (a load adding none writes nothing), so an attempt that did
-  not land leaves no file or a shorter one; only a file changed by hand to exactly that size would be
-  taken for it;
-- a folder, ``{"uri", "files": {"<relative path>": <bytes>}, "state"}``: landed when every new part file
-  is in the folder with its size. Part files are named after the state the load started from
-  (:meth:`DestinationIncremental.write_token`), so a retry into the same folder replaces the files of its
-  failed attempt anyway; the pending entry serves a folder per run (``out/{{ ts_nodash }}/``). Files are
-  moved into a folder one by one: when only some of them landed, those are removed (they are that
-  attempt's own files, and this load writes their rows again).
+file or folder), finds the pending entry and adopts its state if the write landed, else ignores it
+(``engine.cursor_pending`` tells how).
 
 The source reads the committed state only (it may read some rows again; the destination drops them).
 """
@@ -50,30 +37,26 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_logidata.engine import incremental
-from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.incremental import (
+from airflow_provider_logidata.engine import cursor_filter, cursor_state, incremental
+from airflow_provider_logidata.engine.cursor_filter import CursorFilter
+from airflow_provider_logidata.engine.cursor_pending import PENDING, pending_landed
+from airflow_provider_logidata.engine.cursor_state import (
     DESTINATION_FILE,
     DESTINATION_POSTGRES,
     STATE_TABLE,
-    CursorFilter,
     CursorState,
     VariableStore,
 )
+from airflow_provider_logidata.engine.errors import LogiDataTaskError
+from airflow_provider_logidata.engine.interval_replace import delete_interval
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Sequence
 
     import psycopg
     import pyarrow as pa
 
     from airflow_provider_logidata.engine.logs import TaskLog
-
-# Key-value metadata of a single Parquet file written by a cursor load: {"<Variable key>": <state>}.
-PARQUET_STATE_KEY = b"logidata.cursor_states"
-# The entry of a destination's Variable naming the single file about to be committed with a new state.
-PENDING = "pending"
 
 
 class DestinationIncremental:
@@ -108,7 +91,7 @@ class DestinationIncremental:
         self.module = module
         self.owner = owner
         self.log = log
-        self.variables = variables or incremental.AirflowVariables()
+        self.variables = variables or cursor_state.AirflowVariables()
         self.filter: CursorFilter | None = None
         self.new_state: CursorState | None = None
         self.in_transaction = False  # the new state was written with the data (PostgreSQL)
@@ -135,13 +118,13 @@ class DestinationIncremental:
 
     @property
     def variable_key(self) -> str:
-        return incremental.destination_key(self.dag_id, self.source, self.destination)
+        return cursor_state.destination_key(self.dag_id, self.source, self.destination)
 
     def _variable_state(self) -> CursorState | None:
         return CursorState.parse(self.variables.get(self.variable_key), f"Variable {self.variable_key}")
 
     def _legacy_state(self) -> CursorState | None:
-        key = incremental.cursor_key(self.dag_id, self.source)
+        key = cursor_state.cursor_key(self.dag_id, self.source)
         state = CursorState.parse(self.variables.get(key), f"legacy Variable {key}")
         if state is not None:
             self.log.info(
@@ -227,7 +210,7 @@ class DestinationIncremental:
         # The newest copy wins: a load whose role could not write the table saved its state as the
         # Variable (commit_postgres), leaving an older row of an earlier load in the table; starting from
         # that row would load the rows in between again.
-        state = incremental.newest(self._table_state(con, config.schema_name), self._variable_state())
+        state = cursor_state.newest(self._table_state(con, config.schema_name), self._variable_state())
         if state is None:
             state = self._legacy_state()
         return self._start_filter(state, reader, needs_boundary=config.mode != "merge")  # type: ignore[no-any-return]
@@ -242,7 +225,7 @@ class DestinationIncremental:
         for lock in (True, False):
             try:
                 with con.transaction():  # a savepoint
-                    return incremental.read_table_state(
+                    return cursor_state.read_table_state(
                         con, schema, self.dag_id, self.source, self.destination, lock=lock
                     )
             except psycopg.errors.InsufficientPrivilege as error:
@@ -322,7 +305,7 @@ class DestinationIncremental:
         the copy inside the target file when that one is newer (a file committed by a version that saved
         no pending entry, and whose Variable could not be saved).
         """
-        state = incremental.newest(self._file_variable_state(), embedded)
+        state = cursor_state.newest(self._file_variable_state(), embedded)
         self.own_state = state
         if state is None:
             state = self._legacy_state()
@@ -346,7 +329,7 @@ class DestinationIncremental:
             self.log.info(
                 f"{self.destination}: an earlier load committed {uri} but could not save its cursor as "
                 f"committed; {uri} holds what it wrote, so its cursor {adopted.value!r} "
-                f"({incremental.boundary_size(adopted.boundary)} row(s) at that value) counts"
+                f"({cursor_filter.boundary_size(adopted.boundary)} row(s) at that value) counts"
             )
             return adopted
         self.log.info(
@@ -421,7 +404,7 @@ class DestinationIncremental:
         if self.in_transaction:
             self.log.info(
                 f"{self.destination}: cursor of {self.destination} committed in the same transaction: "
-                f"{state.value!r} ({self.state_table}, {incremental.boundary_size(state.boundary)} row(s) "
+                f"{state.value!r} ({self.state_table}, {cursor_filter.boundary_size(state.boundary)} row(s) "
                 "at that value)"
             )
             return
@@ -452,207 +435,5 @@ class DestinationIncremental:
         self.log.info(
             f"{self.destination}: cursor of {self.destination} saved as the Airflow Variable "
             f"{self.variable_key} right after the commit: {state.value!r} "
-            f"({incremental.boundary_size(state.boundary)} row(s) at that value)"
+            f"({cursor_filter.boundary_size(state.boundary)} row(s) at that value)"
         )
-
-
-# --- intervals --------------------------------------------------------------------------------------
-
-
-def delete_interval(
-    con: psycopg.Connection[Any],
-    schema: str,
-    table: str,
-    column: str,
-    start: str,
-    end: str,
-    *,
-    input_names: Sequence[str] | None,
-    on_schema_change: str,
-    source: str,
-    owner: str,
-    node_id: str,
-    log: TaskLog,
-) -> int:
-    """Delete the target's rows of ``[start, end)`` (in the caller's transaction); returns how many.
-
-    Runs before the rows are written: an append writes straight into the table. An advisory lock makes a
-    concurrent load of the same table wait, so two reruns of one interval cannot both keep their rows.
-    """
-    from psycopg import sql
-
-    if input_names is not None and column not in input_names:
-        raise LogiDataTaskError(
-            f"{owner}: the interval column {column!r} of source {source!r} does not reach this destination "
-            f"(its input has {', '.join(input_names)}): a rerun could not find the interval's earlier rows "
-            "and would load them twice. Keep the column under the same name (select_columns), or set mode "
-            "'merge' with keys. Nothing was written."
-        )
-    con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"logidata:load:{schema}.{table}",))
-    columns = con.execute(
-        "SELECT a.attname, t.typcategory FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-        "WHERE a.attrelid = to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) AND a.attnum > 0 "
-        "AND NOT a.attisdropped",
-        (schema, table),
-    ).fetchall()
-    target = f"{schema}.{table}"
-    if not columns:
-        return 0  # no table yet: nothing loaded before
-    names = {str(name): str(category) for name, category in columns}
-    match = [column] if column in names else [n for n in names if n.lower() == column.lower()]
-    if len(match) != 1:
-        if on_schema_change == "evolve":
-            log.info(
-                f"{node_id}: {target} has no column {column!r} yet (added by this load): nothing to replace"
-            )
-            return 0
-        raise LogiDataTaskError(
-            f"{owner}: {target} has no column {column!r}, so the rows an earlier run loaded for this "
-            "interval cannot be found and a rerun would load them twice. Add the column to the table, set "
-            "on_schema_change to 'evolve', or set mode 'merge' with keys. Nothing was written."
-        )
-    name = match[0]
-    if names[name] != "D":
-        raise LogiDataTaskError(
-            f"{owner}: column {name!r} of {target} is not a date or timestamp, so the interval's earlier "
-            "rows cannot be found by it. Nothing was written."
-        )
-    cur = con.execute(
-        sql.SQL(
-            "DELETE FROM {}.{} WHERE {} >= CAST({} AS timestamptz) AND {} < CAST({} AS timestamptz)"
-        ).format(
-            sql.Identifier(schema),
-            sql.Identifier(table),
-            sql.Identifier(name),
-            sql.Literal(start),
-            sql.Identifier(name),
-            sql.Literal(end),
-        )
-    )
-    deleted = max(cur.rowcount, 0)
-    log.info(
-        f"{node_id}: append over a data interval replaces it: deleted {deleted} row(s) of {target} with "
-        f"{name} in [{start}, {end}) in the transaction that loads the interval again"
-    )
-    return deleted
-
-
-def replace_interval_elt(
-    con: psycopg.Connection[Any],
-    source: Any,
-    source_id: str,
-    interval: tuple[dt.datetime, dt.datetime] | None,
-    destination: Any,
-    input_names: Sequence[str],
-    *,
-    owner: str,
-    node_id: str,
-    log: TaskLog,
-) -> None:
-    """ELT (``engine.elt.run_elt``): the interval delete of an append, as the ETL load does it."""
-    spec = getattr(source, "incremental", None)
-    if spec is None or spec.mode != "data_interval" or interval is None or destination.mode != "append":
-        return
-    start, end = interval
-    delete_interval(
-        con,
-        destination.schema_name,
-        destination.table,
-        spec.column,
-        start.isoformat(),
-        end.isoformat(),
-        input_names=input_names,
-        on_schema_change=destination.on_schema_change,
-        source=source_id,
-        owner=owner,
-        node_id=node_id,
-        log=log,
-    )
-
-
-# --- Parquet files carrying their cursor ------------------------------------------------------------
-
-
-def embedded_states(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
-    if not metadata or PARQUET_STATE_KEY not in metadata:
-        return {}
-    try:
-        found = json.loads(metadata[PARQUET_STATE_KEY])
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
-def read_embedded_states(uri: str) -> dict[str, Any] | None:
-    """The cursor states a single Parquet file carries, from its footer: ``None`` when there is no file,
-    ``{}`` when it is not a Parquet file. Raises ``OSError`` when it cannot be read."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from airflow_provider_logidata.engine.files import to_path
-
-    path = to_path(uri)
-    if not path.fs.exists(path.path):
-        return None
-    with path.fs.open(path.path, "rb") as source:
-        try:
-            metadata = pq.ParquetFile(source).metadata.metadata
-        except pa.ArrowInvalid:
-            return {}
-    return embedded_states(metadata)
-
-
-def pending_landed(pending: Mapping[str, Any], key: str, *, owner: str, log: TaskLog) -> bool:
-    """Whether the write a ``pending`` entry announced landed (the rules are in the module doc).
-
-    No file, another file or a malformed entry: not landed (its rows are written again, which a write that
-    never landed needs). A file or folder that cannot be read fails the load: guessing either way would
-    lose or duplicate rows.
-    """
-    uri, state = pending.get("uri"), pending.get("state")
-    if not isinstance(uri, str) or not isinstance(state, Mapping):
-        return False
-    from airflow_provider_logidata.engine.files import describe_error, to_path
-
-    try:
-        if "files" in pending:
-            return _folder_landed(uri, pending.get("files"), log=log)
-        if pending.get("format") == "csv":
-            size = pending.get("bytes")
-            if not isinstance(size, int) or isinstance(size, bool):
-                return False
-            path = to_path(uri)
-            return bool(path.fs.exists(path.path)) and int(path.fs.size(path.path)) == size
-        found = read_embedded_states(uri)
-    except (OSError, ValueError) as error:  # PolicyError included
-        raise LogiDataTaskError(
-            f"{owner}: its cursor Variable {key} says an earlier load was about to commit {uri}, and "
-            f"that file cannot be checked ({describe_error(error)}): without it the rows that load wrote "
-            "cannot be told from new ones. Check the path and the connection, then retry. Nothing was "
-            "written."
-        ) from error
-    return found is not None and found.get(key) == json.loads(json.dumps(state))
-
-
-def _folder_landed(uri: str, files: Any, *, log: TaskLog) -> bool:
-    """Whether every file of a pending folder write is in ``uri`` with its size (one listing); the files
-    of a write that landed only in part are removed (see the module doc)."""
-    from airflow_provider_logidata.engine.files import file_sizes, normalize_uri, to_path
-
-    if not isinstance(files, Mapping) or not all(
-        isinstance(size, int) and not isinstance(size, bool) for size in files.values()
-    ):
-        return False
-    path = to_path(normalize_uri(uri))
-    root = path.path.rstrip("/")
-    sizes = file_sizes(path.fs, root)
-    present = [str(name) for name, size in files.items() if sizes.get(str(name)) == size]
-    if len(present) == len(files):
-        return True
-    if present:
-        log.info(
-            f"only {len(present)} of the {len(files)} file(s) an earlier load was moving into {uri} landed: "
-            "removing them (this load writes their rows again)"
-        )
-        path.fs.rm([f"{root}/{name}" for name in present])
-    return False

@@ -6,7 +6,7 @@ the module's builder returns one SELECT per output port, and each is streamed in
 Same connection setup (bounded memory, spilling, external access disabled so SQL can read only the
 inputs), same error and logging conventions as a chain.
 
-Builders are registered in :data:`MULTI` with :func:`register_multi` and have the signature
+Builders are the ``duckdb`` of a module declared with ``multi=True`` (``modules/transforms/join.py``, ...),
 ``build(ctx, inputs) -> {port: sql}``; they may run cheap pre-queries and create temporary views or
 tables (a quality check materialises its flags once for both outputs) through ``ctx``.
 """
@@ -50,18 +50,6 @@ class MultiInput:
 
 
 MultiBuilder = Callable[["TransformContext", Sequence[MultiInput]], dict[str, str]]
-
-MULTI: dict[str, MultiBuilder] = {}
-
-
-def register_multi(module: str) -> Callable[[MultiBuilder], MultiBuilder]:
-    """Decorator adding a builder to :data:`MULTI` under its module name."""
-
-    def decorate(builder: MultiBuilder) -> MultiBuilder:
-        MULTI[module] = builder
-        return builder
-
-    return decorate
 
 
 def stage_query(
@@ -121,15 +109,16 @@ def run_multi(
     order of the module's ``input_ports`` when it has named inputs. ``output_uri_for_port(port)`` says
     where each output is staged.
     """
-    from airflow_provider_logidata.engine import catalog  # noqa: F401  (registers the catalog builders)
+    from airflow_provider_logidata.engine import builders
     from airflow_provider_logidata.engine.transforms import TransformContext
 
     name = module_for_config(config, module)
     owner = node_label(name, node_id)
     definition = registry().get(name)
-    if definition is None or name not in MULTI:
+    build = builders.multi(name)
+    if definition is None or build is None:
         raise LogiDataTaskError(
-            f"{owner}: not a multi-input or multi-output module; known: {', '.join(sorted(MULTI))}"
+            f"{owner}: not a multi-input or multi-output module; known: {', '.join(builders.multi_names())}"
         )
     validated = validate_config(name, config, node_id)
     logger = get_log(log)
@@ -158,7 +147,7 @@ def run_multi(
                 for i, (ref, port) in enumerate(zip(refs, ports, strict=True))
             ]
             context = TransformContext(con=con, module=name, node_id=node_id, config=validated, log=logger)
-            plan = MULTI[name](context, inputs)
+            plan = build(context, inputs)
             missing = [port for port in definition.outputs if port not in plan]
             if missing:  # a builder bug, not a user error
                 raise ValueError(f"{owner}: the builder returned no SQL for output(s) {missing}")
@@ -195,12 +184,10 @@ def first_output(handles: Mapping[str, staging.StagingHandle]) -> staging.Stagin
 
 
 __all__ = [
-    "MULTI",
     "MultiBuilder",
     "MultiInput",
     "check_output_columns",
     "first_output",
-    "register_multi",
     "run_multi",
     "stage_query",
 ]

@@ -200,3 +200,8 @@ def confinement_error(error: psycopg.Error, owner: str, described: str) -> LogiD
             "transaction: it may only read. Write with a destination"
         )
     return None
+
+
+def query_failed(error: psycopg.Error, owner: str, described: str, message: str) -> LogiDataTaskError:
+    """The error to raise for a failed query: ``confine``'s own reason, else ``message``."""
+    return confinement_error(error, owner, described) or LogiDataTaskError(message)

@@ -22,7 +22,7 @@ from airflow_provider_logidata.engine.pg_target import LoadInto, PreparedTarget,
 
 if TYPE_CHECKING:
     from airflow_provider_logidata.engine.logs import TaskLog
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
 
 def finalize(

@@ -19,8 +19,8 @@ on this project's 2-core machine: 5M rows x 10 columns replace into a new table 
 transaction (append), and a cursor's rows already loaded are dropped and its new state written in the same
 transaction as the rows.
 
-Importing this module registers ``destination.postgres`` with the engine's destinations
-(``engine.runner``). Every identifier goes through ``psycopg.sql.Identifier``.
+``run_postgres_destination`` is ``destination.postgres``'s writer (``modules/destinations/postgres.py``).
+Every identifier goes through ``psycopg.sql.Identifier``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from airflow_provider_logidata.engine import incremental, pg_contract, pg_copy, staging
-from airflow_provider_logidata.engine.destinations import register_destination
+from airflow_provider_logidata.engine import cursor_state, pg_contract, pg_copy, staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.incremental_load import DestinationIncremental
 from airflow_provider_logidata.engine.logs import Progress, TaskLog, get_log
@@ -54,7 +53,7 @@ from airflow_provider_logidata.engine.pg_target import (
     prepare_target,
     write_converted,
 )
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -111,9 +110,9 @@ def load_postgres(
     handles: Sequence[staging.StagingHandle],
     log: TaskLog | None = None,
     *,
-    cursor_store: incremental.CursorStore | None = None,
+    cursor_store: cursor_state.CursorStore | None = None,
     on_batch: Callable[[int], None] | None = None,
-    variables: incremental.VariableStore | None = None,
+    variables: cursor_state.VariableStore | None = None,
 ) -> dict[str, Any]:
     """Load the staged input into the table in one transaction; then commit the input's cursors.
 
@@ -166,7 +165,7 @@ def load_postgres(
         f"({rows / max(seconds, 1e-9):,.0f} rows/s)"
     )
     loads.after_commit()
-    incremental.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
+    cursor_state.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
     return {
         "uri": f"postgresql://{config.conn_id}/{config.schema_name}.{config.table}",
         "rows": rows,
@@ -321,7 +320,6 @@ def _copy_columns(
     return progress.rows
 
 
-@register_destination(DESTINATION)
 def run_postgres_destination(
     config: ModuleConfig, node_id: str, handles: Sequence[staging.StagingHandle], log: TaskLog
 ) -> dict[str, Any]:

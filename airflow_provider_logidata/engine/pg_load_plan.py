@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import pg_types
+from airflow_provider_logidata.engine import pg_type_info, pg_types
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import psycopg
 
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
 # Arrow type -> the PostgreSQL type holding its values exactly: the type of a new column, and how an ETL
 # input is described to the type contract (engine.pg_types) against an existing column.
@@ -80,7 +80,7 @@ class TargetColumn:
 
     def rule(self, incoming: str) -> pg_types.Rule:
         """How values of the PostgreSQL type ``incoming`` load into this column (``engine.pg_types``)."""
-        target = pg_types.parse_type(self.base_sql or self.type_sql)
+        target = pg_type_info.parse_type(self.base_sql or self.type_sql)
         rule = pg_types.classify(incoming, target, target_category=self.category, domain=self.domain)
         if self.domain:  # loaded as the domain itself: its checks apply (classify never widens a domain)
             convert = rule.convert.removesuffix(f"AS {target.sql})") + f"AS {self.type_sql})"

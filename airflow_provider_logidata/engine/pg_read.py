@@ -8,7 +8,7 @@ pyarrow's CSV reader with column types taken from the result's PostgreSQL types 
 batches stream into staging. Memory stays at about one batch. Measured on this project's 2-core machine:
 read ~500k rows/s.
 
-Importing this module registers ``source.postgres`` with the engine's sources (``engine.runner``).
+``open_postgres_source`` is ``source.postgres``'s opener (``modules/sources/postgres.py``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from psycopg import sql
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.engine import incremental, staging
+from airflow_provider_logidata.engine.cursor_read import CursorRead, cursor_meta
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.pg_connect import (
     confine,
-    confinement_error,
     connect,
     pg_error,
+    query_failed,
     statement_timeout_seconds,
     warn_about_role,
 )
@@ -50,8 +51,7 @@ from airflow_provider_logidata.engine.pg_read_plan import (
     plan_column,
     table_select,
 )
-from airflow_provider_logidata.engine.sources import register_source
-from airflow_provider_logidata.modules.postgres import PostgresSourceConfig, check_select
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig, check_select
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -99,7 +99,7 @@ def open_stream(
     *,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
     cursor_from: str | None = None,
-    cursor_read: incremental.CursorRead | None = None,
+    cursor_read: CursorRead | None = None,
 ) -> Iterator[SourceStream]:
     """Connect, check and plan the read, and yield a stream of Arrow batches (consumed inside the block).
 
@@ -243,12 +243,12 @@ def _copy_batches(
                         stream.cursor.update(batch)
                     yield batch
         except psycopg.Error as error:
-            confined = confinement_error(error, owner, described)
-            if confined is not None:
-                raise confined from None
-            raise LogiDataTaskError(
+            raise query_failed(
+                error,
+                owner,
+                described,
                 f"{owner}: PostgreSQL failed while reading {described}: {pg_error(error)}; fix the query or "
-                "the data (a value the query cannot compute, a cast that fails), or cast the column to text"
+                "the data (a value the query cannot compute, a cast that fails), or cast the column to text",
             ) from None
     stream.stats["batches"] = batches
 
@@ -307,7 +307,7 @@ def read_postgres(
     *,
     log: TaskLog | None = None,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
-    cursor: incremental.CursorRead | None = None,
+    cursor: CursorRead | None = None,
     dag_id: str | None = None,
     cursor_key: str | None = None,
     cursor_state: Any = None,
@@ -354,7 +354,7 @@ def read_postgres(
     elif stream.cursor is not None and cursor is not None:
         assert spec is not None
         read_max = None if stream.cursor.value is None else cursor_text(stream.cursor.value)
-        entry = incremental.cursor_meta(
+        entry = cursor_meta(
             cursor.dag_id,
             cursor.source,
             stream.cursor.column,
@@ -383,7 +383,6 @@ def read_postgres(
     return handle
 
 
-@register_source(SOURCE)
 @contextlib.contextmanager
 def open_postgres_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[pa.RecordBatchReader]:
     """The generic source interface (``engine.runner.run_source``), for reads that are not incremental."""

@@ -23,14 +23,14 @@ import pyarrow as pa
 from psycopg import sql
 
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.pg_connect import confinement_error, pg_error
+from airflow_provider_logidata.engine.pg_connect import pg_error, query_failed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_logidata.engine import incremental
+    from airflow_provider_logidata.engine.cursor_read import CursorRead
     from airflow_provider_logidata.engine.logs import TaskLog
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
 SOURCE = "source.postgres"
 EXAMPLES = 8
@@ -182,12 +182,12 @@ def describe_select(
         try:
             cur.execute(sql.SQL("SELECT * FROM (\n{}\n) AS q LIMIT 0").format(base))
         except psycopg.Error as error:
-            confined = confinement_error(error, owner, what)
-            if confined is not None:
-                raise confined from None
-            raise LogiDataTaskError(
+            raise query_failed(
+                error,
+                owner,
+                what,
                 f"{owner}: PostgreSQL rejected {what}: {pg_error(error)}; fix the node's config (and check "
-                "that the connection points at the right database)"
+                "that the connection points at the right database)",
             ) from None
         assert cur.description is not None
         return [
@@ -207,7 +207,7 @@ def cursor_condition(
     ref: sql.Composable,
     spec: Any,
     cursor_from: str | None,
-    cursor_read: incremental.CursorRead | None,
+    cursor_read: CursorRead | None,
     conditions: list[sql.Composable],
     owner: str,
     node_id: str,

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from airflow_provider_logidata.engine import duck, files, staging
+from airflow_provider_logidata.engine import builders, duck, files, staging
 from airflow_provider_logidata.engine.chain import ChainStep, StepMetrics, run_chain
 from airflow_provider_logidata.engine.configs import ConfigLike, module_for_config, validate_config
-from airflow_provider_logidata.engine.destinations import DESTINATIONS
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
-from airflow_provider_logidata.engine.sources import SOURCES, DuckQuery, source_read_error
+from airflow_provider_logidata.engine.sources import DuckQuery, source_read_error
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,14 +39,15 @@ def run_source(
     Sources streamed through Arrow (PostgreSQL, HTTP) stage rows as they arrive either way.
     """
     name = module_for_config(config, module)
-    if name not in SOURCES:
+    opener = builders.source(name)
+    if opener is None:
         raise LogiDataTaskError(
-            f"{node_label(name, node_id)}: not a source; known: {', '.join(sorted(SOURCES))}"
+            f"{node_label(name, node_id)}: not a source; known: {', '.join(builders.names('source'))}"
         )
     validated = validate_config(name, config, node_id)
     logger = get_log(log)
     try:
-        with SOURCES[name](validated, node_id, logger) as produced:
+        with opener(validated, node_id, logger) as produced:
             if isinstance(produced, DuckQuery):
                 if not keep_order:
                     duck.fetch_all(produced.con, "SET preserve_insertion_order = false")
@@ -94,9 +94,11 @@ def run_destination(
 ) -> dict[str, Any]:
     """Write a destination node's staged input; returns a small result dict (``uri``, ``rows``, ...)."""
     name = module_for_config(config, module)
-    if name not in DESTINATIONS:
+    writer = builders.destination(name)
+    if writer is None:
         raise LogiDataTaskError(
-            f"{node_label(name, node_id)}: not a destination; known: {', '.join(sorted(DESTINATIONS))}"
+            f"{node_label(name, node_id)}: not a destination; "
+            f"known: {', '.join(builders.names('destination'))}"
         )
     validated = validate_config(name, config, node_id)
-    return DESTINATIONS[name](validated, node_id, input_handles, get_log(log))
+    return writer(validated, node_id, input_handles, get_log(log))

@@ -1,8 +1,8 @@
 """Sources: read external data into a stream of Arrow record batches.
 
-A source is a context manager ``open(config, node_id, log) -> RecordBatchReader | DuckQuery``; the runner
-streams a reader into staging, or has DuckDB write a query's result there directly. ``SOURCES`` maps
-module names to them, so new sources are one entry.
+A source is a context manager ``open(config, node_id, log) -> RecordBatchReader | DuckQuery`` (its
+module's ``ModuleDef.duckdb``, ``modules/sources/<name>.py``); the runner streams a reader into staging,
+or has DuckDB write a query's result there directly.
 
 ``source.file`` uses DuckDB's readers (CSV sniffing, Parquet, JSON lines). Local files are read by DuckDB
 directly; files on object storage are read through the path's fsspec filesystem registered with DuckDB
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,6 @@ from airflow_provider_logidata.engine.files import (
     to_path,
     with_conn_id,
 )
-from airflow_provider_logidata.engine.logs import TaskLog
 from airflow_provider_logidata.engine.sql import (
     Columns,
     column_names,
@@ -41,13 +39,15 @@ from airflow_provider_logidata.engine.sql import (
     quote_ident,
     quote_literal,
 )
-from airflow_provider_logidata.modules.sources import FileSourceConfig
+from airflow_provider_logidata.modules.sources.file import FileSourceConfig
 from airflow_provider_logidata.security import paths as paths_policy
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from collections.abc import Iterator
+
     from fsspec import AbstractFileSystem
 
+    from airflow_provider_logidata.engine.logs import TaskLog
     from airflow_provider_logidata.modules.base import ModuleConfig
 
 
@@ -62,13 +62,6 @@ class DuckQuery:
     con: duckdb.DuckDBPyConnection
     sql: str
 
-
-SourceOpener = Callable[
-    ["ModuleConfig", str, TaskLog],
-    contextlib.AbstractContextManager["pa.RecordBatchReader | DuckQuery"],
-]
-
-SOURCES: dict[str, SourceOpener] = {}
 
 EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
@@ -101,14 +94,6 @@ HEAD_SETTINGS = (
     # Parquet page by page rather than a whole row group up front (128 MB in files written by Spark).
     "SET disable_parquet_prefetching = true",
 )
-
-
-def register_source(module: str) -> Callable[[SourceOpener], SourceOpener]:
-    def decorate(opener: SourceOpener) -> SourceOpener:
-        SOURCES[module] = opener
-        return opener
-
-    return decorate
 
 
 def format_of(file_path: str, *, owner: str) -> str:
@@ -340,7 +325,6 @@ def open_files(config: ModuleConfig, node_id: str, log: TaskLog, *, head: bool =
         )
 
 
-@register_source("source.file")
 @contextlib.contextmanager
 def open_file_source(config: ModuleConfig, node_id: str, log: TaskLog) -> Iterator[DuckQuery]:
     """CSV, Parquet or JSON-lines files (one file or a glob) as a query over DuckDB's parallel readers."""

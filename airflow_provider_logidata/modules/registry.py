@@ -1,7 +1,9 @@
 """The module registry: one place that knows every module, keyed by name.
 
-The spec validator, the DAG factory and (later) the builder's palette all read from here instead of
-branching on module names, so adding a module is one ``register`` call.
+The spec validator, the DAG factory, the engine, previews, suggestions and the builder's palette all
+read from here instead of branching on module names. Each built-in module is one file under
+``modules/<sources|transforms|destinations>/`` declaring a :class:`ModuleDef` named ``MODULE``;
+installed distributions add theirs through the ``logidata.modules`` entry points (``modules.packs``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ RowOrder = Literal["needs", "keeps", "discards"]
 class ModuleDef:
     """What the rest of the system needs to know about one module.
 
-    ``operator`` is a dotted path resolved on first use, so validating a spec never imports Airflow's
-    operator machinery.
+    ``operator`` is the dotted path of a hand-written operator class (one that adds lineage, say),
+    resolved on first use so validating a spec never imports Airflow's operator machinery; by default
+    the module runs under its family's operator (``operators.family``). The builders are plain
+    functions of the module's file; they import the engine inside their bodies, because the DAG
+    processor imports every module file on each parse.
     """
 
     name: str
@@ -34,7 +39,7 @@ class ModuleDef:
     label: str
     description: str
     config_model: type[ModuleConfig]
-    operator: str
+    operator: str = ""
     min_inputs: int = 1
     max_inputs: int | None = 1
     outputs: tuple[str, ...] = ("out",)
@@ -52,13 +57,59 @@ class ModuleDef:
     # is measurably slower than an unordered one.
     row_order: RowOrder | Callable[[Mapping[str, Any]], RowOrder] = "needs"
     icon: str = ""
+    # The DuckDB builder. A source: a context manager ``open(config, node_id, log)`` yielding a
+    # ``DuckQuery`` or Arrow batches; a one-in-one-out transform: ``build(ctx, relation, columns) ->
+    # SELECT``; a ``multi`` transform: ``build(ctx, inputs) -> {port: SELECT}``; a destination:
+    # ``write(config, node_id, handles, log) -> result``.
+    duckdb: Callable[..., Any] | None = None
+    # Whether the transform's builder takes all its inputs and returns SQL per output port (several
+    # inputs or outputs: join, route, ...), run by ``engine.multi`` rather than as a chain step.
+    multi: bool = False
+    # The PostgreSQL (ELT) builder of a one-in-one-out transform: ``build(elt_ctx, relation, columns)``.
+    postgres: Callable[..., Any] | None = None
+    # Chain traits of a one-in-one-out transform (``engine.chain``): one output row per input row (no
+    # count needed after it); must consume its whole input before its first row (a sort); hands on a
+    # file of its own (reading its output never recomputes earlier steps); and, per config, whether
+    # its builder reads its input more than once (a pre-query, a statistic subquery).
+    keeps_rows: bool = False
+    blocking: bool = False
+    self_materialised: bool = False
+    rescans: Callable[[Any], bool] | None = None
+    # What design-time checks may assume (``spec.incremental``, ``spec.row_keys``, previews): every output
+    # row is one input row, computed from that row alone or kept as is (a cleaning step, a filter, a
+    # sort); the output rows are some of the input rows, unchanged (a filter: previews mark the others
+    # removed); and, for a node's JSON config, how it drops, renames or rewrites a column
+    # (``changes_column(config, column) -> "drops" | "renames" | ... | ""``).
+    row_wise: bool = False
+    subset_rows: bool = False
+    changes_column: Callable[[Mapping[str, Any], str], str] | None = None
+    # The class name of the generated operator (default: from the module name, ``FilterRowsOperator``).
+    operator_name: str = ""
+    # The distribution that installed the module ("" for the built-in ones).
+    pack: str = ""
     _operator_cls: list[type] = field(default_factory=list, repr=False, compare=False)
 
     def operator_class(self) -> type[Any]:
         if not self._operator_cls:
-            module_name, _, attr = self.operator.rpartition(".")
-            self._operator_cls.append(getattr(importlib.import_module(module_name), attr))
+            if self.operator:
+                module_name, _, attr = self.operator.rpartition(".")
+                self._operator_cls.append(getattr(importlib.import_module(module_name), attr))
+            else:
+                from airflow_provider_logidata.operators.family import family_operator
+
+                self._operator_cls.append(family_operator(self))
         return self._operator_cls[0]
+
+    def class_name(self) -> str:
+        """``FilterRowsOperator``; ``FileSourceOperator`` for ``source.file``."""
+        if self.operator_name:
+            return self.operator_name
+        kind, _, rest = self.name.partition(".")
+        words = [*rest.split("_"), kind] if rest and kind in CATEGORIES else self.name.split("_")
+        return "".join(word.capitalize() for word in words if word) + "Operator"
+
+    def rescans_input(self, config: Any) -> bool:
+        return self.rescans(config) if self.rescans is not None else False
 
     def input_order(self, config: Mapping[str, Any]) -> RowOrder:
         """:attr:`row_order` for a node with this ``config`` (the spec's JSON form)."""
@@ -97,6 +148,9 @@ def split_input_ref(ref: str) -> tuple[str, str | None]:
 class ModuleRegistry:
     def __init__(self) -> None:
         self._modules: dict[str, ModuleDef] = {}
+        # Module packs that failed to load (import error, bad module, clashing name): reported by the
+        # CLI, the API and the factory report; the modules that did load are unaffected.
+        self.pack_errors: list[PackError] = []
 
     def register(self, module: ModuleDef) -> ModuleDef:
         if module.name in self._modules and self._modules[module.name] != module:
@@ -126,15 +180,41 @@ class ModuleRegistry:
 
 
 _REGISTRY: ModuleRegistry | None = None
+_BUILTIN_REGISTRY: ModuleRegistry | None = None
 
 
-def registry() -> ModuleRegistry:
-    """The process-wide registry with the built-in modules loaded."""
-    global _REGISTRY
-    if _REGISTRY is None:
+def builtin_registry() -> ModuleRegistry:
+    """The built-in modules alone: what the committed JSON Schema describes, whatever packs are installed."""
+    global _BUILTIN_REGISTRY
+    if _BUILTIN_REGISTRY is None:
         reg = ModuleRegistry()
         from airflow_provider_logidata.modules import builtin
 
         builtin.register_all(reg)
+        _BUILTIN_REGISTRY = reg
+    return _BUILTIN_REGISTRY
+
+
+def registry() -> ModuleRegistry:
+    """The process-wide registry: the built-in modules and those of the installed module packs."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = ModuleRegistry()
+        from airflow_provider_logidata.modules import builtin, packs
+
+        builtin.register_all(reg)
+        packs.load_packs(reg)
         _REGISTRY = reg
     return _REGISTRY
+
+
+@dataclass(frozen=True)
+class PackError:
+    """A module pack (or one module of it) that was not loaded, and why."""
+
+    distribution: str
+    entry_point: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"module pack {self.distribution!r} (entry point {self.entry_point!r}): {self.message}"

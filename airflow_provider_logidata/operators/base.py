@@ -23,7 +23,7 @@ from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
 from airflow_provider_logidata.modules.base import ModuleConfig
-from airflow_provider_logidata.modules.registry import output_xcom_key, split_input_ref
+from airflow_provider_logidata.modules.registry import output_xcom_key, registry, split_input_ref
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -342,3 +342,49 @@ class LogiDataDestinationOperator(LogiDataOperator):
         from airflow_provider_logidata.engine.runner import run_destination
 
         return run_destination(config, self.task_id, handles, module=self.module_name, log=self.log)
+
+
+class LogiDataMultiOutputOperator(LogiDataTransformOperator):
+    """Runs a module with several inputs and/or several outputs (join, union, sql, route, quality_check).
+
+    Inputs are read in the order the DAG factory wires them (a join's ``left`` then ``right``). Each
+    output port is staged in its own file (``<task>/<port>/part-00000.parquet`` when there are several);
+    every port's handle is pushed to XCom under ``output__<port>`` and the first port's handle is also
+    the return value, so both ``task_id`` and ``task_id:port`` inputs resolve downstream.
+    """
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> StagingHandle:
+        from airflow_provider_logidata.engine.multi import run_multi
+
+        outputs = registry()[self.module_name].outputs
+        several = len(outputs) > 1
+
+        def output_uri(port: str) -> str:
+            return self.staging_uri(context, port if several else None)
+
+        results = run_multi(
+            config,
+            self.task_id,
+            handles,
+            input_ids,
+            output_uri,
+            module=self.module_name,
+            log=self.log,
+        )
+        for port in outputs:
+            context["ti"].xcom_push(key=output_xcom_key(port), value=results[port])
+        self.node_metrics = {
+            self.task_id: {
+                "module": self.module_name,
+                "rows_in": sum(int(handle["rows"]) for handle in handles),
+                "rows_out": sum(int(results[port]["rows"]) for port in outputs),  # every output port
+                "seconds": None,  # filled in by the base (the whole run)
+            }
+        }
+        return results[outputs[0]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_logidata.modules.destinations import FileDestinationConfig
+from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 from airflow_provider_logidata.operators.base import LogiDataDestinationOperator
 from airflow_provider_logidata.operators.lineage import LineageMixin, file_lineage_uri
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from airflow_provider_logidata.modules.base import ModuleConfig
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 from airflow_provider_logidata.operators.base import LogiDataOperator
 
 if TYPE_CHECKING:
@@ -41,14 +42,13 @@ class EltConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _validate_configs(self) -> EltConfig:
-        from airflow_provider_logidata.dag_factory.elt_plan import ELT_MODULES
         from airflow_provider_logidata.modules.registry import registry
 
         reg = registry()
         if self.source.module != "source.postgres" or self.destination.module != "destination.postgres":
             raise ValueError("ELT runs source.postgres -> transforms -> destination.postgres only")
         for index, step in enumerate(self.steps):
-            if step.module not in ELT_MODULES:
+            if step.module not in reg or reg[step.module].postgres is None:
                 raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
         for node in (self.source, *self.steps, self.destination):
             node.config = (

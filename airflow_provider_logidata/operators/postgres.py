@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 from airflow_provider_logidata.operators.base import LogiDataDestinationOperator, LogiDataSourceOperator
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 class PostgresSourceOperator(LogiDataSourceOperator):
     """Read a PostgreSQL table or SELECT into staging, streamed through ``COPY ... TO STDOUT``.
 
-    Config: :class:`~airflow_provider_logidata.modules.postgres.PostgresSourceConfig` (``query`` is
+    Config: :class:`~airflow_provider_logidata.modules.sources.postgres.PostgresSourceConfig` (``query`` is
     templated). Incremental reads take the run's data interval from the context, or, by cursor, read from
     the smallest committed cursor of the destinations this source feeds: each destination keeps its own
     (``engine.incremental``), so one that failed never costs another its rows. Returns the staging handle.
@@ -54,7 +55,7 @@ class PostgresSourceOperator(LogiDataSourceOperator):
         input_ids: list[str],
         context: Context,
     ) -> StagingHandle:
-        from airflow_provider_logidata.engine import incremental
+        from airflow_provider_logidata.engine import cursor_read, incremental
         from airflow_provider_logidata.engine.pg_read import read_postgres
 
         assert isinstance(config, PostgresSourceConfig)
@@ -64,13 +65,13 @@ class PostgresSourceOperator(LogiDataSourceOperator):
             kwargs["interval"] = incremental.run_data_interval(context, owner=self._owner)
         elif spec is not None:
             destinations = [
-                incremental.CursorDestination.of(self._rendered(item, context))
+                cursor_read.CursorDestination.of(self._rendered(item, context))
                 for item in self.find_cursor_destinations()
             ]
-            states = incremental.read_destination_states(
+            states = cursor_read.read_destination_states(
                 self.dag_id, self.task_id, destinations, owner=self._owner, log=self.log
             )
-            kwargs["cursor"] = incremental.CursorRead(self.dag_id, self.task_id, states)
+            kwargs["cursor"] = cursor_read.CursorRead(self.dag_id, self.task_id, states)
             self.log.info(
                 "%s: reads by cursor for %s; a cursor load runs in the ETL engine (never pushed down into "
                 "PostgreSQL): each destination drops the rows it already holds and commits its own cursor",
@@ -110,7 +111,7 @@ class PostgresSourceOperator(LogiDataSourceOperator):
 def discover_destinations(source: BaseOperator) -> list[dict[str, Any]]:
     """Every ``destination.postgres``/``destination.file`` task that reads ``source``'s output through a
     chain of LogiData tasks (their ``inputs``: data edges, not mere ordering), in task id order."""
-    from airflow_provider_logidata.engine.incremental import CURSOR_DESTINATIONS
+    from airflow_provider_logidata.engine.cursor_state import CURSOR_DESTINATIONS
     from airflow_provider_logidata.modules.registry import split_input_ref
     from airflow_provider_logidata.operators.base import LogiDataOperator
 
@@ -144,22 +145,11 @@ def discover_destinations(source: BaseOperator) -> list[dict[str, Any]]:
 class PostgresDestinationOperator(LogiDataDestinationOperator):
     """Load the staged input into a PostgreSQL table in one transaction (append, replace or merge).
 
-    Config: :class:`~airflow_provider_logidata.modules.postgres.PostgresDestinationConfig`. After the commit,
-    stores the incremental cursors carried by the input. Returns ``{"uri", "rows", "mode"}``.
+    Config: :class:`~airflow_provider_logidata.modules.destinations.postgres.PostgresDestinationConfig`.
+    After the commit, stores the incremental cursors carried by the input. Returns ``{"uri", "rows",
+    "mode"}``.
     """
 
     module_name = "destination.postgres"
     config_model = PostgresDestinationConfig
     ui_color = "#e0f2fe"
-
-    def run(
-        self,
-        config: ModuleConfig,
-        handles: list[StagingHandle],
-        input_ids: list[str],
-        context: Context,
-    ) -> dict[str, Any]:
-        # Importing the engine module registers the destination with the engine's ``DESTINATIONS``.
-        from airflow_provider_logidata.engine import pg_load  # noqa: F401
-
-        return super().run(config, handles, input_ids, context)

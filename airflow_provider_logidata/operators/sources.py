@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_logidata.modules.sources import FileSourceConfig
+from airflow_provider_logidata.modules.sources.file import FileSourceConfig
 from airflow_provider_logidata.operators.base import LogiDataSourceOperator
 from airflow_provider_logidata.operators.lineage import LineageMixin, file_lineage_uri
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class FileSourceOperator(LineageMixin, LogiDataSourceOperator):
     """Read CSV, Parquet or JSON-lines files (local or object storage, globs allowed) into staging.
 
-    Config: :class:`~airflow_provider_logidata.modules.sources.FileSourceConfig`. ``path`` is templated.
+    Config: :class:`~airflow_provider_logidata.modules.sources.file.FileSourceConfig`. ``path`` is templated.
     Returns the staging handle. A path without template or glob is declared as an inlet ``Asset``.
     """
 

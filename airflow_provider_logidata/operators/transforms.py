@@ -1,63 +1,19 @@
-"""Transform operators: each compiles its config to SQL run by DuckDB over the staged input.
+"""Transform operators: ``FilterRowsOperator``, ``JoinOperator``, ... one per transform module.
 
-The SQL builders live in ``engine.transforms`` (keyed by ``module_name``); these classes only bind a
-module name to its config model so they stay cheap to import at DAG parse time.
+The classes are generated from the module registry (``operators.family``), so every transform module,
+a pack's included, is importable from here by its class name.
 """
 
 from __future__ import annotations
 
-from airflow_provider_logidata.modules.transforms import (
-    CleanTextConfig,
-    DeduplicateConfig,
-    FillNullsConfig,
-    FilterRowsConfig,
-    ParseDatesConfig,
-    SelectColumnsConfig,
-)
-from airflow_provider_logidata.operators.base import LogiDataTransformOperator
+from typing import Any
+
+from airflow_provider_logidata.operators.family import exported, exported_names
 
 
-class SelectColumnsOperator(LogiDataTransformOperator):
-    """Keep, order, rename and cast columns (config: ``SelectColumnsConfig``)."""
-
-    module_name = "select_columns"
-    config_model = SelectColumnsConfig
+def __getattr__(name: str) -> Any:
+    return exported("transform", name, __name__)
 
 
-class FilterRowsOperator(LogiDataTransformOperator):
-    """Keep rows matching a SQL condition, validated before it runs (config: ``FilterRowsConfig``)."""
-
-    module_name = "filter_rows"
-    config_model = FilterRowsConfig
-
-
-class DeduplicateOperator(LogiDataTransformOperator):
-    """Remove duplicate rows on all or key columns (config: ``DeduplicateConfig``).
-
-    On key columns the first or last row per key is kept and rows keep input order; on every column
-    duplicates are identical, so it is ``SELECT DISTINCT *`` and the output order is not input order.
-    """
-
-    module_name = "deduplicate"
-    config_model = DeduplicateConfig
-
-
-class FillNullsOperator(LogiDataTransformOperator):
-    """Replace nulls with a constant or a column statistic (config: ``FillNullsConfig``)."""
-
-    module_name = "fill_nulls"
-    config_model = FillNullsConfig
-
-
-class CleanTextOperator(LogiDataTransformOperator):
-    """Trim, collapse spaces and change case of text columns (config: ``CleanTextConfig``)."""
-
-    module_name = "clean_text"
-    config_model = CleanTextConfig
-
-
-class ParseDatesOperator(LogiDataTransformOperator):
-    """Parse text into dates or timestamps with explicit formats (config: ``ParseDatesConfig``)."""
-
-    module_name = "parse_dates"
-    config_model = ParseDatesConfig
+def __dir__() -> list[str]:
+    return exported_names("transform")

@@ -29,23 +29,23 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     """The node's output sample computed in PostgreSQL, the SQL that ran and a row estimate."""
     import psycopg
 
-    from airflow_provider_logidata.engine import elt, elt_context
+    from airflow_provider_logidata.engine import builders, elt, elt_context
     from airflow_provider_logidata.engine.configs import validate_config
-    from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+    from airflow_provider_logidata.engine.errors import node_label
     from airflow_provider_logidata.engine.pg_connect import (
         confine,
-        confinement_error,
         connect,
+        query_failed,
         statement_timeout_seconds,
         warn_about_role,
     )
-    from airflow_provider_logidata.preview.execute import COUNT_PRESERVING
+    from airflow_provider_logidata.preview.execute import count_kept
 
     assert plan.elt_path and plan.elt_conn_id
     source = plan.node(plan.elt_path[0])
     steps = [plan.node(node_id) for node_id in plan.elt_path[1:]]
     owner = node_label(source.module, source.id)
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     validated_source = validate_config(source.module, source.config, source.id)
     assert isinstance(validated_source, PostgresSourceConfig)
@@ -60,7 +60,8 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
                 helpers: dict[str, str] = {}
                 for step in steps:
                     inputs = elt_context.describe(con, select, owner=node_label(step.module, step.id))
-                    builder = elt_context.ELT_TRANSFORMS[step.module]
+                    builder = builders.postgres(step.module)
+                    assert builder is not None  # the preview plan pushes down only modules that have one
                     validated = validate_config(step.module, step.config, step.id)
                     ctx = elt_context.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
                     select = builder(ctx, f"(\n{select}\n)", [(c.name, c.type_sql) for c in inputs])
@@ -69,15 +70,15 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
                     names = [column.name for column in cur.description or []]
                     fetched = cur.fetchall()
         except psycopg.Error as error:
-            confined = confinement_error(error, owner, "the pushed-down preview")
-            if confined is not None:
-                raise confined from None
-            raise LogiDataTaskError(
+            raise query_failed(
+                error,
+                owner,
+                "the pushed-down preview",
                 f"{node_label(plan.target.module, plan.target.id)}: PostgreSQL failed running the preview: "
-                f"{str(error).strip().splitlines()[0]}"
+                f"{str(error).strip().splitlines()[0]}",
             ) from None
     estimate = None
-    if config.table is not None and all(step.module in COUNT_PRESERVING for step in steps):
+    if config.table is not None and all(count_kept(step.module) for step in steps):
         from airflow_provider_logidata.preview.sampling import _table_estimate
 
         estimate = _table_estimate(config.conn_id, config.schema_name, config.table, owner, source.id)

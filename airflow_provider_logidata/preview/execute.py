@@ -1,7 +1,7 @@
 """Run a preview plan (inside a worker process): sample the sources, run the transforms in DuckDB.
 
-Every transform runs its module's own SQL builder (``engine.transforms.TRANSFORMS`` for one-in-one-out
-modules, ``engine.multi.MULTI`` for joins, unions, routes, ...) over the sampled inputs held in memory as
+Every transform runs its module's own SQL builder (``engine.builders``: the chain step of a one-in-one-out
+module, the multi-port builder of joins, unions, routes, ...) over the sampled inputs held in memory as
 Arrow tables, in a fresh in-memory DuckDB per node with file access disabled, exactly the SQL a run
 would use. A preview after a filter or deduplicate over a head sample is a sample of the output.
 
@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_logidata.modules.registry import registry
 from airflow_provider_logidata.preview.encoding import encode_rows
 
 if TYPE_CHECKING:
@@ -24,15 +25,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("airflow_provider_logidata.preview")
 
-# Modules that keep every row, in order: the output row count is the input's (estimates carry through)
-# and input row i becomes output row i (the before/after view marks changed rows).
-ROW_PRESERVING = frozenset(
-    {"select_columns", "fill_nulls", "clean_text", "parse_dates", "derive_column", "map_values", "python"}
-)
-# Modules whose output rows are a subsequence of their input rows (the rest are "removed").
-ROW_SUBSET = frozenset({"filter_rows", "deduplicate", "route", "quality_check"})
-# Reordering keeps the count but not positions.
-COUNT_PRESERVING = ROW_PRESERVING | {"sort"}
+
+def row_by_row(module: str) -> bool:
+    """Input row i becomes output row i (the before/after view marks changed rows): a step keeping every
+    row that is not a sort, or a function over the whole table (python) when it returns as many rows."""
+    definition = registry().get(module)
+    return definition is not None and (
+        (definition.keeps_rows and not definition.blocking) or definition.self_materialised
+    )
+
+
+def count_kept(module: str) -> bool:
+    """The output row count is the input's (estimates carry through); a sort reorders but keeps it."""
+    definition = registry().get(module)
+    return definition is not None and (definition.keeps_rows or row_by_row(module))
+
+
+def row_subset(module: str) -> bool:
+    """The output rows are some of the input rows, unchanged (the rest are "removed")."""
+    definition = registry().get(module)
+    return definition is not None and definition.subset_rows
+
+
 # Rows read from each source when something upstream can drop rows: enough for a filter or deduplicate to
 # leave ``limit`` rows in most cases, small enough to stay well under a second.
 SAMPLE_FACTOR = 10
@@ -42,7 +56,7 @@ MAX_SOURCE_ROWS = 10_000
 def source_rows(plan: PreviewPlan) -> int:
     """Rows each source reads: ``limit`` when every step keeps all rows, more when one may drop rows."""
     transforms = [node for node in plan.nodes if node.category == "transform"]
-    if all(node.module in COUNT_PRESERVING for node in transforms):
+    if all(count_kept(node.module) for node in transforms):
         return plan.limit
     return max(plan.limit, min(plan.limit * SAMPLE_FACTOR, MAX_SOURCE_ROWS))
 
@@ -76,7 +90,7 @@ def _sample_outputs(
 
     One-in-one-out transforms share ``con`` (opening a DuckDB costs tens of ms).
     """
-    from airflow_provider_logidata.engine.transforms import TRANSFORMS
+    from airflow_provider_logidata.engine import builders
     from airflow_provider_logidata.preview.pool import report_progress
     from airflow_provider_logidata.preview.sampling import SAMPLERS
 
@@ -96,13 +110,13 @@ def _sample_outputs(
             continue
         inputs = [outputs[(item.source, item.source_port)] for item in node.inputs]
         upstream = [estimates.get(item.source) for item in node.inputs]
-        estimates[node.id] = upstream[0] if len(upstream) == 1 and node.module in COUNT_PRESERVING else None
+        estimates[node.id] = upstream[0] if len(upstream) == 1 and count_kept(node.module) else None
         if node.category == "destination":
             # A destination's preview is what it would write: its input.
             outputs[(node.id, "out")] = inputs[0]
             estimates[node.id] = upstream[0] if len(upstream) == 1 else None
             continue
-        shared = con if node.module in TRANSFORMS else None
+        shared = con if builders.step(node.module) is not None else None
         for port, table in run_transform(node, inputs, memory_limit=memory_limit, con=shared).items():
             outputs[(node.id, port)] = table
     return outputs, estimates, sqls
@@ -176,24 +190,9 @@ def _error(node: PlanNode, message: str) -> Exception:
 
 
 def _connect(memory_limit: str) -> duckdb.DuckDBPyConnection:
-    import duckdb
+    from airflow_provider_logidata.engine.duck import sample_connection
 
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "memory_limit": memory_limit,
-            "threads": 2,
-            "preserve_insertion_order": True,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        },
-    )
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET TimeZone = 'UTC'")
-    # Transforms see their inputs as registered Arrow tables: SQL written in a node (a filter, a query)
-    # never needs a file, so none can be read or written, as in runs (``engine.duck.connect``).
-    con.execute("SET enable_external_access = false")
-    return con
+    return sample_connection(memory_limit)
 
 
 def run_transform(
@@ -211,15 +210,12 @@ def run_transform(
     import duckdb
     import pyarrow as pa
 
-    from airflow_provider_logidata.engine import (
-        catalog,  # noqa: F401  (registers the catalog builders)
-        duck,
-    )
+    from airflow_provider_logidata.engine import builders, duck
     from airflow_provider_logidata.engine.configs import validate_config
     from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
     from airflow_provider_logidata.engine.files import describe_error
-    from airflow_provider_logidata.engine.multi import MULTI, MultiInput
-    from airflow_provider_logidata.engine.transforms import TRANSFORMS, TransformContext
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.engine.transforms import TransformContext
 
     owner = node_label(node.module, node.id)
     config = validate_config(node.module, node.config, node.id)
@@ -236,12 +232,12 @@ def run_transform(
             con=connection, module=node.module, node_id=node.id, config=config, log=log
         )
         try:
-            if node.module in TRANSFORMS:
+            if (step := builders.step(node.module)) is not None:
                 if len(inputs) != 1:
                     raise LogiDataTaskError(f"{owner}: needs exactly 1 input, got {len(inputs)}")
-                sql = TRANSFORMS[node.module](context, names[0], duck.describe(connection, names[0]))
+                sql = step.build(context, names[0], duck.describe(connection, names[0]))
                 plans = {"out": sql}
-            elif node.module in MULTI:
+            elif (build_multi := builders.multi(node.module)) is not None:
                 multi_inputs = [
                     MultiInput(
                         ref=item.source if item.source_port == "out" else f"{item.source}:{item.source_port}",
@@ -251,7 +247,7 @@ def run_transform(
                     )
                     for index, item in enumerate(node.inputs)
                 ]
-                plans = MULTI[node.module](context, multi_inputs)
+                plans = build_multi(context, multi_inputs)
             else:
                 raise LogiDataTaskError(f"{owner}: previews cannot run {node.module} yet")
             return {port: connection.sql(sql).to_arrow_table() for port, sql in plans.items()}
@@ -282,13 +278,13 @@ def match_rows(module: str, before: pa.Table, after: pa.Table) -> list[str] | No
     steps keep some of the input rows unchanged, matched on the values of the shared columns.
     """
     shared = [name for name in after.column_names if name in before.column_names]
-    if module in ROW_PRESERVING and before.num_rows == after.num_rows:
+    if row_by_row(module) and before.num_rows == after.num_rows:
         if not shared and before.num_rows:
             return ["changed"] * before.num_rows
         left = before.select(shared).to_pylist()
         right = after.select(shared).to_pylist()
         return ["kept" if a == b else "changed" for a, b in zip(left, right, strict=True)]
-    if module in ROW_SUBSET and shared:
+    if row_subset(module) and shared:
         # Matched as a multiset: deduplicate does not keep input order; the first copy of a row is "kept".
         from collections import Counter
 

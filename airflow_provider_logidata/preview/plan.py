@@ -211,7 +211,8 @@ def _render_templates(
     """
     from pydantic import ValidationError
 
-    from airflow_provider_logidata.security.templates import check_strings, render_config, sample_context
+    from airflow_provider_logidata.security.template_check import check_strings
+    from airflow_provider_logidata.security.templates import render_config, sample_context
     from airflow_provider_logidata.spec.errors import format_path
 
     dumped: dict[str, Any] = config.model_dump(mode="json", by_alias=True)

@@ -189,7 +189,7 @@ class PreviewPool:
         "pyarrow",
         "airflow_provider_logidata.preview.execute",
         "airflow_provider_logidata.preview.sampling",
-        "airflow_provider_logidata.engine.catalog",
+        "airflow_provider_logidata.engine.binding",
         "airflow_provider_logidata.profiling",
         "airflow_provider_logidata.suggest.service",
         "airflow_provider_logidata.suggest.engine",

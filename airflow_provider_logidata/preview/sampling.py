@@ -232,7 +232,7 @@ def sample_postgres(
             query = f"SELECT * FROM {relation} LIMIT {rows}"
     else:
         assert validated.query is not None
-        from airflow_provider_logidata.modules.postgres import check_select
+        from airflow_provider_logidata.modules.sources.postgres import check_select
 
         try:
             inner = check_select(validated.query)
@@ -314,7 +314,8 @@ def sample_http(
 ) -> SourceSample:
     import pyarrow as pa
 
-    from airflow_provider_logidata.engine.http_api import HttpApiReader, RecordSpool, redact_url
+    from airflow_provider_logidata.engine.http_reader import HttpApiReader, redact_url
+    from airflow_provider_logidata.engine.http_records import RecordSpool
 
     validated = _validated("source.http_api", config, node_id)
     # One attempt per request: a preview answers quickly or says why, it does not wait out back-offs.

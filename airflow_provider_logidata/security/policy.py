@@ -202,7 +202,7 @@ def check_config(
     """
     found: list[Violation] = []
     if stage == "validate":
-        from airflow_provider_logidata.security.templates import check_strings
+        from airflow_provider_logidata.security.template_check import check_strings
 
         texts = raw if raw is not None else config.model_dump(mode="json", by_alias=True)
         for path, error in check_strings(texts):

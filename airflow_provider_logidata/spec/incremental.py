@@ -47,23 +47,7 @@ SOURCE = "source.postgres"
 DESTINATION_POSTGRES = "destination.postgres"
 DESTINATION_FILE = "destination.file"
 DESTINATIONS = (DESTINATION_POSTGRES, DESTINATION_FILE)
-# Modules whose output rows are input rows, each one computed from that row alone (or kept as is).
-ROW_WISE = frozenset(
-    {
-        "select_columns",
-        "filter_rows",
-        "deduplicate",
-        "fill_nulls",
-        "clean_text",
-        "parse_dates",
-        "sort",
-        "derive_column",
-        "map_values",
-        "route",
-        "quality_check",
-    }
-)
-# Template names that make a path depend on the run's interval (``security.templates``).
+# Template names that make a path depend on the run's interval (``security.template_rules``).
 RUN_DATE_NAMES = frozenset(
     {"ds", "ds_nodash", "ts", "ts_nodash", "logical_date", "data_interval_start", "data_interval_end"}
 )
@@ -284,7 +268,7 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
                     "how",
                 )
             )
-        elif needs_boundary and node_module not in ROW_WISE:
+        elif needs_boundary and not row_wise(node_module):
             issues.append(
                 _issue(
                     graph,
@@ -325,34 +309,22 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
     return issues
 
 
+def row_wise(module: str) -> bool:
+    """Whether the module's output rows are input rows, each computed from that row alone (``ModuleDef``)."""
+    from airflow_provider_logidata.modules.registry import registry
+
+    definition = registry().get(module)
+    return definition is not None and definition.row_wise
+
+
 def column_change(module: str, config: Mapping[str, Any], column: str) -> str:
     """How a node drops, renames or changes ``column`` ("" when it keeps it, or cannot tell)."""
-    if module == "select_columns":
-        entries = config.get("columns") or []
-        listed = [e for e in entries if e.get("name") == column]
-        if any(e.get("rename") == column and e.get("name") != column for e in entries):
-            return "replaces"
-        if not listed:
-            return "" if config.get("keep_other_columns") else "drops"
-        if any(e.get("rename") not in (None, column) for e in listed):
-            return "renames"
-        if any(e.get("cast") for e in listed):
-            return "casts"
+    from airflow_provider_logidata.modules.registry import registry
+
+    definition = registry().get(module)
+    if definition is None or definition.changes_column is None:
         return ""
-    if module == "derive_column" and any(c.get("name") == column for c in config.get("columns") or []):
-        return "replaces"
-    if module == "map_values" and (
-        config.get("target_column") == column
-        or (config.get("column") == column and not config.get("target_column"))
-    ):
-        return "rewrites"
-    if module in ("parse_dates", "clean_text") and column in (config.get("columns") or []):
-        return "rewrites"
-    if module == "fill_nulls" and any(f.get("column") == column for f in config.get("fills") or []):
-        return "fills"
-    if module == "aggregate" and column not in (config.get("group_by") or []):
-        return "drops"
-    return ""
+    return definition.changes_column(config, column)
 
 
 def _interval_issues(graph: Graph, source: str, column: str, destination: str) -> list[SpecIssue]:
@@ -399,10 +371,10 @@ def _interval_issues(graph: Graph, source: str, column: str, destination: str) -
 def _uses_run_date(path: str) -> bool:
     if "{{" not in path and "{%" not in path:
         return False
-    from airflow_provider_logidata.security import templates
+    from airflow_provider_logidata.security import template_check
 
     try:
-        refusal, names = templates._analysis(path)
+        refusal, names = template_check.analysis(path)
     except Exception:  # a template refused elsewhere (security policy) is reported there
         return True
     return refusal is None and bool(set(names) & RUN_DATE_NAMES)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_logidata.spec.incremental import ROW_WISE, Graph, column_change
+from airflow_provider_logidata.spec.incremental import Graph, column_change, row_wise
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -49,7 +49,7 @@ def _kept(graph: Graph, start: str, end: str, keys: list[str]) -> bool:
     """Whether every node between ``start`` and ``end`` is row-wise and keeps ``keys`` as they are."""
     for node_id in graph.between(start, end):
         module = graph.module[node_id]
-        if module not in ROW_WISE:
+        if not row_wise(module):
             return False
         config = graph.cfg(node_id)
         if any(column_change(module, config, key) for key in keys):

@@ -1,7 +1,9 @@
 """JSON Schema of the pipeline spec, with each module's config schema attached to its node type.
 
 The committed copy (``spec/schema/pipeline-v1.schema.json``) is what the builder and external tools
-read; a test fails when it no longer matches the models.
+read; a test fails when it no longer matches the models. It describes the built-in modules only, so it
+does not depend on which module packs happen to be installed; ``logidata schema`` prints the schema of
+the running installation, packs included.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _REF = "#/$defs/{model}"
 
 
 def pipeline_json_schema(registry: ModuleRegistry | None = None) -> dict[str, Any]:
+    """The schema of ``registry``'s modules; by default every installed module, packs included."""
     if registry is None:
         from airflow_provider_logidata.modules.registry import registry as default_registry
 
@@ -65,6 +68,11 @@ def pipeline_json_schema(registry: ModuleRegistry | None = None) -> dict[str, An
 
 
 def schema_text(registry: ModuleRegistry | None = None) -> str:
+    """The committed copy's text: by default of the built-in modules alone."""
+    if registry is None:
+        from airflow_provider_logidata.modules.registry import builtin_registry
+
+        registry = builtin_registry()
     return json.dumps(pipeline_json_schema(registry), indent=2, sort_keys=False) + "\n"
 
 

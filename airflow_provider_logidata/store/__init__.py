@@ -10,8 +10,9 @@ from airflow_provider_logidata.store.errors import (
     UnreadablePipeline,
     VersionNotFound,
 )
+from airflow_provider_logidata.store.layout import check_pipeline_id, compute_etag
 from airflow_provider_logidata.store.models import PipelineSummary, RawPipeline, StoredPipeline, VersionInfo
-from airflow_provider_logidata.store.store import PipelineStore, check_pipeline_id, compute_etag
+from airflow_provider_logidata.store.store import PipelineStore
 
 __all__ = [
     "ConflictError",

@@ -1,7 +1,7 @@
 """Run proposed nodes over the sample with the engine's own SQL builders, and measure what changed.
 
-The builders are the ones tasks run (``engine.transforms.TRANSFORMS`` for one-in-one-out modules,
-``engine.multi.MULTI`` for routes, checks and joins; the first output port is what flows on), so the
+The builders are the ones tasks run (``engine.builders``: chain steps for one-in-one-out modules, the
+multi-port builders for routes, checks and joins; the first output port is what flows on), so the
 effect shown is the effect the pipeline will have, and a config the engine would refuse fails here.
 """
 
@@ -79,12 +79,13 @@ def apply_nodes(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> Applied:
     """The sample after ``nodes`` (in order); ``inputs`` holds the tables of ``extra_inputs`` node ids."""
-    from airflow_provider_logidata.engine.multi import MULTI, MultiInput
-    from airflow_provider_logidata.engine.transforms import ROW_PRESERVING, TRANSFORMS, TransformContext
+    from airflow_provider_logidata.engine import builders
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.engine.transforms import TransformContext
 
     # A caller's connection is reused only for one-in-one-out steps: the multi-output builders create
     # fixed-name temporary tables and expect a connection of their own.
-    own = con is None or any(node.module not in TRANSFORMS for node in nodes)
+    own = con is None or any(builders.step(node.module) is None for node in nodes)
     connection = open_connection() if own or con is None else con
     try:
         connection.register("__suggest_in", table)
@@ -102,10 +103,12 @@ def apply_nodes(
                 for r in connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
             ]
             view = f"__suggest_step_{index}"
-            if node.module in TRANSFORMS:
-                sql = TRANSFORMS[node.module](ctx, relation, columns)
-                preserving = preserving and node.module in ROW_PRESERVING
-            elif node.module in MULTI:
+            step = builders.step(node.module)
+            build_multi = builders.multi(node.module)
+            if step is not None:
+                sql = step.build(ctx, relation, columns)
+                preserving = preserving and step.keeps_rows
+            elif build_multi is not None:
                 multi_inputs = []
                 ports = definition.input_ports or (None,)
                 for port_index, port in enumerate(ports):
@@ -123,7 +126,7 @@ def apply_nodes(
                         for r in connection.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
                     ]
                     multi_inputs.append(MultiInput(other_id or port, name, other_columns, port))
-                plan = MULTI[node.module](ctx, multi_inputs)
+                plan = build_multi(ctx, multi_inputs)
                 sql = plan[definition.outputs[0]]
                 preserving = False
             else:

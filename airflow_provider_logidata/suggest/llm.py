@@ -40,7 +40,7 @@ def step_modules() -> list[Any]:
 
 
 def messages(text: str, columns: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    catalog = [
+    modules = [
         {"module": m.name, "description": m.description, "config_schema": m.config_model.model_json_schema()}
         for m in step_modules()
     ]
@@ -49,7 +49,7 @@ def messages(text: str, columns: Sequence[tuple[str, str]]) -> list[dict[str, st
         '{"nodes": [{"module": "<module name>", "config": {...}, "label": "<short label>"}], '
         '"explanation": "<one sentence>"}. Use only these modules; each config must validate against its '
         "JSON Schema; column names must be among the input columns; SQL expressions use DuckDB syntax. "
-        f"At most {MAX_NODES} nodes, applied in order.\nModules: {json.dumps(catalog, separators=(',', ':'))}"
+        f"At most {MAX_NODES} nodes, applied in order.\nModules: {json.dumps(modules, separators=(',', ':'))}"
     )
     shown = ", ".join(f"{name} ({duck_type})" for name, duck_type in columns) or "unknown"
     return [

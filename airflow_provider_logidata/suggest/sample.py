@@ -12,12 +12,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from airflow_provider_logidata.engine.sql import is_numeric, is_temporal, is_text, quote_ident
 from airflow_provider_logidata.suggest.model import PipelineContext
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 SAMPLE = "sample"
@@ -27,23 +26,11 @@ KEY_NAMES = frozenset({"id", "key", "uuid", "code", "pk"})
 
 
 def open_connection() -> duckdb.DuckDBPyConnection:
-    """A small in-memory DuckDB: two threads, bounded memory, no file or network access."""
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "threads": 2,
-            "memory_limit": "512MB",
-            "preserve_insertion_order": True,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        },
-    )
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET TimeZone = 'UTC'")
-    # Proposed nodes may come from a request (the apply check) or a model: their SQL reads only the
-    # registered tables, never a file or URL.
-    con.execute("SET enable_external_access = false")
-    return con
+    """Proposed nodes may come from a request (the apply check) or a model: their SQL reads only the
+    registered tables, never a file or URL."""
+    from airflow_provider_logidata.engine.duck import sample_connection
+
+    return sample_connection("512MB")
 
 
 def looks_like_key(name: str) -> bool:

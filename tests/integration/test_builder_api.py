@@ -451,7 +451,7 @@ def test_validate_lists_every_problem(user: Api, store: Any) -> None:
     assert {"nodes[1].config.condition", "edges[2].target"} <= paths
 
 
-def test_modules_catalog_has_widget_hints(viewer: Api) -> None:
+def test_module_palette_has_widget_hints(viewer: Api) -> None:
     modules = {m["name"]: m for m in viewer("GET", "/modules").json()["modules"]}
     assert {"source.file", "filter_rows", "destination.file", "join"} <= set(modules)
     file_props = modules["source.file"]["config_schema"]["properties"]

@@ -161,8 +161,9 @@ def test_failing_cast_leaves_destination_unchanged(run_pipeline: Any, pg: Any, p
     # The message names the node and the column (from the engine directly: the same code the task ran).
     from airflow_provider_logidata.engine.elt import EltStep, run_elt
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
-    from airflow_provider_logidata.modules.transforms import SelectColumnsConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.transforms.select_columns import SelectColumnsConfig
 
     with pytest.raises(LogiDataTaskError) as raised:
         run_elt(
@@ -295,7 +296,7 @@ def test_etl_and_elt_agree_on_derive_map_aggregate(
     pg.execute(ROWS)
     results = {}
     for engine in ("etl", "elt"):
-        pid = f"elt_vs_etl_catalog_{engine}"
+        pid = f"elt_vs_etl_typed_{engine}"
         dag_run, dag = run_pipeline(spec(pid, pg_conn_id, engine, f"out_{engine}", steps))
         assert str(dag_run.state) == "success", {
             t.task_id: str(t.state) for t in dag_run.get_task_instances()

@@ -210,10 +210,10 @@ def cursor_not_saved(monkeypatch: pytest.MonkeyPatch, key: str, *, pending: bool
     By default the save after the commit (any value without a ``pending`` entry): the destination's data
     is committed, its cursor is not. With ``pending``, the save a single file makes just before its commit
     (nothing is written). ``dag.test()`` runs tasks in this process."""
-    from airflow_provider_logidata.engine import incremental
-    from airflow_provider_logidata.engine.incremental_load import PENDING
+    from airflow_provider_logidata.engine import cursor_state
+    from airflow_provider_logidata.engine.cursor_pending import PENDING
 
-    original = incremental.store_cursor
+    original = cursor_state.store_cursor
 
     def store(name: str, value: Any) -> None:
         if name == key and (isinstance(value, dict) and PENDING in value) == pending:
@@ -221,7 +221,7 @@ def cursor_not_saved(monkeypatch: pytest.MonkeyPatch, key: str, *, pending: bool
         original(name, value)
 
     with monkeypatch.context() as patch:
-        patch.setattr(incremental, "store_cursor", store)
+        patch.setattr(cursor_state, "store_cursor", store)
         yield
 
 

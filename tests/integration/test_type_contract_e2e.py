@@ -406,7 +406,7 @@ def snapshot(db: Any, schema: str, table: str, error: str | None) -> Outcome:
 
 
 def destination(schema: str, table: str, mode: str) -> Any:
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
     return PostgresDestinationConfig.model_validate(
         {"conn_id": CONN_ID, "schema": schema, "table": table, "on_schema_change": mode}
@@ -418,7 +418,7 @@ def load_etl(db: Any, schema: str, mode: str, staged: Path) -> Outcome:
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
     from airflow_provider_logidata.engine.pg_load import load_postgres
     from airflow_provider_logidata.engine.pg_read import read_postgres
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     source = PostgresSourceConfig.model_validate({"conn_id": CONN_ID, "schema": schema, "table": "src"})
     handle = read_postgres(source, "read", str(staged / "read" / "part-00000.parquet"))
@@ -433,7 +433,7 @@ def load_elt(db: Any, schema: str, mode: str) -> Outcome:
     """The same path pushed down: one INSERT ... SELECT inside PostgreSQL."""
     from airflow_provider_logidata.engine.elt import run_elt
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     source = PostgresSourceConfig.model_validate({"conn_id": CONN_ID, "schema": schema, "table": "src"})
     try:
@@ -587,7 +587,8 @@ def test_issue_repro_messages(pg: Any, pg_conn_id: str, tmp_path: Path) -> None:
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
     from airflow_provider_logidata.engine.pg_load import load_postgres
     from airflow_provider_logidata.engine.pg_read import read_postgres
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     pg.execute("CREATE TABLE src (id integer); INSERT INTO src VALUES (1001), (1002), (1003)")
     pg.execute("CREATE TABLE out (id integer, score integer)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 # FastAPI resolves the route annotations at run time: these imports must not move under TYPE_CHECKING.
@@ -12,7 +13,6 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
 from fastapi import APIRouter, Query, Request
 from pydantic import WithJsonSchema
 
-from airflow_provider_logidata.api.catalog import catalog
 from airflow_provider_logidata.api.convert import current_issues
 from airflow_provider_logidata.api.deps import READ, READ_CONNECTIONS
 from airflow_provider_logidata.api.models import (
@@ -21,12 +21,14 @@ from airflow_provider_logidata.api.models import (
     Error,
     Me,
     ModuleList,
+    ModulePackError,
     SaveBody,
     Validation,
 )
+from airflow_provider_logidata.api.palette import palette
 from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
 from airflow_provider_logidata.store import check_pipeline_id
-from airflow_provider_logidata.store.store import MAX_ID_LENGTH
+from airflow_provider_logidata.store.layout import MAX_ID_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -99,8 +101,12 @@ def me(request: Request, user: GetUserDep, session: SessionDep, pipeline_id: Pip
 
 @router.get("/modules", operation_id="list_modules", dependencies=READ, responses=_AUTH_ERRORS)
 def list_modules() -> ModuleList:
-    """Every module with its config JSON Schema (forms and pickers are generated from it)."""
-    return ModuleList(modules=catalog())
+    """Every module with its config JSON Schema (forms and pickers are generated from it), and the
+    installed module packs that failed to load (so the builder can say why a module is missing)."""
+    from airflow_provider_logidata.modules.registry import registry
+
+    errors = [ModulePackError(**asdict(error)) for error in registry().pack_errors]
+    return ModuleList(modules=palette(), pack_errors=errors)
 
 
 @router.post(

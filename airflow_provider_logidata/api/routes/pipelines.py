@@ -24,7 +24,7 @@ from airflow_provider_logidata.api.deps import (
     READ_PIPELINE,
     PipelineIdPath,
     StoreDep,
-    check_pipeline_access,
+    check_body_pipeline,
 )
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import (
@@ -44,7 +44,7 @@ from airflow_provider_logidata.api.models import (
     VersionDocument,
 )
 from airflow_provider_logidata.spec import load_json
-from airflow_provider_logidata.store import UnreadablePipeline, check_pipeline_id
+from airflow_provider_logidata.store import UnreadablePipeline
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -79,20 +79,8 @@ def _author(user: BaseUser) -> str | None:
         return None
 
 
-def _body_id(data: dict[str, Any]) -> str:
-    try:
-        return check_pipeline_id(data.get("id"))
-    except ValueError as exc:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the pipeline has no usable id: {exc}",
-            [{"path": "id", "message": str(exc)}],
-        ) from None
-
-
 def _create(data: dict[str, Any], request: Request, user: BaseUser, store: PipelineStore) -> StoredPipeline:
-    pipeline_id = _body_id(data)
-    check_pipeline_access("PUT", pipeline_id, request, user)
+    check_body_pipeline(data, request, user, path="id")
     return stored_out(store.save(data, expected_etag=None, author=_author(user)))
 
 

@@ -10,13 +10,12 @@ from typing import Any
 
 # FastAPI resolves the route annotations at run time: these imports must not move under TYPE_CHECKING.
 from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request
 
-from airflow_provider_logidata.api.deps import EDIT_BODY_PIPELINE, check_pipeline_access
+from airflow_provider_logidata.api.deps import EDIT_BODY_PIPELINE, check_body_pipeline
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import Error
 from airflow_provider_logidata.api.preview_models import Preview, PreviewBody
-from airflow_provider_logidata.store import check_pipeline_id
 
 router = APIRouter(tags=["preview"])
 
@@ -33,23 +32,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _pipeline_id(data: dict[str, Any]) -> str:
-    try:
-        return check_pipeline_id(data.get("id"))
-    except ValueError as exc:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the pipeline has no usable id: {exc}",
-            [{"path": "pipeline.id", "message": str(exc)}],
-        ) from None
-
-
 @router.post("/preview", operation_id="preview", dependencies=EDIT_BODY_PIPELINE, responses=_RESPONSES)
 def preview(body: PreviewBody, request: Request, user: GetUserDep) -> Preview:
     """The node's output on a sample: columns, JSON-safe rows, column profiles and, for a transform
     with one input, its input sample and per-row status. Needs edit access on the pipeline: previews
     read real data through connections."""
-    check_pipeline_access("PUT", _pipeline_id(body.pipeline), request, user)
+    check_body_pipeline(body.pipeline, request, user, path="pipeline.id")
     from airflow_provider_logidata.preview.plan import PreviewError
     from airflow_provider_logidata.preview.service import preview as run_preview
 

@@ -29,7 +29,7 @@ from airflow_provider_logidata.api.deps import (
     READ_PIPELINE,
     PipelineIdPath,
     StoreDep,
-    check_pipeline_access,
+    check_body_pipeline,
 )
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import Error
@@ -47,7 +47,6 @@ from airflow_provider_logidata.store import PipelineNotFound, StoreError
 from airflow_provider_logidata.store.dismissed import MAX_SUGGESTION_ID_LENGTH
 
 if TYPE_CHECKING:
-    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
     from sqlalchemy.orm import Session
 
     from airflow_provider_logidata.hooks.llm import LLMSettings
@@ -74,21 +73,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 # Suggestions sample up to 100,000 rows and run every rule: twice the preview's time limit.
 SUGGEST_TIME_FACTOR = 2.0
-
-
-def _pipeline_access(pipeline: dict[str, Any], request: Request, user: BaseUser) -> str:
-    from airflow_provider_logidata.store import check_pipeline_id
-
-    try:
-        pipeline_id = check_pipeline_id(pipeline.get("id"))
-    except ValueError as exc:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the pipeline has no usable id: {exc}",
-            [{"path": "pipeline.id", "message": str(exc)}],
-        ) from None
-    check_pipeline_access("PUT", pipeline_id, request, user)
-    return pipeline_id
 
 
 def _dismissed(pipeline_id: str, requested: list[str], store: PipelineStore) -> list[str]:
@@ -175,7 +159,7 @@ def suggest(body: SuggestBody, request: Request, user: GetUserDep, store: StoreD
     """
     from airflow_provider_logidata.suggest.service import SUGGEST_JOB
 
-    pipeline_id = _pipeline_access(body.pipeline, request, user)
+    pipeline_id = check_body_pipeline(body.pipeline, request, user, path="pipeline.id")
     _plan(body.pipeline, body.node_id)
     answer = _run(
         SUGGEST_JOB,
@@ -197,7 +181,7 @@ def check_suggestion(body: CheckBody, request: Request, user: GetUserDep) -> Che
     """Whether a suggestion still fits the node (its columns exist and its nodes run on the node's data)."""
     from airflow_provider_logidata.suggest.service import CHECK_JOB
 
-    _pipeline_access(body.pipeline, request, user)
+    check_body_pipeline(body.pipeline, request, user, path="pipeline.id")
     _plan(body.pipeline, body.node_id)
     suggestion = body.suggestion.model_dump()
     reason = _run(
@@ -332,7 +316,7 @@ def describe(body: DescribeBody, request: Request, user: GetUserDep, session: Se
     """Free text → proposed node(s) from the configured model, validated (invalid ones come as errors)."""
     from airflow_provider_logidata.suggest.service import DESCRIBE_JOB
 
-    _pipeline_access(body.pipeline, request, user)
+    check_body_pipeline(body.pipeline, request, user, path="pipeline.id")
     settings = llm_settings(session)
     if settings is None:
         raise ApiError(

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airflow_provider_logidata.engine.sql import quote_literal
-from airflow_provider_logidata.engine.transforms import COLLAPSE, WHITESPACE, clean_text_expression
-from airflow_provider_logidata.modules.transforms import CleanTextConfig
+from airflow_provider_logidata.modules.transforms.clean_text import (
+    COLLAPSE,
+    WHITESPACE,
+    CleanTextConfig,
+    clean_text_expression,
+)
 from airflow_provider_logidata.suggest.model import ProposedNode, Suggestion, suggestion_id
 from airflow_provider_logidata.suggest.registry import register_rule
 from airflow_provider_logidata.suggest.rules._common import clamp, count, pct, quote_ident

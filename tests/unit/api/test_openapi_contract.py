@@ -15,7 +15,7 @@ import pytest
 from airflow_provider_logidata.api.app import openapi_document
 from airflow_provider_logidata.api.models import RunBrief, StoredPipeline, Version
 from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
-from airflow_provider_logidata.store.store import MAX_ID_LENGTH
+from airflow_provider_logidata.store.layout import MAX_ID_LENGTH
 
 
 @pytest.fixture(scope="module")

@@ -204,12 +204,12 @@ def test_report_with_a_deep_report_file(run: Run, tmp_path: Path) -> None:
 
 
 def test_unexpected_error_is_one_line(run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import airflow_provider_logidata.cli.main as cli_main
+    import airflow_provider_logidata.cli.pipelines as cli_pipelines
 
     def boom(args: Any) -> int:
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr(cli_main, "cmd_list", boom)
+    monkeypatch.setattr(cli_pipelines, "cmd_list", boom)
     code, out, err = run("list")
     assert code == 1
     assert err.strip() == (

@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_logidata.engine import runner, staging
 from airflow_provider_logidata.engine.chain import ChainStep, run_chain
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.transforms import DeduplicateConfig
+from airflow_provider_logidata.modules.transforms.deduplicate import DeduplicateConfig
 
 DATA = {
     "id": [1, 2, 2, 3, 4, 4, 5],

@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_logidata.engine import runner
 from airflow_provider_logidata.engine.destinations import write_file
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.destinations import FileDestinationConfig
+from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 
 TABLE = pa.table({"id": [1, 2, 3], "name": ["a", "b, c", None]})
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from airflow_provider_logidata.engine.elt import EltStep, elt_metrics
-from airflow_provider_logidata.modules.catalog import DeriveColumnConfig
-from airflow_provider_logidata.modules.transforms import FilterRowsConfig
+from airflow_provider_logidata.modules.transforms.derive_column import DeriveColumnConfig
+from airflow_provider_logidata.modules.transforms.filter_rows import FilterRowsConfig
 
 
 def test_counts_flow_back_through_row_preserving_steps_only() -> None:

@@ -99,9 +99,20 @@ def test_cursor_source_blocks() -> None:
 
 
 def test_elt_modules_are_exactly_the_registered_builders() -> None:
-    # The planner (parsed by the DAG processor) lists the modules without importing the engine.
-    from airflow_provider_logidata.dag_factory.elt_plan import ELT_MODULES
-    from airflow_provider_logidata.engine import elt  # noqa: F401  (registers the builders)
-    from airflow_provider_logidata.engine.elt_context import ELT_TRANSFORMS
+    # The planner (parsed by the DAG processor) finds the builders on the module definitions.
+    from airflow_provider_logidata.dag_factory.elt_plan import elt_modules
+    from airflow_provider_logidata.engine import builders
 
-    assert set(ELT_TRANSFORMS) == ELT_MODULES
+    expected = {
+        "select_columns",
+        "filter_rows",
+        "deduplicate",
+        "fill_nulls",
+        "clean_text",
+        "sort",
+        "aggregate",
+        "derive_column",
+        "map_values",
+    }
+    assert set(elt_modules()) == expected
+    assert {name for name in expected if builders.postgres(name) is not None} == expected

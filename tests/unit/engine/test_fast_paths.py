@@ -15,8 +15,7 @@ import pytest
 from airflow_provider_logidata.engine import files, runner
 from airflow_provider_logidata.engine.chain import ChainStep, StepMetrics, run_chain
 from airflow_provider_logidata.engine.sql import quote_literal
-from airflow_provider_logidata.engine.transforms import WHITESPACE
-from airflow_provider_logidata.modules.transforms import CleanTextConfig
+from airflow_provider_logidata.modules.transforms.clean_text import WHITESPACE, CleanTextConfig
 
 
 def test_staged_columns_stay_nullable_whatever_the_data(stage: Any, tmp_path: Path) -> None:
@@ -153,7 +152,7 @@ TRICKY = [
 def test_clean_text_matches_the_two_regexp_definition(trim: bool, collapse: bool) -> None:
     """The cheaper expression (collapse only what needs it, then trim()) equals trimming then collapsing
     every run of ``[\\s\\p{Z}]`` with regular expressions."""
-    from airflow_provider_logidata.engine.transforms import clean_text_expression
+    from airflow_provider_logidata.modules.transforms.clean_text import clean_text_expression
 
     con = duckdb.connect()
     con.register("t", pa.table({"v": TRICKY}))

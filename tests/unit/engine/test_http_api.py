@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import json
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,12 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pydantic import ValidationError
 
-from airflow_provider_logidata.engine import http_api, runner, staging
+from airflow_provider_logidata.engine import http_reader, http_records, runner, staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.http_api import HttpApiSourceConfig
-from airflow_provider_logidata.modules.registry import registry
+from airflow_provider_logidata.modules.sources.http_api import HttpApiSourceConfig
 
 _TESTS = str(Path(__file__).resolve().parents[2])
 if _TESTS not in sys.path:
@@ -241,7 +238,7 @@ def test_retry_after_is_honoured_below_the_cap(server: ApiServer, log: Any) -> N
     server.fail_next("/page", [(429, {"Retry-After": "3"}), (503, {})])
     sleeps: list[float] = []
     config = HttpApiSourceConfig.model_validate({"conn_id": CONN, **PAGE_CONFIG})
-    reader = http_api.HttpApiReader(config, "api", log, sleep=sleeps.append)
+    reader = http_reader.HttpApiReader(config, "api", log, sleep=sleeps.append)
     records = [r for page in reader.pages() for r in page.records]
     assert len(records) == 1234
     assert sleeps == [3.0, 2.0]  # Retry-After, then the default backoff of the second retry (1 s x 2)
@@ -266,7 +263,7 @@ def test_exponential_backoff_capped(server: ApiServer, log: Any) -> None:
     config = HttpApiSourceConfig.model_validate(
         {"conn_id": CONN, **PAGE_CONFIG, "retry": {"backoff_seconds": 1, "max_backoff_seconds": 5}}
     )
-    reader = http_api.HttpApiReader(config, "api", log, sleep=sleeps.append)
+    reader = http_reader.HttpApiReader(config, "api", log, sleep=sleeps.append)
     assert sum(len(p.records) for p in reader.pages()) == 1234
     assert sleeps == [1, 2, 4, 5]
 
@@ -466,104 +463,52 @@ def test_connection_extra_headers_are_sent_not_logged(
     assert "k-987654321" not in log.text()
 
 
-# --- config ---------------------------------------------------------------------------------------------
-
-
-def test_registered_with_a_connection_widget() -> None:
-    module = registry()["source.http_api"]
-    assert module.category == "source" and module.min_inputs == module.max_inputs == 0
-    assert module.operator_class().__name__ == "HttpApiSourceOperator"
-    conn = module.config_model.model_json_schema()["properties"]["conn_id"]
-    assert conn["x-logidata-widget"] == "connection" and conn["x-logidata-conn-type"] == "http"
-
-
-def test_unknown_pagination_type_lists_the_valid_ones() -> None:
-    with pytest.raises(ValidationError) as info:
-        HttpApiSourceConfig.model_validate({"conn_id": "c", "pagination": {"type": "pages"}})
-    text = str(info.value)
-    for name in ("'none'", "'page'", "'offset'", "'cursor'", "'link_header'"):
-        assert name in text
-
-
-@pytest.mark.parametrize(
-    ("config", "message"),
-    [
-        ({"headers": {"Authorization": "Bearer x"}}, "look like credentials"),
-        ({"headers": {"X-API-Key": "x"}}, "look like credentials"),
-        ({"endpoint": "https://evil.example/x"}, "endpoint must be a path"),
-        ({"body": {"a": 1}}, "body is sent only with method POST"),
-        (
-            {"params": {"page": 2}, "pagination": {"type": "page"}},
-            "params sets page, which pagination controls",
-        ),
-        ({"pagination": {"type": "page", "size": 10}}, "set both size_param and size"),
-        ({"pagination": {"type": "cursor", "cursor_path": "meta..next"}}, "String should match pattern"),
-        ({"pagination": {"type": "page", "extra": 1}}, "Extra inputs are not permitted"),
-        ({"retry": {"max_attempts": 0}}, "greater than or equal to 1"),
-    ],
-)
-def test_config_validation(config: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        HttpApiSourceConfig.model_validate({"conn_id": "c", **config})
-
-
-def test_operator_module_stays_light() -> None:
-    code = (
-        "import sys\n"
-        "import airflow_provider_logidata.operators.http_api\n"
-        "heavy = [m for m in ('requests', 'airflow.providers.http.hooks.http', 'pyarrow', 'duckdb',\n"
-        "         'airflow_provider_logidata.engine.http_api') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 # --- pure helpers ---------------------------------------------------------------------------------------
 
 
 def test_redact_url() -> None:
     assert (
-        http_api.redact_url("https://user:pw@api.example.com:8443/v1/x?page=2&access_token=abc&API_KEY=k")
+        http_reader.redact_url("https://user:pw@api.example.com:8443/v1/x?page=2&access_token=abc&API_KEY=k")
         == "https://api.example.com:8443/v1/x?page=2&access_token=***&API_KEY=***"
     )
-    assert http_api.redact_url("http://h/p") == "http://h/p"
+    assert http_reader.redact_url("http://h/p") == "http://h/p"
 
 
 def test_retry_after_seconds() -> None:
     now = dt.datetime(2024, 5, 6, 12, 0, 0, tzinfo=dt.timezone.utc)
-    assert http_api.retry_after_seconds("7", now=now) == 7.0
-    assert http_api.retry_after_seconds(" 0 ", now=now) == 0.0
-    assert http_api.retry_after_seconds("Mon, 06 May 2024 12:00:30 GMT", now=now) == 30.0
-    assert http_api.retry_after_seconds("Mon, 06 May 2024 11:00:00 GMT", now=now) == 0.0
-    assert http_api.retry_after_seconds("soon", now=now) is None
-    assert http_api.retry_after_seconds("-5", now=now) == 0.0
-    assert http_api.retry_after_seconds("inf", now=now) is None
-    assert http_api.retry_after_seconds(None) is None
+    assert http_reader.retry_after_seconds("7", now=now) == 7.0
+    assert http_reader.retry_after_seconds(" 0 ", now=now) == 0.0
+    assert http_reader.retry_after_seconds("Mon, 06 May 2024 12:00:30 GMT", now=now) == 30.0
+    assert http_reader.retry_after_seconds("Mon, 06 May 2024 11:00:00 GMT", now=now) == 0.0
+    assert http_reader.retry_after_seconds("soon", now=now) is None
+    assert http_reader.retry_after_seconds("-5", now=now) == 0.0
+    assert http_reader.retry_after_seconds("inf", now=now) is None
+    assert http_reader.retry_after_seconds(None) is None
 
 
 def test_json_path_get() -> None:
     doc = {"data": {"items": [1, 2]}, "results": [{"rows": [3]}]}
-    assert http_api.json_path_get(doc, "") is doc
-    assert http_api.json_path_get(doc, "data.items") == [1, 2]
-    assert http_api.json_path_get(doc, "results.0.rows") == [3]
-    with pytest.raises(http_api.PathNotFound) as info:
-        http_api.json_path_get(doc, "data.items.x")
+    assert http_records.json_path_get(doc, "") is doc
+    assert http_records.json_path_get(doc, "data.items") == [1, 2]
+    assert http_records.json_path_get(doc, "results.0.rows") == [3]
+    with pytest.raises(http_records.PathNotFound) as info:
+        http_records.json_path_get(doc, "data.items.x")
     assert info.value.describe() == "under 'data.items' is a list of 2 item(s), which has no item 'x'"
 
 
 def test_flatten_and_widen() -> None:
-    row = http_api.flatten_record({"a": 1, "b": {"c": {"d": None}, "e": [1, {"f": 2}]}, "g": {}})
+    row = http_records.flatten_record({"a": 1, "b": {"c": {"d": None}, "e": [1, {"f": 2}]}, "g": {}})
     assert row == {"a": 1, "b.c.d": None, "b.e": '[1,{"f":2}]'}
-    assert http_api.flatten_record(5) == {"value": 5}
-    widen = http_api.widen
+    assert http_records.flatten_record(5) == {"value": 5}
+    widen = http_records.widen
     assert widen("int", "double") == "double" and widen("double", "int") == "double"
     assert widen("null", "bool") == "bool" and widen("bool", "null") == "bool"
     assert widen("bool", "int") == "string" and widen("int", "string") == "string"
-    assert http_api.value_kind(2**63) == "string" and http_api.value_kind(True) == "bool"
+    assert http_records.value_kind(2**63) == "string" and http_records.value_kind(True) == "bool"
 
 
 def test_spool_converts_with_the_final_schema(tmp_path: Path) -> None:
-    spool = http_api.RecordSpool(str(tmp_path))
+    spool = http_records.RecordSpool(str(tmp_path))
     spool.add([{"n": 1, "x": True}, {"n": 2}])
     spool.add([{"n": 2.5, "x": 3, "only_null": None}, "scalar", {"n": 2**70}])
     batches = list(spool.batches(2))
@@ -575,42 +520,3 @@ def test_spool_converts_with_the_final_schema(tmp_path: Path) -> None:
     assert table.column("n").to_pylist() == ["1", "2", "2.5", None, str(2**70)]
     assert table.column("x").to_pylist() == ["true", None, "3", None, None]
     assert table.column("value").to_pylist() == [None, None, None, "scalar", None]
-
-
-@pytest.mark.parametrize(
-    "pagination",
-    [
-        {"type": "none"},
-        {"type": "page", "param": "p", "start": 0, "size_param": "n", "size": 50},
-        {"type": "offset"},
-        {"type": "cursor", "cursor_path": "paging.next"},
-        {"type": "link_header"},
-    ],
-    ids=lambda p: p["type"],
-)
-def test_pipeline_with_http_api_valid_for_validator_and_json_schema(pagination: dict[str, Any]) -> None:
-    import jsonschema
-
-    from airflow_provider_logidata.spec import validate_pipeline
-    from airflow_provider_logidata.spec.schema import SCHEMA_PATH
-
-    spec = {
-        "id": "api_pipeline",
-        "nodes": [
-            {
-                "id": "fetch",
-                "module": "source.http_api",
-                "config": {"conn_id": "crm", "endpoint": "/v1/orders", "pagination": pagination},
-            },
-            {"id": "write", "module": "destination.file", "config": {"path": "/tmp/orders.parquet"}},
-        ],
-        "edges": [{"source": "fetch", "target": "write"}],
-    }
-    assert validate_pipeline(spec).ok
-    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-    validator.validate(spec)
-    spec["nodes"][0]["config"]["pagination"] = {**pagination, "type": "pages"}
-    assert list(validator.iter_errors(spec))
-    (issue,) = validate_pipeline(spec).issues
-    assert issue.path == "nodes[0].config.pagination"
-    assert "'none', 'page', 'offset', 'cursor', 'link_header'" in issue.message

@@ -3,7 +3,7 @@
 The source reads from the smallest cursor of its destinations; each destination drops what it already holds
 (below its value, and at its value the rows whose hash it remembers) and commits its own state: PostgreSQL in
 the load's transaction (``logidata_cursor_state``), files right after their atomic commit (a Variable, here a
-dict through ``incremental.load_cursor``/``store_cursor``). The pipelines (factory + Airflow) are covered in
+dict through ``cursor_state.load_cursor``/``store_cursor``). The pipelines (factory + Airflow) are covered in
 tests/integration/test_incremental_e2e.py.
 """
 
@@ -23,18 +23,20 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_logidata.engine import incremental, incremental_load, runner
+from airflow_provider_logidata.engine import cursor_filter, cursor_pending, cursor_read, cursor_state, runner
+from airflow_provider_logidata.engine.cursor_read import CursorDestination, CursorRead
+from airflow_provider_logidata.engine.cursor_state import CursorState
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.incremental import CursorDestination, CursorRead, CursorState
 from airflow_provider_logidata.engine.pg_load import load_postgres
 from airflow_provider_logidata.engine.pg_read import read_postgres
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
 DAG = "d"
 
 
 class Variables:
-    """Airflow Variables as a dict (what ``incremental.AirflowVariables`` reads and writes)."""
+    """Airflow Variables as a dict (what ``cursor_state.AirflowVariables`` reads and writes)."""
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
@@ -49,8 +51,8 @@ class Variables:
 @pytest.fixture
 def variables(monkeypatch: pytest.MonkeyPatch) -> Variables:
     store = Variables()
-    monkeypatch.setattr(incremental, "load_cursor", store.get)
-    monkeypatch.setattr(incremental, "store_cursor", store.set)
+    monkeypatch.setattr(cursor_state, "load_cursor", store.get)
+    monkeypatch.setattr(cursor_state, "store_cursor", store.set)
     return store
 
 
@@ -79,7 +81,7 @@ class Cursors:
 
     def states(self, *destinations: CursorDestination) -> dict[str, CursorState | None]:
         """What the source sees of its destinations' cursors (the committed states only)."""
-        return incremental.read_destination_states(
+        return cursor_read.read_destination_states(
             DAG, "src", list(destinations), owner="src", log=self.log, variables=self.variables
         )
 
@@ -121,9 +123,9 @@ def ids(pg: Any, table: str) -> list[int]:
 def test_row_hashes_are_stable_and_order_free() -> None:
     a = pa.table({"id": [1, 2], "at": pa.array([dt.datetime(2024, 1, 1)] * 2, pa.timestamp("us"))})
     b = a.select(["at", "id"])
-    assert incremental.row_hashes(a) == incremental.row_hashes(b)
-    assert len(set(incremental.row_hashes(a))) == 2
-    assert all(len(h) == incremental.HASH_CHARS for h in incremental.row_hashes(a))
+    assert cursor_filter.row_hashes(a) == cursor_filter.row_hashes(b)
+    assert len(set(cursor_filter.row_hashes(a))) == 2
+    assert all(len(h) == cursor_filter.HASH_CHARS for h in cursor_filter.row_hashes(a))
 
 
 def test_state_parsing_and_legacy() -> None:
@@ -225,7 +227,7 @@ def test_boundary_ties_and_duplicate_rows(pg: Any, cursors: Cursors, log: Any) -
 
 
 def test_too_many_rows_at_one_value(pg: Any, cursors: Cursors, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(incremental, "BOUNDARY_CAP", 5)
+    monkeypatch.setattr(cursor_filter, "BOUNDARY_CAP", 5)
     pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src SELECT g, 1 FROM generate_series(1, 6) g")
     handle = cursors.read({"dst": None})
     with pytest.raises(LogiDataTaskError, match=r"more than 5 rows share the cursor value '1' of 'at'"):
@@ -384,12 +386,12 @@ def saves_fail(variables: Variables, *, pending: bool) -> Iterator[None]:
     save: the data is committed, its cursor is not). Saves work again afterwards."""
 
     def store(key: str, value: Any) -> None:
-        if isinstance(value, dict) and (incremental_load.PENDING in value) == pending:
+        if isinstance(value, dict) and (cursor_pending.PENDING in value) == pending:
             raise ConnectionError("metadata database down (test)")
         variables.set(key, value)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(incremental, "store_cursor", store)
+        patch.setattr(cursor_state, "store_cursor", store)
         yield
 
 
@@ -461,7 +463,7 @@ def test_pending_cursor_is_ignored_when_its_write_never_landed(
     cursors.file_load(str(first), cursors.read_for(OUT), format=fmt)
     committed = dict(variables.data[KEY])
     pending_uri = str(tmp_path / f"never.{fmt}") if where == "missing" else str(first)
-    ahead = CursorState("at", "9", {}, committed_at=incremental.now_text())
+    ahead = CursorState("at", "9", {}, committed_at=cursor_state.now_text())
     variables.data[KEY] = {
         **committed,
         "pending": {
@@ -511,14 +513,14 @@ def test_pending_file_that_cannot_be_read_fails_the_load(
 ) -> None:
     """Guessing whether an unreadable file landed would lose or duplicate rows: the load fails instead."""
     pg.execute("CREATE TABLE src (id int, at int); INSERT INTO src VALUES (1, 1)")
-    state = CursorState("at", "1", {}, committed_at=incremental.now_text()).to_json()
+    state = CursorState("at", "1", {}, committed_at=cursor_state.now_text()).to_json()
     pending = str(tmp_path / "elsewhere.parquet")
     variables.data[KEY] = {"pending": {"uri": pending, "format": "parquet", "bytes": 1, "state": state}}
 
     def unreadable(uri: str) -> Any:
         raise PermissionError(13, "Permission denied", uri)
 
-    monkeypatch.setattr(incremental_load, "read_embedded_states", unreadable)
+    monkeypatch.setattr(cursor_pending, "read_embedded_states", unreadable)
     target = tmp_path / "out.parquet"
     with pytest.raises(LogiDataTaskError, match=r"elsewhere\.parquet, and that file cannot be checked"):
         cursors.file_load(str(target), cursors.read_for(OUT))

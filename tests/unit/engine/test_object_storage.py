@@ -15,7 +15,7 @@ import pytest
 from airflow_provider_logidata.engine import runner, staging
 from airflow_provider_logidata.engine.destinations import write_file
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.destinations import FileDestinationConfig
+from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 
 
 @pytest.fixture

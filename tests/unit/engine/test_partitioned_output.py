@@ -22,7 +22,7 @@ from airflow_provider_logidata.engine import runner
 from airflow_provider_logidata.engine.destinations import write_file, write_folder
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.files import TEMP_FOLDER_SUFFIX, with_conn_id
-from airflow_provider_logidata.modules.destinations import FileDestinationConfig
+from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 
 SALES = pa.table(
     {

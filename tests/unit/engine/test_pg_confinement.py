@@ -37,7 +37,8 @@ from pydantic import ValidationError
 
 from airflow_provider_logidata.engine import elt, elt_context, pg_connect, pg_load, pg_read
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig, PostgresSourceConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import specs
@@ -220,7 +221,7 @@ KILLED_CLIENT = textwrap.dedent(
     """
     import sys
     from airflow_provider_logidata.engine.pg_read import read_postgres
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     config = PostgresSourceConfig.model_validate(
         {"conn_id": sys.argv[1], "query": "SELECT x FROM pg_sleep(90.25), (VALUES (1)) AS v(x)"}
@@ -269,7 +270,7 @@ def elt_run(conn_id: str, source: PostgresSourceConfig, steps: list[elt.EltStep]
 
 
 def test_elt_rechecks_the_expressions_it_pushes_down(pg: Any, pg_conn_id: str, log: Any) -> None:
-    from airflow_provider_logidata.modules.transforms import FilterRowsConfig
+    from airflow_provider_logidata.modules.transforms.filter_rows import FilterRowsConfig
 
     pg.execute("CREATE TABLE raw (id int, name text); INSERT INTO raw VALUES (1, 'a'), (2, 'b')")
     source = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "table": "raw"})

@@ -1,4 +1,4 @@
-"""The type contract of a PostgreSQL load (``engine.pg_types``), pure: no database.
+"""The type contract of a PostgreSQL load (``engine.pg_types``, ``engine.pg_type_info``), pure: no database.
 
 Why table-driven: ETL and ELT both ask ``classify`` about every (input type, column type) pair, so one
 wrong row here is a value silently changed on both paths. Each row states the pair's kind, the type
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_logidata.engine import pg_types
-from airflow_provider_logidata.engine.pg_types import PgType, classify, parse_type
+from airflow_provider_logidata.engine import pg_type_info, pg_types
+from airflow_provider_logidata.engine.pg_type_info import PgType, parse_type
+from airflow_provider_logidata.engine.pg_types import classify
 
 # --- parse_type ---------------------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ def test_parse_type(text: str, base: str, mods: tuple[int, ...], fields: str, fa
 
 
 def test_parsed_type_properties() -> None:
-    assert parse_type("timestamp without time zone").precision == pg_types.DEFAULT_PRECISION
+    assert parse_type("timestamp without time zone").precision == pg_type_info.DEFAULT_PRECISION
     assert parse_type("timestamp(3) without time zone").precision == 3
     assert parse_type("numeric(10,2)").unconstrained == "numeric"
     assert parse_type("timestamp(0) with time zone").unconstrained == "timestamp with time zone"

@@ -22,7 +22,7 @@ import pytest
 from airflow_provider_logidata.engine import runner, staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.pg_load import load_postgres
-from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
 UTC = dt.timezone.utc
 
@@ -427,36 +427,6 @@ def test_constraint_errors(pg: Any, pg_conn_id: str, stage: Any, log: Any) -> No
     )
 
 
-def test_config_validation() -> None:
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="mode 'merge' needs keys"):
-        PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "t", "mode": "merge"})
-    with pytest.raises(ValidationError, match="keys apply to mode 'merge' only"):
-        PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "t", "keys": ["id"]})
-    with pytest.raises(ValidationError, match="keys lists 'id' more than once"):
-        PostgresDestinationConfig.model_validate(
-            {"conn_id": "c", "table": "t", "mode": "merge", "keys": ["id", "id"]}
-        )
-    with pytest.raises(
-        LogiDataTaskError,
-        match=r"(?s)destination.postgres node 'w': invalid config: .*mode 'merge' needs keys",
-    ):
-        runner.run_destination(
-            {"conn_id": "c", "table": "t", "mode": "merge"}, "w", [], module="destination.postgres"
-        )
-    config = PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "t"})
-    assert config.model_dump(mode="json") == {
-        "conn_id": "c",
-        "table": "t",
-        "schema": "public",
-        "mode": "append",
-        "keys": None,
-        "on_schema_change": "evolve",
-        "create_table": True,
-    }
-
-
 # --- atomicity ---------------------------------------------------------------------------------------
 
 KILL_SCRIPT = textwrap.dedent(
@@ -464,7 +434,7 @@ KILL_SCRIPT = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     from airflow_provider_logidata.engine.pg_load import load_postgres
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
     config = PostgresDestinationConfig.model_validate(json.loads(sys.argv[1]))
     handle = json.loads(sys.argv[2])

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_logidata.engine import incremental, runner, staging
+from airflow_provider_logidata.engine import cursor_state, incremental, runner, staging
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
 UTC = dt.timezone.utc
@@ -89,7 +89,7 @@ def test_merge_meta_keeps_one_cursor_per_key() -> None:
     b = {"cursors": [{"key": "k2", "value": 2}, {"key": "k1", "value": 3}]}
     merged = staging.merge_meta([{"meta": a}, {"meta": b}, {}])
     assert merged == {"cursors": [{"key": "k1", "value": 3}, {"key": "k2", "value": 2}], "other": "x"}
-    assert incremental.cursors_of([{"meta": a}, {"meta": b}]) == [  # type: ignore[list-item]
+    assert cursor_state.cursors_of([{"meta": a}, {"meta": b}]) == [  # type: ignore[list-item]
         {"key": "k1", "value": 3},
         {"key": "k2", "value": 2},
     ]

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.examples import DATA_DIR
 from airflow_provider_logidata.modules.registry import registry
-from airflow_provider_logidata.modules.sources import CsvOptions, FileSourceConfig
-from airflow_provider_logidata.modules.transforms import FilterRowsConfig
+from airflow_provider_logidata.modules.sources.file import CsvOptions, FileSourceConfig
+from airflow_provider_logidata.modules.transforms.filter_rows import FilterRowsConfig
 from airflow_provider_logidata.operators.base import LogiDataOperator
 from airflow_provider_logidata.operators.destinations import FileDestinationOperator
 from airflow_provider_logidata.operators.sources import FileSourceOperator

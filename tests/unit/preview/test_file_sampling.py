@@ -16,7 +16,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_logidata.engine import sources
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.modules.sources import FileSourceConfig
+from airflow_provider_logidata.modules.sources.file import FileSourceConfig
 from airflow_provider_logidata.preview.sampling import ESTIMATE_SAMPLE_BYTES, sample_file
 
 log = logging.getLogger("test_file_sampling")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_logidata.engine.catalog import load_callable
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
+from airflow_provider_logidata.modules.transforms.python import load_callable
 from airflow_provider_logidata.security import callables
 from airflow_provider_logidata.security.errors import PolicyError
 

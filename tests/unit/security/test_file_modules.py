@@ -16,8 +16,8 @@ import pytest
 from airflow_provider_logidata.engine.destinations import write_file
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.runner import run_source
-from airflow_provider_logidata.modules.destinations import FileDestinationConfig
-from airflow_provider_logidata.modules.sources import FileSourceConfig
+from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
+from airflow_provider_logidata.modules.sources.file import FileSourceConfig
 from airflow_provider_logidata.security import paths
 
 

@@ -12,9 +12,10 @@ import re
 
 import pytest
 
-from airflow_provider_logidata.modules.postgres import PostgresSourceConfig, check_select
+from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig, check_select
 from airflow_provider_logidata.security.errors import PolicyError
-from airflow_provider_logidata.security.pg_sql import check_pg_select, check_pg_sql, denied
+from airflow_provider_logidata.security.pg_functions import denied
+from airflow_provider_logidata.security.pg_sql import check_pg_select, check_pg_sql
 
 # (query, the function the refusal names)
 REFUSED_QUERIES: list[tuple[str, str]] = [
@@ -269,7 +270,7 @@ def test_catalogs_with_credentials_are_refused(query: str) -> None:
 def test_source_tables_holding_credentials_are_refused(config: dict[str, str], ok: bool) -> None:
     from pydantic import ValidationError
 
-    from airflow_provider_logidata.modules.postgres import PostgresSourceConfig
+    from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
     if ok:
         PostgresSourceConfig.model_validate(config)
@@ -284,7 +285,7 @@ def test_source_tables_holding_credentials_are_refused(config: dict[str, str], o
 def test_destinations_never_write_system_schemas(schema: str) -> None:
     from pydantic import ValidationError
 
-    from airflow_provider_logidata.modules.postgres import PostgresDestinationConfig
+    from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
     with pytest.raises(ValidationError, match="own catalogs"):
         PostgresDestinationConfig.model_validate({"conn_id": "c", "table": "pg_class", "schema": schema})

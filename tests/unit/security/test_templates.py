@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_logidata.security.errors import PolicyError
+from airflow_provider_logidata.security.template_check import check_strings, check_template
+from airflow_provider_logidata.security.template_rules import ALLOWED_NAMES, MAX_OUTPUT_CHARS
 from airflow_provider_logidata.security.templates import (
-    ALLOWED_NAMES,
-    MAX_OUTPUT_CHARS,
     TemplateRenderError,
-    check_strings,
-    check_template,
     render,
     render_config,
     safe_context,
@@ -338,7 +336,7 @@ def test_operator_renders_config_in_the_sandbox() -> None:
     from airflow.sdk import DAG
 
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
-    from airflow_provider_logidata.operators.catalog import DeriveColumnOperator
+    from airflow_provider_logidata.operators.transforms import DeriveColumnOperator
 
     with DAG("tpl_unit", schedule=None):
         op = DeriveColumnOperator(
@@ -365,7 +363,7 @@ def test_operator_renders_config_in_the_sandbox() -> None:
 def test_other_template_fields_of_a_subclass_keep_airflow_rendering() -> None:
     from airflow.sdk import DAG
 
-    from airflow_provider_logidata.operators.catalog import DeriveColumnOperator
+    from airflow_provider_logidata.operators.transforms import DeriveColumnOperator
 
     class Noted(DeriveColumnOperator):
         """A DAG author's subclass with a field of its own (DAG code is trusted, config is not)."""
@@ -463,7 +461,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_provider_logidata.operators.catalog import DeriveColumnOperator
+from airflow_provider_logidata.operators.transforms import DeriveColumnOperator
 from airflow_provider_logidata.operators.destinations import FileDestinationOperator
 from airflow_provider_logidata.operators.sources import FileSourceOperator
 

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_logidata.dag_factory import build_dag
 from airflow_provider_logidata.modules.registry import ModuleDef, ModuleRegistry, split_input_ref
-from airflow_provider_logidata.modules.transforms import FilterRowsConfig
+from airflow_provider_logidata.modules.transforms.filter_rows import FilterRowsConfig
 from airflow_provider_logidata.spec import validate_pipeline
 
 _FILTER_OP = "airflow_provider_logidata.operators.transforms.FilterRowsOperator"

@@ -312,7 +312,7 @@ def test_factory_skips_each_broken_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_crash_while_summarising_fails_only_that_pipeline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_logidata.store import store as store_module
+    from airflow_provider_logidata.store import reading as store_module
 
     store = PipelineStore(tmp_path / "pipelines")
     store.save(pipeline("good"), expected_etag=None)

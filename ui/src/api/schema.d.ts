@@ -83,7 +83,8 @@ export interface paths {
         };
         /**
          * List Modules
-         * @description Every module with its config JSON Schema (forms and pickers are generated from it).
+         * @description Every module with its config JSON Schema (forms and pickers are generated from it), and the
+         *     installed module packs that failed to load (so the builder can say why a module is missing).
          */
         get: operations["list_modules"];
         put?: never;
@@ -660,11 +661,43 @@ export interface components {
             name: string;
             /** Outputs */
             outputs: string[];
+            /**
+             * Pack
+             * @description The distribution (module pack) that installed the module; empty for a built-in one.
+             * @default
+             */
+            pack: string;
         };
         /** ModuleList */
         ModuleList: {
             /** Modules */
             modules: components["schemas"]["Module"][];
+            /**
+             * Pack Errors
+             * @description Installed module packs that failed to load.
+             */
+            pack_errors: components["schemas"]["ModulePackError"][];
+        };
+        /**
+         * ModulePackError
+         * @description A module pack, or one module of it, that was not loaded: the other modules are unaffected.
+         */
+        ModulePackError: {
+            /**
+             * Distribution
+             * @description The installed distribution that declares the entry point.
+             */
+            distribution: string;
+            /**
+             * Entry Point
+             * @description The entry point's name in the 'logidata.modules' group.
+             */
+            entry_point: string;
+            /**
+             * Message
+             * @description Why it was not loaded, and what to fix.
+             */
+            message: string;
         };
         /** NodeRun */
         NodeRun: {

@@ -1,0 +1,63 @@
+"""What the PostgreSQL (ELT) builders typed by the ETL engine share (aggregate, derive_column, map_values).
+
+These produce types by DuckDB's rules (a sum of DECIMAL(6,2) is DECIMAL(38,2), a mapping's result type
+comes from its targets). Rather than re-deriving those rules, the step's DuckDB builder is run over an empty
+input of the same Arrow types (no rows, so only its checks and binding run; ``duck_types``) and the
+PostgreSQL SELECT is cast to the types it reports (``cast_to``): the table ETL would create, and DuckDB's
+own messages for a config it rejects. The builders live in their modules' files (``modules/transforms/``).
+"""
+
+from __future__ import annotations
+
+from airflow_provider_logidata.engine.elt_context import (
+    Columns,
+    EltContext,
+    arrow_schema,
+    describe,
+)
+from airflow_provider_logidata.engine.pg_load_plan import pg_type_for
+from airflow_provider_logidata.engine.sql import quote_ident
+
+
+def duck_types(ctx: EltContext) -> Columns:
+    """Output (name, PostgreSQL type) of the step as the ETL engine's DuckDB builder types it."""
+    from airflow_provider_logidata.engine import builders, duck
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+    step = builders.step(ctx.module)
+    assert step is not None  # only one-in-one-out transforms with a DuckDB builder are typed this way
+    schema = arrow_schema(ctx.inputs)
+    with duck.connect() as con:
+        con.register("logidata_empty_input", schema.empty_table())
+        con.execute("CREATE VIEW input_0 AS SELECT * FROM logidata_empty_input")
+        duck_ctx = TransformContext(
+            con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=_Quiet()
+        )
+        select = step.build(duck_ctx, "input_0", duck.describe(con, "input_0"))
+        result = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")
+        table = result.to_arrow_table() if result is not None else None
+        assert table is not None
+        output = table.schema
+    return [(f.name, pg_type_for(f.type)) for f in output]
+
+
+class _Quiet:
+    """Drops the DuckDB builder's messages: the PostgreSQL builder logs its own."""
+
+    def info(self, msg: str, /) -> None:
+        return None
+
+    def warning(self, msg: str, /) -> None:
+        return None
+
+
+def cast_to(ctx: EltContext, select: str, types: Columns) -> str:
+    """``select`` with every output column cast to ``types`` (same names, same order)."""
+    produced = [c.name for c in describe(ctx.con, select, owner=ctx.owner)]
+    if produced != [name for name, _ in types]:
+        raise ctx.error(
+            f"the PostgreSQL step gives columns {produced}, the ETL engine {[n for n, _ in types]}; set the "
+            "pipeline's engine to 'etl' and report this"
+        )
+    items = ", ".join(f"CAST(q.{quote_ident(n)} AS {t}) AS {quote_ident(n)}" for n, t in types)
+    return f"SELECT {items} FROM ({select}) AS q"

@@ -1,0 +1,1 @@
+"""Transform modules: one file per transform module; see ``modules/builtin.py``."""

@@ -1,0 +1,186 @@
+"""derive_column: add or replace columns computed with SQL expressions.
+
+Expressions are one row-level SQL expression each, checked by ``engine.conditions`` against the columns
+before anything binds them, and regenerated from the checked tree. The DuckDB and the PostgreSQL builder
+share the column plan (:func:`_derive`): the PostgreSQL one translates each checked expression with
+sqlglot and casts its result to the types the DuckDB builder gives (``engine.elt_types``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, model_validator
+
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, unique_names
+from airflow_provider_logidata.modules.registry import ModuleDef
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from airflow_provider_logidata.engine.elt_context import EltContext
+    from airflow_provider_logidata.engine.sql import Columns
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+
+class DerivedColumn(ModuleConfig):
+    name: ColumnName = Field(description="Output column; an existing column of that name is replaced.")
+    expression: str = Field(
+        min_length=1,
+        max_length=10_000,
+        description="SQL expression over the input columns (and columns derived earlier in the list), "
+        "e.g. price * quantity or upper(country).",
+        json_schema_extra={"x-logidata-widget": "sql-expression"},
+    )
+
+
+class DeriveColumnConfig(ModuleConfig):
+    """Add or replace columns computed with SQL expressions."""
+
+    columns: list[DerivedColumn] = Field(
+        min_length=1,
+        description="Computed in order: an expression may use the columns derived before it.",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> DeriveColumnConfig:
+        unique_names([c.name for c in self.columns], "derived column")
+        return self
+
+
+def _what(derived: DerivedColumn) -> str:
+    return f"the expression of column {derived.name!r} ({derived.expression!r})"
+
+
+def _derive(
+    ctx: TransformContext | EltContext,
+    config: DeriveColumnConfig,
+    relation: str,
+    columns: Columns,
+    *,
+    alias: str,
+    star: str,
+    translate: Callable[[DerivedColumn, str], str],
+    bound: Callable[[DerivedColumn, str, str], Columns],
+) -> str:
+    """Each column over the input plus the columns derived before it: one SELECT nested per column.
+
+    A column whose name matches an input column (ignoring case) replaces it in place; others are
+    appended. ``translate(derived, checked)`` gives the dialect's SQL of a checked expression;
+    ``bound(derived, select, expression)`` the columns of ``select`` as the database binds them.
+    """
+    from airflow_provider_logidata.engine.binding import find_column
+    from airflow_provider_logidata.engine.conditions import validate_expression
+    from airflow_provider_logidata.engine.sql import quote_ident
+
+    current, current_columns = relation, list(columns)
+    sql = f"SELECT * FROM {relation}{alias}"
+    for derived in config.columns:
+        checked = validate_expression(
+            derived.expression,
+            current_columns,
+            owner=f"{ctx.owner}, column {derived.name!r}",
+            fix="write one SQL expression over the input columns, e.g. price * quantity",
+            aggregates=False,
+        )
+        expression = translate(derived, checked)
+        existing = find_column(derived.name, current_columns, owner=ctx.owner)
+        if existing is None:
+            items = f"{star}, ({expression}) AS {quote_ident(derived.name)}"
+        else:
+            items = ", ".join(
+                f"({expression}) AS {quote_ident(derived.name)}" if name == existing[0] else quote_ident(name)
+                for name, _ in current_columns
+            )
+        sql = f"SELECT {items} FROM {current}{alias}"
+        current_columns = bound(derived, sql, expression)
+        current = f"({sql})"
+    return sql
+
+
+def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
+    """Compute columns in order, each over the input plus the columns derived before it.
+
+    Window functions are allowed; aggregates without a window and subqueries are not. DuckDB binds each
+    step as it is built, so a type or function error names its column.
+    """
+    from airflow_provider_logidata.engine.binding import bind
+
+    def bound(derived: DerivedColumn, sql: str, expression: str) -> Columns:
+        return bind(ctx, sql, what=_what(derived), fix="fix the expression (types and function names)")
+
+    config = ctx.typed_config(DeriveColumnConfig)
+    return _derive(
+        ctx, config, relation, columns, alias="", star="*", translate=lambda _, checked: checked, bound=bound
+    )
+
+
+def _to_postgres(ctx: EltContext, expression: str, what: str) -> str:
+    """DuckDB SQL as PostgreSQL SQL; lower/upper get the ICU collation (Unicode case, as DuckDB)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    from airflow_provider_logidata.engine.elt_context import case_collation
+
+    try:
+        tree = sqlglot.parse_one(expression, read="duckdb")
+        collation = case_collation(ctx.con)
+        if collation:
+            icu = exp.Identifier(this="und-x-icu", quoted=True)
+            for node in list(tree.find_all(exp.Lower, exp.Upper)):
+                node.set("this", exp.Collate(this=node.this, expression=icu.copy()))
+        return tree.sql(dialect="postgres")
+    except SqlglotError as error:
+        raise ctx.error(
+            f"cannot translate {what} to PostgreSQL: {error}; set the pipeline's engine to 'etl'"
+        ) from None
+
+
+def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """Each expression (checked as the ETL engine checks it) translated to PostgreSQL by sqlglot."""
+    from airflow_provider_logidata.engine.elt_context import check_pushed, describe
+    from airflow_provider_logidata.engine.elt_types import cast_to, duck_types
+    from airflow_provider_logidata.engine.errors import LogiDataTaskError
+
+    def translate(derived: DerivedColumn, checked: str) -> str:
+        expression = _to_postgres(ctx, checked, _what(derived))
+        check_pushed(ctx, expression, _what(derived))
+        return expression
+
+    def bound(derived: DerivedColumn, select: str, expression: str) -> Columns:
+        try:
+            return [(c.name, c.type_sql) for c in describe(ctx.con, select, owner=ctx.owner)]
+        except LogiDataTaskError as error:
+            raise ctx.error(
+                f"PostgreSQL rejects {_what(derived)} (as {expression!r}): {str(error).split(': ', 2)[-1]}; "
+                "fix the expression, or set the pipeline's engine to 'etl'"
+            ) from None
+
+    config = ctx.config
+    assert isinstance(config, DeriveColumnConfig)
+    types = duck_types(ctx)
+    select = _derive(
+        ctx, config, relation, columns, alias=" AS s", star="s.*", translate=translate, bound=bound
+    )
+    return cast_to(ctx, select, types)
+
+
+def _changes_column(config: Mapping[str, Any], column: str) -> str:
+    return "replaces" if any(c.get("name") == column for c in config.get("columns") or []) else ""
+
+
+MODULE = ModuleDef(
+    name="derive_column",
+    category="transform",
+    label="Derive column",
+    description="Add or replace columns computed with SQL expressions.",
+    config_model=DeriveColumnConfig,
+    icon="function-square",
+    fusable=True,
+    keeps_rows=True,
+    duckdb=build_duckdb,
+    postgres=build_postgres,
+    row_wise=True,
+    changes_column=_changes_column,
+)

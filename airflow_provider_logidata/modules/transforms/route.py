@@ -1,0 +1,79 @@
+"""route: send each row to ``matched`` or ``unmatched`` by a SQL condition, exactly one of the two."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from airflow_provider_logidata.modules.base import ModuleConfig
+from airflow_provider_logidata.modules.registry import ModuleDef
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+
+class RouteConfig(ModuleConfig):
+    """Send each row to ``matched`` or ``unmatched`` by a SQL condition."""
+
+    condition: str = Field(
+        min_length=1,
+        max_length=10_000,
+        description="SQL boolean expression over the input columns. Rows where it is true go to matched; "
+        "false or null (unknown) go to unmatched.",
+        json_schema_extra={"x-logidata-widget": "sql-expression"},
+    )
+
+
+def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """Rows where the condition is true go to ``matched``, the rest (false or null) to ``unmatched``.
+
+    Each output is its own query over the input; a condition whose value may change between queries
+    (``random()``, ``now()``) is evaluated once into a temporary table so every row goes to exactly one
+    output.
+    """
+    from airflow_provider_logidata.engine.binding import bind, is_volatile
+    from airflow_provider_logidata.engine.conditions import validate_condition
+    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+
+    config = ctx.typed_config(RouteConfig)
+    (source,) = inputs
+    condition = validate_condition(config.condition, source.columns, owner=ctx.owner)
+    relation = source.relation
+    bind(
+        ctx,
+        f"SELECT * FROM {relation} WHERE ({condition})",
+        what=f"the condition {config.condition!r}",
+        fix="fix the condition",
+    )
+    if is_volatile(condition):
+        flag = quote_ident(unique_name("__logidata_matched", source.columns))
+        ctx.rows(
+            f"CREATE TEMP TABLE __logidata_route AS SELECT *, ({condition}) IS TRUE AS {flag} FROM {relation}"
+        )
+        return {
+            "matched": f"SELECT * EXCLUDE ({flag}) FROM __logidata_route WHERE {flag}",
+            "unmatched": f"SELECT * EXCLUDE ({flag}) FROM __logidata_route WHERE NOT {flag}",
+        }
+    return {
+        "matched": f"SELECT * FROM {relation} WHERE ({condition}) IS TRUE",
+        "unmatched": f"SELECT * FROM {relation} WHERE ({condition}) IS NOT TRUE",
+    }
+
+
+MODULE = ModuleDef(
+    name="route",
+    category="transform",
+    label="Route",
+    description="Split rows into matched and unmatched by a condition.",
+    config_model=RouteConfig,
+    multi=True,
+    outputs=("matched", "unmatched"),
+    icon="split",
+    duckdb=build_duckdb,
+    row_wise=True,
+    subset_rows=True,
+)

@@ -1,0 +1,72 @@
+"""union: stack the rows of two or more inputs, matching columns by name (ignoring case)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from airflow_provider_logidata.modules.base import ModuleConfig
+from airflow_provider_logidata.modules.registry import ModuleDef
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+
+class UnionConfig(ModuleConfig):
+    """Stack the rows of two or more inputs, matching columns by name."""
+
+    distinct: bool = Field(
+        False, description="Drop duplicate rows (the first occurrence is kept), like SQL UNION."
+    )
+
+
+def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """Stack the inputs in order, matching columns by name (ignoring case); absent columns are null.
+
+    Columns come in order of first appearance. A column whose types differ between inputs gets a type
+    that holds both (a number and a text give text). ``distinct`` keeps one of equal rows, as SQL's
+    ``UNION`` does (see ``deduplicate``: the rows then do not keep input order).
+    """
+    from airflow_provider_logidata.engine.binding import bind, find_column
+    from airflow_provider_logidata.modules.transforms.deduplicate import DeduplicateConfig
+    from airflow_provider_logidata.modules.transforms.deduplicate import build_duckdb as build_deduplicate
+
+    config = ctx.typed_config(UnionConfig)
+    sql = " UNION ALL BY NAME ".join(f"SELECT * FROM {item.relation}" for item in inputs)
+    result = bind(ctx, sql, what="the union", fix="check the column types of the inputs")
+    for name, duck_type in result:
+        absent = [item.ref for item in inputs if find_column(name, item.columns, owner=ctx.owner) is None]
+        if absent:
+            ctx.log.info(f"{ctx.owner}: column {name!r} is missing in {', '.join(absent)}; filled with nulls")
+        types = {
+            item.ref: found[1]
+            for item in inputs
+            if (found := find_column(name, item.columns, owner=ctx.owner)) is not None
+        }
+        if len(set(types.values())) > 1:
+            shown = ", ".join(f"{t} in {ref}" for ref, t in types.items())
+            ctx.log.info(f"{ctx.owner}: column {name!r} is {shown}; the union makes it {duck_type}")
+    if not config.distinct:
+        return {"out": sql}
+    ctx.rows(f"CREATE TEMP VIEW __logidata_union AS {sql}")
+    dedupe = dataclasses.replace(ctx, config=DeduplicateConfig())
+    return {"out": build_deduplicate(dedupe, "__logidata_union", result)}
+
+
+MODULE = ModuleDef(
+    name="union",
+    category="transform",
+    label="Union",
+    description="Stack the rows of several inputs, matching columns by name.",
+    config_model=UnionConfig,
+    multi=True,
+    min_inputs=2,
+    max_inputs=None,
+    icon="layers",
+    duckdb=build_duckdb,
+)

@@ -1,0 +1,1 @@
+"""A module pack broken on purpose: each entry point fails in its own way."""
