@@ -49,8 +49,8 @@ import engine_data  # noqa: E402  (sibling module; benchmarks/ is not a package)
 TASK_TIMEOUT_S = 3600
 LOADER_FILE = REPO / "dags" / "logidata_pipelines.py"
 PG_MODULE_FILES = (
-    REPO / "airflow_provider_logidata" / "modules" / "postgres.py",
-    REPO / "airflow_provider_logidata" / "engine" / "pg_load.py",  # registers destination.postgres
+    REPO / "airflow_provider_logidata" / "modules" / "destinations" / "postgres.py",
+    REPO / "airflow_provider_logidata" / "engine" / "pg_load.py",  # destination.postgres's writer
 )
 PG_CONN_ID = "logidata_bench_pg"
 PG_TABLE = "bench_orders"

@@ -101,7 +101,8 @@ def pending_landed(pending: Mapping[str, Any], key: str, *, owner: str, log: Tas
 def _folder_landed(uri: str, files: Any, *, log: TaskLog) -> bool:
     """Whether every file of a pending folder write is in ``uri`` with its size (one listing); the files
     of a write that landed only in part are removed (see the module doc)."""
-    from airflow_provider_logidata.engine.files import file_sizes, normalize_uri, to_path
+    from airflow_provider_logidata.engine.file_commit import file_sizes
+    from airflow_provider_logidata.engine.files import normalize_uri, to_path
 
     if not isinstance(files, Mapping) or not all(
         isinstance(size, int) and not isinstance(size, bool) for size in files.values()

@@ -23,6 +23,7 @@ from airflow_provider_logidata.engine.cursor_pending import (
 )
 from airflow_provider_logidata.engine.cursor_state import CursorState
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.file_commit import file_sizes, folder_target, relative_files
 from airflow_provider_logidata.engine.file_folder import (
     MAX_OPEN_FILES,
     MAX_PARTITIONS,
@@ -35,10 +36,7 @@ from airflow_provider_logidata.engine.files import (
     atomic_output,
     csv_writer,
     describe_error,
-    file_sizes,
-    folder_target,
     is_local,
-    relative_files,
     to_path,
 )
 from airflow_provider_logidata.engine.logs import Progress, TaskLog

@@ -2,7 +2,7 @@
 
 pyarrow's dataset writer streams the batches into Hive-style partition folders (``col=value/part-0.parquet``,
 values percent-encoded, nulls as ``__HIVE_DEFAULT_PARTITION__``, several files per partition when many
-partitions are open at once) under a temporary sibling, committed by ``files.atomic_folder`` (whole
+partitions are open at once) under a temporary sibling, committed by ``file_commit.atomic_folder`` (whole
 target, or only the partitions present in the new data with ``mode="overwrite_partitions"``). The cursor
 loads (``engine.file_cursor``) reuse the partitioning and the file options.
 """
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.file_commit import FolderWrite, atomic_folder
 from airflow_provider_logidata.engine.file_target import check_csv, target_uri
 from airflow_provider_logidata.engine.files import (
-    FolderWrite,
-    atomic_folder,
     csv_writer,
     describe_error,
     header_quoting,

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.security.errors import PolicyError
@@ -100,7 +101,7 @@ def _sqlite_file(url: str) -> str | None:
 # Validation checks every path of every pipeline at each DAG parse: the locations (config lookups and a
 # realpath each) are computed once per this many seconds and per environment.
 _CACHE_SECONDS = 10.0
-_cache: dict[tuple[str | None, ...], tuple[float, list[tuple[str, str]]]] = {}
+_cache: dict[tuple[object, ...], tuple[float, list[tuple[str, str]]]] = {}
 
 
 # The environment variables the locations depend on (besides airflow.cfg, covered by the time limit).
@@ -120,13 +121,26 @@ _KEY_VARIABLES = (
 )
 
 
-def _cache_key() -> tuple[str | None, ...]:
+def _cache_key() -> tuple[object, ...]:
+    """The values of ``_KEY_VARIABLES``. Read from the environment's own dict where CPython has one
+    (``os.environ._data``, updated by every ``os.environ`` change): a parse checks thousands of paths, and
+    going through ``os.environ.get`` (encoding each name and value) cost more than the checks."""
+    data = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    if isinstance(data, dict) and encode is not None:
+        if _ENCODED_KEYS[0] is not encode:
+            _ENCODED_KEYS[:] = [encode, tuple(encode(name) for name in _KEY_VARIABLES)]
+        return tuple(map(data.get, _ENCODED_KEYS[1]))
     return tuple(os.environ.get(name) for name in _KEY_VARIABLES)
 
 
-def forbidden_locations() -> list[tuple[str, str]]:
+# ``[encodekey, the encoded names]`` of ``_cache_key``, computed on first use.
+_ENCODED_KEYS: list[Any] = [None, ()]
+
+
+def forbidden_locations(key: tuple[object, ...] | None = None) -> list[tuple[str, str]]:
     """``(real path, why)`` of every local location no pipeline may read or write (cached briefly)."""
-    key = _cache_key()
+    key = _cache_key() if key is None else key
     now = time.monotonic()
     cached = _cache.get(key)
     if cached is not None and now - cached[0] < _CACHE_SECONDS:
@@ -167,9 +181,9 @@ def _forbidden_locations() -> list[tuple[str, str]]:
     return [(_real(os.path.abspath(os.path.expanduser(path))), why) for path, why in found]
 
 
-def _forbidden_hit(real: str, access: Access) -> tuple[str, str] | None:
+def _forbidden_hit(real: str, access: Access, key: tuple[object, ...]) -> tuple[str, str] | None:
     """The forbidden location ``real`` is in (or, for a write, contains), if any."""
-    for location, why in forbidden_locations():
+    for location, why in forbidden_locations(key):
         if _within(real, location) or real.startswith(location + "-"):  # sqlite's -wal, -journal
             return location, why
         if access == "write" and _within(location, real):
@@ -187,11 +201,10 @@ def _refuse(uri: str, what: str, *, rule: str, roots: tuple[str, ...] | None = N
     )
 
 
-_roots_cache: dict[tuple[str | None, ...], tuple[float, list[str]]] = {}
+_roots_cache: dict[tuple[object, ...], tuple[float, list[str]]] = {}
 
 
-def _local_roots() -> list[str]:
-    key = _cache_key()
+def _local_roots(key: tuple[object, ...]) -> list[str]:
     now = time.monotonic()
     cached = _roots_cache.get(key)
     if cached is not None and now - cached[0] < _CACHE_SECONDS:
@@ -207,7 +220,8 @@ def check_local(path: str, access: Access, *, shown: str | None = None) -> str:
     shown = shown or path
     absolute = local_path(path) or path
     real = _real(absolute)
-    hit = _forbidden_hit(real, access)
+    key = _cache_key()
+    hit = _forbidden_hit(real, access, key)
     if hit is not None:
         location, why = hit
         detail = f" (resolves to {real!r})" if real != absolute else ""
@@ -223,7 +237,7 @@ def check_local(path: str, access: Access, *, shown: str | None = None) -> str:
                 "folder",
                 rule="path-staging",
             )
-    if not any(_within(real, root) for root in _local_roots()):
+    if not any(_within(real, root) for root in _local_roots(key)):
         detail = f" (it resolves to {real!r})" if real != absolute else ""
         raise _refuse(shown, f"is outside the allowed folders{detail}", rule="path-not-allowed")
     return real
@@ -298,12 +312,15 @@ def _forbidden_objects() -> list[tuple[StorageUri, str]]:
     return found
 
 
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
+
+
 def check_path(uri: str, access: Access, *, shown: str | None = None) -> str:
     """Check a local path or object-storage URI for ``access``; returns the real local path or the URI.
 
     Raises :class:`PolicyError` naming the path, the rule and the setting to change.
     """
-    if any(ord(char) < 32 or ord(char) == 127 for char in uri):
+    if _CONTROL_CHARS.search(uri):
         raise PolicyError(
             f"path {uri!r} contains control characters; name the file with printable characters",
             rule="path-traversal",

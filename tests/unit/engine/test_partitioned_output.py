@@ -21,7 +21,8 @@ import pytest
 from airflow_provider_logidata.engine import runner
 from airflow_provider_logidata.engine.destinations import write_file, write_folder
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.files import TEMP_FOLDER_SUFFIX, with_conn_id
+from airflow_provider_logidata.engine.file_commit import TEMP_FOLDER_SUFFIX
+from airflow_provider_logidata.engine.files import with_conn_id
 from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 
 SALES = pa.table(
@@ -415,13 +416,13 @@ def test_interrupted_s3_commit_is_completed_by_a_retry(
 ) -> None:
     """S3 has no rename: a crash between copying the new files and deleting the old ones leaves a mix of
     complete files (never a half-written one); running the task again ends in the clean state."""
-    from airflow_provider_logidata.engine import files
+    from airflow_provider_logidata.engine import file_commit
 
     store = s3_store(s3_server, s3_bucket)
     model = FileDestinationConfig(path=store.uri("sales"), partition_by=["country"])
     write_folder(model, "write", SALES.schema, iter(SALES.to_batches()), log, max_rows_per_file=2)
     new = pa.table({"country": ["FR"], "day": ["d9"], "amount": [90]})
-    real_commit = files._commit_remote
+    real_commit = file_commit._commit_remote
     crashes = []
 
     def crash_after_copy(fs: Any, temp: str, target: str, leaves: Any, new_files: Any) -> None:
@@ -439,7 +440,7 @@ def test_interrupted_s3_commit_is_completed_by_a_retry(
         finally:
             monkeypatch.setattr(fs, "rm", real_rm)
 
-    monkeypatch.setattr(files, "_commit_remote", crash_after_copy)
+    monkeypatch.setattr(file_commit, "_commit_remote", crash_after_copy)
     with pytest.raises(LogiDataTaskError, match="connection reset mid-commit"):
         write(store, "sales", new, log, partition_by=["country"])
     mixed = store.files()
