@@ -80,3 +80,33 @@ def transform(stage: Callable[..., Any], tmp_path: Path, log: RecordingLog) -> C
         return table
 
     return _run
+
+
+@pytest.fixture
+def multi(stage: Callable[..., Any], tmp_path: Path, log: Any) -> Callable[..., Any]:
+    """Run a multi-input/output module over staged ``inputs`` ({ref: data}); returns {port: table}."""
+    import pyarrow.parquet as pq
+
+    from airflow_provider_logidata.engine.multi import run_multi
+
+    counter = itertools.count()
+
+    def _run(module: str, config: dict[str, Any], inputs: dict[str, Any], *, node_id: str = "node") -> Any:
+        handles = [stage(data) for data in inputs.values()]
+        run = tmp_path / "outputs" / f"{node_id}{next(counter)}"
+        result = run_multi(
+            config,
+            node_id,
+            handles,
+            list(inputs),
+            lambda port: str(run / port / "part-00000.parquet"),
+            module=module,
+            log=log,
+        )
+        tables = {port: pq.read_table(handle["uri"]) for port, handle in result.items()}
+        for port, table in tables.items():
+            assert result[port]["rows"] == table.num_rows
+            assert result[port]["uri"] == str(run / port / "part-00000.parquet")
+        return tables
+
+    return _run

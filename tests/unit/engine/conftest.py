@@ -6,4 +6,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from engine_fixtures import RecordingLog, _staging_root, log, stage, transform  # noqa: F401
+from engine_fixtures import RecordingLog, _staging_root, log, multi, stage, transform  # noqa: F401

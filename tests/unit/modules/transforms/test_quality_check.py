@@ -3,40 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.multi import run_multi
 from airflow_provider_logidata.modules.transforms.quality_check import QualityCheckConfig
 
 EVIL = 'x"; drop table t; --'
 
 
 @pytest.fixture
-def multi(stage: Callable[..., Any], tmp_path: Path, log: Any) -> Callable[..., Any]:
-    """Run a module over one staged input; returns {port: table}."""
-    counter = itertools.count()
+def multi(multi: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a module over one staged input (named ``read``); returns {port: table}."""
 
     def _run(module: str, config: dict[str, Any], data: Any, *, node_id: str = "qc") -> Any:
-        run = tmp_path / "outputs" / f"{node_id}{next(counter)}"
-        result = run_multi(
-            config,
-            node_id,
-            [stage(data)],
-            ["read"],
-            lambda port: str(run / port / "part-00000.parquet"),
-            module=module,
-            log=log,
-        )
-        return {port: pq.read_table(handle["uri"]) for port, handle in result.items()}
+        return multi(module, config, {"read": data}, node_id=node_id)
 
     return _run
 

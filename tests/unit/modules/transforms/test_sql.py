@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_logidata.engine import duck
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
-from airflow_provider_logidata.engine.multi import run_multi
 
 EVIL = 'x"; drop table t; --'
-
-
-@pytest.fixture
-def multi(stage: Callable[..., Any], tmp_path: Path, log: Any) -> Callable[..., Any]:
-    """Run a multi-input/output module over staged ``inputs`` ({ref: data}); returns {port: table}."""
-    counter = itertools.count()
-
-    def _run(module: str, config: dict[str, Any], inputs: dict[str, Any], *, node_id: str = "node") -> Any:
-        handles = [stage(data) for data in inputs.values()]
-        run = tmp_path / "outputs" / f"{node_id}{next(counter)}"
-        result = run_multi(
-            config,
-            node_id,
-            handles,
-            list(inputs),
-            lambda port: str(run / port / "part-00000.parquet"),
-            module=module,
-            log=log,
-        )
-        return {port: pq.read_table(handle["uri"]) for port, handle in result.items()}
-
-    return _run
 
 
 # --- sql ------------------------------------------------------------------------------------------------
