@@ -108,9 +108,6 @@ class ModuleDef:
         words = [*rest.split("_"), kind] if rest and kind in CATEGORIES else self.name.split("_")
         return "".join(word.capitalize() for word in words if word) + "Operator"
 
-    def rescans_input(self, config: Any) -> bool:
-        return self.rescans(config) if self.rescans is not None else False
-
     def input_order(self, config: Mapping[str, Any]) -> RowOrder:
         """:attr:`row_order` for a node with this ``config`` (the spec's JSON form)."""
         return self.row_order(config) if callable(self.row_order) else self.row_order

@@ -161,7 +161,6 @@ def check_policy(plan: PreviewPlan) -> None:
     The plan's configs are already rendered and validated (``plan.plan_preview``); this adds what needs
     the environment (a connection's type), so a preview refuses exactly what a run would.
     """
-    from airflow_provider_logidata.modules.registry import registry
     from airflow_provider_logidata.security.policy import check_config
 
     for node in plan.nodes:
@@ -176,8 +175,6 @@ def check_policy(plan: PreviewPlan) -> None:
 
 
 def _first_port(node: PlanNode) -> str:
-    from airflow_provider_logidata.modules.registry import registry
-
     definition = registry().get(node.module)
     outputs = definition.outputs if definition is not None else ()
     return outputs[0] if outputs else "out"

@@ -20,7 +20,7 @@ import posixpath
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.security.errors import PolicyError
@@ -126,16 +126,13 @@ def _cache_key() -> tuple[object, ...]:
     (``os.environ._data``, updated by every ``os.environ`` change): a parse checks thousands of paths, and
     going through ``os.environ.get`` (encoding each name and value) cost more than the checks."""
     data = getattr(os.environ, "_data", None)
-    encode = getattr(os.environ, "encodekey", None)
-    if isinstance(data, dict) and encode is not None:
-        if _ENCODED_KEYS[0] is not encode:
-            _ENCODED_KEYS[:] = [encode, tuple(encode(name) for name in _KEY_VARIABLES)]
-        return tuple(map(data.get, _ENCODED_KEYS[1]))
+    if isinstance(data, dict) and _ENCODED_KEYS is not None:
+        return tuple(map(data.get, _ENCODED_KEYS))
     return tuple(os.environ.get(name) for name in _KEY_VARIABLES)
 
 
-# ``[encodekey, the encoded names]`` of ``_cache_key``, computed on first use.
-_ENCODED_KEYS: list[Any] = [None, ()]
+# The names of ``_KEY_VARIABLES`` as ``os.environ._data`` holds them (``None`` off CPython's ``_Environ``).
+_ENCODED_KEYS = tuple(map(os.environ.encodekey, _KEY_VARIABLES)) if hasattr(os.environ, "encodekey") else None
 
 
 def forbidden_locations(key: tuple[object, ...] | None = None) -> list[tuple[str, str]]:
