@@ -1,6 +1,6 @@
 """``make bench``: the DAG-factory parse benchmark, then the engine benchmarks (``engine_bench.py``).
 
-Sections (``--only factory,engine,load,ui,preview,suggest``, all by default):
+Sections (``--only factory,engine,load,ui,preview,suggest,validate``, all by default):
 
 - ``factory``: LogiData vs dag-factory 1.1 parsing equivalent five-node pipelines (below);
 - ``engine``: a messy CSV (``--rows``, default 5 M, and ``--big-rows``, default 20 M, 0 skips) cleaned by
@@ -15,7 +15,10 @@ Sections (``--only factory,engine,load,ui,preview,suggest``, all by default):
   (``suggest_bench.py``; results in ``results/suggest.md``; target under 2 s);
 - ``ui``: the builder in Debian's Chromium against a real api-server (first load, a 200-node canvas's drag
   frame rate from Chromium's trace, save round trips) next to Airflow's own DAG list page
-  (``ui_bench.py``); results in ``results/ui.md``.
+  (``ui_bench.py``); results in ``results/ui.md``;
+- ``validate``: design-time checks (columns, SQL, lineage) of a 50-node pipeline as ``POST /validate`` runs
+  them, cold, unchanged and after one edit, next to a preview of the last node (``validate_bench.py``;
+  results in ``results/validate.md``; target p95 under 200 ms).
 
 Factory section:
 
@@ -217,7 +220,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-SECTIONS = ("factory", "engine", "load", "ui", "preview", "suggest")
+SECTIONS = ("factory", "engine", "load", "ui", "preview", "suggest", "validate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,6 +310,15 @@ def main(argv: list[str] | None = None) -> int:
         codes.append(
             suggest_bench.run(
                 rows=10_000, repeats=10, output=None if args.no_output else HERE / "results" / "suggest.md"
+            )
+        )
+    if "validate" in sections:  # design-time checks of a 50-node pipeline (issue 13), see validate_bench.py
+        import validate_bench
+
+        print(f"== validation benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(
+            validate_bench.run(
+                repeats=30, output=None if args.no_output else HERE / "results" / "validate.md"
             )
         )
     print(f"\nmake bench: {', '.join(sections)} in {time.perf_counter() - started:.0f} s", flush=True)

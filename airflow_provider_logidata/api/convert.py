@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.api.errors import issue_dicts
-from airflow_provider_logidata.api.models import Issue, StoredPipeline, Version
+from airflow_provider_logidata.api.models import Issue, NodeSchemaOut, StoredPipeline, Validation, Version
 
 if TYPE_CHECKING:
+    from airflow_provider_logidata.schema.sources import Reach
     from airflow_provider_logidata.store import StoredPipeline as StoreStoredPipeline
     from airflow_provider_logidata.store import VersionInfo
 
@@ -47,4 +48,23 @@ def stored_out(stored: StoreStoredPipeline) -> StoredPipeline:
 def version_out(info: VersionInfo) -> Version:
     return Version(
         version=info.version, etag=info.etag, saved_at=info.saved_at, author=info.author, status=info.status
+    )
+
+
+def check_out(data: Any, pipeline_id: str | None, *, reach: Reach, refresh: bool = False) -> Validation:
+    """A design-time check as the API answers it: errors and warnings apart, every node's columns."""
+    from airflow_provider_logidata.schema import service
+    from airflow_provider_logidata.schema.check import check_pipeline
+
+    if reach == "none":
+        result = check_pipeline(data, reach="none", expected_id=pipeline_id)
+    else:
+        result = service.check(data, reach=reach, refresh=refresh, expected_id=pipeline_id)
+    return Validation(
+        valid=not result.errors,
+        errors=[Issue.model_validate(item) for item in issue_dicts(result.errors)],
+        warnings=[Issue.model_validate(item) for item in issue_dicts(result.warnings)],
+        schemas={
+            nid: NodeSchemaOut.model_validate(schema.to_dict()) for nid, schema in result.schemas.items()
+        },
     )

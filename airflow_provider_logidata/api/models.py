@@ -61,6 +61,12 @@ class Issue(_Response):
     node_id: str | None = None
     found: str | None = None
     allowed: str | None = None
+    field: str | None = Field(
+        None, description="The node's config field at fault, e.g. condition or checks[0].column."
+    )
+    severity: Literal["error", "warning"] = Field(
+        "error", description="A warning (a source whose columns could not be read) does not block saving."
+    )
 
 
 class Error(_Response):
@@ -154,9 +160,47 @@ class VersionDocument(_Response):
     version: int
 
 
+class ColumnOut(_Response):
+    name: str
+    type: str = Field(description="DuckDB's type name, as the engine binds it.")
+
+
+class ColumnOriginOut(_Response):
+    node_id: str
+    port: str
+    column: str
+    kind: Literal["direct", "indirect"] = "direct"
+
+
+class NodeSchemaOut(_Response):
+    """A node's output columns per port, known without running it."""
+
+    node_id: str
+    status: Literal["known", "unknown", "error"]
+    reason: str | None = Field(None, description="Why the columns are unknown, or what is wrong.")
+    ports: dict[str, list[ColumnOut]] = Field(default_factory=dict)
+    lineage: dict[str, dict[str, list[ColumnOriginOut]]] = Field(
+        default_factory=dict, description="port -> output column -> the upstream columns it comes from."
+    )
+
+
+class ValidateBody(_Request):
+    pipeline: PipelineDoc
+    read_sources: bool = Field(
+        True,
+        description="Read each source's columns (files, tables, first API page) through its connection, "
+        "to check every node's columns; false: structure only.",
+    )
+    refresh: bool = Field(False, description="Read the sources again instead of using remembered columns.")
+
+
 class Validation(_Response):
     valid: bool
     errors: list[Issue]
+    warnings: list[Issue] = Field(default_factory=list)
+    schemas: dict[str, NodeSchemaOut] = Field(
+        default_factory=dict, description="Per node id: its output columns, as far as they are known."
+    )
 
 
 # ---------------------------------------------------------------- runs

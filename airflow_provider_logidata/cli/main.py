@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("validate", pipelines.cmd_validate, "check pipeline files without storing them")
     p.add_argument("files", nargs="+", metavar="FILE", help="pipeline JSON file ('-' for stdin)")
+    reach = p.add_mutually_exclusive_group()
+    reach.add_argument(
+        "--connect",
+        action="store_true",
+        help="also read PostgreSQL, object-storage and HTTP sources through their Airflow connections to "
+        "check every column (default: local files only)",
+    )
+    reach.add_argument("--no-sources", action="store_true", help="read no source: check the structure only")
 
     _add_json(add("list", pipelines.cmd_list, "list stored pipelines"))
 

@@ -34,9 +34,10 @@ def elt_modules() -> list[str]:
 class EltPlanError(ValueError):
     """``engine: elt`` and a path that cannot run inside the database (``node_id``: the destination)."""
 
-    def __init__(self, message: str, node_id: str | None = None) -> None:
+    def __init__(self, message: str, node_id: str | None = None, blocker: str | None = None) -> None:
         super().__init__(message)
         self.node_id = node_id
+        self.blocker = blocker  # the node that prevents pushdown, where the builder shows the error
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def plan_elt(
     for node in pipeline.nodes:
         if node.module != DESTINATION:
             continue
-        path, blocker = _walk_back(node.id, nodes, modules, incoming, outgoing, config)
+        path, blocker, at = _walk_back(node.id, nodes, modules, incoming, outgoing, config)
         if path is not None:
             paths.append(path)
         elif engine == "elt":
@@ -103,6 +104,7 @@ def plan_elt(
                 f"{blocker}. Change the pipeline, or set engine to 'auto' (push down what can be) or "
                 "'etl' (never).",
                 node.id,
+                at,
             )
     if engine == "elt" and not paths:
         raise EltPlanError(
@@ -119,28 +121,29 @@ def _walk_back(
     incoming: Mapping[str, list[str]],
     outgoing: Mapping[str, list[str]],
     config: Any,
-) -> tuple[EltPath | None, str]:
-    """The path ending at ``destination``, or ``None`` and why (naming the blocking node)."""
+) -> tuple[EltPath | None, str, str | None]:
+    """The path ending at ``destination``, or ``None``, why (naming the blocking node) and that node."""
     chain = [destination]
     current = destination
     while True:
         ups = incoming[current]
         if len(ups) != 1:
-            return None, f"node {current!r} has {len(ups)} inputs"
+            return None, f"node {current!r} has {len(ups)} inputs", current
         up = ups[0]
         if len(outgoing[up]) != 1:
-            return None, f"node {up!r} feeds {len(outgoing[up])} nodes (a branch)"
+            return None, f"node {up!r} feeds {len(outgoing[up])} nodes (a branch)", up
         module = nodes[up].module
         if module == SOURCE:
             chain.append(up)
             break
         if modules[up].category != "transform":
-            return None, f"node {up!r} ({module}) is not a source.postgres"
+            return None, f"node {up!r} ({module}) is not a source.postgres", up
         if modules[up].postgres is None:
             supported = ", ".join(elt_modules())
             return (
                 None,
                 f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
+                up,
             )
         chain.append(up)
         current = up
@@ -148,17 +151,21 @@ def _walk_back(
     source_config, destination_config = config(chain[0]), config(destination)
     incremental = source_config.get("incremental") or {}
     if incremental.get("mode") == "cursor":
-        return None, (
+        return (
+            None,
             f"source node {chain[0]!r} reads incrementally by cursor, which runs in the ETL engine (each "
-            "destination drops the rows it already holds and commits its own cursor with its rows)"
+            "destination drops the rows it already holds and commits its own cursor with its rows)",
+            chain[0],
         )
     conn_id = source_config.get("conn_id")
     if not conn_id or conn_id != destination_config.get("conn_id"):
-        return None, (
+        return (
+            None,
             f"source node {chain[0]!r} (conn_id {conn_id!r}) and destination node {destination!r} "
-            f"(conn_id {destination_config.get('conn_id')!r}) use different connections"
+            f"(conn_id {destination_config.get('conn_id')!r}) use different connections",
+            destination,
         )
-    return EltPath(nodes=tuple(chain), conn_id=str(conn_id)), ""
+    return EltPath(nodes=tuple(chain), conn_id=str(conn_id)), "", None
 
 
 def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:

@@ -118,6 +118,7 @@ def run_chain(
         duck.connect(external_access=False, inputs=inputs, writable=[local_output]) as con,
     ):
         relation = duck.input_name(0)
+        built: list[tuple[str, list[str], str]] = []  # per step: its input relation, columns, SQL
         rows_in: int | None = input_handles[0]["rows"]
         recomputed = False  # whether reading ``relation`` computes a blocking step again
         stored = True  # whether reading ``relation`` only scans stored data (staged file, temp table)
@@ -141,6 +142,7 @@ def run_chain(
             try:
                 columns = duck.describe(con, relation)
                 sql = trait.build(context, relation, columns)
+                built.append((relation, [name for name, _ in columns], sql))
                 materialise = trait.blocking and not is_last and any(rescans[index + 1 :])
                 duck.fetch_all(con, f"CREATE TEMP {'TABLE' if materialise else 'VIEW'} {view} AS {sql}")
                 stored = materialise or trait.self_materialised
@@ -176,6 +178,12 @@ def run_chain(
     meta = staging.merge_meta(input_handles)  # e.g. incremental cursors travel to the destination
     if meta:
         handle["meta"] = meta
+    if input_handles[0].get("lineage"):  # only sources read with OpenLineage installed start one
+        from airflow_provider_logidata.schema.lineage_graph import chain_lineage
+
+        carried = chain_lineage(built, [name for name, _ in handle["schema"]], input_handles[0]["lineage"])
+        if carried is not None:
+            handle["lineage"] = carried
     figures[-1].rows_out = handle["rows"]
     figures[-1].seconds += time.monotonic() - write_started
     _carry_counts_back(figures)

@@ -26,6 +26,22 @@ if TYPE_CHECKING:
 DIALECT = "duckdb"
 
 
+def parse_message(error: SqlglotError) -> str:
+    """Where the text stops making sense, in a user's words: sqlglot's own description names parser
+    classes (``Required keyword: 'expression' missing for <class ...BitwiseRightShift>``)."""
+    details = getattr(error, "errors", None) or []
+    if not details:
+        text = str(error).splitlines()[0]
+        return text if "<class" not in text else "the text is not valid SQL"
+    first = details[0]
+    near = (str(first.get("highlight") or "") + str(first.get("end_context") or "")).strip()
+    description = str(first.get("description") or "")
+    if "<class" in description or not description:
+        description = "the expression is incomplete or has an operator without an operand"
+    where = f"line {first.get('line')}, column {first.get('col')}"
+    return f"{description} near {near!r} ({where})" if near else f"{description} ({where})"
+
+
 def _classes(*names: str) -> tuple[type[exp.Expr], ...]:
     """sqlglot expression classes by name, skipping any this sqlglot version does not have.
 
@@ -167,8 +183,7 @@ def validate_expression(
     try:
         parsed = [node for node in sqlglot.parse(text, read=DIALECT) if node is not None]
     except SqlglotError as error:
-        message = str(error).splitlines()[0]
-        raise LogiDataTaskError(f"{owner}: cannot parse the {noun}: {message}; {fix}") from None
+        raise LogiDataTaskError(f"{owner}: cannot parse the {noun}: {parse_message(error)}; {fix}") from None
     if len(parsed) != 1:
         raise LogiDataTaskError(
             f"{owner}: the {noun} must be exactly one expression, found {len(parsed)}; {fix}"
@@ -210,6 +225,11 @@ def validate_expression(
             hint = ""
             if len(parts) == 1 and _compared_with_column(column, known):
                 hint = f" (a text value needs single quotes: '{head}')"
+            else:
+                from airflow_provider_logidata.schema.fields import closest
+
+                near = closest(head, [name for name, _ in columns])
+                hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
             raise LogiDataTaskError(
                 f"{owner}: unknown column {head!r} in {noun}; input columns: {column_names(columns)}{hint}"
             )
@@ -269,8 +289,7 @@ def validate_query(query: str, tables: Sequence[str], *, owner: str) -> str:
     try:
         parsed = [node for node in sqlglot.parse(query, read=DIALECT) if node is not None]
     except SqlglotError as error:
-        message = str(error).splitlines()[0]
-        raise LogiDataTaskError(f"{owner}: cannot parse the SQL: {message}; {fix}") from None
+        raise LogiDataTaskError(f"{owner}: cannot parse the SQL: {parse_message(error)}; {fix}") from None
     if not tokens or not parsed:
         raise LogiDataTaskError(f"{owner}: the SQL is empty; {fix}")
     if len(parsed) != 1:

@@ -146,7 +146,10 @@ def run_multi(
                 MultiInput(ref, duck.input_name(i), duck.describe(con, duck.input_name(i)), port)
                 for i, (ref, port) in enumerate(zip(refs, ports, strict=True))
             ]
-            context = TransformContext(con=con, module=name, node_id=node_id, config=validated, log=logger)
+            created: list[str] = []
+            context = TransformContext(
+                con=con, module=name, node_id=node_id, config=validated, log=logger, created=created
+            )
             plan = build(context, inputs)
             missing = [port for port in definition.outputs if port not in plan]
             if missing:  # a builder bug, not a user error
@@ -172,6 +175,20 @@ def run_multi(
             )
             if meta:
                 handles[port]["meta"] = dict(meta)
+        if any(handle.get("lineage") for handle in input_handles):
+            from airflow_provider_logidata.schema.lineage import temp_views
+            from airflow_provider_logidata.schema.lineage_graph import carry
+
+            views = temp_views(created)
+            relations = {
+                item.relation: ([column for column, _ in item.columns], handle.get("lineage"))
+                for item, handle in zip(inputs, input_handles, strict=True)
+            }
+            for port, handle in handles.items():
+                output = [column for column, _ in handle["schema"]]
+                carried = carry(plan[port], relations, output, views=views)
+                if carried is not None:
+                    handle["lineage"] = carried
     rows_in = ", ".join(f"{ref} {handle['rows']}" for ref, handle in zip(refs, input_handles, strict=True))
     rows_out = ", ".join(f"{port} {handle['rows']}" for port, handle in handles.items())
     logger.info(f"{node_id} ({name}): rows in {rows_in}; out {rows_out}; {time.monotonic() - started:.2f} s")

@@ -51,6 +51,7 @@ class StagingHandle(_HandleRequired, total=False):
     """
 
     meta: dict[str, Any]
+    lineage: dict[str, Any]
 
 
 def sanitize_segment(value: str) -> str:
@@ -210,6 +211,8 @@ def check_handle(value: Any, *, owner: str, input_id: str) -> StagingHandle:
         }
         if isinstance(value.get("meta"), Mapping) and value["meta"]:
             handle["meta"] = dict(value["meta"])
+        if isinstance(value.get("lineage"), Mapping):
+            handle["lineage"] = dict(value["lineage"])
         return handle
     shown = repr(value)
     if len(shown) > 200:

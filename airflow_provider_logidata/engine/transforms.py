@@ -46,6 +46,9 @@ class TransformContext:
     # Whether reading the input relation again only scans stored data (a staged file or a temporary
     # table), not computing earlier steps once more: builders may then read it several times.
     rescan_is_cheap: bool = False
+    # When set, the CREATE statements builders run (temporary views and tables their SELECT reads), so
+    # column lineage can follow them (``schema.lineage.temp_views``).
+    created: list[str] | None = None
 
     @property
     def owner(self) -> str:
@@ -63,6 +66,8 @@ class TransformContext:
         return resolve_column(name, columns, owner=self.owner)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.created is not None and sql.lstrip()[:6].upper() == "CREATE":
+            self.created.append(sql)
         return duck.fetch_all(self.con, sql)
 
     def value(self, sql: str) -> Any:

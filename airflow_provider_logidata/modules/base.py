@@ -14,6 +14,12 @@ ColumnName = Annotated[
     str,
     Field(min_length=1, max_length=255, json_schema_extra={"x-logidata-widget": "column"}),
 ]
+# A column a node creates or renames to: not checked against its input (design-time checks read the
+# ``column`` widget as "must exist upstream"), offered as free text with the input's names as hints.
+NewColumnName = Annotated[
+    str,
+    Field(min_length=1, max_length=255, json_schema_extra={"x-logidata-widget": "new-column"}),
+]
 
 # The Airflow connection of a PostgreSQL source or destination (a connection picker in the form).
 PostgresConnId = Annotated[

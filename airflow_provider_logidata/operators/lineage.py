@@ -19,7 +19,12 @@ or call :func:`asset_for` directly.
 
 OpenLineage: ``get_openlineage_facets_on_start`` / ``_on_complete`` import the OpenLineage provider lazily
 and return ``None`` when it is not installed; the dataset's schema facet comes from the staging handle
-(the columns a source read, or a destination wrote).
+(the columns a source read, or a destination wrote). Column lineage travels with the data: when the
+provider is installed a source's handle says that each of its columns is itself in its dataset
+(``lineage``, see ``schema.lineage.dataset_lineage``), transforms that can read their SQL's lineage carry
+it on to their output handle, and a destination turns what reaches it into the ``columnLineage`` facet
+of its output dataset. A handle without ``lineage`` (a python step, a task that does not carry it) gives
+no facet: better none than a wrong one.
 """
 
 from __future__ import annotations
@@ -127,6 +132,8 @@ class LineageMixin(LogiDataOperator):
     lineage_role: ClassVar[Literal["input", "output"]] = "input"
     # Columns of the data read or written, set by ``run`` for the OpenLineage schema facet.
     _lineage_schema: list[list[str]] | None = None
+    # A destination's input handle ``lineage`` (its columns' origins), set by ``run`` for the facet.
+    _column_lineage: dict[str, Any] | None = None
 
     def lineage_uri(self, config: Mapping[str, Any]) -> str | None:
         """The URI of the dataset ``config`` (as stored on the task) names, or ``None`` for no asset."""
@@ -161,7 +168,35 @@ class LineageMixin(LogiDataOperator):
         if not schema and handles:
             schema = handles[0].get("schema")
         self._lineage_schema = [list(item) for item in schema] if schema else None
+        self._column_lineage = None
+        if self.lineage_role == "input":
+            self._start_column_lineage(result)
+        elif len(handles) == 1 and isinstance(handles[0].get("lineage"), Mapping):
+            self._column_lineage = dict(handles[0]["lineage"])  # type: ignore[typeddict-item]
         return result
+
+    def _start_column_lineage(self, result: Any) -> None:
+        """Mark a source's handle with its dataset's columns, for the destinations' column lineage.
+
+        Only with the OpenLineage provider installed (nothing else reads it), only on a handle, never
+        raising: lineage must not fail the read.
+        """
+        if not isinstance(result, dict) or not isinstance(result.get("schema"), list):
+            return
+        try:
+            import airflow.providers.openlineage  # noqa: F401
+        except Exception:
+            return
+        try:
+            from airflow_provider_logidata.schema.lineage_graph import dataset_lineage
+
+            uri = self.openlineage_uri(self.config)
+            if not uri or is_templated(uri):
+                return
+            namespace, name = openlineage_name(uri)
+            result["lineage"] = dataset_lineage(namespace, name, [str(item[0]) for item in result["schema"]])
+        except Exception:
+            log.debug("LogiData lineage: no column lineage for %s", self.task_id, exc_info=True)
 
     # --- OpenLineage (optional provider) -------------------------------------------------------------
 
@@ -182,7 +217,11 @@ class LineageMixin(LogiDataOperator):
             uri = self.openlineage_uri(self.config)
             if not uri or is_templated(uri):
                 return OperatorLineage()
-            dataset = _openlineage_dataset(uri, self._lineage_schema if with_schema else None)
+            dataset = _openlineage_dataset(
+                uri,
+                self._lineage_schema if with_schema else None,
+                self._column_lineage if with_schema and self.lineage_role == "output" else None,
+            )
             if self.lineage_role == "input":
                 return OperatorLineage(inputs=[dataset])
             return OperatorLineage(outputs=[dataset])
@@ -191,7 +230,9 @@ class LineageMixin(LogiDataOperator):
             return None
 
 
-def _openlineage_dataset(uri: str, schema: Sequence[Sequence[str]] | None) -> Any:
+def _openlineage_dataset(
+    uri: str, schema: Sequence[Sequence[str]] | None, column_lineage: Mapping[str, Any] | None = None
+) -> Any:
     from airflow.providers.common.compat.openlineage.facet import (
         Dataset,
         SchemaDatasetFacet,
@@ -204,7 +245,79 @@ def _openlineage_dataset(uri: str, schema: Sequence[Sequence[str]] | None) -> An
         facets["schema"] = SchemaDatasetFacet(
             fields=[SchemaDatasetFacetFields(name=str(column), type=str(kind)) for column, kind in schema]
         )
+    if column_lineage:
+        try:  # the dataset and its schema go out even when the column facet cannot be built
+            columns = [str(column) for column, _kind in schema] if schema else None
+            facet = column_lineage_facet(column_lineage, columns)
+            if facet is not None:
+                facets["columnLineage"] = facet
+        except Exception:
+            log.debug("LogiData lineage: no columnLineage facet for %s", uri, exc_info=True)
     return Dataset(namespace=namespace, name=name, facets=facets)
+
+
+def column_lineage_facet(lineage: Mapping[str, Any], columns: Sequence[str] | None = None) -> Any:
+    """OpenLineage's ``ColumnLineageDatasetFacet`` of a handle's ``lineage``, or ``None`` when no column
+    has a known origin.
+
+    ``columns``: the dataset's columns (its schema facet); the facet may only name those, so lineage of
+    any other is left out (names matched ignoring case, as DuckDB wrote them). Each input field lists its
+    transformations (``DIRECT``/``INDIRECT`` with a subtype) when the client has them (1.22 and later);
+    the rows-shaping ones (filters, join keys, grouping, sorting) go to the facet's ``dataset`` list.
+    Raises when the provider or client is missing: callers catch.
+    """
+    from airflow.providers.common.compat.openlineage.facet import (
+        ColumnLineageDatasetFacet,
+        Fields,
+        InputField,
+    )
+
+    try:
+        from openlineage.client.generated import column_lineage_dataset
+
+        transformation = getattr(column_lineage_dataset, "Transformation", None)
+    except ImportError:
+        transformation = None  # an older client: input fields without their transformations
+
+    datasets = [(str(namespace), str(name)) for namespace, name in lineage.get("datasets", [])]
+
+    def input_fields(entries: Sequence[Sequence[Any]]) -> list[Any]:
+        grouped: dict[tuple[str, str, str], list[Any]] = {}
+        for index, field, kind, subtype in entries:
+            namespace, name = datasets[int(index)]
+            transformations = grouped.setdefault((namespace, name, str(field)), [])
+            if transformation is not None:
+                described = transformation(type=str(kind).upper(), subtype=str(subtype), masking=False)
+                if described not in transformations:
+                    transformations.append(described)
+        if transformation is None:
+            return [InputField(namespace=ns, name=name, field=field) for ns, name, field in grouped]
+        return [
+            InputField(namespace=ns, name=name, field=field, transformations=transformations)
+            for (ns, name, field), transformations in grouped.items()
+        ]
+
+    wanted = {column.lower(): column for column in columns} if columns is not None else None
+    fields: dict[str, Any] = {}
+    for column, entries in lineage.get("columns", {}).items():
+        target = str(column) if wanted is None else wanted.get(str(column).lower())
+        if target is None or not entries:
+            continue
+        identity = all(str(e[2]) == "direct" and str(e[3]) == "IDENTITY" for e in entries)
+        fields[target] = Fields(
+            inputFields=input_fields(entries),
+            transformationType="IDENTITY" if identity else "",
+            transformationDescription="",
+        )
+    if not fields:
+        return None
+    shaping = input_fields(lineage.get("dataset", []))
+    if shaping:
+        try:
+            return ColumnLineageDatasetFacet(fields=fields, dataset=shaping)
+        except TypeError:  # a client before the facet's ``dataset`` (1.22)
+            pass
+    return ColumnLineageDatasetFacet(fields=fields)
 
 
 def file_lineage_uri(config: Mapping[str, Any], *, allow_glob: bool = False) -> str | None:

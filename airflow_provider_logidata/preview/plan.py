@@ -252,6 +252,10 @@ def _render_templates(
     return result
 
 
+# Public name: design-time schemas render a source's config exactly as a preview does.
+render_node_config = _render_templates
+
+
 def _edges(raw_edges: list[Any], positions: dict[str, int]) -> list[tuple[str, str, str, str | None]]:
     """(source, target, source_port, target_port) of each edge between existing nodes."""
     out = []

@@ -31,6 +31,8 @@ class SpecIssue:
     found: str | None = None
     allowed: str | None = None
     node_id: str | None = None
+    field: str | None = None  # the node's config field at fault (``condition``, ``checks[0].column``)
+    severity: str | None = None  # None: an error; "warning": does not block activation
 
     def __str__(self) -> str:
         text = f"{self.path or '(root)'}: {self.message}"

@@ -26,6 +26,11 @@ class ValidationResult:
     issues: list[SpecIssue] = field(default_factory=list)
     # Validated config model per node id, so the factory does not validate twice.
     configs: dict[str, BaseModel] = field(default_factory=dict)
+    # What parsed, kept even when there are issues: design-time schemas of a draft check the nodes that
+    # are complete (``schema.check``), so one half-configured node does not hide every column picker.
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    node_configs: dict[str, BaseModel] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -191,6 +196,9 @@ def validate_pipeline(
 
     result.issues = issues
     result.pipeline = pipeline if not issues else None
+    result.nodes = [node for _, node in nodes]
+    result.edges = [edge for _, edge in edges]
+    result.node_configs = dict(result.configs)
     if result.pipeline is None:
         result.configs = {}
     return result
@@ -375,7 +383,13 @@ def _check_incremental(
         plan_elt(pipeline, {node.id: registry[node.module] for node in pipeline.nodes}, result.configs)
     except EltPlanError as error:
         found.append(
-            SpecIssue("engine", str(error), found="'elt'", allowed="'auto', 'etl'", node_id=error.node_id)
+            SpecIssue(
+                "engine",
+                str(error),
+                found="'elt'",
+                allowed="'auto', 'etl'",
+                node_id=error.blocker or error.node_id,
+            )
         )
     return found
 

@@ -569,3 +569,44 @@ def test_run_now_and_per_node_states(
         for folder in (".history", ".trash", ".locks"):
             shutil.rmtree(root / folder / "builder_api_run", ignore_errors=True)
             (root / folder / "builder_api_run.lock").unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------- design-time columns
+
+
+def test_validate_knows_every_nodes_columns(user: Api, viewer: Api, store: Any, tmp_path: Path) -> None:
+    """The builder's validation reads the source (in a preview worker), binds each node on empty inputs
+    and answers every node's columns; a wrong column is an error on its field, in plain words."""
+    csv = tmp_path / "orders.csv"
+    csv.write_text("order_id,amount,status\n1,2.5,paid\n")
+    data = pipeline("cols")
+    data["nodes"][0]["config"]["path"] = str(csv)
+    result = user("POST", "/validate", json={"pipeline": data}).json()
+    assert result["valid"] is True, result
+    assert [(c["name"], c["type"]) for c in result["schemas"]["keep"]["ports"]["out"]] == [
+        ("order_id", "BIGINT"),
+        ("amount", "DOUBLE"),
+        ("status", "VARCHAR"),
+    ]
+    assert result["schemas"]["keep"]["lineage"]["out"]["amount"][0]["node_id"] == "read"
+
+    data["nodes"][1]["config"]["condition"] = "amout > 0"
+    result = user("POST", "/validate", json={"pipeline": data}).json()
+    [error] = result["errors"]
+    assert (error["node_id"], error["field"], error["severity"]) == ("keep", "condition", "error")
+    assert "did you mean 'amount'" in error["message"] and "nodes[" not in error["message"]
+    assert result["schemas"]["keep"]["status"] == "error"
+
+    # A viewer may validate but not read sources through the workers: structure only, columns unknown.
+    seen = viewer("POST", "/validate", json={"pipeline": data}).json()
+    assert seen["valid"] is True and seen["schemas"]["keep"]["status"] == "unknown"
+
+    # "Active" means runnable: the same error refuses an active save, a draft saves.
+    body = assert_error_shape(user("POST", "/pipelines", json={"pipeline": data}), 422)
+    assert [(e["node_id"], e["field"]) for e in body["errors"]] == [("keep", "condition")]
+    assert store.current_etag("cols") is None
+    draft = user("POST", "/pipelines", json={"pipeline": {**data, "status": "draft"}})
+    assert draft.status_code == 201, draft.text
+    data["nodes"][1]["config"]["condition"] = "amount > 0"
+    saved = user("PUT", "/pipelines/cols", json={"pipeline": data, "expected_etag": draft.json()["etag"]})
+    assert saved.status_code == 200, saved.text

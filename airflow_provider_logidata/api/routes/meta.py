@@ -13,7 +13,6 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002
 from fastapi import APIRouter, Query, Request
 from pydantic import WithJsonSchema
 
-from airflow_provider_logidata.api.convert import current_issues
 from airflow_provider_logidata.api.deps import READ, READ_CONNECTIONS
 from airflow_provider_logidata.api.models import (
     Connection,
@@ -22,7 +21,7 @@ from airflow_provider_logidata.api.models import (
     Me,
     ModuleList,
     ModulePackError,
-    SaveBody,
+    ValidateBody,
     Validation,
 )
 from airflow_provider_logidata.api.palette import palette
@@ -32,6 +31,10 @@ from airflow_provider_logidata.store.layout import MAX_ID_LENGTH
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+    from airflow_provider_logidata.schema.sources import Reach
 
 router = APIRouter(tags=["builder"])
 
@@ -115,11 +118,32 @@ def list_modules() -> ModuleList:
     dependencies=READ,
     responses={**_AUTH_ERRORS, 400: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}},
 )
-def validate(body: SaveBody) -> Validation:
-    """Every problem of a pipeline with its path and node; an invalid pipeline is a 200 here."""
+def validate(body: ValidateBody, request: Request, user: GetUserDep) -> Validation:
+    """Every problem of a pipeline, per node and config field, and every node's output columns.
+
+    An invalid pipeline is a 200 here. Sources are read (through the preview workers, their columns
+    remembered for a while) only for a user who may edit the pipeline, as for a preview; otherwise, or
+    with ``read_sources`` false, the structure is checked and columns stay unknown."""
+    from airflow_provider_logidata.api.convert import check_out
+
     pipeline_id = body.pipeline.get("id")
-    issues = current_issues(body.pipeline, pipeline_id if isinstance(pipeline_id, str) else None)
-    return Validation(valid=not issues, errors=issues)
+    expected = pipeline_id if isinstance(pipeline_id, str) else None
+    reach: Reach = "all" if body.read_sources and _may_edit(expected, request, user) else "none"
+    return check_out(body.pipeline, expected, reach=reach, refresh=body.refresh)
+
+
+def _may_edit(pipeline_id: str | None, request: Request, user: BaseUser) -> bool:
+    from fastapi import HTTPException
+
+    from airflow_provider_logidata.api.deps import check_pipeline_access
+
+    if pipeline_id is None:
+        return False
+    try:
+        check_pipeline_access("PUT", pipeline_id, request, user)
+    except HTTPException:
+        return False
+    return True
 
 
 def _env_connections() -> Iterator[Connection]:

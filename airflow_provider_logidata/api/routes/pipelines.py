@@ -80,8 +80,23 @@ def _author(user: BaseUser) -> str | None:
 
 
 def _create(data: dict[str, Any], request: Request, user: BaseUser, store: PipelineStore) -> StoredPipeline:
-    check_body_pipeline(data, request, user, path="id")
+    pipeline_id = check_body_pipeline(data, request, user, path="id")
+    _runnable_if_active(pipeline_id, data)
     return stored_out(store.save(data, expected_etag=None, author=_author(user)))
+
+
+def _runnable_if_active(pipeline_id: str, data: dict[str, Any]) -> None:
+    """"Active" means runnable: every column and SQL is checked against the sources before an active
+    version is stored (a 422 naming node and field otherwise). Drafts may hold errors. Only a structurally
+    valid document gets here with sources read: the store refuses the rest with the same 422."""
+    from airflow_provider_logidata.schema import service
+    from airflow_provider_logidata.spec.errors import SpecValidationError
+
+    if data.get("status", "active") == "draft":
+        return
+    result = service.check(data, reach="all", expected_id=pipeline_id)
+    if result.errors:
+        raise SpecValidationError(pipeline_id, result.errors)
 
 
 def _last_runs(dag_ids: list[str], session: Session) -> dict[str, RunBrief]:
@@ -216,6 +231,7 @@ def update_pipeline(
             status.HTTP_404_NOT_FOUND,
             f"pipeline {pipeline_id!r} not found (deleted?); create it with POST /pipelines or restore it",
         )
+    _runnable_if_active(pipeline_id, body.pipeline)
     stored = store.save(body.pipeline, expected_etag=body.expected_etag, author=_author(user))
     return stored_out(stored)
 

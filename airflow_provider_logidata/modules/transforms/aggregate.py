@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, unique_names
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, NewColumnName, unique_names
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class Aggregation(ModuleConfig):
         description="count: non-null values (rows without a column); count_distinct: distinct non-null "
         "values; sum, avg: numbers; min, max: any comparable type. Nulls are ignored."
     )
-    as_: ColumnName | None = Field(
+    as_: NewColumnName | None = Field(
         None,
         alias="as",
         description="Output column name (default: <column>_<function>, or count for a row count).",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, unique_names
+from airflow_provider_logidata.modules.base import ModuleConfig, NewColumnName, unique_names
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class DerivedColumn(ModuleConfig):
-    name: ColumnName = Field(description="Output column; an existing column of that name is replaced.")
+    name: NewColumnName = Field(description="Output column; an existing column of that name is replaced.")
     expression: str = Field(
         min_length=1,
         max_length=10_000,

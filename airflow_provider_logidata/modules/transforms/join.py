@@ -47,10 +47,16 @@ class JoinConfig(ModuleConfig):
         description="Key columns with the same name on both sides; each appears once in the output.",
     )
     left_on: list[ColumnName] | None = Field(
-        None, min_length=1, description="Key columns of the left input (with right_on, when names differ)."
+        None,
+        min_length=1,
+        description="Key columns of the left input (with right_on, when names differ).",
+        json_schema_extra={"x-logidata-port": "left"},
     )
     right_on: list[ColumnName] | None = Field(
-        None, min_length=1, description="Key columns of the right input, paired in order with left_on."
+        None,
+        min_length=1,
+        description="Key columns of the right input, paired in order with left_on.",
+        json_schema_extra={"x-logidata-port": "right"},
     )
     suffixes: JoinSuffixes = Field(
         default_factory=JoinSuffixes,

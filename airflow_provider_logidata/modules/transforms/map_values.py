@@ -17,6 +17,7 @@ from airflow_provider_logidata.modules.base import (
     NULLABLE_VALUE_SCHEMA,
     ColumnName,
     ModuleConfig,
+    NewColumnName,
     Value,
 )
 from airflow_provider_logidata.modules.registry import ModuleDef
@@ -50,7 +51,7 @@ class MapValuesConfig(ModuleConfig):
         description="The value for unmapped values, with default = value.",
         json_schema_extra=NULLABLE_VALUE_SCHEMA,
     )
-    target_column: ColumnName | None = Field(
+    target_column: NewColumnName | None = Field(
         None, description="Write the result to this column (default: overwrite the looked-up column)."
     )
 

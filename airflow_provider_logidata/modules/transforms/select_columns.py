@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
-from airflow_provider_logidata.modules.base import CastType, ColumnName, ModuleConfig, OnError
+from airflow_provider_logidata.modules.base import CastType, ColumnName, ModuleConfig, NewColumnName, OnError
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 class ColumnSelection(ModuleConfig):
     name: ColumnName = Field(description="Input column.")
-    rename: ColumnName | None = Field(None, description="New name (default: keep the name).")
+    rename: NewColumnName | None = Field(None, description="New name (default: keep the name).")
     cast: CastType | None = Field(None, description="Convert to this type (default: keep the type).")
 
 

@@ -37,12 +37,23 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     from airflow_provider_logidata.modules.transforms.deduplicate import build_duckdb as build_deduplicate
 
     config = ctx.typed_config(UnionConfig)
+    shared = {name.lower() for name, _t in inputs[0].columns}
+    for item in inputs[1:]:
+        shared &= {name.lower() for name, _t in item.columns}
+    if not shared:
+        listing = "; ".join(f"{item.ref}: {', '.join(n for n, _t in item.columns)}" for item in inputs)
+        raise ctx.error(
+            f"the inputs share no column name, so no row would line up with another ({listing}); rename "
+            "the columns to match (select_columns), or use a join"
+        )
     sql = " UNION ALL BY NAME ".join(f"SELECT * FROM {item.relation}" for item in inputs)
     result = bind(ctx, sql, what="the union", fix="check the column types of the inputs")
     for name, duck_type in result:
         absent = [item.ref for item in inputs if find_column(name, item.columns, owner=ctx.owner) is None]
         if absent:
-            ctx.log.info(f"{ctx.owner}: column {name!r} is missing in {', '.join(absent)}; filled with nulls")
+            ctx.log.warning(
+                f"{ctx.owner}: column {name!r} is missing in {', '.join(absent)}; filled with nulls"
+            )
         types = {
             item.ref: found[1]
             for item in inputs
@@ -50,12 +61,36 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
         }
         if len(set(types.values())) > 1:
             shown = ", ".join(f"{t} in {ref}" for ref, t in types.items())
-            ctx.log.info(f"{ctx.owner}: column {name!r} is {shown}; the union makes it {duck_type}")
+            families = {_family(t) for t in types.values()}
+            if len(families - {"text"}) > 1 and families != {"number", "boolean"}:
+                raise ctx.error(
+                    f"column {name!r} is {shown}: these types do not line up (the union would make it "
+                    f"{duck_type} and fail on the first value that does not convert); convert one input's "
+                    "column first (select_columns cast, parse_dates) or rename it"
+                )
+            ctx.log.warning(f"{ctx.owner}: column {name!r} is {shown}; the union makes it {duck_type}")
     if not config.distinct:
         return {"out": sql}
     ctx.rows(f"CREATE TEMP VIEW __logidata_union AS {sql}")
     dedupe = dataclasses.replace(ctx, config=DeduplicateConfig())
     return {"out": build_deduplicate(dedupe, "__logidata_union", result)}
+
+
+_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "U")
+
+
+def _family(duck_type: str) -> str:
+    """Which values a type holds, for deciding whether two inputs' columns can be stacked."""
+    upper = duck_type.upper()
+    if upper.startswith(("VARCHAR", "TEXT", "STRING")):
+        return "text"
+    if upper.startswith(_NUMBERS):
+        return "number"
+    if upper.startswith(("DATE", "TIMESTAMP", "TIME")):
+        return "time"
+    if upper == "BOOLEAN":
+        return "boolean"
+    return upper.split("(", 1)[0]
 
 
 MODULE = ModuleDef(

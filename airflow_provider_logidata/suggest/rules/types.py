@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.engine.sql import quote_literal
 from airflow_provider_logidata.suggest.model import ProposedNode, Suggestion, suggestion_id
@@ -30,6 +30,13 @@ DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S.%f",
+    # ISO 8601 with a zone: "Z" (UTC, matched literally: %z does not read it) or an offset (+01:00).
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S.%f%z",
     "%Y-%m-%d %H:%M",
     "%d/%m/%Y",
     "%m/%d/%Y",
@@ -188,12 +195,14 @@ def dates_as_text(sample: SampleContext) -> Iterator[Suggestion]:
             evidence += (
                 f"; {count(failing)} match no format (e.g. {examples_text(bad)}) and would become null"
             )
+        zone = _zone_note(sample, distinct, chosen)
+        evidence += zone
         share = covered / values
         confidence = 0.45 + 0.45 * share - (0.25 if tie else 0.0) - (0.1 if failing else 0.0)
         yield Suggestion(
             id=suggestion_id("dates_as_text", [name]),
             rule="dates_as_text",
-            title=f"Parse {name} as {target}",
+            title=f"Parse {name} as {target}" + (" in UTC" if zone else ""),
             evidence=evidence,
             confidence=clamp(confidence),
             confidence_reason=f"{share:.0%} of the values match"
@@ -201,7 +210,8 @@ def dates_as_text(sample: SampleContext) -> Iterator[Suggestion]:
                 "; day and month cannot be told apart in this sample (no day above 12), check the format"
                 if tie
                 else ""
-            ),
+            )
+            + ("; the written zone is applied, so each value keeps its instant (in UTC)" if zone else ""),
             severity="medium",
             columns=[name],
             nodes=[
@@ -218,3 +228,31 @@ def dates_as_text(sample: SampleContext) -> Iterator[Suggestion]:
             ],
             share=share,
         )
+
+
+def _zone_note(sample: SampleContext, distinct: list[tuple[Any, ...]], chosen: list[int]) -> str:
+    """What becomes of a written time zone, for the evidence ("" when no chosen format reads one).
+
+    parse_dates targets a date or a timestamp without zone: a value with an offset is read as the instant
+    it names and stored as that instant in UTC (the engine's session time zone), which must be said, as
+    the stored clock time differs from the written one.
+    """
+    offsets = [i for i in chosen if DATE_FORMATS[i].endswith("%z")]
+    utc = [i for i in chosen if DATE_FORMATS[i].endswith("Z")]
+    if not offsets and not utc:
+        return ""
+    naive = len(offsets) + len(utc) < len(chosen)
+    rest = "; values written without a zone are kept as written" if naive else ""
+    if not offsets:
+        return f"; they end in Z (UTC) and are read as UTC timestamps{rest}"
+    # Show a value whose offset moves the clock, when there is one.
+    rows = [row for row in distinct if any(row[2 + i] for i in offsets)]
+    moved = [row for row in rows if not str(row[0]).endswith(("+00:00", "+0000", "+00", "-00:00"))]
+    written = str((moved or rows)[0][0])
+    fmt = next(DATE_FORMATS[i] for i in offsets if (moved or rows)[0][2 + i])
+    parsed = f"try_strptime({quote_literal(written)}, {quote_literal(fmt)})"
+    stored = sample.value(f"SELECT CAST(CAST({parsed} AS TIMESTAMP) AS VARCHAR)")
+    return (
+        f"; they carry a UTC offset{' or Z' if utc else ''}: parse_dates has no time-zone-aware target, so "
+        f"each value is converted to the same instant in UTC (e.g. {written!r} → {stored}){rest}"
+    )

@@ -13,7 +13,7 @@ import pytest
 VALID = {
     "id": "p1",
     "nodes": [
-        {"id": "src", "module": "source.file", "config": {"path": "/tmp/in.csv"}},
+        {"id": "src", "module": "source.file", "config": {"path": "/nonexistent-logidata/in.csv"}},
         {"id": "dst", "module": "destination.file", "config": {"path": "/tmp/out.parquet"}},
     ],
     "edges": [{"source": "src", "target": "dst"}],

@@ -175,12 +175,13 @@ def test_cursor_with_engine_elt_is_refused_with_engine_auto_accepted() -> None:
 
 
 def test_engine_elt_plan_problems_are_reported_at_validation() -> None:
-    """Any path engine 'elt' cannot push down is a validation issue naming the destination."""
+    """Any path engine 'elt' cannot push down is a validation issue on the node that prevents pushdown
+    (where the builder shows it), its message naming the destination too."""
     dates = node("dates", "parse_dates", columns=["d"], formats=["%Y"])
     plain = {"id": "src", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}}
     result = validate_pipeline(chain(plain, dates, pg_dest(), engine="elt"))
     [issue] = result.issues
-    assert issue.path == "engine" and issue.node_id == "dst"
+    assert issue.path == "engine" and issue.node_id == "dates" and "node 'dst'" in issue.message
     assert "'dates' uses parse_dates" in issue.message
     assert validate_pipeline(chain(plain, pg_dest(), engine="elt")).ok
 

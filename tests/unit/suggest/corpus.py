@@ -150,6 +150,31 @@ def timestamps_as_text(rows: list[dict[str, Any]], share: float, rng: random.Ran
     return rows
 
 
+def zoned_timestamps(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """ISO timestamps with an offset (+01:00, -05:00): ``share`` of them written with Z instead."""
+    utc = set(_pick(rng, rows, share)) if share else set()
+    for i, row in enumerate(rows):
+        stamp = f"{row['order_date'].isoformat()}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00"
+        row["order_date"] = stamp + ("Z" if i in utc else rng.choice(["+01:00", "+02:00", "-05:00"]))
+    return rows
+
+
+def tail_numbers(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """A code column with more distinct values than half its rows (aircraft tail numbers, N123AB);
+    ``share`` of them written in lower case."""
+    lower = set(_pick(rng, rows, share))
+    for i, row in enumerate(rows):
+        code = f"N{rng.randint(100, 999)}{rng.choice(['AA', 'UA', 'DL', 'JB', 'WN'])}"
+        row["tailnum"] = code.lower() if i in lower else code
+    return rows
+
+
+def negative_quantities(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    for i in _pick(rng, rows, share):
+        rows[i]["quantity"] = -rows[i]["quantity"]
+    return rows
+
+
 def nulls_in(column: str) -> Callable[[list[dict[str, Any]], float, random.Random], list[dict[str, Any]]]:
     def inject(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
         for i in _pick(rng, rows, share):
@@ -416,6 +441,43 @@ for share in (0.0, 0.05):
             expect=parse("order_date", ["%Y-%m-%dT%H:%M:%S"], "timestamp"),
         ),
     ]
+for share in (0.0, 0.3):
+    CASES.append(
+        Case(
+            "zoned_timestamps",
+            "dates_as_text",
+            ["order_date"],
+            zoned_timestamps,
+            share,
+            expect=parse(
+                "order_date",
+                ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%SZ"] if share else ["%Y-%m-%dT%H:%M:%S%z"],
+                "timestamp",
+            ),
+        )
+    )
+for share in (0.02, 0.1):  # more distinct codes than half the rows: not a category
+    CASES.append(
+        Case(
+            "code_case",
+            "inconsistent_case",
+            ["tailnum"],
+            tail_numbers,
+            share,
+            expect=Expect("clean_text", {"columns": ["tailnum"], "case": "upper"}),
+        )
+    )
+for share in (0.005, 0.015):  # below outliers.IMPOSSIBLE_MAX_SHARE
+    CASES.append(
+        Case(
+            "negative_quantity",
+            "impossible_values",
+            ["quantity"],
+            negative_quantities,
+            share,
+            expect=Expect("filter_rows", {"condition": '"quantity" IS NULL OR "quantity" >= 0'}),
+        )
+    )
 for share in (0.4, 0.45):
     CASES.append(
         Case(

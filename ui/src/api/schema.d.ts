@@ -415,7 +415,11 @@ export interface paths {
         put?: never;
         /**
          * Validate
-         * @description Every problem of a pipeline with its path and node; an invalid pipeline is a 200 here.
+         * @description Every problem of a pipeline, per node and config field, and every node's output columns.
+         *
+         *     An invalid pipeline is a 200 here. Sources are read (through the preview workers, their columns
+         *     remembered for a while) only for a user who may edit the pipeline, as for a preview; otherwise, or
+         *     with ``read_sources`` false, the structure is checked and columns stay unknown.
          */
         post: operations["validate"];
         delete?: never;
@@ -439,6 +443,31 @@ export interface components {
         CheckResult: {
             /** Ok */
             ok: boolean;
+        };
+        /** ColumnOriginOut */
+        ColumnOriginOut: {
+            /** Column */
+            column: string;
+            /**
+             * Kind
+             * @default direct
+             * @enum {string}
+             */
+            kind: "direct" | "indirect";
+            /** Node Id */
+            node_id: string;
+            /** Port */
+            port: string;
+        };
+        /** ColumnOut */
+        ColumnOut: {
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @description DuckDB's type name, as the engine binds it.
+             */
+            type: string;
         };
         /** ColumnProfile */
         ColumnProfile: {
@@ -595,6 +624,11 @@ export interface components {
         Issue: {
             /** Allowed */
             allowed?: string | null;
+            /**
+             * Field
+             * @description The node's config field at fault, e.g. condition or checks[0].column.
+             */
+            field?: string | null;
             /** Found */
             found?: string | null;
             /** Message */
@@ -603,6 +637,13 @@ export interface components {
             node_id: string | null;
             /** Path */
             path: string;
+            /**
+             * Severity
+             * @description A warning (a source whose columns could not be read) does not block saving.
+             * @default error
+             * @enum {string}
+             */
+            severity: "error" | "warning";
         };
         /**
          * Me
@@ -713,6 +754,37 @@ export interface components {
             state: string | null;
             /** Task Id */
             task_id: string;
+        };
+        /**
+         * NodeSchemaOut
+         * @description A node's output columns per port, known without running it.
+         */
+        NodeSchemaOut: {
+            /**
+             * Lineage
+             * @description port -> output column -> the upstream columns it comes from.
+             */
+            lineage: {
+                [key: string]: {
+                    [key: string]: components["schemas"]["ColumnOriginOut"][];
+                };
+            };
+            /** Node Id */
+            node_id: string;
+            /** Ports */
+            ports: {
+                [key: string]: components["schemas"]["ColumnOut"][];
+            };
+            /**
+             * Reason
+             * @description Why the columns are unknown, or what is wrong.
+             */
+            reason: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "known" | "unknown" | "error";
         };
         /**
          * PipelineDocument
@@ -1237,12 +1309,37 @@ export interface components {
             expected_etag: string;
             pipeline: components["schemas"]["Spec"];
         };
+        /** ValidateBody */
+        ValidateBody: {
+            pipeline: components["schemas"]["Spec"];
+            /**
+             * Read Sources
+             * @description Read each source's columns (files, tables, first API page) through its connection, to check every node's columns; false: structure only.
+             * @default true
+             */
+            read_sources: boolean;
+            /**
+             * Refresh
+             * @description Read the sources again instead of using remembered columns.
+             * @default false
+             */
+            refresh: boolean;
+        };
         /** Validation */
         Validation: {
             /** Errors */
             errors: components["schemas"]["Issue"][];
+            /**
+             * Schemas
+             * @description Per node id: its output columns, as far as they are known.
+             */
+            schemas: {
+                [key: string]: components["schemas"]["NodeSchemaOut"];
+            };
             /** Valid */
             valid: boolean;
+            /** Warnings */
+            warnings: components["schemas"]["Issue"][];
         };
         /** Version */
         Version: {
@@ -3249,7 +3346,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SaveBody"];
+                "application/json": components["schemas"]["ValidateBody"];
             };
         };
         responses: {

@@ -34,7 +34,8 @@ def test_route_condition_is_checked_like_filter_rows(multi: Any) -> None:
     with pytest.raises(LogiDataTaskError) as info:
         multi("route", {"condition": "wieght > 10"}, {"read": SHIPMENTS}, node_id="r")
     assert str(info.value) == (
-        "route node 'r': unknown column 'wieght' in condition; input columns: id, weight, country"
+        "route node 'r': unknown column 'wieght' in condition; input columns: id, weight, country; "
+        "did you mean 'weight'?"
     )
     with pytest.raises(LogiDataTaskError, match="subqueries and SELECT are not allowed"):
         multi("route", {"condition": "id IN (SELECT 1)"}, {"read": SHIPMENTS})

@@ -1,0 +1,1 @@
+"""Design-time schemas: every node's output columns known without running, checked per field."""
