@@ -57,6 +57,8 @@ class ApiError(Exception):
 def issue_dict(issue: Mapping[str, Any] | SpecIssue) -> dict[str, Any]:
     data = issue.to_dict() if isinstance(issue, SpecIssue) else dict(issue)
     data.setdefault("node_id", None)
+    data.setdefault("field", None)
+    data.setdefault("severity", "error")
     return data
 
 

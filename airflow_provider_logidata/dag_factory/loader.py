@@ -3,6 +3,14 @@
 Isolation rule (verified on Airflow 3.3): an exception escaping the DAG file turns the whole file into
 one import error and every DAG in it goes stale. So each pipeline is built inside its own try/except and
 only finished DAGs reach the module's globals.
+
+Where a refused pipeline is reported: in the factory report (``logidata report``), in the DAG
+processor's log, and in Airflow's own import errors, one per pipeline (``airflow_errors``), which the
+UI and ``GET /api/v2/importErrors`` show without touching the file's good DAGs.
+
+A task starting parses the DAG file too, for its one DAG (Airflow's parsing context names it). Then
+only that pipeline is built: no lines about other pipelines in the task's log, no partial report
+written over the full one, and the task starts without building every other DAG.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata import settings
+from airflow_provider_logidata.dag_factory.airflow_errors import parse_target, report_refused
 from airflow_provider_logidata.dag_factory.builder import airflow_dag_defaults, build_dag
 from airflow_provider_logidata.dag_factory.report import FactoryReport, PipelineReport, write_report
 from airflow_provider_logidata.spec.errors import SpecIssue
@@ -52,15 +61,20 @@ def load_pipelines(
     """Turn every active pipeline into a DAG published in ``namespace`` (the loader's ``globals()``).
 
     A store that cannot be listed at all raises: Airflow then shows an import error for the loader,
-    which is the right signal when no pipeline can be read.
+    which is the right signal when no pipeline can be read. When Airflow parses the file for one DAG
+    (a task starting: ``airflow_errors.parse_target``), only that pipeline is built and the report on
+    disk is left alone.
     """
     from airflow_provider_logidata.store import PipelineStore
 
     store = PipelineStore(pipelines_path)
     report = FactoryReport(pipelines_path=str(store.root))
     fileloc = namespace.get("__file__")
+    only = parse_target()
     shared = {"builder_url": settings.builder_url_template(), "dag_defaults": airflow_dag_defaults()}
     for raw in store.iter_raw():
+        if only is not None and raw.id != only:
+            continue
         try:
             entry, dag = _load_one(raw, fileloc, shared)
         except Exception as exc:  # isolation: a bug or odd input in one pipeline never hides the others
@@ -71,10 +85,12 @@ def load_pipelines(
         if dag is not None:
             namespace[f"logidata_dag__{raw.id}"] = dag
         elif entry.status == "error":
-            reasons = "; ".join(str(SpecIssue(**e)) for e in entry.errors)
-            message = f"logidata: pipeline {raw.id} ({raw.location}) skipped: {reasons}"
+            message = f"logidata: pipeline {raw.id} ({raw.location}) skipped: {'; '.join(entry.reasons())}"
             log.error(message)
             warnings.warn(message, PipelineSkippedWarning, stacklevel=2)
+    report_refused(fileloc, report.failed, only=only)
+    if only is not None:
+        return report  # a partial report: the DAG processor's full one stays on disk
     try:
         write_report(report, report_path or settings.report_path())
     except OSError as exc:

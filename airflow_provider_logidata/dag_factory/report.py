@@ -1,9 +1,9 @@
 """The factory report: which pipelines became DAGs, which are drafts and why others failed.
 
-Airflow shows nothing for a pipeline the factory skipped (the DAG file itself parsed fine), so the
-report is how `logidata report`, and later the builder, tell the user what is wrong and where. It also
-lists the installed module packs that failed to load in the DAG processor: a pipeline using one of their
-modules fails as "unknown module", and this says why the module is missing.
+Airflow lists each refused pipeline as an import error of its own (``dag_factory.airflow_errors``); the
+report is the complete picture, drafts included, kept on disk for `logidata report` and the builder. It
+also lists the installed module packs that failed to load in the DAG processor: a pipeline using one of
+their modules fails as "unknown module", and this says why the module is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from airflow_provider_logidata.spec.errors import SpecIssue
+
 Status = Literal["loaded", "draft", "error"]
 
 
@@ -25,6 +27,14 @@ class PipelineReport:
     location: str
     status: Status
     errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def reasons(self) -> list[str]:
+        """Each problem as one plain line (JSON path, message, what was found and allowed), the same
+        text in the DAG processor's log, in Airflow's import errors and in `logidata report`."""
+        return [
+            ("(warning) " if error.get("severity") == "warning" else "") + str(SpecIssue(**error))
+            for error in self.errors
+        ]
 
 
 def _pack_errors() -> list[dict[str, str]]:

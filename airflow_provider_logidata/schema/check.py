@@ -56,7 +56,7 @@ def check_pipeline(
 
     modules = registry()
     result = validate_pipeline(data, registry=modules, expected_id=expected_id)
-    issues = [_with_field(issue) for issue in result.issues]
+    issues = list(result.issues)
     if not isinstance(data, dict) or not result.nodes:
         return CheckResult(issues)
     broken = {issue.node_id for issue in issues if issue.node_id and issue.path.startswith("nodes[")}
@@ -89,15 +89,6 @@ def check_pipeline(
             )
         )
     return CheckResult(issues, report.schemas, read)
-
-
-def _with_field(issue: SpecIssue) -> SpecIssue:
-    """The config field a structural issue is about, read from its path (``nodes[2].config.x``)."""
-    import dataclasses
-    import re
-
-    found = re.match(r"^nodes\[\d+\]\.config\.(.+)$", issue.path)
-    return dataclasses.replace(issue, field=found.group(1)) if found else issue
 
 
 def _source_reader(

@@ -197,9 +197,9 @@ def _source_node(
 ) -> None:
     names = [c.name for c in raw]
     if not _check_fields(report, node_id, definition, data, {None: names}, "the source"):
-        report.schemas[node_id] = NodeSchema(
-            node_id, "error", reason="a field names a column the source lacks"
-        )
+        # Every column the source has, so the picker of the field at fault can offer the right one.
+        reason = "a field names a column the source lacks"
+        report.schemas[node_id] = NodeSchema(node_id, "error", ports={"out": raw}, reason=reason)
         return
     selected = data.get("columns")
     columns = raw

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from airflow_provider_logidata.schema.model import Column
 
 Reach = Literal["none", "local", "all"]
+# Rows asked of each source: none where the reader knows the columns without rows (DuckDB's sniffer, a
+# Parquet footer, PostgreSQL's LIMIT 0); JSON records have columns only in records, so an API's first
+# page is read whole (as the run's first batch infers them).
+SCHEMA_ROWS = {"source.http_api": 10_000}
 log = logging.getLogger("airflow_provider_logidata.schema")
 
 
@@ -84,7 +88,7 @@ def read_columns(
         raise SourceFailed(f"refused by the security policy: {details}")
     owner = node_label(module, node_id)
     try:
-        sample = sampler(config, node_id, 0, "head", None, QUIET)
+        sample = sampler(config, node_id, SCHEMA_ROWS.get(module, 0), "head", None, QUIET)
     except Exception as error:  # the reader's own message names the path, connection or query
         text = str(error)
         if isinstance(error, LogiDataTaskError) or text.startswith(owner):

@@ -6,7 +6,9 @@ checks run on the nodes and edges that parsed, so one bad field never hides a cy
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -194,7 +196,7 @@ def validate_pipeline(
     engine = str(data["engine"]) if isinstance(data.get("engine"), str) else "auto"
     issues.extend(_check_incremental(nodes, edges, result, registry, pipeline, engine, bool(issues)))
 
-    result.issues = issues
+    result.issues = [_with_field(issue) for issue in issues]
     result.pipeline = pipeline if not issues else None
     result.nodes = [node for _, node in nodes]
     result.edges = [edge for _, edge in edges]
@@ -202,6 +204,16 @@ def validate_pipeline(
     if result.pipeline is None:
         result.configs = {}
     return result
+
+
+_CONFIG_FIELD = re.compile(r"^nodes\[\d+\]\.config\.(.+)$")
+
+
+def _with_field(issue: SpecIssue) -> SpecIssue:
+    """The config field an issue is about, read from its path (``nodes[2].config.x``): the builder shows
+    the issue under that field, the CLI and the factory report name the field's label."""
+    found = _CONFIG_FIELD.match(issue.path)
+    return dataclasses.replace(issue, field=found.group(1)) if found and issue.field is None else issue
 
 
 def _check_nodes(

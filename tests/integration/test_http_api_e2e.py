@@ -112,3 +112,25 @@ def test_no_records_can_skip(run_pipeline: Any, server: ApiServer, tmp_path: Pat
     assert states["fetch"] == "skipped"
     assert states["dedupe"] == "skipped" and states["write"] == "skipped"
     assert not out.exists()
+
+
+def test_design_time_columns_come_from_the_first_page(server: ApiServer, tmp_path: Path) -> None:
+    """Validation with sources reached reads the first page only and knows every node's columns."""
+    from airflow_provider_logidata.schema.check import check_pipeline
+
+    config = {
+        "endpoint": "/secure/page",
+        "records_path": "data.items",
+        "pagination": {"type": "page", "size_param": "per_page", "size": 40},
+    }
+    spec = pipeline("http_api_columns", config, tmp_path / "items.parquet")
+    result = check_pipeline(spec, reach="all")
+    assert result.errors == [], [str(e) for e in result.errors]
+    names = [c.name for c in result.schemas["dedupe"].ports["out"]]
+    assert "id" in names and names == [c.name for c in result.schemas["fetch"].ports["out"]]
+    assert len(server.requests_to("/secure/page")) == 1  # the first page only
+    spec["nodes"][1]["config"]["columns"] = ["idd"]
+    [error] = check_pipeline(spec, reach="all").errors
+    assert (error.node_id, error.field) == ("dedupe", "columns[0]") and "did you mean 'id'" in error.message
+    # Without --connect an API is not called.
+    assert check_pipeline(spec, reach="local").errors == []

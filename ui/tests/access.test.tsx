@@ -105,7 +105,7 @@ describe("the editor", () => {
     expect(run.title).toBe("Trigger a DAG run now");
     fireEvent.click(run);
     await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.path === "/pipelines/orders/runs")).toBe(true));
-    expect(calls.find((c) => c.method === "POST")?.body).toEqual({ conf: {}, unpause: true });
+    expect(calls.find((c) => c.method === "POST" && c.path === "/pipelines/orders/runs")?.body).toEqual({ conf: {}, unpause: true });
     expect(calls[0].path).toBe("/me?pipeline_id=orders");
   });
 
@@ -118,8 +118,8 @@ describe("the editor", () => {
     const run = await runButton();
     await waitFor(() => expect(run.disabled).toBe(false));
     fireEvent.click(run);
-    await waitFor(() => expect(calls.some((c) => c.method === "POST")).toBe(true));
-    expect(calls.find((c) => c.method === "POST")?.body).toEqual({ conf: {}, unpause: false });
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.path === "/pipelines/orders/runs")).toBe(true));
+    expect(calls.find((c) => c.method === "POST" && c.path === "/pipelines/orders/runs")?.body).toEqual({ conf: {}, unpause: false });
     expect((await screen.findByTestId("editor-message")).textContent).toMatch(/Run manual__1 queued\. If the DAG is paused/);
   });
 

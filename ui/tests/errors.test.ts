@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorsAt, fieldErrors, issuesByNode, parseIssuePath, pipelineIssues } from "../src/graph/errors";
+import { errorsAt, fieldErrors, fieldIssues, issueField, issuesByNode, parseIssuePath, pipelineIssues, untagErrors } from "../src/graph/errors";
 import { spec } from "./fixtures";
 
 describe("validation issue paths", () => {
@@ -44,4 +44,30 @@ describe("validation issue paths", () => {
     expect(errorsAt(errors, "columns", false)).toEqual(["need a list"]);
     expect(errorsAt(errors, "csv", false)).toEqual([]);
   });
+
+  it("maps an issue to its form field by the API's field first, else by its path", () => {
+    const column = { path: "nodes[3].config.checks[1].column", field: "checks[1].column", message: "column 'x' does not exist", node_id: "q", severity: "error" as const };
+    expect(issueField(column)).toBe("checks.1.column");
+    expect(issueField({ path: "nodes[3].config.condition", field: "condition", message: "m", node_id: "f" })).toBe("condition");
+    // No field from the API (a refused save, a stored pipeline): read from the JSON path.
+    expect(issueField({ path: "nodes[0].config.left_on[0]", message: "m", node_id: "j" })).toBe("left_on.0");
+    // The node as a whole (a source that cannot be read) and keys outside the config.
+    expect(issueField({ path: "nodes[0]", field: null, message: "cannot read", node_id: "read", severity: "warning" })).toBe("");
+    expect(issueField({ path: "nodes[0].module", message: "unknown module", node_id: "read" })).toBe("@module");
+
+    expect(fieldIssues([column, { path: "nodes[0]", message: "cannot read", node_id: "q", severity: "warning" }])).toEqual({
+      "checks.1.column": [{ message: "column 'x' does not exist", path: "nodes[3].config.checks[1].column", severity: "error" }],
+      "": [{ message: "cannot read", path: "nodes[0]", severity: "warning" }],
+    });
+  });
+
+  it("reads a union item's errors without Pydantic's tag in the path", () => {
+    const errors = fieldErrors([
+      { path: "nodes[1].config.checks[0].not_null.column", message: "required", node_id: "q" },
+      { path: "nodes[1].config.checks[0]", message: "bad check", node_id: "q" },
+      { path: "nodes[1].config.checks[1].range.min", message: "number", node_id: "q" },
+    ]);
+    expect(untagErrors(errors, "checks.0", "not_null")).toEqual({ "checks.0.column": ["required"], "checks.0": ["bad check"], "checks.1.range.min": ["number"] });
+  });
 });
+

@@ -1,4 +1,5 @@
 import type { Module, Spec } from "../src/api/types";
+import columnData from "./fixtures/column-modules.json";
 import data from "./fixtures/modules.json";
 
 /** A slice of the real module catalog (exported from the Python registry) as GET /modules returns it. */
@@ -7,6 +8,17 @@ export const moduleMap = new Map(MODULES.map((m) => [m.name, m]));
 export const mod = (name: string): Module => {
   const m = moduleMap.get(name);
   if (!m) throw new Error(`fixture has no module ${name}`);
+  return m;
+};
+
+/**
+ * Modules as the catalog describes them since design-time column checks (`x-logidata-widget: column` /
+ * `new-column`, a join's `x-logidata-port`, quality checks as a tagged union), exported from the registry.
+ */
+export const COLUMN_MODULES = new Map((columnData.modules as unknown as Module[]).map((m) => [m.name, m]));
+export const colMod = (name: string): Module => {
+  const m = COLUMN_MODULES.get(name);
+  if (!m) throw new Error(`column fixture has no module ${name}`);
   return m;
 };
 

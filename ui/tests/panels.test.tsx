@@ -135,7 +135,8 @@ describe("preview panel", () => {
     const target = { spec: spec(), nodeId: "tidy" };
     const { unmount } = wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={select} />);
     const issue = await screen.findByTestId("preview-issue", {}, { timeout: 3000 });
-    expect(issue.textContent).toBe("dedupe · config.columns: required");
+    // Where to look, not the message again: that is at the field and on the node.
+    expect(issue.textContent).toBe("Shown at: dedupe");
     fireEvent.click(screen.getByRole("button", { name: "dedupe" }));
     expect(select).toHaveBeenCalledWith("dedupe");
     unmount();

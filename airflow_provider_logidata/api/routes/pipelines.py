@@ -43,6 +43,7 @@ from airflow_provider_logidata.api.models import (
     UpdateBody,
     VersionDocument,
 )
+from airflow_provider_logidata.api.reparse import request_parse
 from airflow_provider_logidata.spec import load_json
 from airflow_provider_logidata.store import UnreadablePipeline
 
@@ -79,14 +80,18 @@ def _author(user: BaseUser) -> str | None:
         return None
 
 
-def _create(data: dict[str, Any], request: Request, user: BaseUser, store: PipelineStore) -> StoredPipeline:
+def _create(
+    data: dict[str, Any], request: Request, user: BaseUser, store: PipelineStore, session: Session
+) -> StoredPipeline:
     pipeline_id = check_body_pipeline(data, request, user, path="id")
     _runnable_if_active(pipeline_id, data)
-    return stored_out(store.save(data, expected_etag=None, author=_author(user)))
+    stored = store.save(data, expected_etag=None, author=_author(user))
+    request_parse(session, pipeline_id)
+    return stored_out(stored)
 
 
 def _runnable_if_active(pipeline_id: str, data: dict[str, Any]) -> None:
-    """"Active" means runnable: every column and SQL is checked against the sources before an active
+    """ "Active" means runnable: every column and SQL is checked against the sources before an active
     version is stored (a 422 naming node and field otherwise). Drafts may hold errors. Only a structurally
     valid document gets here with sources read: the store refuses the rest with the same 422."""
     from airflow_provider_logidata.schema import service
@@ -167,9 +172,11 @@ def list_pipelines(request: Request, user: GetUserDep, store: StoreDep, session:
     dependencies=EDIT_BODY_PIPELINE,
     responses=_errors(400, 409, 413, 422),
 )
-def create_pipeline(body: SaveBody, request: Request, user: GetUserDep, store: StoreDep) -> StoredPipeline:
+def create_pipeline(
+    body: SaveBody, request: Request, user: GetUserDep, store: StoreDep, session: SessionDep
+) -> StoredPipeline:
     """Store a new pipeline. Drafts may be incomplete; an active pipeline must be valid (else 422)."""
-    return _create(body.pipeline, request, user, store)
+    return _create(body.pipeline, request, user, store, session)
 
 
 @router.post(
@@ -184,9 +191,10 @@ def import_pipeline(
     request: Request,
     user: GetUserDep,
     store: StoreDep,
+    session: SessionDep,
 ) -> StoredPipeline:
     """Store an exported pipeline document under its own id (409 if that id exists)."""
-    return _create(document, request, user, store)
+    return _create(document, request, user, store, session)
 
 
 @router.get(
@@ -216,7 +224,7 @@ def get_pipeline(pipeline_id: PipelineIdPath, store: StoreDep) -> StoredPipeline
     responses=_errors(400, 404, 409, 413, 422),
 )
 def update_pipeline(
-    pipeline_id: PipelineIdPath, body: UpdateBody, user: GetUserDep, store: StoreDep
+    pipeline_id: PipelineIdPath, body: UpdateBody, user: GetUserDep, store: StoreDep, session: SessionDep
 ) -> StoredPipeline:
     """Save a new version if ``expected_etag`` is still current (409 with both versions otherwise)."""
     if body.pipeline.get("id") != pipeline_id:
@@ -233,6 +241,7 @@ def update_pipeline(
         )
     _runnable_if_active(pipeline_id, body.pipeline)
     stored = store.save(body.pipeline, expected_etag=body.expected_etag, author=_author(user))
+    request_parse(session, pipeline_id)
     return stored_out(stored)
 
 
@@ -247,6 +256,7 @@ def update_pipeline(
 def delete_pipeline(
     pipeline_id: PipelineIdPath,
     store: StoreDep,
+    session: SessionDep,
     expected_etag: Annotated[
         str | None,
         Query(description="Etag you loaded; a stale one is a 409. Omitted: delete whatever is stored."),
@@ -254,6 +264,7 @@ def delete_pipeline(
 ) -> Response:
     """Move the pipeline to the store's trash (its history is kept: restore brings it back)."""
     store.delete(pipeline_id, expected_etag=expected_etag)
+    request_parse(session, pipeline_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -265,7 +276,12 @@ def delete_pipeline(
     responses=_errors(400, 404, 409, 413, 422),
 )
 def duplicate_pipeline(
-    pipeline_id: PipelineIdPath, body: DuplicateBody, request: Request, user: GetUserDep, store: StoreDep
+    pipeline_id: PipelineIdPath,
+    body: DuplicateBody,
+    request: Request,
+    user: GetUserDep,
+    store: StoreDep,
+    session: SessionDep,
 ) -> StoredPipeline:
     """Copy a pipeline under a new id, saved as a draft."""
     source = store.get(pipeline_id).data
@@ -275,7 +291,7 @@ def duplicate_pipeline(
     base_name = name if isinstance(name, str) and name else pipeline_id
     copy["name"] = body.name or f"{base_name} (copy)"
     copy["status"] = "draft"
-    return _create(copy, request, user, store)
+    return _create(copy, request, user, store, session)
 
 
 @router.get(
@@ -308,10 +324,11 @@ def get_pipeline_version(pipeline_id: PipelineIdPath, version: int, store: Store
     responses=_errors(400, 404, 409, 413, 422),
 )
 def restore_pipeline(
-    pipeline_id: PipelineIdPath, body: RestoreBody, user: GetUserDep, store: StoreDep
+    pipeline_id: PipelineIdPath, body: RestoreBody, user: GetUserDep, store: StoreDep, session: SessionDep
 ) -> StoredPipeline:
     """Save an old version as the newest one (or bring back a deleted pipeline: ``expected_etag`` null)."""
     stored = store.restore(pipeline_id, body.version, expected_etag=body.expected_etag, author=_author(user))
+    request_parse(session, pipeline_id)
     return stored_out(stored)
 
 

@@ -82,7 +82,9 @@ def test_validate_reports_every_issue(cli: Cli, tmp_path: Path) -> None:
     assert lines[0] == f"OK {good}"
     assert any(line.startswith(f"{bad}: schedule: ") and "'every day'" in line for line in lines)
     # Node issues name the node (module and id) and what is wrong, the JSON path on a detail line.
-    assert any(line.startswith(f"{bad}: source.nope 'src' > module: ") and "allowed:" in line for line in lines)
+    assert any(
+        line.startswith(f"{bad}: source.nope 'src' > module: ") and "allowed:" in line for line in lines
+    )
     assert "    at nodes[0].module" in lines
     assert "1 of 2 file(s) invalid" in cli.err
 

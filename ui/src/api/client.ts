@@ -98,7 +98,9 @@ export const api = {
     request<StoredPipeline>("POST", `/pipelines/${enc(id)}/duplicate`, name ? { new_id: newId, name } : { new_id: newId }),
   exportSpec: (id: string) => request<Spec>("GET", `/pipelines/${enc(id)}/export`),
   importSpec: (spec: unknown) => request<StoredPipeline>("POST", "/pipelines/import", spec),
-  validate: (pipeline: Spec) => request<Validation>("POST", "/validate", { pipeline }),
+  // refresh: read the sources' columns again instead of the server's remembered ones.
+  validate: (pipeline: Spec, options: { refresh?: boolean; readSources?: boolean } = {}) =>
+    request<Validation>("POST", "/validate", { pipeline, read_sources: options.readSources ?? true, refresh: options.refresh ?? false }),
   // unpause: false for a user without DAG edit permission (unpausing needs it; the run is queued instead).
   run: (id: string, unpause = true) => request<RunCreated>("POST", `/pipelines/${enc(id)}/runs`, { conf: {}, unpause }),
   runs: (id: string, limit = 5) => request<RunList>("GET", `/pipelines/${enc(id)}/runs?limit=${limit}`),

@@ -4,7 +4,12 @@ import type { components } from "./schema";
 
 type Schemas = components["schemas"];
 
-export type Issue = Schemas["Issue"];
+/**
+ * A problem, per node and config field. `severity` is optional here: the answers of `/validate` always
+ * carry it, but the issues of a refused save (`Error.errors`) and of a stored pipeline leave it out for
+ * an error. Read it with `isWarning` (graph/errors.ts).
+ */
+export type Issue = Omit<Schemas["Issue"], "severity"> & { severity?: Schemas["Issue"]["severity"] };
 export type Me = Schemas["Me"];
 export type Module = Schemas["Module"];
 export type Spec = Schemas["Spec"];
@@ -16,6 +21,12 @@ export type StoredPipeline = Schemas["StoredPipeline"];
 export type PipelineSummary = Schemas["PipelineSummary"];
 export type Conflict = Schemas["Conflict"];
 export type Validation = Schemas["Validation"];
+/** A node's output columns per port (DuckDB types) and their column-level lineage, known without running. */
+export type NodeSchema = Schemas["NodeSchemaOut"];
+export type ColumnOut = Schemas["ColumnOut"];
+export type ColumnOrigin = Schemas["ColumnOriginOut"];
+/** Per node id, as `/validate` answers (`Validation.schemas`). */
+export type NodeSchemas = Validation["schemas"];
 export type Run = Schemas["Run"];
 export type NodeRun = Schemas["NodeRun"];
 export type RunList = Schemas["RunList"];

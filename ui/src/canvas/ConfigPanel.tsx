@@ -1,34 +1,16 @@
-// The right-hand drawer: the selected node's form (generated from its module's config schema), or the
-// pipeline's own settings when nothing is selected.
-import { Alert, Badge, Box, Button, Code, Field, Heading, Input, Stack, Text } from "@chakra-ui/react";
-import type { Issue, JsonSchema, Module, Spec, SpecNode } from "../api/types";
-import { fieldErrors } from "../graph/errors";
+// The right-hand drawer: the selected node's form (generated from its module's config schema) with each
+// problem under its field, and its output columns; or the pipeline's own settings when nothing is
+// selected. A node's own messages (no field) are on its card, not here.
+import { Alert, Badge, Box, Button, Code, Field, Heading, Input, Separator, Stack, Text } from "@chakra-ui/react";
+import type { Issue, JsonSchema, Module, NodeSchema, SpecNode } from "../api/types";
+import { fieldIssues, type FieldMessage } from "../graph/errors";
+import type { InputColumns } from "../graph/inputColumns";
+import type { LineageStart } from "../graph/lineage";
 import { type ConnectionChoices, SchemaForm } from "../form/SchemaForm";
+import { OutputColumns } from "./OutputColumns";
+import { PIPELINE_SETTINGS_SCHEMA, type PipelineMeta, settingsField } from "./pipelineSettings";
 
-/** Pipeline-level settings, described as JSON Schema so the same form renderer draws them. */
-export const PIPELINE_SETTINGS_SCHEMA: JsonSchema = {
-  type: "object",
-  required: ["name"],
-  properties: {
-    name: { type: "string", title: "Name" },
-    description: { type: "string", "x-logidata-widget": "text", title: "Description", description: "Markdown; becomes the DAG docs." },
-    owner: { type: "string", title: "Owner" },
-    tags: { type: "array", items: { type: "string" }, title: "Tags" },
-    schedule: {
-      anyOf: [{ type: "string" }, { type: "null" }],
-      title: "Schedule",
-      description: "Cron (0 6 * * *) or a preset (@daily, @hourly, @once); empty: manual runs only.",
-    },
-    start_date: { anyOf: [{ type: "string" }, { type: "null" }], title: "Start date", description: "YYYY-MM-DD or an ISO date-time (UTC)." },
-    catchup: { type: "boolean", title: "Catch up", default: false, description: "Run missed intervals since the start date." },
-    retries: { type: "integer", title: "Retries", default: 0 },
-    retry_delay: { type: "number", title: "Retry delay (s)", description: "Seconds (or an ISO 8601 duration in the JSON, e.g. PT5M)." },
-    fuse_chains: { type: "boolean", title: "Fuse chains", default: false, description: "Run each linear run of transforms inside one task." },
-    engine: { type: "string", enum: ["auto", "etl", "elt"], title: "Engine", default: "auto", description: "auto pushes PostgreSQL-only paths down as SQL (ELT)." },
-  },
-};
-
-export type PipelineMeta = Omit<Spec, "nodes" | "edges">;
+export { PIPELINE_SETTINGS_SCHEMA, type PipelineMeta } from "./pipelineSettings";
 
 interface NodePanelProps {
   node: SpecNode;
@@ -36,17 +18,21 @@ interface NodePanelProps {
   issues: Issue[];
   readOnly: boolean;
   connections: ConnectionChoices;
-  columns: string[] | null;
+  columns: InputColumns | string[] | null;
+  /** The node's output columns as the server computed them (undefined: not checked yet). */
+  schema?: NodeSchema | null;
+  lineage?: LineageStart | null;
+  onLineage?: (start: LineageStart | null) => void;
+  onRefreshColumns?: () => void;
+  refreshing?: boolean;
   onConfig: (config: Record<string, unknown>) => void;
   onLabel: (label: string | null) => void;
   onDelete: () => void;
 }
 
-export function NodePanel({ node, module, issues, readOnly, connections, columns, onConfig, onLabel, onDelete }: NodePanelProps) {
-  const errors = fieldErrors(issues);
-  const general = Object.entries(errors)
-    .filter(([k]) => k === "" || k.startsWith("@"))
-    .flatMap(([, v]) => v);
+export function NodePanel(props: NodePanelProps) {
+  const { node, module, issues, readOnly, connections, columns, onConfig, onLabel, onDelete } = props;
+  const errors = fieldIssues(issues);
   return (
     <Stack gap="3" data-testid="node-panel" data-node-id={node.id}>
       <Box>
@@ -60,16 +46,6 @@ export function NodePanel({ node, module, issues, readOnly, connections, columns
           </Text>
         )}
       </Box>
-      {general.length > 0 && (
-        <Alert.Root status="error" size="sm">
-          <Alert.Indicator />
-          <Alert.Description>
-            {general.map((m, i) => (
-              <Text key={i}>{m}</Text>
-            ))}
-          </Alert.Description>
-        </Alert.Root>
-      )}
       <Field.Root disabled={readOnly}>
         <Field.Label fontSize="sm">Label</Field.Label>
         <Input size="sm" name="node-label" value={node.label ?? ""} readOnly={readOnly} placeholder={module?.label ?? node.module} onChange={(e) => onLabel(e.target.value || null)} />
@@ -96,6 +72,20 @@ export function NodePanel({ node, module, issues, readOnly, connections, columns
           </Code>
         </Stack>
       )}
+      {module && props.onLineage && (
+        <>
+          <Separator />
+          <OutputColumns
+            nodeId={node.id}
+            schema={props.schema}
+            active={props.lineage ?? null}
+            onLineage={props.onLineage}
+            onRefresh={module.category === "source" && !readOnly ? props.onRefreshColumns : undefined}
+            refreshing={props.refreshing}
+            messages={issues.map((i) => i.message)}
+          />
+        </>
+      )}
       {module?.docs && (
         <details>
           <summary style={{ cursor: "pointer", fontSize: "0.8rem" }}>Documentation</summary>
@@ -113,11 +103,13 @@ export function NodePanel({ node, module, issues, readOnly, connections, columns
   );
 }
 
+/** Pipeline settings; issues naming a setting show under it (the others are in the editor's list). */
 export function PipelinePanel({ meta, issues, readOnly, onChange }: { meta: PipelineMeta; issues: Issue[]; readOnly: boolean; onChange: (meta: PipelineMeta) => void }) {
-  const errors: Record<string, string[]> = {};
-  for (const issue of issues) (errors[issue.path.replace(/\[(\d+)\]/g, ".$1")] ??= []).push(issue.message);
-  const known = new Set(Object.keys(PIPELINE_SETTINGS_SCHEMA.properties as object));
-  const other = issues.filter((i) => !known.has(i.path.split(/[.[]/)[0]));
+  const errors: Record<string, FieldMessage[]> = {};
+  for (const issue of issues) {
+    if (settingsField(issue.path) === null) continue;
+    (errors[issue.path.replace(/\[(\d+)\]/g, ".$1")] ??= []).push({ message: issue.message, path: issue.path, severity: issue.severity === "warning" ? "warning" : "error" });
+  }
   return (
     <Stack gap="3" data-testid="pipeline-panel">
       <Box>
@@ -126,18 +118,6 @@ export function PipelinePanel({ meta, issues, readOnly, onChange }: { meta: Pipe
           {meta.id} · select a node to configure it
         </Text>
       </Box>
-      {other.length > 0 && (
-        <Alert.Root status="error" size="sm" data-testid="pipeline-problems">
-          <Alert.Indicator />
-          <Alert.Description>
-            {other.map((i, n) => (
-              <Text key={n}>
-                {i.path ? <Code fontSize="2xs">{i.path}</Code> : null} {i.message}
-              </Text>
-            ))}
-          </Alert.Description>
-        </Alert.Root>
-      )}
       <SchemaForm
         schema={PIPELINE_SETTINGS_SCHEMA}
         value={meta as unknown as Record<string, unknown>}

@@ -1,11 +1,16 @@
-// One pipeline node on the canvas: module, label, ports, validation badge and (after a run) its state and
-// row counts. A node whose module is not installed still renders, as a "broken node" with the reason.
-import { Badge, Box, HStack, Text } from "@chakra-ui/react";
+// One pipeline node on the canvas: module, label, ports, problem counts (and, when selected, the node's
+// own messages: field messages stay under their fields), a column lineage passing through it, and (after
+// a run) its state and row counts. A node whose module is not installed still renders, as a "broken
+// node" with the reason.
+import { Badge, Box, HStack, Stack, Text } from "@chakra-ui/react";
 import { Handle, type NodeProps, Position } from "@xyflow/react";
 import { memo } from "react";
 import { STATE_PALETTE } from "../components";
-import type { FlowNode } from "../graph/convert";
+import { type FlowNode, LINEAGE_COLOUR } from "../graph/convert";
+import { isWarning } from "../graph/errors";
+import type { LineageMark } from "../graph/lineage";
 import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE } from "../graph/model";
+import { nodeLevelIssues } from "./issues";
 
 export const NODE_WIDTH = 200;
 
@@ -21,8 +26,35 @@ function portOffsets(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${((i + 1) * 100) / (count + 1)}%`);
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function LineageColumns({ marks }: { marks: LineageMark[] }) {
+  return (
+    <Stack gap="0" mt="1" data-testid="node-lineage" title="Columns on the chosen column's path">
+      {marks.map((m) => (
+        <Text
+          key={`${m.port}.${m.column}`}
+          fontFamily="mono"
+          truncate
+          fontWeight={m.kind === "selected" ? "bold" : "normal"}
+          fontStyle={m.kind === "indirect" ? "italic" : undefined}
+          data-column={m.column}
+          data-kind={m.kind}
+          style={{ color: LINEAGE_COLOUR }}
+        >
+          {m.kind === "indirect" ? "⋯ " : "⇢ "}
+          {m.column}
+          {m.port !== DEFAULT_SOURCE_PORT ? ` (${m.port})` : ""}
+        </Text>
+      ))}
+    </Stack>
+  );
+}
+
 function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
-  const { node, module, issues, run } = data;
+  const { node, module, issues, run, lineage, dimmed } = data;
+  const errors = issues.filter((i) => !isWarning(i));
+  const warnings = issues.filter(isWarning);
   const broken = module === null;
   const category = module?.category ?? "unknown";
   const palette = CATEGORY_PALETTE[category] ?? "red";
@@ -36,7 +68,9 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
   const outputs = broken ? [DEFAULT_SOURCE_PORT] : (module.outputs ?? []);
   const state = run?.state ?? null;
   const stateColour = state ? `${STATE_PALETTE[state] ?? "gray"}.solid` : null;
-  const borderColor = broken || issues.length ? "red.solid" : (stateColour ?? "border.emphasized");
+  const borderColor = broken || errors.length ? "red.solid" : warnings.length ? "orange.solid" : (stateColour ?? "border.emphasized");
+  // The node's own messages (no form field shows them), on the card while it is selected.
+  const own = selected ? nodeLevelIssues(issues, module, node.config) : [];
   const title = node.label || module?.label || node.module;
 
   return (
@@ -45,12 +79,14 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
       data-node-id={node.id}
       data-state={state ?? undefined}
       data-broken={broken || undefined}
+      data-lineage={lineage ? "on" : undefined}
       w={`${NODE_WIDTH}px`}
       bg="bg.panel"
       borderWidth={stateColour ? "3px" : "2px"}
       borderColor={borderColor}
       borderRadius="md"
-      boxShadow={selected ? "0 0 0 3px var(--chakra-colors-blue-focus-ring, #3b82f6)" : "sm"}
+      opacity={dimmed ? 0.45 : 1}
+      boxShadow={selected ? "0 0 0 3px var(--chakra-colors-blue-focus-ring, #3b82f6)" : lineage ? `0 0 0 3px ${LINEAGE_COLOUR}` : "sm"}
       position="relative"
       fontSize="xs"
     >
@@ -71,15 +107,14 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
         <Text fontWeight="semibold" truncate flex="1" title={title}>
           {title}
         </Text>
-        {issues.length > 0 && (
-          <Badge
-            colorPalette="red"
-            variant="solid"
-            size="xs"
-            data-testid="node-error-badge"
-            title={issues.map((i) => `${i.path}: ${i.message}`).join("\n")}
-          >
-            {issues.length} {issues.length === 1 ? "error" : "errors"}
+        {errors.length > 0 && (
+          <Badge colorPalette="red" variant="solid" size="xs" data-testid="node-error-badge" data-count={errors.length} title="Select the node to see them at their fields (or here)">
+            {plural(errors.length, "error")}
+          </Badge>
+        )}
+        {warnings.length > 0 && (
+          <Badge colorPalette="orange" variant="solid" size="xs" data-testid="node-warning-badge" data-count={warnings.length} title="Select the node to read the warnings">
+            {plural(warnings.length, "warning")}
           </Badge>
         )}
       </HStack>
@@ -92,6 +127,16 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
             Unknown module “{node.module}”: install it or replace this node.
           </Text>
         )}
+        {own.length > 0 && (
+          <Stack gap="0.5" mt="1" data-testid="node-messages">
+            {own.map((issue, i) => (
+              <Text key={i} color={isWarning(issue) ? "fg.warning" : "fg.error"} data-testid="node-message" data-severity={isWarning(issue) ? "warning" : "error"} title={issue.path} whiteSpace="normal">
+                {issue.message}
+              </Text>
+            ))}
+          </Stack>
+        )}
+        {lineage && <LineageColumns marks={lineage} />}
         {run && (
           <HStack gap="1" mt="1" data-testid="node-run">
             <Badge colorPalette={STATE_PALETTE[state ?? ""] ?? "gray"} variant="solid" size="xs">

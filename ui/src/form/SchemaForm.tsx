@@ -4,8 +4,11 @@ import { Badge, Box, Button, Checkbox, CloseButton, Field, HStack, Input, Native
 import { useEffect, useId, useState, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import type { Connection, JsonSchema } from "../api/types";
-import { errorsAt } from "../graph/errors";
-import { type FieldSpec, objectFields, setKey } from "./schema";
+import { errorsAt, untagErrors } from "../graph/errors";
+import { type ColumnChoice, type InputColumns, offeredColumns } from "../graph/inputColumns";
+import { ColumnPicker } from "./ColumnPicker";
+import { FieldMessages, type FormMessage, isError, listMessages } from "./FieldMessages";
+import { type FieldSpec, objectFields, setKey, type UnionSpec, unionOf, variantOf } from "./schema";
 
 /**
  * What the connection pickers offer: the connections, null while they load, or why there is no list (the
@@ -23,10 +26,15 @@ export function connectionsUnavailable(error: unknown): { unavailable: string } 
   return { unavailable: `Connections could not be loaded (${why}): type the connection id.` };
 }
 
+export type { FormMessage } from "./FieldMessages";
+
 export interface FormContext {
   connections: ConnectionChoices;
-  /** Columns arriving from upstream, when known. */
-  columns: string[] | null;
+  /**
+   * Columns arriving from upstream, per input port with their types (graph/inputColumns), or a plain list
+   * of names; null when unknown (column fields are then plain text).
+   */
+  columns: InputColumns | readonly string[] | null;
   readOnly: boolean;
 }
 
@@ -34,8 +42,8 @@ export interface SchemaFormProps {
   schema: JsonSchema;
   value: Record<string, unknown>;
   onChange: (next: Record<string, unknown>) => void;
-  /** Messages per dotted config path (see graph/errors.fieldErrors). */
-  errors?: Record<string, string[]>;
+  /** Messages per dotted config path (see graph/errors.fieldIssues). */
+  errors?: Record<string, FormMessage[]>;
   context?: Partial<FormContext>;
 }
 
@@ -43,7 +51,7 @@ export function SchemaForm({ schema, value, onChange, errors = {}, context = {} 
   const ctx: FormContext = { connections: null, columns: null, readOnly: false, ...context };
   return (
     <Stack gap="3" data-testid="schema-form">
-      <ObjectFields root={schema} schema={schema} value={value ?? {}} onChange={onChange} path="" errors={errors} ctx={ctx} />
+      <ObjectFields root={schema} schema={schema} value={value ?? {}} onChange={onChange} path="" port={null} errors={errors} ctx={ctx} />
     </Stack>
   );
 }
@@ -54,12 +62,16 @@ interface ObjectFieldsProps {
   value: Record<string, unknown>;
   onChange: (next: Record<string, unknown>) => void;
   path: string;
-  errors: Record<string, string[]>;
+  /** The input port the enclosing field names columns of (`x-logidata-port`), inherited by nested fields. */
+  port: string | null;
+  errors: Record<string, FormMessage[]>;
   ctx: FormContext;
+  /** A key drawn elsewhere (a union's tag, drawn as the variant select). */
+  skip?: string;
 }
 
-function ObjectFields({ root, schema, value, onChange, path, errors, ctx }: ObjectFieldsProps) {
-  const fields = objectFields(schema, root);
+function ObjectFields({ root, schema, value, onChange, path, port, errors, ctx, skip }: ObjectFieldsProps) {
+  const fields = objectFields(schema, root).filter((f) => f.key !== skip);
   return (
     <>
       {fields.map((field) => (
@@ -70,6 +82,7 @@ function ObjectFields({ root, schema, value, onChange, path, errors, ctx }: Obje
           value={value[field.key]}
           onChange={(next) => onChange(setKey(value, field.key, next))}
           path={path ? `${path}.${field.key}` : field.key}
+          port={field.port ?? port}
           errors={errors}
           ctx={ctx}
         />
@@ -84,19 +97,22 @@ interface FieldRowProps {
   value: unknown;
   onChange: (next: unknown) => void;
   path: string;
-  errors: Record<string, string[]>;
+  port: string | null;
+  errors: Record<string, FormMessage[]>;
   ctx: FormContext;
 }
 
 function FieldRow(props: FieldRowProps) {
   const { field, path, errors } = props;
   const nested = field.kind === "object" || field.kind === "objectArray";
-  const messages = errorsAt(errors, path, !nested);
+  const messages =
+    field.kind === "stringArray" ? listMessages(errors, path, Array.isArray(props.value) ? props.value.length : 0) : errorsAt(errors, path, !nested);
+  const invalid = messages.some(isError);
   const body = renderControl(props);
   return (
     <Field.Root
       required={field.required}
-      invalid={messages.length > 0}
+      invalid={invalid}
       disabled={props.ctx.readOnly}
       data-field={path}
       gap="1"
@@ -111,11 +127,7 @@ function FieldRow(props: FieldRowProps) {
           {field.description}
         </Field.HelperText>
       )}
-      {messages.map((m, i) => (
-        <Field.ErrorText key={i} fontSize="xs" data-testid="field-error">
-          {m}
-        </Field.ErrorText>
-      ))}
+      <FieldMessages messages={messages} />
     </Field.Root>
   );
 }
@@ -145,10 +157,15 @@ function renderControl(props: FieldRowProps): ReactNode {
 const placeholderOf = (field: FieldSpec): string | undefined =>
   field.hasDefault && field.default !== null && field.default !== undefined && typeof field.default !== "object" ? String(field.default) : undefined;
 
-function StringControl({ field, value, onChange, path, ctx }: FieldRowProps) {
+function StringControl({ field, value, onChange, path, port, ctx }: FieldRowProps) {
   if (field.widget === "connection") return <ConnectionControl field={field} value={value} onChange={onChange} path={path} ctx={ctx} />;
   const text = typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
-  const multiline = field.widget === "text" || (typeof field.schema.maxLength === "number" ? field.schema.maxLength > 500 : false) || /sql|query|condition|expression/i.test(field.key);
+  const multiline =
+    field.widget === "text" ||
+    field.widget === "sql" ||
+    field.widget === "sql-expression" ||
+    (typeof field.schema.maxLength === "number" ? field.schema.maxLength > 500 : false) ||
+    /sql|query|condition|expression/i.test(field.key);
   const commonProps = {
     name: `config.${path}`,
     value: text,
@@ -158,20 +175,29 @@ function StringControl({ field, value, onChange, path, ctx }: FieldRowProps) {
     onChange: (e: { target: { value: string } }) => onChange(e.target.value === "" ? undefined : e.target.value),
   };
   if (multiline) return <Textarea {...commonProps} rows={3} fontFamily="mono" />;
-  if (field.widget === "column") return <ColumnInput {...commonProps} columns={ctx.columns} />;
+  if (field.widget === "column") {
+    const columns = offeredColumns(ctx.columns, port);
+    // Unknown input columns: a plain text field, as before the server could tell them.
+    if (!columns) return <Input {...commonProps} autoComplete="off" />;
+    return <ColumnPicker name={commonProps.name} value={text} columns={columns} readOnly={ctx.readOnly} placeholder={commonProps.placeholder} onChange={(v) => onChange(v === "" ? undefined : v)} />;
+  }
+  if (field.widget === "new-column") return <NewColumnInput {...commonProps} columns={offeredColumns(ctx.columns, port)} />;
   return <Input {...commonProps} />;
 }
 
-function ColumnInput(props: { name: string; value: string; placeholder?: string; readOnly: boolean; size: "sm"; columns: string[] | null; onChange: (e: { target: { value: string } }) => void }) {
+/** A name the node creates: free text, the input's columns as suggestions (to replace one). */
+function NewColumnInput(props: { name: string; value: string; placeholder?: string; readOnly: boolean; size: "sm"; columns: ColumnChoice[] | null; onChange: (e: { target: { value: string } }) => void }) {
   const listId = useId();
   const { columns, ...rest } = props;
   return (
     <>
       <Input {...rest} list={columns?.length ? listId : undefined} autoComplete="off" />
       {columns?.length ? (
-        <datalist id={listId}>
+        <datalist id={listId} data-testid="new-column-suggestions">
           {columns.map((c) => (
-            <option key={c} value={c} />
+            <option key={c.name} value={c.name}>
+              {c.type ?? ""}
+            </option>
           ))}
         </datalist>
       ) : null}
@@ -287,43 +313,44 @@ function EnumControl({ field, value, onChange, path, ctx }: FieldRowProps) {
   );
 }
 
-function StringListControl({ field, value, onChange, path, ctx }: FieldRowProps) {
+function StringListControl({ field, value, onChange, path, port, errors, ctx }: FieldRowProps) {
   const items = Array.isArray(value) ? value.map((v) => (typeof v === "string" ? v : String(v))) : [];
   const isColumns = field.widget === "columns" || field.itemWidget === "column";
-  const suggestions = isColumns && ctx.columns ? ctx.columns.filter((c) => !items.includes(c)) : [];
+  const columns = isColumns ? offeredColumns(ctx.columns, port) : null;
+  const suggestions = columns ? columns.filter((c) => !items.includes(c.name)) : [];
   const update = (next: string[]) => onChange(next.length ? next : field.nullable ? undefined : []);
-  const listId = useId();
   return (
     <Stack gap="1" data-testid={`list-${path}`}>
-      {items.map((item, i) => (
-        <HStack key={i} gap="1">
-          <Input
-            size="sm"
-            name={`config.${path}.${i}`}
-            value={item}
-            readOnly={ctx.readOnly}
-            list={isColumns && ctx.columns?.length ? listId : undefined}
-            autoComplete="off"
-            onChange={(e) => update(items.map((x, j) => (j === i ? e.target.value : x)))}
-          />
-          {!ctx.readOnly && <CloseButton size="xs" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />}
-        </HStack>
-      ))}
-      {isColumns && ctx.columns?.length ? (
-        <datalist id={listId}>
-          {ctx.columns.map((c) => (
-            <option key={c} value={c} />
-          ))}
-        </datalist>
-      ) : null}
+      {items.map((item, i) => {
+        const itemMessages = errorsAt(errors, `${path}.${i}`, true);
+        const setItem = (text: string) => update(items.map((x, j) => (j === i ? text : x)));
+        return (
+          <Stack key={i} gap="0.5" data-field={`${path}.${i}`}>
+            <HStack gap="1" align="start">
+              {columns ? (
+                <ColumnPicker name={`config.${path}.${i}`} value={item} columns={columns} readOnly={ctx.readOnly} invalid={itemMessages.some(isError)} onChange={setItem} />
+              ) : (
+                <Input size="sm" name={`config.${path}.${i}`} value={item} readOnly={ctx.readOnly} autoComplete="off" aria-invalid={itemMessages.some(isError) || undefined} onChange={(e) => setItem(e.target.value)} />
+              )}
+              {!ctx.readOnly && <CloseButton size="xs" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />}
+            </HStack>
+            <FieldMessages messages={itemMessages} />
+          </Stack>
+        );
+      })}
       {!ctx.readOnly && (
         <Wrap gap="1">
           <Button size="xs" variant="outline" onClick={() => update([...items, ""])} aria-label={`add ${field.title}`}>
             + Add{isColumns ? " column" : ""}
           </Button>
           {suggestions.map((c) => (
-            <Badge key={c} as="button" cursor="pointer" variant="surface" onClick={() => update([...items, c])}>
-              + {c}
+            <Badge key={c.name} as="button" cursor="pointer" variant="surface" title={c.type ?? undefined} data-column={c.name} onClick={() => update([...items, c.name])}>
+              + {c.name}
+              {c.type && (
+                <Text as="span" color="fg.muted" fontFamily="mono" fontSize="2xs">
+                  {c.type}
+                </Text>
+              )}
             </Badge>
           ))}
         </Wrap>
@@ -337,32 +364,37 @@ function StringListControl({ field, value, onChange, path, ctx }: FieldRowProps)
   );
 }
 
-function ObjectListControl({ root, field, value, onChange, path, errors, ctx }: FieldRowProps) {
+function ObjectListControl({ root, field, value, onChange, path, port, errors, ctx }: FieldRowProps) {
   const items = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
   const itemSchema = (field.schema.items ?? {}) as JsonSchema;
+  const union = unionOf(itemSchema, root);
   const update = (next: Record<string, unknown>[]) => onChange(next.length ? next : field.nullable || !field.required ? undefined : []);
   return (
     <Stack gap="2">
-      {items.map((item, i) => (
-        <Box key={i} borderWidth="1px" borderRadius="md" p="2" position="relative" data-testid={`item-${path}.${i}`}>
-          {!ctx.readOnly && (
-            <CloseButton size="2xs" position="absolute" top="1" right="1" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />
-          )}
-          <Stack gap="2">
-            <ObjectFields
-              root={root}
-              schema={itemSchema}
-              value={item && typeof item === "object" ? item : {}}
-              onChange={(next) => update(items.map((x, j) => (j === i ? next : x)))}
-              path={`${path}.${i}`}
-              errors={errors}
-              ctx={ctx}
-            />
-          </Stack>
-        </Box>
-      ))}
+      {items.map((item, i) => {
+        const current = item && typeof item === "object" ? item : {};
+        const setItem = (next: Record<string, unknown>) => update(items.map((x, j) => (j === i ? next : x)));
+        const itemPath = `${path}.${i}`;
+        return (
+          <Box key={i} borderWidth="1px" borderRadius="md" p="2" position="relative" data-testid={`item-${itemPath}`}>
+            {!ctx.readOnly && (
+              <CloseButton size="2xs" position="absolute" top="1" right="1" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />
+            )}
+            <Stack gap="2">
+              {union ? (
+                <UnionFields root={root} union={union} value={current} onChange={setItem} path={itemPath} port={port} errors={errors} ctx={ctx} />
+              ) : (
+                <>
+                  <FieldMessages messages={errors[itemPath] ?? []} />
+                  <ObjectFields root={root} schema={itemSchema} value={current} onChange={setItem} path={itemPath} port={port} errors={errors} ctx={ctx} />
+                </>
+              )}
+            </Stack>
+          </Box>
+        );
+      })}
       {!ctx.readOnly && (
-        <Button size="xs" variant="outline" alignSelf="start" onClick={() => update([...items, {}])}>
+        <Button size="xs" variant="outline" alignSelf="start" onClick={() => update([...items, union ? { [union.property]: union.variants[0].tag } : {}])}>
           + Add {field.title.toLowerCase()}
         </Button>
       )}
@@ -370,7 +402,45 @@ function ObjectListControl({ root, field, value, onChange, path, errors, ctx }: 
   );
 }
 
-function NestedObjectControl({ root, field, value, onChange, path, errors, ctx }: FieldRowProps) {
+/** One item of a list of tagged models (a quality check): the tag as a select, then that variant's fields. */
+function UnionFields({ root, union, value, onChange, path, port, errors, ctx }: Omit<ObjectFieldsProps, "schema" | "skip"> & { union: UnionSpec }) {
+  const variant = variantOf(union, value);
+  const tagPath = `${path}.${union.property}`;
+  const tagField = objectFields(variant?.schema ?? union.variants[0].schema, root).find((f) => f.key === union.property);
+  const scoped = variant ? untagErrors(errors, path, String(variant.tag)) : errors;
+  const choose = (index: number) => {
+    const next = union.variants[index];
+    const keep = Object.fromEntries(Object.entries(value).filter(([k]) => k !== union.property && k in ((next.schema.properties as JsonSchema) ?? {})));
+    onChange({ [union.property]: next.tag, ...keep });
+  };
+  return (
+    <>
+      <Field.Root required invalid={(scoped[tagPath] ?? []).some(isError)} disabled={ctx.readOnly} data-field={tagPath} gap="1">
+        <Field.Label fontSize="sm">{tagField?.title ?? union.property}</Field.Label>
+        <NativeSelect.Root size="sm" disabled={ctx.readOnly}>
+          <NativeSelect.Field name={`config.${tagPath}`} value={variant ? String(union.variants.indexOf(variant)) : ""} onChange={(e) => e.target.value !== "" && choose(Number(e.target.value))}>
+            {!variant && <option value="">— choose —</option>}
+            {union.variants.map((v, i) => (
+              <option key={i} value={String(i)}>
+                {String(v.tag)}
+              </option>
+            ))}
+          </NativeSelect.Field>
+          <NativeSelect.Indicator />
+        </NativeSelect.Root>
+        {variant && tagField?.description && (
+          <Field.HelperText fontSize="xs" color="fg.muted">
+            {tagField.description}
+          </Field.HelperText>
+        )}
+        <FieldMessages messages={[...(scoped[path] ?? []), ...(scoped[tagPath] ?? [])]} />
+      </Field.Root>
+      {variant && <ObjectFields root={root} schema={variant.schema} value={value} onChange={onChange} path={path} port={port} errors={scoped} ctx={ctx} skip={union.property} />}
+    </>
+  );
+}
+
+function NestedObjectControl({ root, field, value, onChange, path, port, errors, ctx }: FieldRowProps) {
   const current = value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   return (
     <Stack gap="2" borderLeftWidth="2px" pl="3" w="full">
@@ -380,6 +450,7 @@ function NestedObjectControl({ root, field, value, onChange, path, errors, ctx }
         value={current}
         onChange={(next) => onChange(Object.keys(next).length ? next : undefined)}
         path={path}
+        port={port}
         errors={errors}
         ctx={ctx}
       />

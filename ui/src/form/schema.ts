@@ -13,7 +13,12 @@ export type FieldKind =
   | "object"
   | "json";
 
-export type Widget = "connection" | "column" | "columns" | "path" | "text" | null;
+/**
+ * `column`: names an input column (a picker of the input's columns); `columns`: a list of them;
+ * `new-column`: a name the node creates (free text, the input's names as suggestions);
+ * `sql` / `sql-expression`: SQL text over the input columns.
+ */
+export type Widget = "connection" | "column" | "columns" | "new-column" | "path" | "text" | "sql" | "sql-expression" | null;
 
 export interface FieldSpec {
   key: string;
@@ -31,6 +36,8 @@ export interface FieldSpec {
   connTypes: string[];
   /** Item widget for lists (`column` items make a `columns` picker). */
   itemWidget: Widget;
+  /** `x-logidata-port`: the input whose columns this field (and what it holds) names; null: every input. */
+  port: string | null;
 }
 
 const isObject = (v: unknown): v is JsonSchema => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -91,6 +98,7 @@ export function classify(schema: JsonSchema, root: JsonSchema): FieldKind {
       const items = isObject(schema.items) ? unwrapNullable(schema.items, root).schema : {};
       if (items.type === "string" && !Array.isArray(items.enum)) return "stringArray";
       if (items.type === "object" && isObject(items.properties)) return "objectArray";
+      if (unionOf(items, root)) return "objectArray";
       return "json";
     }
     default:
@@ -115,6 +123,7 @@ export function describeField(key: string, raw: JsonSchema, root: JsonSchema, re
   if (!widget && kind === "stringArray" && itemWidget === "column") widget = "columns";
   // The contract says `x-logidata-conn-types` (a list); module packs may also write one `x-logidata-conn-type`.
   const connTypes = schema["x-logidata-conn-types"] ?? raw["x-logidata-conn-types"] ?? schema["x-logidata-conn-type"] ?? raw["x-logidata-conn-type"];
+  const port = schema["x-logidata-port"] ?? raw["x-logidata-port"];
   return {
     key,
     kind,
@@ -130,6 +139,7 @@ export function describeField(key: string, raw: JsonSchema, root: JsonSchema, re
     widget,
     connTypes: (Array.isArray(connTypes) ? connTypes : [connTypes]).filter((t): t is string => typeof t === "string"),
     itemWidget,
+    port: typeof port === "string" ? port : null,
   };
 }
 
@@ -156,4 +166,92 @@ export function setKey(value: Record<string, unknown>, key: string, next: unknow
   if (next === undefined) delete copy[key];
   else copy[key] = next;
   return copy;
+}
+
+/** One alternative of a tagged union of objects (a quality check: `not_null`, `range`, ...). */
+export interface UnionVariant {
+  tag: string | number | boolean;
+  schema: JsonSchema;
+}
+
+export interface UnionSpec {
+  /** The property whose constant value tells the variants apart (`type`). */
+  property: string;
+  variants: UnionVariant[];
+}
+
+const constOf = (schema: unknown): UnionVariant["tag"] | undefined => {
+  if (!isObject(schema)) return undefined;
+  const value = schema.const ?? (Array.isArray(schema.enum) && schema.enum.length === 1 ? schema.enum[0] : undefined);
+  return typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? value : undefined;
+};
+
+/**
+ * A `oneOf`/`anyOf` of object models told apart by one constant property (Pydantic's discriminated
+ * unions), or null. The property is the schema's `discriminator`, else one every variant fixes.
+ */
+export function unionOf(schema: JsonSchema, root: JsonSchema): UnionSpec | null {
+  const resolved = resolve(schema, root);
+  const branches = resolved.oneOf ?? resolved.anyOf;
+  if (!Array.isArray(branches) || branches.length < 2) return null;
+  const models = branches.map((b) => (isObject(b) ? resolve(b, root) : null));
+  if (models.some((m) => !m || m.type !== "object" || !isObject(m.properties))) return null;
+  const objects = models as (JsonSchema & { properties: JsonSchema })[];
+  const named = isObject(resolved.discriminator) ? resolved.discriminator.propertyName : undefined;
+  const candidates = typeof named === "string" ? [named] : Object.keys(objects[0].properties);
+  for (const property of candidates) {
+    const tags = objects.map((m) => constOf(resolve((m.properties[property] ?? {}) as JsonSchema, root)));
+    if (tags.every((t) => t !== undefined) && new Set(tags).size === tags.length) {
+      return { property, variants: objects.map((m, i) => ({ tag: tags[i] as UnionVariant["tag"], schema: m })) };
+    }
+  }
+  return null;
+}
+
+/** The variant a value is (by its tag), or null. */
+export function variantOf(union: UnionSpec, value: unknown): UnionVariant | null {
+  const tag = isObject(value) ? value[union.property] : undefined;
+  return union.variants.find((v) => v.tag === tag) ?? null;
+}
+
+/**
+ * The titles leading to a config field, for messages that name it: `checks[1].column` of a quality check
+ * → `["Checks #2", "Column"]`. `config` picks the variant of a union item; a tag in the path (Pydantic
+ * writes `checks[0].not_null.column`) is skipped. Null when the schema has no such field.
+ */
+export function fieldTitles(schema: JsonSchema, field: string, config?: unknown): string[] | null {
+  const parts = field.replace(/\[(\d+)\]/g, ".$1").split(".").filter(Boolean);
+  const titles: string[] = [];
+  let current: JsonSchema = schema;
+  let value: unknown = config;
+  for (let i = 0; i < parts.length; i += 1) {
+    const part = parts[i];
+    const union = unionOf(current, schema);
+    if (union) {
+      const tagged = union.variants.find((v) => String(v.tag) === part);
+      if (tagged) {
+        current = tagged.schema;
+        continue;
+      }
+      const variant = variantOf(union, value) ?? union.variants.find((v) => isObject(v.schema.properties) && part in v.schema.properties);
+      if (!variant) return null;
+      current = variant.schema;
+    }
+    if (/^\d+$/.test(part)) {
+      const list = unwrapNullable(current, schema).schema;
+      if (!isObject(list.items)) return null;
+      const n = `#${Number(part) + 1}`;
+      if (titles.length) titles[titles.length - 1] += ` ${n}`;
+      else titles.push(n);
+      current = list.items;
+      value = Array.isArray(value) ? value[Number(part)] : undefined;
+      continue;
+    }
+    const found = objectFields(unwrapNullable(current, schema).schema, schema).find((f) => f.key === part);
+    if (!found) return null;
+    titles.push(found.title);
+    current = found.schema;
+    value = isObject(value) ? value[part] : undefined;
+  }
+  return titles.length ? titles : null;
 }

@@ -44,8 +44,8 @@ const RULES: Record<string, ColumnRule> = {
   },
 };
 
-/** Columns arriving at `nodeId` (union over its inputs), or null when unknown. */
-export function upstreamColumns(graph: Graph, nodeId: string): string[] | null {
+/** A function giving each node's output columns by the rules above (null when unknown), memoised. */
+function ruleOutputs(graph: Graph): (nodeId: string) => Known {
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const memo = new Map<string, Known>();
   const visiting = new Set<string>();
@@ -60,7 +60,21 @@ export function upstreamColumns(graph: Graph, nodeId: string): string[] | null {
     memo.set(node.id, result);
     return result;
   };
-  const incoming = graph.edges.filter((e) => e.target === nodeId).map((e) => byId.get(e.source)).filter((n): n is SpecNode => Boolean(n));
+  return (nodeId) => {
+    const node = byId.get(nodeId);
+    return node ? outputOf(node) : null;
+  };
+}
+
+/** Columns leaving `nodeId` as far as its config (and its inputs') states them, or null when unknown. */
+export function outputColumns(graph: Graph, nodeId: string): string[] | null {
+  return ruleOutputs(graph)(nodeId);
+}
+
+/** Columns arriving at `nodeId` (union over its inputs), or null when unknown. */
+export function upstreamColumns(graph: Graph, nodeId: string): string[] | null {
+  const outputOf = ruleOutputs(graph);
+  const incoming = graph.edges.filter((e) => e.target === nodeId && graph.nodes.some((n) => n.id === e.source));
   if (!incoming.length) return null;
-  return union(incoming.map(outputOf));
+  return union(incoming.map((e) => outputOf(e.source)));
 }

@@ -2,15 +2,21 @@
 // own node/edge lists, and nothing else in the spec is touched.
 import type { Connection as FlowConnection, Edge, Node } from "@xyflow/react";
 import type { Issue, Module, NodeRun, Spec, SpecEdge, SpecNode } from "../api/types";
+import type { LineageMark, LineagePath } from "./lineage";
 import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE, edgeId, type Graph } from "./model";
 
 export interface NodeData extends Record<string, unknown> {
   node: SpecNode;
   /** null: the module is not installed (a "broken node"). */
   module: Module | null;
+  /** Errors and warnings of the node (the card counts them and, when selected, shows the node-level ones). */
   issues: Issue[];
   run: NodeRun | null;
   readOnly: boolean;
+  /** While a column's lineage is shown: the columns named on this node, or null when it is off the path. */
+  lineage: LineageMark[] | null;
+  /** A lineage is shown and this node is not on it. */
+  dimmed: boolean;
 }
 
 export type FlowNode = Node<NodeData, "logidata">;
@@ -22,6 +28,8 @@ export interface FlowContext {
   selected?: string[];
   selectedEdges?: string[];
   readOnly?: boolean;
+  /** A column's path through the graph (graph/lineage.ts), highlighted on nodes and edges. */
+  lineage?: LineagePath | null;
 }
 
 export function specToGraph(spec: Spec): Graph {
@@ -55,15 +63,22 @@ export function toFlowNodes(graph: Graph, ctx: FlowContext): FlowNode[] {
       issues: ctx.issues?.get(node.id) ?? [],
       run: ctx.runNodes?.[node.id] ?? null,
       readOnly: Boolean(ctx.readOnly),
+      lineage: ctx.lineage?.nodes.get(node.id) ?? null,
+      dimmed: Boolean(ctx.lineage && !ctx.lineage.nodes.has(node.id)),
     },
   }));
 }
 
-export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly"> = {}): Edge[] {
+export const LINEAGE_COLOUR = "#d97706";
+
+export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly" | "lineage"> = {}): Edge[] {
   const selected = new Set(ctx.selectedEdges ?? []);
   return graph.edges.map((edge) => {
     const running = ctx.runNodes?.[edge.source]?.state === "running";
+    const onPath = ctx.lineage?.edges.has(edgeId(edge)) ?? false;
+    const lineage = ctx.lineage ? { className: onPath ? "lineage-edge" : "lineage-dimmed", style: onPath ? { stroke: LINEAGE_COLOUR, strokeWidth: 3 } : { opacity: 0.35 } } : {};
     return {
+      ...lineage,
       id: edgeId(edge),
       source: edge.source,
       target: edge.target,

@@ -1,5 +1,6 @@
-// The canvas page: loads a pipeline, edits it through the graph reducer, validates as you go, saves
-// (draft/active, with conflict handling), runs it and overlays the run's per-node state and row counts.
+// The canvas page: loads a pipeline, edits it through the graph reducer, validates as you go (problems at
+// their fields and nodes, every node's columns for the pickers and the lineage), saves (draft/active, with
+// conflict handling), runs it and overlays the run's per-node state and row counts.
 import "@xyflow/react/dist/style.css";
 import { Alert, Badge, Box, Button, Center, Flex, HStack, Link, Separator, Spinner, Stack, Text } from "@chakra-ui/react";
 import {
@@ -17,8 +18,10 @@ import { lazy, memo, Suspense, useCallback, useDeferredValue, useEffect, useMemo
 import { readOnlyText, runTitle, usePipelineAccess } from "../api/access";
 import { api, ApiError } from "../api/client";
 import { documentStatus, specFromDocument } from "../api/document";
-import type { Conflict, Issue, Module, Run, Spec, StoredPipeline } from "../api/types";
+import type { Conflict, Issue, Module, NodeSchemas, Run, Spec, StoredPipeline, Validation } from "../api/types";
 import { ConfigPanel } from "../canvas/ConfigPanelHost";
+import { blockersOf, issueLines, looseIssues } from "../canvas/issues";
+import { ProblemCount, ProblemList } from "../canvas/Problems";
 import { ConflictDialog } from "../canvas/ConflictDialog";
 import { type ConnectionChoices, connectionsUnavailable } from "../form/SchemaForm";
 import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
@@ -26,7 +29,9 @@ import { DRAG_MIME, Palette } from "../canvas/Palette";
 import type { PipelineMeta } from "../canvas/ConfigPanel";
 import { ACTIVE_STATES, ErrorBox, errorText, StateBadge, TopLink } from "../components";
 import { connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
-import { issuesByNode } from "../graph/errors";
+import { issuesByNode, pipelineIssues } from "../graph/errors";
+import { latestGuard, runLatest } from "../graph/latest";
+import { type LineageStart, lineagePath } from "../graph/lineage";
 import { layeredLayout, needsLayout } from "../graph/layout";
 import type { Graph, XY } from "../graph/model";
 import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
@@ -40,7 +45,19 @@ const DataPanels = lazy(() => import("../preview/DataPanels").then((m) => ({ def
 const DrawerPanel = memo(ConfigPanel);
 const NO_ISSUES: Issue[] = [];
 const POLL_MS = 2000;
-const VALIDATE_DEBOUNCE_MS = 500;
+const VALIDATE_DEBOUNCE_MS = 400;
+
+/** What the last validation said: problems apart by severity, and every node's output columns. */
+interface Checked {
+  errors: Issue[];
+  warnings: Issue[];
+  schemas: NodeSchemas;
+  /** False until `/validate` answered once (before that, the stored pipeline's own errors). */
+  checked: boolean;
+}
+
+const uncheckedWith = (errors: Issue[]): Checked => ({ errors, warnings: [], schemas: {}, checked: false });
+const fromValidation = (v: Validation): Checked => ({ errors: v.errors, warnings: v.warnings ?? [], schemas: v.schemas ?? {}, checked: true });
 
 function splitSpec(spec: Spec): { meta: PipelineMeta; graph: Graph } {
   const { nodes: _n, edges: _e, ...meta } = spec;
@@ -84,7 +101,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   const [metaDirty, setMetaDirty] = useState(false);
   const [state, dispatch] = useReducer(reducer, undefined, () => initialState());
   const [savedRevision, setSavedRevision] = useState(0);
-  const [issues, setIssues] = useState<Issue[]>([]);
+  const [validation, setValidation] = useState<Checked>(() => uncheckedWith([]));
+  const [refreshing, setRefreshing] = useState(false);
+  const [lineage, setLineage] = useState<LineageStart | null>(null);
+  const [problemsOpen, setProblemsOpen] = useState(false);
+  // Validation answers may arrive out of order: only the newest request's answer is applied.
+  const validations = useRef(latestGuard());
   const [message, setMessage] = useState<{ status: "error" | "success" | "info" | "warning"; text: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [conflict, setConflict] = useState<Conflict | null>(null);
@@ -105,7 +127,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     setMetaDirty(false);
     dispatch({ type: "load", graph });
     setSavedRevision(0);
-    setIssues(sp.errors ?? []);
+    setValidation(uncheckedWith(sp.errors ?? []));
+    setLineage(null);
   }, []);
 
   // Load the pipeline, the module catalog and the connections (for pickers) in parallel.
@@ -141,17 +164,22 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     setMetaDirty(true);
   }, []);
 
-  // Validate while editing (debounced): errors appear on the nodes and fields before saving.
+  // Validate on open and after every edit (debounced): problems appear at their fields and nodes before
+  // saving, and every node's columns feed the pickers and the lineage. A stale answer is dropped.
+  const validate = useCallback(
+    (pipeline: Spec, refresh = false) => runLatest(validations.current, () => api.validate(pipeline, { refresh }), (v) => setValidation(fromValidation(v))),
+    [],
+  );
   useEffect(() => {
-    if (!deferredSpec || readOnly || (state.revision === savedRevision && !metaDirty)) return;
-    const timer = setTimeout(() => {
-      api.validate(deferredSpec).then(
-        (v) => setIssues(v.errors),
-        () => undefined,
-      );
-    }, VALIDATE_DEBOUNCE_MS);
+    if (!deferredSpec || readOnly) return;
+    const timer = setTimeout(() => void validate(deferredSpec), VALIDATE_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [deferredSpec, readOnly, state.revision, savedRevision, metaDirty]);
+  }, [deferredSpec, readOnly, validate]);
+  const refreshColumns = useCallback(() => {
+    if (!spec) return;
+    setRefreshing(true);
+    void validate(spec, true).finally(() => setRefreshing(false));
+  }, [spec, validate]);
 
   // Runs: fetched on open, then every 2 s while a run is active, one was just started, or an active
   // pipeline's DAG is not parsed yet.
@@ -175,7 +203,17 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     return () => clearInterval(timer);
   }, [active, pendingRun, waitingForDag, refreshRuns]);
 
+  const issues = useMemo(() => [...validation.errors, ...validation.warnings], [validation]);
   const nodeIssues = useMemo(() => issuesByNode(issues, deferredGraph.nodes), [issues, deferredGraph.nodes]);
+  const problemLines = useMemo(() => issueLines(issues, nodeIssues, deferredGraph.nodes, moduleMap), [issues, nodeIssues, deferredGraph.nodes, moduleMap]);
+  const loose = useMemo(() => looseIssues(pipelineIssues(issues, deferredGraph.nodes)), [issues, deferredGraph.nodes]);
+  // The list closes with its last problem, so the next problem does not open it unasked.
+  useEffect(() => {
+    if (!problemLines.length) setProblemsOpen(false);
+  }, [problemLines.length]);
+  const selectedId = state.selectedNodes.length === 1 ? state.selectedNodes[0] : null;
+  const blockedBy = useMemo(() => (selectedId ? blockersOf(deferredGraph.edges, selectedId, nodeIssues) : []), [selectedId, deferredGraph.edges, nodeIssues]);
+  const path = useMemo(() => (lineage ? lineagePath(validation.schemas, deferredGraph.edges, lineage) : null), [lineage, validation.schemas, deferredGraph.edges]);
   const showRun = latest && (!dirty || active) ? latest : null;
 
   // React Flow node objects are rebuilt only for nodes whose inputs changed, so a 200-node canvas stays
@@ -188,11 +226,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
       runNodes: showRun?.nodes,
       selected: state.selectedNodes,
       readOnly,
+      lineage: path,
     });
     const next = new Map<string, { key: unknown[]; node: FlowNode }>();
     const out = fresh.map((n, i) => {
       const specNode = state.graph.nodes[i];
-      const key = [specNode, n.selected, n.data.module, n.data.issues.length ? n.data.issues : null, n.data.run, readOnly, measured[n.id]];
+      const key = [specNode, n.selected, n.data.module, n.data.issues.length ? n.data.issues : null, n.data.run, readOnly, measured[n.id], n.data.lineage, n.data.dimmed];
       const old = cache.current.get(n.id);
       const same = old && old.key.length === key.length && old.key.every((k, j) => k === key[j]);
       const node = same ? old.node : { ...n, measured: measured[n.id] };
@@ -201,12 +240,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     });
     cache.current = next;
     return out;
-  }, [state.graph, moduleMap, nodeIssues, showRun, state.selectedNodes, readOnly, measured]);
+  }, [state.graph, moduleMap, nodeIssues, showRun, state.selectedNodes, readOnly, measured, path]);
   // A move keeps the edge list (same array): edges are rebuilt only when they, selection or runs change.
   const graphEdges = state.graph.edges;
   const edges = useMemo(
-    () => toFlowEdges({ nodes: [], edges: graphEdges }, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly }),
-    [graphEdges, state.selectedEdges, showRun, readOnly],
+    () => toFlowEdges({ nodes: [], edges: graphEdges }, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly, lineage: path }),
+    [graphEdges, state.selectedEdges, showRun, readOnly, path],
   );
 
   const onNodesChange = useCallback(
@@ -277,6 +316,15 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [readOnly]);
+  // Escape clears a shown lineage (outside form fields: there it closes a column list).
+  useEffect(() => {
+    if (!lineage) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && !isTyping(e.target)) setLineage(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [lineage]);
 
   const save = useCallback(
     async (status: "draft" | "active", overwriteEtag?: string) => {
@@ -292,7 +340,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         setMeta((m) => (m ? { ...m, status: savedAs } : m));
         setMetaDirty(false);
         setSavedRevision(revision);
-        setIssues(sp.errors ?? []);
+        // The problems stay those of the last validation: saving changed the status only, and that change
+        // validates again.
         setConflict(null);
         setMessage({
           status: sp.errors?.length ? "warning" : "success",
@@ -303,10 +352,17 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         if (e instanceof ApiError && e.status === 409 && e.body && typeof e.body === "object" && "current" in e.body) {
           setConflict(e.body as Conflict);
         } else if (e instanceof ApiError && e.status === 422) {
-          setIssues(e.errors);
+          // Refused as active: the answer's errors go where validation errors go (fields, nodes, the
+          // pipeline list); the edit stays as it is, unsaved.
+          const refused = e.errors;
+          if (refused.length) {
+            // Newer than any validation still on its way.
+            validations.current.issue();
+            setValidation((v) => ({ ...v, errors: refused.filter((i) => i.severity !== "warning") }));
+          }
           setMessage({
             status: "error",
-            text: `Not saved: ${e.errors.length || "some"} problem(s) — see the red nodes and fields. A pipeline with problems can be saved as a draft.`,
+            text: `Not saved: ${refused.length || "some"} problem(s), shown at their fields and nodes. A pipeline with problems can be saved as a draft.`,
           });
         } else {
           setMessage({ status: "error", text: errorText(e) });
@@ -412,11 +468,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
             )}
           </Badge>
         )}
-        {issues.length > 0 && (
-          <Badge colorPalette="red" data-testid="issue-count">
-            {issues.length} problem{issues.length === 1 ? "" : "s"}
-          </Badge>
-        )}
+        <ProblemCount lines={problemLines} open={problemsOpen} onToggle={() => setProblemsOpen((o) => !o)} />
         <Box flex="1" />
         {readOnly && (
           <Badge colorPalette="gray" variant="outline" data-testid="read-only">
@@ -472,6 +524,16 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
           </Button>
         </Alert.Root>
       )}
+      <ProblemList
+        lines={problemLines}
+        loose={loose}
+        open={problemsOpen && problemLines.length > 0}
+        onClose={() => setProblemsOpen(false)}
+        onSelect={(id) => {
+          dispatch({ type: "select", nodes: id ? [id] : [], edges: [] });
+          if (id) flow.fitView({ nodes: [{ id }], padding: 0.6, maxZoom: 1.2, duration: 200 });
+        }}
+      />
       {latest && (
         <HStack px="3" py="1" gap="2" fontSize="xs" borderBottomWidth="1px" data-testid="run-bar">
           <Text>Last run</Text>
@@ -540,7 +602,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
             </ReactFlow>
           </Box>
           <Suspense fallback={null}>
-            <DataPanels pipelineId={pipelineId} spec={deferredSpec ?? spec} graph={deferredGraph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} />
+            <DataPanels pipelineId={pipelineId} spec={deferredSpec ?? spec} graph={deferredGraph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} blockedBy={blockedBy} />
           </Suspense>
         </Flex>
         <Box w="340px" flexShrink={0} borderLeftWidth="1px" p="3" overflowY="auto" data-testid="config-drawer">
@@ -550,11 +612,17 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
             graph={panelGraph}
             issues={issues}
             nodeIssues={panelNode ? (nodeIssues.get(panelNode.id) ?? NO_ISSUES) : NO_ISSUES}
+            schemas={validation.schemas}
+            checked={validation.checked}
+            lineage={lineage}
             meta={meta}
             readOnly={readOnly}
             connections={connections}
+            refreshing={refreshing}
             dispatch={dispatch}
             onMeta={onMeta}
+            onLineage={setLineage}
+            onRefreshColumns={refreshColumns}
           />
         </Box>
       </Flex>

@@ -32,9 +32,11 @@ interface Props {
   readOnly: boolean;
   llm: boolean;
   dispatch: Dispatch<Action>;
+  /** The selected node and those upstream with validation errors (their previews cannot run). */
+  blockedBy?: string[];
 }
 
-export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch }: Props) {
+export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch, blockedBy }: Props) {
   const stable = useStableSpec(spec);
   const [open, setOpen] = useState(() => {
     try {
@@ -108,10 +110,11 @@ export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm,
               nodes={(effect?.spec ?? stable).nodes}
               onSelectNode={(id) => dispatch({ type: "select", nodes: [id] })}
               onBack={() => setEffect(null)}
+              blockedBy={effect ? undefined : blockedBy}
             />
           </Box>
           <Box w="340px" flexShrink={0} borderLeftWidth="1px" minH="0">
-            <SuggestPanel pipelineId={pipelineId} spec={stable} nodeId={selectedId} readOnly={readOnly} llm={llm} onApply={onApply} onPreviewEffect={onPreviewEffect} />
+            <SuggestPanel pipelineId={pipelineId} spec={stable} nodeId={selectedId} readOnly={readOnly} llm={llm} onApply={onApply} onPreviewEffect={onPreviewEffect} blockedBy={blockedBy} />
           </Box>
         </Flex>
       )}

@@ -2,7 +2,7 @@
 // schema/profile, a before/after view for transforms, the SQL that ran, warnings (a superuser
 // connection, ...), and errors mapped to nodes.
 import { Badge, Box, Button, HStack, NativeSelect, Spinner, Stack, Text } from "@chakra-ui/react";
-import { type CSSProperties, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type CSSProperties, Fragment, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError } from "../api/client";
 import type { Issue, Spec, SpecNode } from "../api/types";
 import { errorText } from "../components";
@@ -73,16 +73,21 @@ export function describeFailure(error: unknown, nodes: SpecNode[]): PreviewFailu
   return { title: "Preview failed", message: errorText(error), issues: [], retry: false };
 }
 
+const NO_IDS: string[] = [];
+
 export function PreviewPanel({
   target,
   nodes,
   onSelectNode,
   onBack,
+  blockedBy = NO_IDS,
 }: {
   target: PreviewTarget | null;
   nodes: SpecNode[];
   onSelectNode: (id: string) => void;
   onBack?: () => void;
+  /** Nodes (this one or upstream) whose validation errors stop the preview: a 422 points there. */
+  blockedBy?: string[];
 }) {
   const [sampling, setSampling] = useState<Sampling>("head");
   const [limit, setLimit] = useState(100);
@@ -145,6 +150,9 @@ export function PreviewPanel({
   const diff = useMemo(() => (shown ? beforeAfter(shown) : null), [shown]);
   const activeTab: Tab = tab === "diff" && !diff ? "data" : tab === "sql" && !shown?.sql ? "data" : tab;
   const failure = error ? describeFailure(error, nodes) : null;
+  // The problems are already shown at their fields and nodes: a failure caused by them says where, once.
+  const blocked = error instanceof ApiError && error.status === 422 && blockedBy.length > 0;
+  const pointTo = blocked ? blockedBy : failure?.issues.length ? [...new Set(failure.issues.map((i) => i.nodeId))] : [];
 
   if (!target) {
     return (
@@ -249,19 +257,25 @@ export function PreviewPanel({
       {failure && (
         <Box px="2" py="1" bg="red.subtle" color="red.fg" fontSize="xs" data-testid="preview-error" data-status={error instanceof ApiError ? error.status : 0}>
           <Text fontWeight="semibold">{failure.title}</Text>
-          <Text whiteSpace="pre-wrap">{failure.message}</Text>
-          {failure.issues.map((i, k) => (
-            <Text key={k} data-testid="preview-issue">
-              {i.nodeId ? (
-                <Button size="2xs" variant="plain" color="red.fg" textDecoration="underline" px="0" h="auto" onClick={() => onSelectNode(i.nodeId as string)}>
-                  {i.nodeId}
-                </Button>
-              ) : (
-                "pipeline"
-              )}
-              {i.field ? ` · ${i.field}` : ""}: {i.message}
+          {!pointTo.length && <Text whiteSpace="pre-wrap">{failure.message}</Text>}
+          {pointTo.length > 0 && (
+            // The messages themselves are shown once, at their fields and nodes: here only where to look.
+            <Text data-testid="preview-issue">
+              Shown at:{" "}
+              {pointTo.map((id, k) => (
+                <Fragment key={id ?? ""}>
+                  {k > 0 && ", "}
+                  {id ? (
+                    <Button size="2xs" variant="plain" color="red.fg" textDecoration="underline" px="0" h="auto" onClick={() => onSelectNode(id)}>
+                      {nodes.find((n) => n.id === id)?.label || id}
+                    </Button>
+                  ) : (
+                    "the pipeline's problem list"
+                  )}
+                </Fragment>
+              ))}
             </Text>
-          ))}
+          )}
           {failure.retry && <Text>Retrying shortly…</Text>}
         </Box>
       )}

@@ -44,9 +44,11 @@ interface Props {
   llm: boolean;
   onApply: (steps: NewStep[]) => void;
   onPreviewEffect: (steps: NewStep[], title: string) => void;
+  /** Nodes (this one or upstream) whose validation errors stop the suggestions: a 422 points there. */
+  blockedBy?: string[];
 }
 
-export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply, onPreviewEffect }: Props) {
+export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply, onPreviewEffect, blockedBy = [] }: Props) {
   const dismissals = useDismissed(pipelineId, !readOnly);
   const dismissed = dismissals.ids;
   const [showDismissed, setShowDismissed] = useState(false);
@@ -172,7 +174,10 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
       )}
       {error != null && (
         <Text fontSize="xs" color="red.fg" whiteSpace="pre-wrap" data-testid="suggest-error">
-          {errorText(error)}
+          {error instanceof ApiError && error.status === 422 && blockedBy.length
+            ? // Not the messages again: they are at their fields and nodes.
+              `No suggestions until the problems of ${blockedBy.map((id) => spec.nodes.find((n) => n.id === id)?.label || id).join(", ")} are fixed.`
+            : errorText(error)}
         </Text>
       )}
       {result && !loading && !visible.length && !error && (
