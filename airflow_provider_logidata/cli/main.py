@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", pipelines.cmd_import, "validate a pipeline file and store it")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--force", action="store_true", help="save over an existing pipeline as a new version")
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        help="check an active pipeline's columns against every source through its connection (default: "
+        "local files only)",
+    )
 
     p = add("export", pipelines.cmd_export, "write a stored pipeline as JSON")
     _add_id(p)

@@ -159,6 +159,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"{args.file}: {read_error or json_error}; nothing was imported")
     if not isinstance(data, dict):
         raise CliError(f"{args.file}: a pipeline must be a JSON object, found {type(data).__name__}")
+    _runnable_if_active(args.file, data, "all" if args.connect else "local")
     store = open_store(args)
     try:
         if args.force:
@@ -186,6 +187,27 @@ def cmd_import(args: argparse.Namespace) -> int:
         ) from exc
     out(f"imported {stored.id} as version {stored.version}")
     return 0
+
+
+def _runnable_if_active(file: str, data: dict[str, Any], reach: Reach) -> None:
+    """An active pipeline is imported only when its columns and SQL check out against the sources this
+    machine reaches (local files; ``--connect``: every source), as the builder's save refuses it."""
+    from airflow_provider_logidata.schema.check import check_pipeline
+    from airflow_provider_logidata.schema.messages import describe
+    from airflow_provider_logidata.spec import validate_pipeline
+
+    if data.get("status", "active") == "draft" or not validate_pipeline(data).ok:
+        return  # a draft is stored as it is; the store refuses a broken structure with its own message
+    result = check_pipeline(data, reach=reach, lineage=False)
+    for issue in result.warnings:
+        print(f"{file}: {describe(issue, data)}", file=sys.stderr)
+    if result.errors:
+        for issue in result.errors:
+            print(f"{file}: {describe(issue, data)}", file=sys.stderr)
+        raise CliError(
+            f"{file}: pipeline {data.get('id')} does not run as written and was not imported "
+            '(set "status": "draft" to store it anyway)'
+        )
 
 
 def cmd_export(args: argparse.Namespace) -> int:

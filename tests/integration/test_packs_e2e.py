@@ -107,10 +107,17 @@ def test_api_lists_validates_and_previews_the_pack_module(
     assert listed["pack_errors"] == []
 
     pipeline = cards_pipeline(tmp_path)
-    assert call(airflow_client, tokens["viewer"], "POST", "/validate", {"pipeline": pipeline}) == {
-        "valid": True,
-        "errors": [],
-    }
+    seen = call(airflow_client, tokens["viewer"], "POST", "/validate", {"pipeline": pipeline})
+    assert (seen["valid"], seen["errors"]) == (True, [])
+    # An editor's validation reads the source and binds the pack's module like a built-in one.
+    checked = call(airflow_client, tokens["user"], "POST", "/validate", {"pipeline": pipeline})
+    assert (checked["valid"], checked["errors"]) == (True, [])
+    mask_schema = checked["schemas"]["mask"]
+    assert mask_schema["status"] == "known"
+    assert [c["name"] for c in mask_schema["ports"]["out"]] == ["id", "holder", "card"]
+    bad_column = cards_pipeline(tmp_path, columns=["crad"])
+    [error] = call(airflow_client, tokens["user"], "POST", "/validate", {"pipeline": bad_column})["errors"]
+    assert (error["node_id"], error["field"]) == ("mask", "columns[0]") and "'card'" in error["message"]
     bad = cards_pipeline(tmp_path, keep_last=-1, mask="##")
     answer = call(airflow_client, tokens["viewer"], "POST", "/validate", {"pipeline": bad})
     assert answer["valid"] is False

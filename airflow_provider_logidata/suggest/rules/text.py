@@ -146,15 +146,18 @@ def inconsistent_case(sample: SampleContext) -> Iterator[Suggestion]:
             f"{case} case is the most common form ({fit:.0%})",
             severity="medium" if affected / max(1, sample.rows) >= 0.01 else "low",
             columns=[name],
-            nodes=[
-                ProposedNode(
-                    module="clean_text",
-                    config={"columns": [name], "trim": True, "collapse_spaces": True, "case": case},
-                    label=f"{case.title()} case {name}",
-                )
-            ],
+            nodes=[_case_node(name, case)],
             share=affected / max(1, sample.rows),
         )
+
+
+def _case_node(name: str, case: str) -> ProposedNode:
+    """The step writing a column in one letter case (categories and codes alike)."""
+    return ProposedNode(
+        module="clean_text",
+        config={"columns": [name], "trim": True, "collapse_spaces": True, "case": case},
+        label=f"{case.title()} case {name}",
+    )
 
 
 def _code_case(sample: SampleContext, name: str) -> Suggestion | None:
@@ -233,12 +236,6 @@ def _code_case(sample: SampleContext, name: str) -> Suggestion | None:
         + (f" and {twin_share:.0%} of the {other}-case codes have a {case}-case twin" if twins else ""),
         severity="medium" if affected / max(1, sample.rows) >= 0.01 else "low",
         columns=[name],
-        nodes=[
-            ProposedNode(
-                module="clean_text",
-                config={"columns": [name], "trim": True, "collapse_spaces": True, "case": case},
-                label=f"{case.title()} case {name}",
-            )
-        ],
+        nodes=[_case_node(name, case)],
         share=affected / max(1, sample.rows),
     )

@@ -14,20 +14,23 @@ from airflow_provider_logidata.api.reparse import loader_file, request_parse
 
 @pytest.fixture
 def session(airflow_db: Path) -> Any:
+    """Airflow's own tables for DAGs, tags, import errors and parsing requests, in a private in-memory
+    database: the shared test DB holds other tests' DAGs (and rows that reference them)."""
     from airflow.models.dag import DagModel, DagTag
     from airflow.models.dagbag import DagPriorityParsingRequest
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.errors import ParseImportError
-    from airflow.utils.session import create_session
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
 
-    with create_session() as session:
-        for model in (DagPriorityParsingRequest, ParseImportError, DagTag, DagModel):
-            session.query(model).delete()
-        if session.get(DagBundleModel, "dags-folder") is None:
-            session.add(DagBundleModel(name="dags-folder"))
+    engine = create_engine("sqlite://")
+    models = (DagBundleModel, DagModel, DagTag, ParseImportError, DagPriorityParsingRequest)
+    DagModel.metadata.create_all(engine, tables=[model.__table__ for model in models])
+    with Session(engine) as session:
+        session.add(DagBundleModel(name="dags-folder"))
         session.flush()
         yield session
-        session.rollback()
+    engine.dispose()
 
 
 def _requests(session: Any) -> list[tuple[str, str]]:

@@ -436,3 +436,25 @@ def test_help_exits_0(cli: Cli) -> None:
         assert command in cli.out
     assert cli("import", "--help", store=False) == 0
     assert "--force" in cli.out
+
+
+def test_import_refuses_an_active_pipeline_whose_columns_do_not_exist(cli: Cli, tmp_path: Path) -> None:
+    """As the builder's save: an active pipeline must run as written; a draft is stored anyway."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,amount\n1,2\n")
+    data = {
+        "spec_version": 1,
+        "id": "cols",
+        "nodes": [
+            {"id": "src", "module": "source.file", "config": {"path": str(source)}},
+            {"id": "keep", "module": "filter_rows", "label": "Keep", "config": {"condition": "amout > 0"}},
+            {"id": "dst", "module": "destination.file", "config": {"path": str(tmp_path / "o.parquet")}},
+        ],
+        "edges": [{"source": "src", "target": "keep"}, {"source": "keep", "target": "dst"}],
+    }
+    bad = write(tmp_path / "bad.json", data)
+    assert cli("--pipelines-path", str(tmp_path / "store"), "import", str(bad)) == 1
+    assert "'Keep' (filter_rows keep) > Condition: " in cli.err and "did you mean 'amount'" in cli.err
+    assert "not imported" in cli.err
+    draft = write(tmp_path / "draft.json", {**data, "status": "draft"})
+    assert cli("--pipelines-path", str(tmp_path / "store"), "import", str(draft)) == 0

@@ -69,7 +69,12 @@ def test_half_configured_node_is_422_naming_it() -> None:
     error = caught.value
     assert error.status == 422 and "'keep'" in error.detail
     assert error.errors == [
-        {"path": "nodes[1].config.condition", "message": "required field is missing", "node_id": "keep"}
+        {
+            "path": "nodes[1].config.condition",
+            "message": "required field is missing",
+            "node_id": "keep",
+            "field": "condition",
+        }
     ]
 
 
