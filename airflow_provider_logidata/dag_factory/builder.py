@@ -153,11 +153,17 @@ def build_dag(
                 return {"node_id": node_id, "module": nodes[node_id].module, "config": config}
 
             label = " → ".join(nodes[n].label or n for n in group)
-            elt_config = {
+            path = elt_paths[last.id]
+            elt_config: dict[str, Any] = {
                 "source": _entry(group[0]),
-                "steps": [_entry(n) for n in group[1:-1]],
+                "steps": [_entry(n) for n in path.transforms],
                 "destination": _entry(group[-1]),
             }
+            if not path.linear:  # a graph: every source, and where each step reads from
+                elt_config["sources"] = [_entry(n) for n in path.sources[1:]]
+                wiring = dict(path.inputs)
+                for step in elt_config["steps"]:
+                    step["inputs"] = [{"node_id": n, "port": p} for n, p in wiring[step["node_id"]]]
             task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()

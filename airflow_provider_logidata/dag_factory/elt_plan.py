@@ -1,11 +1,12 @@
-"""ELT pushdown planning: which postgres -> transforms -> postgres paths run inside the database.
+"""ELT pushdown planning: which sub-graphs ending in a destination.postgres run inside the database.
 
-A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. A path is
-pushed down when every transform on it has a PostgreSQL builder (:func:`elt_modules`), every link is the
-only edge out of its source node and the only edge into its target node, the source reads without a
-cursor, and source and destination use the same ``conn_id``. ``engine: etl`` never pushes down;
-``engine: elt`` requires every destination.postgres to be pushed down and raises :class:`EltPlanError`
-naming the node that blocks it.
+A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. Walking up
+from each destination.postgres, a sub-graph is pushed down when every node in it is a source.postgres
+reading without a cursor on the destination's ``conn_id``, or a transform with a PostgreSQL builder
+(:func:`elt_modules`; joins included, so a graph with several sources is one statement), and every node
+in it feeds only the sub-graph (its one edge out). A linear path is the simplest such sub-graph.
+``engine: etl`` never pushes down; ``engine: elt`` requires every destination.postgres to be pushed down
+and raises :class:`EltPlanError` naming the node that blocks it.
 """
 
 from __future__ import annotations
@@ -42,10 +43,14 @@ class EltPlanError(ValueError):
 
 @dataclass(frozen=True)
 class EltPath:
-    """Node ids from the source to the destination, both included; the task is named after the last."""
+    """The nodes of a pushed-down sub-graph, upstream first (sources first, the destination last); the
+    task is named after the destination. ``inputs``: for a graph (a join's two sources), each transform's
+    incoming ``(node id, target port)`` in edge order; empty for a linear path, where each step reads
+    the one before."""
 
     nodes: tuple[str, ...]
     conn_id: str
+    inputs: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
 
     @property
     def source(self) -> str:
@@ -57,7 +62,18 @@ class EltPath:
 
     @property
     def transforms(self) -> tuple[str, ...]:
-        return self.nodes[1:-1]
+        return self.nodes[1:-1] if self.linear else tuple(node for node, _ in self.inputs)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        if self.linear:
+            return (self.nodes[0],)
+        fed = {node for node, _ in self.inputs}
+        return tuple(node for node in self.nodes[:-1] if node not in fed)
+
+    @property
+    def linear(self) -> bool:
+        return not self.inputs
 
 
 def _config(node_config: Any) -> dict[str, Any]:
@@ -71,7 +87,7 @@ def plan_elt(
     modules: Mapping[str, ModuleDef],
     configs: Mapping[str, Any] | None = None,
 ) -> list[EltPath]:
-    """The paths to push down, in the pipeline's node order of their destinations.
+    """The sub-graphs to push down, in the pipeline's node order of their destinations.
 
     ``configs`` (validated node configs) are preferred over the raw node configs when given.
     """
@@ -86,10 +102,10 @@ def plan_elt(
         return _config(nodes[node_id].config)
 
     outgoing: dict[str, list[str]] = {n: [] for n in nodes}
-    incoming: dict[str, list[str]] = {n: [] for n in nodes}
+    incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in nodes}
     for edge in pipeline.edges:
         outgoing[edge.source].append(edge.target)
-        incoming[edge.target].append(edge.source)
+        incoming[edge.target].append((edge.source, edge.target_port))
 
     paths: list[EltPath] = []
     for node in pipeline.nodes:
@@ -118,24 +134,29 @@ def _walk_back(
     destination: str,
     nodes: Mapping[str, Any],
     modules: Mapping[str, ModuleDef],
-    incoming: Mapping[str, list[str]],
+    incoming: Mapping[str, list[tuple[str, str | None]]],
     outgoing: Mapping[str, list[str]],
     config: Any,
 ) -> tuple[EltPath | None, str, str | None]:
-    """The path ending at ``destination``, or ``None``, why (naming the blocking node) and that node."""
-    chain = [destination]
-    current = destination
-    while True:
-        ups = incoming[current]
-        if len(ups) != 1:
-            return None, f"node {current!r} has {len(ups)} inputs", current
-        up = ups[0]
+    """The sub-graph ending at ``destination``, or ``None``, why (naming the blocking node) and that node."""
+    destination_conn = config(destination).get("conn_id")
+    ups = incoming[destination]
+    if len(ups) != 1:
+        return None, f"node {destination!r} has {len(ups)} inputs", destination
+    members: list[str] = []
+    sources: list[str] = []
+    pending = [ups[0][0]]
+    while pending:
+        up = pending.pop()
+        if up in members:
+            continue
         if len(outgoing[up]) != 1:
             return None, f"node {up!r} feeds {len(outgoing[up])} nodes (a branch)", up
         module = nodes[up].module
+        members.append(up)
         if module == SOURCE:
-            chain.append(up)
-            break
+            sources.append(up)
+            continue
         if modules[up].category != "transform":
             return None, f"node {up!r} ({module}) is not a source.postgres", up
         if modules[up].postgres is None:
@@ -145,27 +166,58 @@ def _walk_back(
                 f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
                 up,
             )
-        chain.append(up)
-        current = up
-    chain.reverse()
-    source_config, destination_config = config(chain[0]), config(destination)
-    incremental = source_config.get("incremental") or {}
-    if incremental.get("mode") == "cursor":
-        return (
-            None,
-            f"source node {chain[0]!r} reads incrementally by cursor, which runs in the ETL engine (each "
-            "destination drops the rows it already holds and commits its own cursor with its rows)",
-            chain[0],
-        )
-    conn_id = source_config.get("conn_id")
-    if not conn_id or conn_id != destination_config.get("conn_id"):
-        return (
-            None,
-            f"source node {chain[0]!r} (conn_id {conn_id!r}) and destination node {destination!r} "
-            f"(conn_id {destination_config.get('conn_id')!r}) use different connections",
-            destination,
-        )
-    return EltPath(nodes=tuple(chain), conn_id=str(conn_id)), "", None
+        pending.extend(source for source, _port in incoming[up])
+    graph = len(sources) > 1 or any(modules[m].multi for m in members if nodes[m].module != SOURCE)
+    for source in sources:
+        source_config = config(source)
+        incremental = source_config.get("incremental") or {}
+        if incremental.get("mode") == "cursor":
+            return (
+                None,
+                f"source node {source!r} reads incrementally by cursor, which runs in the ETL engine (each "
+                "destination drops the rows it already holds and commits its own cursor with its rows)",
+                source,
+            )
+        if graph and incremental:
+            return (
+                None,
+                f"source node {source!r} reads incrementally, which is pushed down on a linear path only "
+                "(not yet beside another source)",
+                source,
+            )
+        conn_id = source_config.get("conn_id")
+        if not conn_id or conn_id != destination_conn:
+            return (
+                None,
+                f"source node {source!r} (conn_id {conn_id!r}) and destination node {destination!r} "
+                f"(conn_id {destination_conn!r}) use different connections",
+                destination,
+            )
+    order = _upstream_first(members, incoming)
+    if not graph:
+        return EltPath(nodes=(*order, destination), conn_id=str(destination_conn)), "", None
+    inputs = tuple((member, tuple(incoming[member])) for member in order if nodes[member].module != SOURCE)
+    return EltPath(nodes=(*order, destination), conn_id=str(destination_conn), inputs=inputs), "", None
+
+
+def _upstream_first(members: list[str], incoming: Mapping[str, list[tuple[str, str | None]]]) -> list[str]:
+    """``members`` ordered so each comes after its inputs (sources first, in the order found)."""
+    inside = set(members)
+    done: list[str] = []
+    placed: set[str] = set()
+
+    def place(node: str) -> None:
+        if node in placed:
+            return
+        placed.add(node)
+        for source, _port in incoming[node]:
+            if source in inside:
+                place(source)
+        done.append(node)
+
+    for member in reversed(members):
+        place(member)
+    return done
 
 
 def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
@@ -176,9 +228,14 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
     """
     lines = ["#### Engine", ""]
     for path in paths:
+        what = (
+            f"`{' → '.join(path.nodes)}`"
+            if path.linear
+            else f"the graph of `{', '.join(path.nodes)}` (sources `{', '.join(path.sources)}`, joined)"
+        )
         lines.append(
-            f"- ELT: `{' → '.join(path.nodes)}` runs as SQL inside PostgreSQL (connection "
-            f"`{path.conn_id}`) in task `{path.destination}`; the task log shows the SQL."
+            f"- ELT: {what} runs as one SQL statement inside PostgreSQL (connection `{path.conn_id}`) in "
+            f"task `{path.destination}`; the task log shows the SQL."
         )
     for source, destination in cursor_paths:
         lines.append(

@@ -154,6 +154,8 @@ class EltStep:
     node_id: str
     module: str
     config: ModuleConfig
+    # Where a graph's step reads from: ``(node id, target port)`` per input; empty: the step before it.
+    inputs: tuple[tuple[str, str | None], ...] = ()
 
 
 def run_elt(
@@ -165,15 +167,19 @@ def run_elt(
     *,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
     log: TaskLog | None = None,
+    sources: dict[str, PostgresSourceConfig] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole path in one transaction; returns ``{"uri", "rows", "mode", "engine", "sql"}``."""
+    """Run the whole path (or graph: ``sources`` are a join's other sources, each step's ``inputs`` say
+    what it reads) in one transaction; returns ``{"uri", "rows", "mode", "engine", "sql"}``."""
     logger = get_log(log)
     owner = node_label(DESTINATION, destination_id)
-    if source.conn_id != destination.conn_id:
-        raise LogiDataTaskError(
-            f"{owner}: ELT needs source and destination on one connection ({source.conn_id!r} vs "
-            f"{destination.conn_id!r})"
-        )
+    every_source = {source_id: source, **(sources or {})}
+    for config in every_source.values():
+        if config.conn_id != destination.conn_id:
+            raise LogiDataTaskError(
+                f"{owner}: ELT needs sources and destination on one connection ({config.conn_id!r} vs "
+                f"{destination.conn_id!r})"
+            )
     target = f"{destination.schema_name}.{destination.table}"
     started = time.monotonic()
     with connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
@@ -184,18 +190,16 @@ def run_elt(
                 # Not read-only (it writes the destination); the source's query and every pushed-down
                 # expression passed security.pg_sql, and each look at them runs in a read_only_step.
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                select = source_select(con, source, source_id, logger, interval)
+                selects = {
+                    node_id: source_select(con, config, node_id, logger, interval)
+                    for node_id, config in every_source.items()
+                }
+                select, previous = selects[source_id], source_id
                 helpers: dict[str, str] = {}
                 for step in steps:
-                    inputs = describe(con, select, owner=owner)
-                    columns = [(c.name, c.type_sql) for c in inputs]
-                    builder = builders.postgres(step.module)
-                    if builder is None:
-                        raise LogiDataTaskError(
-                            f"{node_label(step.module, step.node_id)}: no PostgreSQL builder; set engine etl"
-                        )
-                    ctx = EltContext(con, step.module, step.node_id, step.config, logger, helpers, inputs)
-                    select = builder(ctx, f"(\n{select}\n)", columns)
+                    wiring = step.inputs or ((previous, None),)
+                    select = _build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, logger)
+                    selects[step.node_id], previous = select, step.node_id
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
@@ -231,8 +235,42 @@ def run_elt(
     }
 
 
+def _build_step(
+    con: psycopg.Connection[Any],
+    step: EltStep,
+    inputs: list[tuple[str, str | None, str]],
+    helpers: dict[str, str],
+    log: TaskLog,
+) -> str:
+    """One step's SELECT over its inputs' SELECTs (subqueries), with its module's PostgreSQL builder."""
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.modules.registry import registry
+
+    owner = node_label(step.module, step.node_id)
+    definition = registry().get(step.module)
+    if definition is None or definition.postgres is None:
+        raise LogiDataTaskError(f"{owner}: no PostgreSQL builder; set engine etl")
+    described = [describe(con, sql, owner=owner) for _node, _port, sql in inputs]
+    ctx = EltContext(con, step.module, step.node_id, step.config, log, helpers, described[0])
+    if not definition.multi:
+        if len(inputs) != 1:
+            raise LogiDataTaskError(f"{owner}: needs exactly 1 input, got {len(inputs)}")
+        columns = [(c.name, c.type_sql) for c in described[0]]
+        return str(definition.postgres(ctx, f"(\n{inputs[0][2]}\n)", columns))
+    multi = [
+        MultiInput(
+            ref=node_id, relation=f"(\n{sql}\n)", columns=[(c.name, c.type_sql) for c in cols], port=port
+        )
+        for (node_id, port, sql), cols in zip(inputs, described, strict=True)
+    ]
+    plans = definition.postgres(ctx, multi)
+    if set(plans) != {"out"}:
+        raise LogiDataTaskError(f"{owner}: only single-output steps run in PostgreSQL yet; set engine etl")
+    return str(plans["out"])
+
+
 def elt_metrics(
-    source_id: str, steps: list[EltStep], destination_id: str, rows: int, seconds: float
+    source_id: str | list[str], steps: list[EltStep], destination_id: str, rows: int, seconds: float
 ) -> dict[str, Any]:
     """The run-metrics XCom of an ELT task (``docs/builder-api.md``): one entry per pushed node.
 
@@ -249,14 +287,17 @@ def elt_metrics(
             "seconds": round(seconds, 3),
         }
     }
+    source_ids = [source_id] if isinstance(source_id, str) else list(source_id)
     known: int | None = rows
     for step in reversed(steps):
         rows_out = known
         trait = builders.step(step.module)  # one row per input row: the loaded count carries through
-        known = known if trait is not None and trait.keeps_rows else None
+        known = known if trait is not None and trait.keeps_rows and not step.inputs else None
         nodes[step.node_id] = {"module": step.module, "rows_in": known, "rows_out": rows_out, "seconds": None}
-    nodes[source_id] = {"module": pgread.SOURCE, "rows_in": None, "rows_out": known, "seconds": None}
-    ordered = [source_id, *(step.node_id for step in steps), destination_id]
+    for node_id in source_ids:
+        rows_out = known if len(source_ids) == 1 else None
+        nodes[node_id] = {"module": pgread.SOURCE, "rows_in": None, "rows_out": rows_out, "seconds": None}
+    ordered = [*source_ids, *(step.node_id for step in steps), destination_id]
     return {"nodes": {node_id: nodes[node_id] for node_id in ordered}}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -22,6 +22,8 @@ from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_labe
 from airflow_provider_logidata.engine.pg_connect import pg_error
 from airflow_provider_logidata.engine.pg_read_plan import plan_column
 from airflow_provider_logidata.engine.sql import quote_literal, resolve_column
+
+C = TypeVar("C", bound="ModuleConfig")
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -154,6 +156,11 @@ class EltContext:
 
     def error(self, message: str) -> LogiDataTaskError:
         return LogiDataTaskError(f"{self.owner}: {message}")
+
+    def typed_config(self, model: type[C]) -> C:
+        if not isinstance(self.config, model):
+            raise TypeError(f"{self.owner}: expected a {model.__name__}, got {type(self.config).__name__}")
+        return self.config
 
     def column(self, name: str, columns: Columns) -> tuple[str, str]:
         return resolve_column(name, columns, owner=self.owner)

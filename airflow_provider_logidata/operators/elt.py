@@ -29,14 +29,22 @@ if TYPE_CHECKING:
 METRICS_XCOM_KEY = "logidata_metrics"
 
 
+class EltInput(ModuleConfig):
+    node_id: str = Field(min_length=1)
+    port: str | None = None  # the step's named input (a join's left/right)
+
+
 class EltNode(ModuleConfig):
     node_id: str = Field(min_length=1)
     module: str = Field(min_length=1)
     config: dict[str, Any] = Field(default_factory=dict)
+    # A graph's step: where it reads from (empty: the step before it, or the source).
+    inputs: list[EltInput] = Field(default_factory=list)
 
 
 class EltConfig(ModuleConfig):
     source: EltNode
+    sources: list[EltNode] = Field(default_factory=list, description="A graph's other sources.")
     steps: list[EltNode] = Field(default_factory=list)
     destination: EltNode
 
@@ -45,12 +53,15 @@ class EltConfig(ModuleConfig):
         from airflow_provider_logidata.modules.registry import registry
 
         reg = registry()
-        if self.source.module != "source.postgres" or self.destination.module != "destination.postgres":
+        sources = (self.source, *self.sources)
+        if any(s.module != "source.postgres" for s in sources) or self.destination.module != (
+            "destination.postgres"
+        ):
             raise ValueError("ELT runs source.postgres -> transforms -> destination.postgres only")
         for index, step in enumerate(self.steps):
             if step.module not in reg or reg[step.module].postgres is None:
                 raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
-        for node in (self.source, *self.steps, self.destination):
+        for node in (*sources, *self.steps, self.destination):
             node.config = (
                 reg[node.module]
                 .config_model.model_validate(node.config)
@@ -90,10 +101,18 @@ class ELTOperator(LogiDataOperator):
             owner = f"source.postgres node {config.source.node_id!r}"
             interval = incremental.run_data_interval(context, owner=owner)
         steps = [
-            EltStep(s.node_id, s.module, reg[s.module].config_model.model_validate(s.config))
+            EltStep(
+                s.node_id,
+                s.module,
+                reg[s.module].config_model.model_validate(s.config),
+                tuple((i.node_id, i.port) for i in s.inputs),
+            )
             for s in config.steps
         ]
-        path = " -> ".join([config.source.node_id, *(s.node_id for s in steps), config.destination.node_id])
+        extra = {s.node_id: PostgresSourceConfig.model_validate(s.config) for s in config.sources}
+        path = " -> ".join(
+            [config.source.node_id, *extra, *(s.node_id for s in steps), config.destination.node_id]
+        )
         self.log.info("engine elt: %s runs inside PostgreSQL (%s)", path, destination.conn_id)
         started = time.monotonic()
         result = run_elt(
@@ -104,11 +123,12 @@ class ELTOperator(LogiDataOperator):
             destination,
             interval=interval,
             log=self.log,
+            sources=extra,
         )
         # One entry per node of the path, pushed here (``pushes_own_metrics``): the base operator would
         # report the task as one node.
         metrics = elt_metrics(
-            config.source.node_id,
+            [config.source.node_id, *extra],
             steps,
             config.destination.node_id,
             result["rows"],

@@ -334,7 +334,9 @@ def _with_elt(plan: PreviewPlan, result: Any) -> PreviewPlan:
     except EltPlanError:
         return plan
     for path in paths:
-        if plan.node_id in path.nodes:
+        # A preview runs in PostgreSQL along a linear path; a node of a pushed-down graph (a join) is
+        # previewed by the ETL engine on samples of each source.
+        if plan.node_id in path.nodes and path.linear:
             upto = path.nodes[: path.nodes.index(plan.node_id) + 1]
             if upto[-1] == path.destination:
                 upto = upto[:-1]

@@ -321,3 +321,143 @@ def test_etl_and_elt_agree_on_derive_map_aggregate(
         results[engine + "_types"] = types
     assert results["elt_types"] == results["etl_types"]
     assert results["elt"] == results["etl"]
+
+
+FLIGHTS = (
+    "CREATE TABLE flights (id int, carrier text, origin text, dep_delay numeric(6,1), distance int);"
+    "INSERT INTO flights VALUES (1, 'UA', 'EWR', 12.0, 1400), (2, 'AA', 'JFK', -3.0, 1089),"
+    " (3, 'UA', 'EWR', NULL, 1400), (4, 'B6', 'JFK', 45.5, 1576), (5, 'XX', 'LGA', 1.0, 700),"
+    " (6, 'AA', 'LGA', 7.5, 733), (7, NULL, 'EWR', 2.0, 1065);"
+    "CREATE TABLE airlines (carrier text, name text);"
+    "INSERT INTO airlines VALUES ('UA', 'United'), ('AA', 'American'), ('B6', 'JetBlue'), ('DL', 'Delta')"
+)
+
+
+def join_graph(pid: str, conn_id: str, engine: str, table: str, how: str, tail: list[Any]) -> dict[str, Any]:
+    """flights -> filter -> join airlines (two sources) -> tail steps -> destination: one sub-graph."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "flights", "module": "source.postgres", "config": {"conn_id": conn_id, "table": "flights"}},
+        {"id": "airlines", "module": "source.postgres", "config": {"conn_id": conn_id, "table": "airlines"}},
+        {"id": "long", "module": "filter_rows", "config": {"condition": "distance > 720"}},
+        {"id": "named", "module": "join", "config": {"how": how, "on": ["carrier"]}},
+        *({"id": f"t{i}", "module": m, "config": c} for i, (m, c) in enumerate(tail)),
+        {
+            "id": "write",
+            "module": "destination.postgres",
+            "config": {"conn_id": conn_id, "table": table, "mode": "replace"},
+        },
+    ]
+    chain = ["named", *(f"t{i}" for i in range(len(tail))), "write"]
+    edges = [
+        {"source": "flights", "target": "long"},
+        {"source": "long", "target": "named", "target_port": "left"},
+        {"source": "airlines", "target": "named", "target_port": "right"},
+        *({"source": a, "target": b} for a, b in itertools.pairwise(chain)),
+    ]
+    return {"id": pid, "engine": engine, "nodes": nodes, "edges": edges}
+
+
+AGGREGATE = (
+    "aggregate",
+    {
+        "group_by": ["name"],
+        "aggregations": [{"column": "dep_delay", "function": "avg"}, {"function": "count"}],
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("how", "tail"),
+    [
+        pytest.param("inner", [AGGREGATE], id="inner-aggregate"),
+        pytest.param("left", [("fill_nulls", {"fills": [{"column": "name", "value": "?"}]})], id="left-fill"),
+        pytest.param(
+            "full", [("select_columns", {"columns": [{"name": "carrier"}, {"name": "name"}]})], id="full"
+        ),
+    ],
+)
+def test_a_join_graph_runs_inside_postgres_like_etl(
+    run_pipeline: Any, pg: Any, pg_conn_id: str, how: str, tail: list[Any]
+) -> None:
+    """Two sources joined, then more steps: one ELT task, one statement, the same table as ETL, and only
+    the destination's rows written (nothing read out of the database)."""
+    pg.execute(FLIGHTS)
+    results = {}
+    for engine in ("etl", "elt"):
+        pid = f"join_graph_{engine}_{how}"
+        dag_run, dag = run_pipeline(join_graph(pid, pg_conn_id, engine, f"out_{engine}", how, tail))
+        assert str(dag_run.state) == "success", {
+            t.task_id: str(t.state) for t in dag_run.get_task_instances()
+        }
+        if engine == "elt":
+            assert [t.task_id for t in dag.tasks] == ["write"]
+            ti = next(t for t in dag_run.get_task_instances() if t.task_id == "write")
+            result = ti.xcom_pull(task_ids="write")
+            assert result["engine"] == "elt" and " JOIN " in result["sql"]
+            assert staged_files(pid) == []
+            nodes = ti.xcom_pull(task_ids="write", key="logidata_metrics")["nodes"]
+            assert set(nodes) == {
+                "flights",
+                "airlines",
+                "long",
+                "named",
+                *(f"t{i}" for i in range(len(tail))),
+                "write",
+            }
+        types = pg.execute(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position",
+            (f"out_{engine}",),
+        ).fetchall()
+        order = ", ".join(f"{i + 1} NULLS FIRST" for i in range(len(types)))
+        results[engine] = pg.execute(f'SELECT * FROM "out_{engine}" ORDER BY {order}').fetchall()
+        results[engine + "_types"] = types
+    assert results["elt_types"] == results["etl_types"]
+    assert results["elt"] == results["etl"]
+    assert results["elt"], "the graph loads rows"
+
+
+def test_a_pushed_down_graph_moves_no_row_out(
+    pg: Any, pg_conn_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement the ELT run sends, counted at the driver: 20,000 flights are joined and aggregated
+    by the server, and what comes back to the task is a few catalog rows, never the source rows."""
+    import psycopg
+
+    from airflow_provider_logidata.engine.elt import EltStep, run_elt
+    from airflow_provider_logidata.modules.registry import registry
+
+    pg.execute(FLIGHTS)
+    pg.execute(
+        "INSERT INTO flights SELECT 100 + g, (ARRAY['UA', 'AA', 'B6'])[1 + g % 3], 'EWR', g % 60, 900 "
+        "FROM generate_series(1, 20000) AS g"
+    )
+    reg = registry()
+
+    def step(node_id: str, module: str, config: dict[str, Any], inputs: Any = ()) -> EltStep:
+        return EltStep(node_id, module, reg[module].config_model.model_validate(config), tuple(inputs))
+
+    source = reg["source.postgres"].config_model.model_validate({"conn_id": pg_conn_id, "table": "flights"})
+    other = reg["source.postgres"].config_model.model_validate({"conn_id": pg_conn_id, "table": "airlines"})
+    destination = reg["destination.postgres"].config_model.model_validate(
+        {"conn_id": pg_conn_id, "table": "per_airline", "mode": "replace"}
+    )
+    steps = [
+        step("named", "join", {"on": ["carrier"]}, [("flights", "left"), ("airlines", "right")]),
+        step("agg", *AGGREGATE, [("named", None)]),
+    ]
+    returned: list[tuple[str, int]] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        out = execute(self, query, *args, **kwargs)
+        if self.pgresult is not None and self.pgresult.ntuples:
+            returned.append((str(query)[:80], self.pgresult.ntuples))
+        return out
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    result = run_elt("flights", source, steps, "write", destination, sources={"airlines": other})
+    monkeypatch.undo()
+    assert result["rows"] == 3
+    assert pg.execute('SELECT sum("count") FROM "per_airline"').fetchone()[0] == 20005
+    assert sum(rows for _query, rows in returned) < 100, returned

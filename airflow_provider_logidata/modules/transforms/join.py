@@ -14,8 +14,9 @@ from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.engine.transforms import TransformContext
 
@@ -84,7 +85,7 @@ class JoinConfig(ModuleConfig):
 _JOIN_SQL = {"inner": "INNER JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL OUTER JOIN"}
 
 
-def _join_key(ctx: TransformContext, name: str, side: MultiInput) -> tuple[str, str]:
+def _join_key(ctx: TransformContext | EltContext, name: str, side: MultiInput) -> tuple[str, str]:
     from airflow_provider_logidata.engine.binding import find_column
     from airflow_provider_logidata.engine.sql import column_names
 
@@ -97,17 +98,13 @@ def _join_key(ctx: TransformContext, name: str, side: MultiInput) -> tuple[str, 
     return found
 
 
-def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """Join ``left`` and ``right`` on equal keys (null keys never match, as in SQL).
-
-    With ``on`` each key appears once (from the left, from the right for a right join, the non-null one
-    for a full join); with ``left_on``/``right_on`` both sides' keys are kept. Other columns present on
-    both sides (ignoring case) get the suffixes. Output: the left columns, then the right ones; rows in
-    left input order (for each left row, its matches in right order), unmatched right rows last; a right
-    join follows the right input's order instead.
-    """
-    from airflow_provider_logidata.engine.binding import ROW_NUMBER, _type_family, bind, numbered
-    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+def _plan(
+    ctx: TransformContext | EltContext, inputs: Sequence[MultiInput], family: Callable[[str], str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The key pairs and the output columns ``(expression, name)`` over ``__logidata_left``/``_right``,
+    the same for both engines: keys checked on each side and by type family, ``on`` keys once, clashing
+    names suffixed."""
+    from airflow_provider_logidata.engine.sql import quote_ident
 
     config = ctx.typed_config(JoinConfig)
     left, right = inputs
@@ -120,7 +117,7 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     for left_name, right_name in pairs:
         left_key, left_type = _join_key(ctx, left_name, left)
         right_key, right_type = _join_key(ctx, right_name, right)
-        if _type_family(left_type) != _type_family(right_type):
+        if family(left_type) != family(right_type):
             raise ctx.error(
                 f"key {left_key!r} is {left_type} on the left and {right_key!r} is {right_type} on the "
                 "right; they cannot be compared. Cast one side (select_columns) so both keys have the same "
@@ -129,8 +126,6 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
         keys.append((left_key, right_key))
 
     lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
-    row_name = unique_name(ROW_NUMBER, left.columns + right.columns)
-    row = quote_ident(row_name)
     shared = config.on is not None
     shared_left = {lk for lk, _ in keys} if shared else set()
     right_for = {lk: rk for lk, rk in keys}
@@ -159,8 +154,37 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
                 "upstream"
             )
         seen[output.lower()] = output
+    return keys, items
+
+
+def _select(items: list[tuple[str, str]], keys: list[tuple[str, str]]) -> tuple[str, str]:
+    from airflow_provider_logidata.engine.sql import quote_ident
+
+    lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
     select = ", ".join(f"{expression} AS {quote_ident(output)}" for expression, output in items)
     condition = " AND ".join(f"{lt}.{quote_ident(lk)} = {rt}.{quote_ident(rk)}" for lk, rk in keys)
+    return select, condition
+
+
+def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """Join ``left`` and ``right`` on equal keys (null keys never match, as in SQL).
+
+    With ``on`` each key appears once (from the left, from the right for a right join, the non-null one
+    for a full join); with ``left_on``/``right_on`` both sides' keys are kept. Other columns present on
+    both sides (ignoring case) get the suffixes. Output: the left columns, then the right ones; rows in
+    left input order (for each left row, its matches in right order), unmatched right rows last; a right
+    join follows the right input's order instead.
+    """
+    from airflow_provider_logidata.engine.binding import ROW_NUMBER, _type_family, bind, numbered
+    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+
+    config = ctx.typed_config(JoinConfig)
+    left, right = inputs
+    keys, items = _plan(ctx, inputs, _type_family)
+    lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
+    row_name = unique_name(ROW_NUMBER, left.columns + right.columns)
+    row = quote_ident(row_name)
+    select, condition = _select(items, keys)
     order = f"{rt}.{row}, {lt}.{row}" if config.how == "right" else f"{lt}.{row} NULLS LAST, {rt}.{row}"
     sql = (
         f"SELECT {select} FROM {numbered(left.relation, row_name)} AS {lt} "
@@ -168,6 +192,47 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
         f"ON {condition} ORDER BY {order}"
     )
     bind(ctx, sql, what="the join", fix="check that the key columns of both sides have the same type")
+    return {"out": sql}
+
+
+def _pg_family(pg_type: str) -> str:
+    from airflow_provider_logidata.engine.elt_context import base_type, is_numeric, is_temporal, is_text
+
+    if is_numeric(pg_type):
+        return "number"
+    if is_text(pg_type):
+        return "text"
+    if is_temporal(pg_type):
+        return "date/time"
+    return base_type(pg_type)
+
+
+def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same join inside PostgreSQL: the same keys, columns, names and suffixes; a table has no row
+    order, so none is imposed. Bound before it runs (``LIMIT 0``), so a key type PostgreSQL cannot
+    compare names the node up front."""
+    import psycopg
+
+    from airflow_provider_logidata.engine.elt_context import read_only_step
+    from airflow_provider_logidata.engine.pg_connect import pg_error
+    from airflow_provider_logidata.engine.sql import quote_ident
+
+    config = ctx.typed_config(JoinConfig)
+    left, right = inputs
+    keys, items = _plan(ctx, inputs, _pg_family)
+    select, condition = _select(items, keys)
+    lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
+    sql = (
+        f"SELECT {select} FROM {left.relation} AS {lt} "
+        f"{_JOIN_SQL[config.how]} {right.relation} AS {rt} ON {condition}"
+    )
+    try:
+        with read_only_step(ctx.con):
+            ctx.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")  # type: ignore[call-overload]
+    except psycopg.Error as error:
+        raise ctx.error(
+            f"PostgreSQL rejects the join: {pg_error(error)}; check the key columns' types"
+        ) from None
     return {"out": sql}
 
 
@@ -183,4 +248,5 @@ MODULE = ModuleDef(
     input_ports=("left", "right"),
     icon="merge",
     duckdb=build_duckdb,
+    postgres=build_postgres,
 )

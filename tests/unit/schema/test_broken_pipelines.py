@@ -76,16 +76,16 @@ def _unioned(folder: Path, left: dict[str, Any] | None, right_source: str) -> di
     return {**pipeline, "nodes": nodes, "edges": edges}
 
 
-def _elt(join: bool) -> dict[str, Any]:
+def _elt(union: bool) -> dict[str, Any]:
     """``engine: elt`` over PostgreSQL nodes: refused from the graph alone (no server is reached)."""
     src = _node("flights", "source.postgres", conn_id="pg", table="flights")
     dest = _node("write", "destination.postgres", conn_id="pg", table="out")
-    if join:
-        nodes = [src, _node("airlines", "source.postgres", conn_id="pg", table="airlines")]
-        nodes += [_node("step", "join", on=["carrier"]), dest]
+    if union:
+        nodes = [src, _node("airlines", "source.postgres", conn_id="pg", table="flights_2013")]
+        nodes += [_node("step", "union"), dest]
         edges = [
-            {"source": "flights", "target": "step", "target_port": "left"},
-            {"source": "airlines", "target": "step", "target_port": "right"},
+            {"source": "flights", "target": "step"},
+            {"source": "airlines", "target": "step"},
             {"source": "step", "target": "write"},
         ]
     else:
@@ -406,8 +406,8 @@ CASES: list[tuple[str, Build, str, str | None, str]] = [
     ),
 ]
 ELT_CASES = [
-    ("elt join", lambda f, b: _elt(join=True), "step", "no PostgreSQL builder"),
-    ("elt python node", lambda f, b: _elt(join=False), "step", "no PostgreSQL builder"),
+    ("elt union", lambda f, b: _elt(union=True), "step", "no PostgreSQL builder"),
+    ("elt python node", lambda f, b: _elt(union=False), "step", "no PostgreSQL builder"),
 ]
 
 
