@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow_provider_logidata.engine.elt_context import (
     Columns,
+    Described,
     EltContext,
     arrow_schema,
     describe,
@@ -36,6 +37,31 @@ def duck_types(ctx: EltContext) -> Columns:
         select = step.build(duck_ctx, "input_0", duck.describe(con, "input_0"))
         result = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")
         table = result.to_arrow_table() if result is not None else None
+        assert table is not None
+        output = table.schema
+    return [(f.name, pg_type_for(f.type)) for f in output]
+
+
+def duck_multi_types(ctx: EltContext, inputs: list[tuple[str, str | None, list[Described]]]) -> Columns:
+    """Output (name, PostgreSQL type) of a multi-input step (``(ref, port, columns)`` per input) as the
+    ETL engine's DuckDB builder types it, over empty inputs of the same Arrow types."""
+    from airflow_provider_logidata.engine import builders, duck
+    from airflow_provider_logidata.engine.multi import MultiInput
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+    build = builders.multi(ctx.module)
+    assert build is not None  # only multi-input transforms with a DuckDB builder are typed this way
+    with duck.connect() as con:
+        items = []
+        for index, (ref, port, columns) in enumerate(inputs):
+            con.register(f"logidata_empty_{index}", arrow_schema(columns).empty_table())
+            con.execute(f"CREATE VIEW input_{index} AS SELECT * FROM logidata_empty_{index}")
+            items.append(MultiInput(ref, f"input_{index}", duck.describe(con, f"input_{index}"), port))
+        duck_ctx = TransformContext(
+            con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=_Quiet()
+        )
+        select = build(duck_ctx, items)["out"]
+        table = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0").to_arrow_table()
         assert table is not None
         output = table.schema
     return [(f.name, pg_type_for(f.type)) for f in output]

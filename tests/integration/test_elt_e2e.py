@@ -461,3 +461,60 @@ def test_a_pushed_down_graph_moves_no_row_out(
     assert result["rows"] == 3
     assert pg.execute('SELECT sum("count") FROM "per_airline"').fetchone()[0] == 20005
     assert sum(rows for _query, rows in returned) < 100, returned
+
+
+@pytest.mark.parametrize("distinct", [False, True], ids=["all", "distinct"])
+def test_a_union_runs_inside_postgres_like_etl(
+    run_pipeline: Any, pg: Any, pg_conn_id: str, distinct: bool
+) -> None:
+    """Two tables stacked by name: a column missing on one side is null, an integer stacked on text
+    becomes text as in the ETL engine (PostgreSQL alone would refuse), distinct drops repeated rows."""
+    pg.execute(
+        "CREATE TABLE orders_2023 (id int, amount numeric(8,2), code int, note text);"
+        "INSERT INTO orders_2023 VALUES (1, 10.50, 7, 'a'), (2, NULL, 8, NULL), (3, 1.00, 7, 'a');"
+        "CREATE TABLE orders_2024 (ID int, amount numeric(10,3), code text);"
+        "INSERT INTO orders_2024 VALUES (3, 1.000, '7'), (4, 2.125, 'x9'), (3, 1.000, '7')"
+    )
+    results = {}
+    for engine in ("etl", "elt"):
+        pid = f"union_{engine}_{distinct}"
+        nodes = [
+            {
+                "id": "a",
+                "module": "source.postgres",
+                "config": {"conn_id": pg_conn_id, "table": "orders_2023"},
+            },
+            {
+                "id": "b",
+                "module": "source.postgres",
+                "config": {"conn_id": pg_conn_id, "table": "orders_2024"},
+            },
+            {"id": "both", "module": "union", "config": {"distinct": distinct}},
+            {
+                "id": "write",
+                "module": "destination.postgres",
+                "config": {"conn_id": pg_conn_id, "table": f"out_{engine}", "mode": "replace"},
+            },
+        ]
+        edges = [
+            {"source": "a", "target": "both"},
+            {"source": "b", "target": "both"},
+            {"source": "both", "target": "write"},
+        ]
+        dag_run, dag = run_pipeline({"id": pid, "engine": engine, "nodes": nodes, "edges": edges})
+        assert str(dag_run.state) == "success", {
+            t.task_id: str(t.state) for t in dag_run.get_task_instances()
+        }
+        if engine == "elt":
+            assert [t.task_id for t in dag.tasks] == ["write"]
+        types = pg.execute(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_name = %s ORDER BY ordinal_position",
+            (f"out_{engine}",),
+        ).fetchall()
+        order = ", ".join(f"{i + 1} NULLS FIRST" for i in range(len(types)))
+        results[engine] = pg.execute(f'SELECT * FROM "out_{engine}" ORDER BY {order}').fetchall()
+        results[engine + "_types"] = types
+    assert results["elt_types"] == results["etl_types"]
+    assert results["elt"] == results["etl"]
+    assert len(results["elt"]) == (5 if distinct else 6)

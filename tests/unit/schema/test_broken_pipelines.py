@@ -76,21 +76,12 @@ def _unioned(folder: Path, left: dict[str, Any] | None, right_source: str) -> di
     return {**pipeline, "nodes": nodes, "edges": edges}
 
 
-def _elt(union: bool) -> dict[str, Any]:
+def _elt(module: str, config: dict[str, Any]) -> dict[str, Any]:
     """``engine: elt`` over PostgreSQL nodes: refused from the graph alone (no server is reached)."""
     src = _node("flights", "source.postgres", conn_id="pg", table="flights")
     dest = _node("write", "destination.postgres", conn_id="pg", table="out")
-    if union:
-        nodes = [src, _node("airlines", "source.postgres", conn_id="pg", table="flights_2013")]
-        nodes += [_node("step", "union"), dest]
-        edges = [
-            {"source": "flights", "target": "step"},
-            {"source": "airlines", "target": "step"},
-            {"source": "step", "target": "write"},
-        ]
-    else:
-        nodes = [src, _node("step", "python", callable="json:dumps"), dest]
-        edges = [{"source": "flights", "target": "step"}, {"source": "step", "target": "write"}]
+    nodes = [src, _node("step", module, **config), dest]
+    edges = [{"source": "flights", "target": "step"}, {"source": "step", "target": "write"}]
     return {"spec_version": 1, "id": "broken", "engine": "elt", "nodes": nodes, "edges": edges}
 
 
@@ -406,8 +397,18 @@ CASES: list[tuple[str, Build, str, str | None, str]] = [
     ),
 ]
 ELT_CASES = [
-    ("elt union", lambda f, b: _elt(union=True), "step", "no PostgreSQL builder"),
-    ("elt python node", lambda f, b: _elt(union=False), "step", "no PostgreSQL builder"),
+    (
+        "elt parse_dates",
+        lambda f, b: _elt("parse_dates", {"columns": ["day"], "formats": ["%Y-%m-%d"]}),
+        "step",
+        "no PostgreSQL builder",
+    ),
+    (
+        "elt python node",
+        lambda f, b: _elt("python", {"callable": "json:dumps"}),
+        "step",
+        "no PostgreSQL builder",
+    ),
 ]
 
 
