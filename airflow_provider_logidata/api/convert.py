@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.api.errors import issue_dicts
-from airflow_provider_logidata.api.models import Issue, NodeSchemaOut, StoredPipeline, Validation, Version
+from airflow_provider_logidata.api.models import (
+    Issue,
+    NodeEngineOut,
+    NodeSchemaOut,
+    StoredPipeline,
+    Validation,
+    Version,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_logidata.schema.sources import Reach
@@ -66,5 +73,9 @@ def check_out(data: Any, pipeline_id: str | None, *, reach: Reach, refresh: bool
         warnings=[Issue.model_validate(item) for item in issue_dicts(result.warnings)],
         schemas={
             nid: NodeSchemaOut.model_validate(schema.to_dict()) for nid, schema in result.schemas.items()
+        },
+        engines={
+            nid: NodeEngineOut.model_validate({"engine": engine, "reason": why})
+            for nid, (engine, why) in result.engines.items()
         },
     )

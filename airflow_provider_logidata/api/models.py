@@ -184,6 +184,13 @@ class NodeSchemaOut(_Response):
     )
 
 
+class NodeEngineOut(_Response):
+    """Where a run executes the node: inside PostgreSQL (ELT) or in the engine, and why not pushed down."""
+
+    engine: Literal["postgres", "engine"]
+    reason: str | None = None
+
+
 class ValidateBody(_Request):
     pipeline: PipelineDoc
     read_sources: bool = Field(
@@ -200,6 +207,10 @@ class Validation(_Response):
     warnings: list[Issue] = Field(default_factory=list)
     schemas: dict[str, NodeSchemaOut] = Field(
         default_factory=dict, description="Per node id: its output columns, as far as they are known."
+    )
+    engines: dict[str, NodeEngineOut] = Field(
+        default_factory=dict,
+        description="Per node id of a valid pipeline: where a run executes it (ELT pushdown or the engine).",
     )
 
 

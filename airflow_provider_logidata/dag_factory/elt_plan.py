@@ -130,6 +130,41 @@ def plan_elt(
     return paths
 
 
+def where_nodes_run(
+    pipeline: Pipeline, modules: Mapping[str, ModuleDef], configs: Mapping[str, Any] | None = None
+) -> dict[str, tuple[str, str | None]]:
+    """Per node: ``("postgres", None)`` when a run pushes it into PostgreSQL, else ``("engine", why)``,
+    ``why`` set on the nodes a pushdown stopped at (a destination.postgres not pushed down and the node
+    that prevents it), so the canvas can say where each node runs and what to change."""
+    out: dict[str, tuple[str, str | None]] = {node.id: ("engine", None) for node in pipeline.nodes}
+    if getattr(pipeline, "engine", "auto") == "etl":
+        return out
+    nodes = {node.id: node for node in pipeline.nodes}
+
+    def config(node_id: str) -> dict[str, Any]:
+        if configs is not None and node_id in configs:
+            return _config(configs[node_id])
+        return _config(nodes[node_id].config)
+
+    outgoing: dict[str, list[str]] = {n: [] for n in nodes}
+    incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in nodes}
+    for edge in pipeline.edges:
+        outgoing[edge.source].append(edge.target)
+        incoming[edge.target].append((edge.source, edge.target_port))
+    for node in pipeline.nodes:
+        if node.module != DESTINATION:
+            continue
+        path, why, at = _walk_back(node.id, nodes, modules, incoming, outgoing, config)
+        if path is not None:
+            out.update(dict.fromkeys(path.nodes, ("postgres", None)))
+            continue
+        reason = f"not pushed into PostgreSQL: {why}"
+        out[node.id] = ("engine", reason)
+        if at is not None and out[at][0] != "postgres":
+            out[at] = ("engine", reason)
+    return out
+
+
 def _walk_back(
     destination: str,
     nodes: Mapping[str, Any],

@@ -33,6 +33,8 @@ class CheckResult:
     schemas: dict[str, NodeSchema] = field(default_factory=dict)
     # Sources read by this check: key -> (columns, failure), for the caller's cache.
     read: dict[str, tuple[tuple[Column, ...] | None, str | None]] = field(default_factory=dict)
+    # Where each node runs ("postgres" or "engine") and, where a pushdown stopped, why.
+    engines: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[SpecIssue]:
@@ -88,7 +90,13 @@ def check_pipeline(
                 severity="warning" if item.severity == "warning" else None,
             )
         )
-    return CheckResult(issues, report.schemas, read)
+    engines: dict[str, tuple[str, str | None]] = {}
+    if result.pipeline is not None:
+        from airflow_provider_logidata.dag_factory.elt_plan import where_nodes_run
+
+        by_node = {node.id: modules[node.module] for node in result.pipeline.nodes}
+        engines = where_nodes_run(result.pipeline, by_node, result.configs)
+    return CheckResult(issues, report.schemas, read, engines)
 
 
 def _source_reader(

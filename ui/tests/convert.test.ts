@@ -3,6 +3,15 @@ import { connectionToEdge, fromFlow, graphToSpec, maxInputsFor, specToGraph, toF
 import { moduleMap, mod, spec } from "./fixtures";
 
 describe("spec <-> React Flow", () => {
+  it("carries where each node runs, from /validate's engines", () => {
+    const graph = specToGraph(spec());
+    const engines = { read: { engine: "postgres" as const, reason: null }, dedupe: { engine: "engine" as const, reason: "not pushed into PostgreSQL: a branch" } };
+    const nodes = toFlowNodes(graph, { modules: moduleMap, engines });
+    expect(nodes[0].data.engine).toEqual({ engine: "postgres", reason: null });
+    expect(nodes[1].data.engine?.reason).toContain("a branch");
+    expect(toFlowNodes(graph, { modules: moduleMap })[0].data.engine).toBeNull();
+  });
+
   it("round-trips nodes, edges and positions", () => {
     const original = spec();
     const graph = specToGraph(original);

@@ -88,3 +88,18 @@ def test_a_linear_path_stays_linear() -> None:
     assert (
         path.linear and path.nodes == ("a", "f", "d") and path.sources == ("a",) and path.transforms == ("f",)
     )
+
+
+def test_where_each_node_runs_and_why_not_in_postgres() -> None:
+    from airflow_provider_logidata.dag_factory.elt_plan import where_nodes_run
+
+    def where(pipeline: Pipeline) -> dict[str, Any]:
+        return where_nodes_run(pipeline, {node.id: registry()[node.module] for node in pipeline.nodes})
+
+    assert {n: engine for n, (engine, _why) in where(_graph()).items()} == dict.fromkeys("abfjgd", "postgres")
+    blocked = where(_graph(conn_b="other"))
+    assert blocked["d"][0] == "engine" and "different connections" in (blocked["d"][1] or "")
+    assert blocked["j"] == ("engine", None)
+    branch = where(_graph(extra_consumer=True))
+    assert branch["j"][0] == "engine" and "a branch" in (branch["j"][1] or "")
+    assert where(_graph().model_copy(update={"engine": "etl"}))["j"] == ("engine", None)

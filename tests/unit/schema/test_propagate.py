@@ -192,3 +192,28 @@ def test_a_check_that_cannot_finish_falls_back_to_the_structure(
     assert result.errors == []
     [warning] = result.warnings
     assert "did not finish" in warning.message and "only the structure" in warning.message
+
+
+def test_validation_says_where_each_node_runs() -> None:
+    """The canvas shows which nodes run inside PostgreSQL and why a pushdown stopped (structure only)."""
+    nodes = [
+        {"id": "a", "module": "source.postgres", "config": {"conn_id": "pg", "table": "flights"}},
+        {"id": "b", "module": "source.postgres", "config": {"conn_id": "pg", "table": "airlines"}},
+        {"id": "j", "module": "join", "config": {"on": ["carrier"]}},
+        {"id": "d", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "out"}},
+        {"id": "p", "module": "parse_dates", "config": {"columns": ["day"], "formats": ["%Y-%m-%d"]}},
+        {"id": "e", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "days"}},
+        {"id": "c", "module": "source.postgres", "config": {"conn_id": "pg", "table": "calendar"}},
+    ]
+    edges = [
+        {"source": "a", "target": "j", "target_port": "left"},
+        {"source": "b", "target": "j", "target_port": "right"},
+        {"source": "j", "target": "d"},
+        {"source": "c", "target": "p"},
+        {"source": "p", "target": "e"},
+    ]
+    result = check_pipeline({"spec_version": 1, "id": "w", "nodes": nodes, "edges": edges}, reach="none")
+    assert result.errors == []
+    assert {n for n, (engine, _why) in result.engines.items() if engine == "postgres"} == {"a", "b", "j", "d"}
+    assert result.engines["p"][0] == "engine" and "parse_dates" in (result.engines["p"][1] or "")
+    assert result.engines["e"][0] == "engine" and "no PostgreSQL builder" in (result.engines["e"][1] or "")

@@ -740,6 +740,19 @@ export interface components {
              */
             message: string;
         };
+        /**
+         * NodeEngineOut
+         * @description Where a run executes the node: inside PostgreSQL (ELT) or in the engine, and why not pushed down.
+         */
+        NodeEngineOut: {
+            /**
+             * Engine
+             * @enum {string}
+             */
+            engine: "postgres" | "engine";
+            /** Reason */
+            reason: string | null;
+        };
         /** NodeRun */
         NodeRun: {
             /** Engine */
@@ -1327,6 +1340,13 @@ export interface components {
         };
         /** Validation */
         Validation: {
+            /**
+             * Engines
+             * @description Per node id of a valid pipeline: where a run executes it (ELT pushdown or the engine).
+             */
+            engines: {
+                [key: string]: components["schemas"]["NodeEngineOut"];
+            };
             /** Errors */
             errors: components["schemas"]["Issue"][];
             /**

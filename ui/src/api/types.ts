@@ -25,6 +25,8 @@ export type Validation = Schemas["Validation"];
 export type NodeSchema = Schemas["NodeSchemaOut"];
 export type ColumnOut = Schemas["ColumnOut"];
 export type ColumnOrigin = Schemas["ColumnOriginOut"];
+/** Where a run executes a node: inside PostgreSQL (ELT pushdown) or in the engine, and why not pushed. */
+export type NodeEngine = Schemas["NodeEngineOut"];
 /** Per node id, as `/validate` answers (`Validation.schemas`). */
 export type NodeSchemas = Validation["schemas"];
 export type Run = Schemas["Run"];

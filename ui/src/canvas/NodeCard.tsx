@@ -52,7 +52,7 @@ function LineageColumns({ marks }: { marks: LineageMark[] }) {
 }
 
 function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
-  const { node, module, issues, run, lineage, dimmed } = data;
+  const { node, module, issues, run, lineage, dimmed, engine } = data;
   const errors = issues.filter((i) => !isWarning(i));
   const warnings = issues.filter(isWarning);
   const broken = module === null;
@@ -135,6 +135,16 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
               </Text>
             ))}
           </Stack>
+        )}
+        {engine?.engine === "postgres" && (
+          <Badge mt="1" colorPalette="cyan" variant="subtle" size="xs" data-testid="node-engine" data-engine="postgres" title="A run executes this node as SQL inside PostgreSQL: its rows never leave the database">
+            in PostgreSQL
+          </Badge>
+        )}
+        {engine?.engine === "engine" && engine.reason && (
+          <Badge mt="1" colorPalette="gray" variant="subtle" size="xs" data-testid="node-engine" data-engine="engine" title={engine.reason}>
+            in the engine: why?
+          </Badge>
         )}
         {lineage && <LineageColumns marks={lineage} />}
         {run && (

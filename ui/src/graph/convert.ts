@@ -1,7 +1,7 @@
 // Spec ⇄ React Flow. React Flow is only a view: positions and connections are read back into the spec's
 // own node/edge lists, and nothing else in the spec is touched.
 import type { Connection as FlowConnection, Edge, Node } from "@xyflow/react";
-import type { Issue, Module, NodeRun, Spec, SpecEdge, SpecNode } from "../api/types";
+import type { Issue, Module, NodeEngine, NodeRun, Spec, SpecEdge, SpecNode } from "../api/types";
 import type { LineageMark, LineagePath } from "./lineage";
 import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE, edgeId, type Graph } from "./model";
 
@@ -17,6 +17,8 @@ export interface NodeData extends Record<string, unknown> {
   lineage: LineageMark[] | null;
   /** A lineage is shown and this node is not on it. */
   dimmed: boolean;
+  /** Where a run executes the node (from `/validate`), null when not known (an invalid pipeline). */
+  engine: NodeEngine | null;
 }
 
 export type FlowNode = Node<NodeData, "logidata">;
@@ -30,6 +32,7 @@ export interface FlowContext {
   readOnly?: boolean;
   /** A column's path through the graph (graph/lineage.ts), highlighted on nodes and edges. */
   lineage?: LineagePath | null;
+  engines?: Record<string, NodeEngine>;
 }
 
 export function specToGraph(spec: Spec): Graph {
@@ -65,6 +68,7 @@ export function toFlowNodes(graph: Graph, ctx: FlowContext): FlowNode[] {
       readOnly: Boolean(ctx.readOnly),
       lineage: ctx.lineage?.nodes.get(node.id) ?? null,
       dimmed: Boolean(ctx.lineage && !ctx.lineage.nodes.has(node.id)),
+      engine: ctx.engines?.[node.id] ?? null,
     },
   }));
 }

@@ -52,12 +52,14 @@ interface Checked {
   errors: Issue[];
   warnings: Issue[];
   schemas: NodeSchemas;
+  /** Where a run executes each node (inside PostgreSQL or in the engine) and why a pushdown stopped. */
+  engines: Validation["engines"];
   /** False until `/validate` answered once (before that, the stored pipeline's own errors). */
   checked: boolean;
 }
 
-const uncheckedWith = (errors: Issue[]): Checked => ({ errors, warnings: [], schemas: {}, checked: false });
-const fromValidation = (v: Validation): Checked => ({ errors: v.errors, warnings: v.warnings ?? [], schemas: v.schemas ?? {}, checked: true });
+const uncheckedWith = (errors: Issue[]): Checked => ({ errors, warnings: [], schemas: {}, engines: {}, checked: false });
+const fromValidation = (v: Validation): Checked => ({ errors: v.errors, warnings: v.warnings ?? [], schemas: v.schemas ?? {}, engines: v.engines ?? {}, checked: true });
 
 function splitSpec(spec: Spec): { meta: PipelineMeta; graph: Graph } {
   const { nodes: _n, edges: _e, ...meta } = spec;
@@ -227,11 +229,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
       selected: state.selectedNodes,
       readOnly,
       lineage: path,
+      engines: validation.engines,
     });
     const next = new Map<string, { key: unknown[]; node: FlowNode }>();
     const out = fresh.map((n, i) => {
       const specNode = state.graph.nodes[i];
-      const key = [specNode, n.selected, n.data.module, n.data.issues.length ? n.data.issues : null, n.data.run, readOnly, measured[n.id], n.data.lineage, n.data.dimmed];
+      const key = [specNode, n.selected, n.data.module, n.data.issues.length ? n.data.issues : null, n.data.run, readOnly, measured[n.id], n.data.lineage, n.data.dimmed, n.data.engine];
       const old = cache.current.get(n.id);
       const same = old && old.key.length === key.length && old.key.every((k, j) => k === key[j]);
       const node = same ? old.node : { ...n, measured: measured[n.id] };
