@@ -198,7 +198,7 @@ def run_elt(
                 helpers: dict[str, str] = {}
                 for step in steps:
                     wiring = step.inputs or ((previous, None),)
-                    select = _build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, logger)
+                    select = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, logger)
                     selects[step.node_id], previous = select, step.node_id
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
@@ -235,7 +235,7 @@ def run_elt(
     }
 
 
-def _build_step(
+def build_step(
     con: psycopg.Connection[Any],
     step: EltStep,
     inputs: list[tuple[str, str | None, str]],

@@ -29,7 +29,7 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     """The node's output sample computed in PostgreSQL, the SQL that ran and a row estimate."""
     import psycopg
 
-    from airflow_provider_logidata.engine import builders, elt, elt_context
+    from airflow_provider_logidata.engine import elt, elt_context
     from airflow_provider_logidata.engine.configs import validate_config
     from airflow_provider_logidata.engine.errors import node_label
     from airflow_provider_logidata.engine.pg_connect import (
@@ -42,29 +42,37 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
     from airflow_provider_logidata.preview.execute import count_kept
 
     assert plan.elt_path and plan.elt_conn_id
-    source = plan.node(plan.elt_path[0])
-    steps = [plan.node(node_id) for node_id in plan.elt_path[1:]]
-    owner = node_label(source.module, source.id)
+    members = [plan.node(node_id) for node_id in plan.elt_path]  # upstream first
+    sources = [node for node in members if node.category == "source"]
+    steps = [node for node in members if node.category != "source"]
+    owner = node_label(sources[0].module, sources[0].id)
     from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
-    validated_source = validate_config(source.module, source.config, source.id)
-    assert isinstance(validated_source, PostgresSourceConfig)
-    config = validated_source.model_copy(update={"incremental": None})
+    configs = {}
+    for source in sources:
+        validated_source = validate_config(source.module, source.config, source.id)
+        assert isinstance(validated_source, PostgresSourceConfig)
+        configs[source.id] = validated_source.model_copy(update={"incremental": None})
+    config = configs[sources[0].id]
     with connect(plan.elt_conn_id, owner=owner, node_id=plan.node_id) as con:
         warn_about_role(con, plan.elt_conn_id, owner, log)
         try:
             with con.transaction(force_rollback=True):
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                select = elt.source_select(con, config, source.id, log, None)
-                select = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
+                # Each source sampled (a join of two samples, as the ETL preview joins its samples),
+                # then every step built over its inputs as a run builds it (engine.elt).
+                selects: dict[str, str] = {}
+                for node_id, source_config in configs.items():
+                    select = elt.source_select(con, source_config, node_id, log, None)
+                    selects[node_id] = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
                 helpers: dict[str, str] = {}
                 for step in steps:
-                    inputs = elt_context.describe(con, select, owner=node_label(step.module, step.id))
-                    builder = builders.postgres(step.module)
-                    assert builder is not None  # the preview plan pushes down only modules that have one
                     validated = validate_config(step.module, step.config, step.id)
-                    ctx = elt_context.EltContext(con, step.module, step.id, validated, log, helpers, inputs)
-                    select = builder(ctx, f"(\n{select}\n)", [(c.name, c.type_sql) for c in inputs])
+                    wiring = tuple((item.source, item.target_port) for item in step.inputs)
+                    built = elt.EltStep(step.id, step.module, validated, wiring)
+                    inputs = [(node_id, port, selects[node_id]) for node_id, port in wiring]
+                    selects[step.id] = elt.build_step(con, built, inputs, helpers, log)
+                select = selects[plan.elt_path[-1]]
                 with con.cursor() as cur, elt_context.read_only_step(con):
                     cur.execute(select.encode())
                     names = [column.name for column in cur.description or []]
@@ -78,7 +86,7 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
                 f"{str(error).strip().splitlines()[0]}",
             ) from None
     estimate = None
-    if config.table is not None and all(count_kept(step.module) for step in steps):
+    if len(sources) == 1 and config.table is not None and all(count_kept(step.module) for step in steps):
         from airflow_provider_logidata.preview.sampling import _table_estimate
 
         estimate = _table_estimate(config.conn_id, config.schema_name, config.table, owner, source.id)

@@ -334,11 +334,11 @@ def _with_elt(plan: PreviewPlan, result: Any) -> PreviewPlan:
     except EltPlanError:
         return plan
     for path in paths:
-        # A preview runs in PostgreSQL along a linear path; a node of a pushed-down graph (a join) is
-        # previewed by the ETL engine on samples of each source.
-        if plan.node_id in path.nodes and path.linear:
-            upto = path.nodes[: path.nodes.index(plan.node_id) + 1]
-            if upto[-1] == path.destination:
-                upto = upto[:-1]
-            return replace(plan, elt_path=tuple(upto), elt_conn_id=path.conn_id)
+        if plan.node_id in path.nodes:
+            # What the previewed node needs, upstream first: the plan holds exactly its upstream nodes.
+            target = plan.node_id if plan.node_id != path.destination else plan.target.inputs[0].source
+            wanted = {node.id for node in plan.nodes} - {path.destination}
+            upto = tuple(node.id for node in plan.nodes if node.id in wanted and node.id in path.nodes)
+            upto = upto[: upto.index(target) + 1]
+            return replace(plan, elt_path=upto, elt_conn_id=path.conn_id)
     return plan

@@ -518,3 +518,23 @@ def test_a_union_runs_inside_postgres_like_etl(
     assert results["elt_types"] == results["etl_types"]
     assert results["elt"] == results["etl"]
     assert len(results["elt"]) == (5 if distinct else 6)
+
+
+def test_a_pushed_down_graphs_nodes_preview_inside_postgres(pg: Any, pg_conn_id: str) -> None:
+    """A preview of a join (and of the step after it) in a pushed-down graph runs in PostgreSQL, over
+    each source's sample, and shows what the ETL engine's preview shows."""
+    from airflow_provider_logidata.preview.execute import run_plan
+    from airflow_provider_logidata.preview.plan import plan_preview
+
+    pg.execute(FLIGHTS)
+    for node_id in ("named", "t0"):
+        answers = {}
+        for engine in ("auto", "etl"):
+            data = join_graph(f"preview_{engine}", pg_conn_id, engine, "out", "left", [AGGREGATE])
+            answers[engine] = run_plan(plan_preview(data, node_id, limit=100))
+        assert answers["auto"]["engine"] == "elt" and " JOIN " in answers["auto"]["sql"]
+        assert answers["etl"]["engine"] == "etl"
+        assert [c["name"] for c in answers["auto"]["columns"]] == [
+            c["name"] for c in answers["etl"]["columns"]
+        ]
+        assert sorted(map(str, answers["auto"]["rows"])) == sorted(map(str, answers["etl"]["rows"]))
