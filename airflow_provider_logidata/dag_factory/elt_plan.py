@@ -94,6 +94,31 @@ def plan_elt(
     engine = getattr(pipeline, "engine", "auto")
     if engine == "etl":
         return []
+    paths: list[EltPath] = []
+    for destination, path, blocker, at in _destinations(pipeline, modules, configs):
+        if path is not None:
+            paths.append(path)
+        elif engine == "elt":
+            raise EltPlanError(
+                f"engine 'elt': destination.postgres node {destination!r} cannot run inside PostgreSQL: "
+                f"{blocker}. Change the pipeline, or set engine to 'auto' (push down what can be) or "
+                "'etl' (never).",
+                destination,
+                at,
+            )
+    if engine == "elt" and not paths:
+        raise EltPlanError(
+            "engine 'elt' needs at least one source.postgres -> transforms -> destination.postgres path on "
+            "one connection; set engine to 'auto' or 'etl'"
+        )
+    return paths
+
+
+def _destinations(
+    pipeline: Pipeline, modules: Mapping[str, ModuleDef], configs: Mapping[str, Any] | None
+) -> list[tuple[str, EltPath | None, str, str | None]]:
+    """Per destination.postgres, in node order: its pushed-down sub-graph, or ``None``, why and the
+    node at fault (``_walk_back``)."""
     nodes = {node.id: node for node in pipeline.nodes}
 
     def config(node_id: str) -> dict[str, Any]:
@@ -106,28 +131,11 @@ def plan_elt(
     for edge in pipeline.edges:
         outgoing[edge.source].append(edge.target)
         incoming[edge.target].append((edge.source, edge.target_port))
-
-    paths: list[EltPath] = []
-    for node in pipeline.nodes:
-        if node.module != DESTINATION:
-            continue
-        path, blocker, at = _walk_back(node.id, nodes, modules, incoming, outgoing, config)
-        if path is not None:
-            paths.append(path)
-        elif engine == "elt":
-            raise EltPlanError(
-                f"engine 'elt': destination.postgres node {node.id!r} cannot run inside PostgreSQL: "
-                f"{blocker}. Change the pipeline, or set engine to 'auto' (push down what can be) or "
-                "'etl' (never).",
-                node.id,
-                at,
-            )
-    if engine == "elt" and not paths:
-        raise EltPlanError(
-            "engine 'elt' needs at least one source.postgres -> transforms -> destination.postgres path on "
-            "one connection; set engine to 'auto' or 'etl'"
-        )
-    return paths
+    return [
+        (node.id, *_walk_back(node.id, nodes, modules, incoming, outgoing, config))
+        for node in pipeline.nodes
+        if node.module == DESTINATION
+    ]
 
 
 def where_nodes_run(
@@ -139,27 +147,12 @@ def where_nodes_run(
     out: dict[str, tuple[str, str | None]] = {node.id: ("engine", None) for node in pipeline.nodes}
     if getattr(pipeline, "engine", "auto") == "etl":
         return out
-    nodes = {node.id: node for node in pipeline.nodes}
-
-    def config(node_id: str) -> dict[str, Any]:
-        if configs is not None and node_id in configs:
-            return _config(configs[node_id])
-        return _config(nodes[node_id].config)
-
-    outgoing: dict[str, list[str]] = {n: [] for n in nodes}
-    incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in nodes}
-    for edge in pipeline.edges:
-        outgoing[edge.source].append(edge.target)
-        incoming[edge.target].append((edge.source, edge.target_port))
-    for node in pipeline.nodes:
-        if node.module != DESTINATION:
-            continue
-        path, why, at = _walk_back(node.id, nodes, modules, incoming, outgoing, config)
+    for destination, path, why, at in _destinations(pipeline, modules, configs):
         if path is not None:
             out.update(dict.fromkeys(path.nodes, ("postgres", None)))
             continue
         reason = f"not pushed into PostgreSQL: {why}"
-        out[node.id] = ("engine", reason)
+        out[destination] = ("engine", reason)
         if at is not None and out[at][0] != "postgres":
             out[at] = ("engine", reason)
     return out

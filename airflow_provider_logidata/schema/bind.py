@@ -148,11 +148,11 @@ def bind_transform(
                 out[port] = (sql, [Column(str(row[0]), str(row[1])) for row in described], relations)
             return out
         except LogiDataTaskError as error:
-            raise BindError(_strip(str(error), owner)) from None
+            raise BindError(strip_owner(str(error), owner)) from None
         except duckdb.Error as error:
             raise BindError(f"DuckDB rejects the node's SQL: {describe_error(error)}") from None
         except (ValueError, TypeError, KeyError) as error:
-            raise BindError(_strip(str(error), owner)) from None
+            raise BindError(strip_owner(str(error), owner)) from None
     finally:
         cursor.close()
 
@@ -161,8 +161,9 @@ def _pairs(columns: list[Column]) -> list[tuple[str, str]]:
     return [(c.name, c.type) for c in columns]
 
 
-def _strip(message: str, owner: str) -> str:
-    """The engine prefixes its messages with the node (``filter_rows 'x': ``); the issue names it."""
+def strip_owner(message: str, owner: str) -> str:
+    """The engine prefixes its messages with the node (``filter_rows node 'x': ``); an issue names the
+    node itself."""
     return message.removeprefix(owner).lstrip(":, ").strip() or message
 
 

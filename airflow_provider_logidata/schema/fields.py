@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from airflow_provider_logidata.modules.registry import ModuleDef
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "array": (list,),
@@ -38,6 +40,17 @@ def widget_fields(schema: dict[str, Any], data: Any, widgets: frozenset[str]) ->
     yield from _walk(schema, data, (), None, schema.get("$defs", {}), widgets)
 
 
+_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def config_schema(definition: ModuleDef) -> dict[str, Any]:
+    """A module's config JSON Schema by alias (what the forms and these walkers read), built once."""
+    schema = _SCHEMAS.get(definition.name)
+    if schema is None:
+        schema = _SCHEMAS[definition.name] = definition.config_model.model_json_schema(by_alias=True)
+    return schema
+
+
 def column_fields(schema: dict[str, Any], data: Any) -> Iterator[WidgetField]:
     """Every input column name written in a config."""
     yield from widget_fields(schema, data, COLUMN)
@@ -47,7 +60,7 @@ COLUMN = frozenset({"column"})
 SQL = frozenset({"sql", "sql-expression"})
 
 
-def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         target = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
@@ -55,7 +68,7 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _matches(node: dict[str, Any], value: Any, defs: dict[str, Any]) -> bool:
-    node = _resolve(node, defs)
+    node = resolve(node, defs)
     kind = node.get("type")
     if isinstance(kind, str) and kind in _TYPES:
         wrong_type = not isinstance(value, _TYPES[kind])
@@ -63,7 +76,7 @@ def _matches(node: dict[str, Any], value: Any, defs: dict[str, Any]) -> bool:
             return False
     if isinstance(value, dict):
         for key, prop in node.get("properties", {}).items():
-            prop = _resolve(prop, defs)
+            prop = resolve(prop, defs)
             if "const" in prop and value.get(key) != prop["const"]:
                 return False
     return True
@@ -77,7 +90,7 @@ def _walk(
     defs: dict[str, Any],
     widgets: frozenset[str],
 ) -> Iterator[WidgetField]:
-    node = _resolve(node, defs)
+    node = resolve(node, defs)
     port = node.get("x-logidata-port", port)
     for key in ("anyOf", "oneOf"):
         if key in node:

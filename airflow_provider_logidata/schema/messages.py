@@ -36,10 +36,11 @@ def field_text(module: str | None, field: str | None) -> str | None:
     schema: dict[str, Any] | None = None
     if module:
         from airflow_provider_logidata.modules.registry import registry
+        from airflow_provider_logidata.schema.fields import config_schema
 
         definition = registry().get(module)
         if definition is not None:
-            schema = definition.config_model.model_json_schema(by_alias=True)
+            schema = config_schema(definition)
     parts: list[str] = []
     current = schema
     defs = schema.get("$defs", {}) if schema else {}
@@ -57,9 +58,9 @@ def field_text(module: str | None, field: str | None) -> str | None:
 
 
 def _deref(node: dict[str, Any] | None, defs: dict[str, Any]) -> dict[str, Any] | None:
-    while node is not None and "$ref" in node:
-        node = defs.get(str(node["$ref"]).rsplit("/", 1)[-1])
-    return node
+    from airflow_provider_logidata.schema.fields import resolve
+
+    return None if node is None else resolve(node, defs)
 
 
 def _property(node: dict[str, Any] | None, name: str, defs: dict[str, Any]) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_logidata.schema.fields import (
     SQL,
     column_fields,
+    config_schema,
     find_column,
     unknown_column_message,
     widget_fields,
@@ -146,7 +147,7 @@ def _check_fields(
     where: str = "the input",
 ) -> bool:
     """Column fields against the input columns; ``False`` when one names a column that is not there."""
-    schema = _json_schema(definition)
+    schema = config_schema(definition)
     everything = [name for names in by_port.values() for name in names]
     ok = True
     for ref in column_fields(schema, data):
@@ -180,16 +181,6 @@ def _unknown(
         found=repr(name),
         allowed=", ".join(available[:50]),
     )
-
-
-_SCHEMAS: dict[str, dict[str, Any]] = {}
-
-
-def _json_schema(definition: ModuleDef) -> dict[str, Any]:
-    schema = _SCHEMAS.get(definition.name)
-    if schema is None:
-        schema = _SCHEMAS[definition.name] = definition.config_model.model_json_schema(by_alias=True)
-    return schema
 
 
 def _source_node(
@@ -237,11 +228,6 @@ def _destination_node(
                 report.schemas[node_id] = NodeSchema(node_id, "error", reason=str(error))
                 return
     report.schemas[node_id] = NodeSchema(node_id, "known", ports={"out": columns})
-
-
-def _strip_owner(message: str, module: str, node_id: str) -> str:
-    owner = f"{module} node {node_id!r}"
-    return message.removeprefix(owner).removeprefix(":").strip() or message
 
 
 def _target_field(message: str) -> str | None:
@@ -317,7 +303,7 @@ def _bind(
     con: Callable[[], duckdb.DuckDBPyConnection],
     lineage: bool,
 ) -> tuple[NodeSchema, list[SchemaIssue]]:
-    from airflow_provider_logidata.schema.bind import BindError, Notes, bind_transform
+    from airflow_provider_logidata.schema.bind import BindError, Notes, bind_transform, strip_owner
 
     try:
         notes = Notes()
@@ -328,7 +314,7 @@ def _bind(
             SchemaIssue(node_id, str(error), field=field)
         ]
     issues = [
-        SchemaIssue(node_id, _strip_owner(note, definition.name, node_id), severity="warning")
+        SchemaIssue(node_id, strip_owner(note, f"{definition.name} node {node_id!r}"), severity="warning")
         for note in notes.warnings
     ]
     schema = NodeSchema(node_id, "known")
@@ -367,7 +353,7 @@ def _lineage(
 def _error_field(definition: ModuleDef, data: dict[str, Any], message: str) -> str | None:
     """The config field an engine error is about: the only SQL field set, else the SQL text it quotes,
     else the one column field whose column it quotes (``cannot sum 'customer' (VARCHAR)``)."""
-    schema = _json_schema(definition)
+    schema = config_schema(definition)
     fields = list(widget_fields(schema, data, SQL))
     if len(fields) == 1:
         return fields_path(fields[0].path)
