@@ -437,3 +437,60 @@ def test_11_object_storage_needs_an_explicit_connection(security_stack: Security
         answer = preview(stack, doc, "read")
         assert answer.status == 422 and fragment in answer.text, answer.text
     assert stack.canary.requests[before:] == []
+
+
+# --- 12. design-time checks (issue 13) --------------------------------------------------------------
+
+
+def test_12_validation_reads_only_what_a_preview_may(security_stack: SecurityStack) -> None:
+    """``POST /validate`` reads sources (and looks at destination tables) for an editor: every path,
+    template and query goes through the same policy as a preview or a run, and nothing it refuses is
+    read. The answer carries no column of a refused source and no secret."""
+    stack = security_stack
+    home = stack.home
+
+    def validate(doc: dict[str, Any]) -> Any:
+        answer = stack.airflow.api("POST", "/validate", body={"pipeline": doc}, timeout=120)
+        assert answer.status == 200, answer.text
+        for secret in (SECRET, JWT_SECRET):
+            assert secret not in answer.text
+        return answer.body
+
+    for path in (str(home / "airflow.cfg"), "/etc/passwd", str(stack.data / ".." / ".." / "airflow.cfg")):
+        doc = pipeline(_id("val"), [csv_source(path), file_sink(str(stack.data / "out" / "v.parquet"))])
+        body = validate(doc)
+        assert body["valid"] is False and "never allowed" in json.dumps(body["errors"])
+        assert body["schemas"]["read"]["ports"] == {}
+    # A template validation renders (the pipeline's params) is checked after rendering, as in a run.
+    doc = pipeline(
+        _id("valtpl"),
+        [csv_source("{{ params.src }}"), file_sink(str(stack.data / "out" / "v.parquet"))],
+        params={"src": str(home / "airflow.cfg")},
+    )
+    body = validate(doc)
+    assert body["schemas"]["read"]["status"] != "known" and body["schemas"]["read"]["ports"] == {}
+    assert "never allowed" in json.dumps(body["warnings"] + body["errors"])
+    # Queries that would touch the server are refused before any is described.
+    before = _large_objects(stack)
+    exported = f"/tmp/logidata-lo-validate-{uuid.uuid4().hex}"
+    for query in (
+        f"SELECT lo_export(lo_from_bytea(0, 'x'::bytea), '{exported}') AS n",
+        "SELECT pg_read_file('/etc/passwd') AS t",
+    ):
+        source = {
+            "id": "read",
+            "module": "source.postgres",
+            "config": {"conn_id": "logidata_pg", "query": query},
+        }
+        body = validate(pipeline(_id("valpg"), [source, file_sink(str(stack.data / "out" / "pg.parquet"))]))
+        assert body["valid"] is False and body["schemas"]["read"]["ports"] == {}
+    assert _large_objects(stack) == before
+    assert not Path(exported).exists()
+    # An allowed file is read: the refusals above are the policy, not a broken check.
+    body = validate(
+        pipeline(
+            _id("valok"),
+            [csv_source(str(stack.data / "orders.csv")), file_sink(str(stack.data / "out" / "v.parquet"))],
+        )
+    )
+    assert body["valid"] is True and body["schemas"]["read"]["status"] == "known"
