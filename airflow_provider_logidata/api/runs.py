@@ -85,9 +85,8 @@ def plan_node_tasks(data: Any) -> dict[str, NodeTask]:
         elt_paths = []
     in_elt = {node_id for path in elt_paths for node_id in path.nodes}
     mapping: dict[str, NodeTask] = {}
-    for group in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
-        if group[0] in in_elt:
-            continue
+    for whole in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
+        group = [node_id for node_id in whole if node_id not in in_elt]  # as the factory splits it
         for node_id in group:
             mapping[node_id] = NodeTask(group[-1], "etl", len(group))
     for path in elt_paths:

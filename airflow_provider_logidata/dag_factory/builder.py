@@ -138,7 +138,13 @@ def build_dag(
         return {**config, "keys": keys}
 
     in_elt = {node_id for path in elt_paths.values() for node_id in path.nodes}
-    groups = [g for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains) if g[0] not in in_elt]
+    # A fused chain may start inside a partial pushdown (its exit is a fusable transform): the rest of
+    # the chain is still one task.
+    groups = [
+        rest
+        for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains)
+        if (rest := [node_id for node_id in g if node_id not in in_elt])
+    ]
     groups += [list(path.nodes) for path in elt_paths.values()]
     order_free = order_free_nodes(pipeline, modules)
     for group in groups:
@@ -155,16 +161,23 @@ def build_dag(
             label = " → ".join(nodes[n].label or n for n in group)
             path = elt_paths[last.id]
             elt_config: dict[str, Any] = {
-                "source": _entry(group[0]),
+                "source": _entry(path.sources[0]),
                 "steps": [_entry(n) for n in path.transforms],
-                "destination": _entry(group[-1]),
             }
             if not path.linear:  # a graph: every source, and where each step reads from
                 elt_config["sources"] = [_entry(n) for n in path.sources[1:]]
                 wiring = dict(path.inputs)
                 for step in elt_config["steps"]:
                     step["inputs"] = [{"node_id": n, "port": p} for n, p in wiring[step["node_id"]]]
-            task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
+                    if step["node_id"] in order_free:  # a join need not sort into the ETL order
+                        step["keep_order"] = False
+            if path.exit:
+                from airflow_provider_logidata.operators.elt import ELTReadOperator
+
+                task = ELTReadOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
+            else:
+                elt_config["destination"] = _entry(group[-1])
+                task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config

@@ -1,10 +1,16 @@
-"""ELT pushdown planning: which sub-graphs ending in a destination.postgres run inside the database.
+"""ELT pushdown planning: which sub-graphs run inside the database.
 
 A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. Walking up
 from each destination.postgres, a sub-graph is pushed down when every node in it is a source.postgres
 reading without a cursor on the destination's ``conn_id``, or a transform with a PostgreSQL builder
 (:func:`elt_modules`; joins included, so a graph with several sources is one statement), and every node
 in it feeds only the sub-graph (its one edge out). A linear path is the simplest such sub-graph.
+
+Partial pushdown: where the rows end up elsewhere (a file, S3, another database) or meet a node that
+cannot run in PostgreSQL (a ``python`` node, a branch), the largest pushable sub-graph ending at a
+transform (its *exit*) still runs in the database, and only the exit's result leaves it, staged for the
+nodes after it (:attr:`EltPath.exit`).
+
 ``engine: etl`` never pushes down; ``engine: elt`` requires every destination.postgres to be pushed down
 and raises :class:`EltPlanError` naming the node that blocks it.
 """
@@ -44,13 +50,15 @@ class EltPlanError(ValueError):
 @dataclass(frozen=True)
 class EltPath:
     """The nodes of a pushed-down sub-graph, upstream first (sources first, the destination last); the
-    task is named after the destination. ``inputs``: for a graph (a join's two sources), each transform's
+    task is named after the last node. ``inputs``: for a graph (a join's two sources), each transform's
     incoming ``(node id, target port)`` in edge order; empty for a linear path, where each step reads
-    the one before."""
+    the one before. ``exit``: the last node is a transform whose result leaves the database (partial
+    pushdown), staged for the nodes after it; else it is a destination.postgres."""
 
     nodes: tuple[str, ...]
     conn_id: str
     inputs: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
+    exit: bool = False
 
     @property
     def source(self) -> str:
@@ -58,18 +66,22 @@ class EltPath:
 
     @property
     def destination(self) -> str:
+        """The last node, which names the task: a destination.postgres, or the exit."""
         return self.nodes[-1]
 
     @property
     def transforms(self) -> tuple[str, ...]:
-        return self.nodes[1:-1] if self.linear else tuple(node for node, _ in self.inputs)
+        if not self.linear:
+            return tuple(node for node, _ in self.inputs)
+        return self.nodes[1:] if self.exit else self.nodes[1:-1]
 
     @property
     def sources(self) -> tuple[str, ...]:
         if self.linear:
             return (self.nodes[0],)
         fed = {node for node, _ in self.inputs}
-        return tuple(node for node in self.nodes[:-1] if node not in fed)
+        members = self.nodes if self.exit else self.nodes[:-1]
+        return tuple(node for node in members if node not in fed)
 
     @property
     def linear(self) -> bool:
@@ -87,15 +99,17 @@ def plan_elt(
     modules: Mapping[str, ModuleDef],
     configs: Mapping[str, Any] | None = None,
 ) -> list[EltPath]:
-    """The sub-graphs to push down, in the pipeline's node order of their destinations.
+    """The sub-graphs to push down: those ending in a destination.postgres, in the pipeline's node order
+    of their destinations, then the exits (partial pushdown), in node order.
 
     ``configs`` (validated node configs) are preferred over the raw node configs when given.
     """
     engine = getattr(pipeline, "engine", "auto")
     if engine == "etl":
         return []
+    graph = _Graph(pipeline, modules, configs)
     paths: list[EltPath] = []
-    for destination, path, blocker, at in _destinations(pipeline, modules, configs):
+    for destination, path, blocker, at in graph.destinations():
         if path is not None:
             paths.append(path)
         elif engine == "elt":
@@ -111,31 +125,7 @@ def plan_elt(
             "engine 'elt' needs at least one source.postgres -> transforms -> destination.postgres path on "
             "one connection; set engine to 'auto' or 'etl'"
         )
-    return paths
-
-
-def _destinations(
-    pipeline: Pipeline, modules: Mapping[str, ModuleDef], configs: Mapping[str, Any] | None
-) -> list[tuple[str, EltPath | None, str, str | None]]:
-    """Per destination.postgres, in node order: its pushed-down sub-graph, or ``None``, why and the
-    node at fault (``_walk_back``)."""
-    nodes = {node.id: node for node in pipeline.nodes}
-
-    def config(node_id: str) -> dict[str, Any]:
-        if configs is not None and node_id in configs:
-            return _config(configs[node_id])
-        return _config(nodes[node_id].config)
-
-    outgoing: dict[str, list[str]] = {n: [] for n in nodes}
-    incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in nodes}
-    for edge in pipeline.edges:
-        outgoing[edge.source].append(edge.target)
-        incoming[edge.target].append((edge.source, edge.target_port))
-    return [
-        (node.id, *_walk_back(node.id, nodes, modules, incoming, outgoing, config))
-        for node in pipeline.nodes
-        if node.module == DESTINATION
-    ]
+    return paths + graph.exits(paths)
 
 
 def where_nodes_run(
@@ -147,9 +137,13 @@ def where_nodes_run(
     out: dict[str, tuple[str, str | None]] = {node.id: ("engine", None) for node in pipeline.nodes}
     if getattr(pipeline, "engine", "auto") == "etl":
         return out
-    for destination, path, why, at in _destinations(pipeline, modules, configs):
-        if path is not None:
-            out.update(dict.fromkeys(path.nodes, ("postgres", None)))
+    graph = _Graph(pipeline, modules, configs)
+    found = graph.destinations()
+    pushed = [path for _destination, path, _why, _at in found if path is not None]
+    for path in pushed + graph.exits(pushed):
+        out.update(dict.fromkeys(path.nodes, ("postgres", None)))
+    for destination, pushed_path, why, at in found:
+        if pushed_path is not None:
             continue
         reason = f"not pushed into PostgreSQL: {why}"
         out[destination] = ("engine", reason)
@@ -158,74 +152,178 @@ def where_nodes_run(
     return out
 
 
-def _walk_back(
-    destination: str,
-    nodes: Mapping[str, Any],
-    modules: Mapping[str, ModuleDef],
-    incoming: Mapping[str, list[tuple[str, str | None]]],
-    outgoing: Mapping[str, list[str]],
-    config: Any,
-) -> tuple[EltPath | None, str, str | None]:
-    """The sub-graph ending at ``destination``, or ``None``, why (naming the blocking node) and that node."""
-    destination_conn = config(destination).get("conn_id")
-    ups = incoming[destination]
-    if len(ups) != 1:
-        return None, f"node {destination!r} has {len(ups)} inputs", destination
-    members: list[str] = []
-    sources: list[str] = []
-    pending = [ups[0][0]]
-    while pending:
-        up = pending.pop()
-        if up in members:
-            continue
-        if len(outgoing[up]) != 1:
-            return None, f"node {up!r} feeds {len(outgoing[up])} nodes (a branch)", up
-        module = nodes[up].module
-        members.append(up)
-        if module == SOURCE:
-            sources.append(up)
-            continue
-        if modules[up].category != "transform":
-            return None, f"node {up!r} ({module}) is not a source.postgres", up
-        if modules[up].postgres is None:
-            supported = ", ".join(elt_modules())
-            return (
-                None,
-                f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
-                up,
-            )
-        pending.extend(source for source, _port in incoming[up])
-    graph = len(sources) > 1 or any(modules[m].multi for m in members if nodes[m].module != SOURCE)
-    for source in sources:
-        source_config = config(source)
-        incremental = source_config.get("incremental") or {}
-        if incremental.get("mode") == "cursor":
-            return (
-                None,
-                f"source node {source!r} reads incrementally by cursor, which runs in the ETL engine (each "
-                "destination drops the rows it already holds and commits its own cursor with its rows)",
-                source,
-            )
-        if graph and incremental:
-            return (
-                None,
-                f"source node {source!r} reads incrementally, which is pushed down on a linear path only "
-                "(not yet beside another source)",
-                source,
-            )
-        conn_id = source_config.get("conn_id")
-        if not conn_id or conn_id != destination_conn:
-            return (
-                None,
-                f"source node {source!r} (conn_id {conn_id!r}) and destination node {destination!r} "
-                f"(conn_id {destination_conn!r}) use different connections",
-                destination,
-            )
-    order = _upstream_first(members, incoming)
-    if not graph:
-        return EltPath(nodes=(*order, destination), conn_id=str(destination_conn)), "", None
-    inputs = tuple((member, tuple(incoming[member])) for member in order if nodes[member].module != SOURCE)
-    return EltPath(nodes=(*order, destination), conn_id=str(destination_conn), inputs=inputs), "", None
+class _Graph:
+    """The pipeline's wiring and the walks over it that find pushable sub-graphs."""
+
+    def __init__(
+        self, pipeline: Pipeline, modules: Mapping[str, ModuleDef], configs: Mapping[str, Any] | None
+    ) -> None:
+        self.pipeline = pipeline
+        self.modules = modules
+        self.configs = configs
+        self.nodes = {node.id: node for node in pipeline.nodes}
+        self.outgoing: dict[str, list[str]] = {n: [] for n in self.nodes}
+        self.incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in self.nodes}
+        for edge in pipeline.edges:
+            self.outgoing[edge.source].append(edge.target)
+            self.incoming[edge.target].append((edge.source, edge.target_port))
+
+    def config(self, node_id: str) -> dict[str, Any]:
+        if self.configs is not None and node_id in self.configs:
+            return _config(self.configs[node_id])
+        return _config(self.nodes[node_id].config)
+
+    def destinations(self) -> list[tuple[str, EltPath | None, str, str | None]]:
+        """Per destination.postgres, in node order: its pushed-down sub-graph, or ``None``, why and the
+        node at fault."""
+        return [
+            (node.id, *self._walk_back(node.id)) for node in self.pipeline.nodes if node.module == DESTINATION
+        ]
+
+    def exits(self, taken: list[EltPath]) -> list[EltPath]:
+        """Partial pushdown: each transform ending a pushable sub-graph whose result goes on in the engine
+        (to a file, another database, a node without a PostgreSQL builder, several consumers). Only the
+        largest such sub-graphs: a transform whose one consumer could join the sub-graph is not an exit.
+        Sub-graphs found this way never overlap (every member but the exit has its one edge inside)."""
+        inside = {node for path in taken for node in path.nodes}
+        found: list[EltPath] = []
+        for node in self.pipeline.nodes:
+            if node.id in inside:
+                continue
+            path = self._exit(node.id)
+            if path is None:
+                continue
+            after = self.outgoing[node.id]
+            if len(after) == 1 and after[0] not in inside and self._exit(after[0]) is not None:
+                continue  # not the largest: the sub-graph goes on
+            found.append(path)
+            inside.update(path.nodes)
+        return found
+
+    def _exit(self, top: str) -> EltPath | None:
+        """The pushable sub-graph ending at the transform ``top`` (which may feed anything), or ``None``."""
+        module = self.modules[top]
+        if module.category != "transform" or module.postgres is None or module.outputs != ("out",):
+            return None
+        collected = self._collect(top, top)
+        if isinstance(collected[0], str):
+            return None
+        members, sources = collected
+        conn_ids = set()
+        for source in sources:
+            source_config = self.config(source)
+            if source_config.get("incremental"):
+                return None  # its interval or cursor travels with the rows to the destination: ETL
+            conn_ids.add(source_config.get("conn_id") or "")
+        if len(conn_ids) != 1 or "" in conn_ids:
+            return None
+        return self._path(members, sources, conn_ids.pop(), None)
+
+    def _collect(self, top: str, exit_node: str | None) -> tuple[list[str], list[str]] | tuple[str, str]:
+        """``top`` and every node above it, if all can run in PostgreSQL and feed only the sub-graph
+        (``exit_node`` may feed more): ``(members, sources)``; else ``(why, the node at fault)``."""
+        members: list[str] = []
+        sources: list[str] = []
+        pending = [top]
+        while pending:
+            up = pending.pop()
+            if up in members:
+                continue
+            if up != exit_node and len(self.outgoing[up]) != 1:
+                return f"node {up!r} feeds {len(self.outgoing[up])} nodes (a branch)", up
+            module = self.nodes[up].module
+            members.append(up)
+            if module == SOURCE:
+                sources.append(up)
+                continue
+            definition = self.modules[up]
+            if definition.category != "transform":
+                return f"node {up!r} ({module}) is not a source.postgres", up
+            if definition.postgres is None:
+                supported = ", ".join(elt_modules())
+                return (
+                    f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
+                    up,
+                )
+            refusal = _refusal(definition, self.configs, up, self.config(up))
+            if refusal is not None:
+                return f"node {up!r} ({module}): {refusal}", up
+            pending.extend(source for source, _port in self.incoming[up])
+        return members, sources
+
+    def _walk_back(self, destination: str) -> tuple[EltPath | None, str, str | None]:
+        """The sub-graph ending at ``destination``, or ``None``, why (naming the blocking node) and that
+        node."""
+        destination_conn = self.config(destination).get("conn_id")
+        ups = self.incoming[destination]
+        if len(ups) != 1:
+            return None, f"node {destination!r} has {len(ups)} inputs", destination
+        collected = self._collect(ups[0][0], None)
+        if isinstance(collected[0], str):
+            why, at = collected
+            return None, why, str(at)
+        members, sources = collected
+        graph = len(sources) > 1 or any(
+            self.modules[m].multi for m in members if self.nodes[m].module != SOURCE
+        )
+        for source in sources:
+            source_config = self.config(source)
+            incremental = source_config.get("incremental") or {}
+            if incremental.get("mode") == "cursor":
+                return (
+                    None,
+                    f"source node {source!r} reads incrementally by cursor, which runs in the ETL engine "
+                    "(each destination drops the rows it already holds and commits its own cursor with its "
+                    "rows)",
+                    source,
+                )
+            if graph and incremental:
+                return (
+                    None,
+                    f"source node {source!r} reads incrementally, which is pushed down on a linear path only "
+                    "(not yet beside another source)",
+                    source,
+                )
+            conn_id = source_config.get("conn_id")
+            if not conn_id or conn_id != destination_conn:
+                return (
+                    None,
+                    f"source node {source!r} (conn_id {conn_id!r}) and destination node {destination!r} "
+                    f"(conn_id {destination_conn!r}) use different connections",
+                    destination,
+                )
+        return self._path(members, sources, str(destination_conn), destination), "", None
+
+    def _path(self, members: list[str], sources: list[str], conn_id: str, destination: str | None) -> EltPath:
+        order = _upstream_first(members, self.incoming)
+        graph = len(sources) > 1 or any(
+            self.modules[m].multi for m in members if self.nodes[m].module != SOURCE
+        )
+        tail = (destination,) if destination is not None else ()
+        exit_ = destination is None
+        if not graph:
+            return EltPath(nodes=(*order, *tail), conn_id=conn_id, exit=exit_)
+        inputs = tuple(
+            (member, tuple(self.incoming[member])) for member in order if self.nodes[member].module != SOURCE
+        )
+        return EltPath(nodes=(*order, *tail), conn_id=conn_id, inputs=inputs, exit=exit_)
+
+
+def _refusal(
+    definition: ModuleDef, configs: Mapping[str, Any] | None, node_id: str, raw: dict[str, Any]
+) -> str | None:
+    """Why this node's config cannot run in PostgreSQL although its module can (its own check)."""
+    check = getattr(definition, "postgres_refusal", None)
+    if check is None:
+        return None
+    config = configs[node_id] if configs is not None and node_id in configs else None
+    if config is None:
+        try:
+            config = definition.config_model.model_validate(raw)
+        except ValueError:
+            return None  # invalid: validation reports it
+    reason = check(config)
+    return None if reason is None else str(reason)
 
 
 def _upstream_first(members: list[str], incoming: Mapping[str, list[tuple[str, str | None]]]) -> list[str]:
@@ -261,6 +359,13 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
             if path.linear
             else f"the graph of `{', '.join(path.nodes)}` (sources `{', '.join(path.sources)}`, joined)"
         )
+        if path.exit:
+            lines.append(
+                f"- ELT, then ETL: {what} runs as one SQL statement inside PostgreSQL (connection "
+                f"`{path.conn_id}`) in task `{path.destination}`; only its result leaves the database, "
+                "staged for the nodes after it. The task log shows the SQL."
+            )
+            continue
         lines.append(
             f"- ELT: {what} runs as one SQL statement inside PostgreSQL (connection `{path.conn_id}`) in "
             f"task `{path.destination}`; the task log shows the SQL."

@@ -156,6 +156,9 @@ class EltStep:
     config: ModuleConfig
     # Where a graph's step reads from: ``(node id, target port)`` per input; empty: the step before it.
     inputs: tuple[tuple[str, str | None], ...] = ()
+    # False when nothing downstream can observe this step's row order (``dag_factory.row_order``): a join
+    # then skips numbering and sorting its rows into the ETL engine's order.
+    keep_order: bool = True
 
 
 def run_elt(
@@ -190,16 +193,7 @@ def run_elt(
                 # Not read-only (it writes the destination); the source's query and every pushed-down
                 # expression passed security.pg_sql, and each look at them runs in a read_only_step.
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                selects = {
-                    node_id: source_select(con, config, node_id, logger, interval)
-                    for node_id, config in every_source.items()
-                }
-                select, previous = selects[source_id], source_id
-                helpers: dict[str, str] = {}
-                for step in steps:
-                    wiring = step.inputs or ((previous, None),)
-                    select = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, logger)
-                    selects[step.node_id], previous = select, step.node_id
+                select, helpers = compile_graph(con, source_id, every_source, steps, interval, logger)
                 final = describe(con, select, owner=owner)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
@@ -235,6 +229,28 @@ def run_elt(
     }
 
 
+def compile_graph(
+    con: psycopg.Connection[Any],
+    source_id: str,
+    sources: dict[str, PostgresSourceConfig],
+    steps: list[EltStep],
+    interval: tuple[dt.datetime, dt.datetime] | None,
+    log: TaskLog,
+) -> tuple[str, dict[str, str]]:
+    """The last step's SELECT, every source and step nested as subqueries, and the ``pg_temp`` helper
+    functions it calls (created on ``con``, by name: their CREATE statements, for the log)."""
+    selects = {
+        node_id: source_select(con, config, node_id, log, interval) for node_id, config in sources.items()
+    }
+    select, previous = selects[source_id], source_id
+    helpers: dict[str, str] = {}
+    for step in steps:
+        wiring = step.inputs or ((previous, None),)
+        select = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, log)
+        selects[step.node_id], previous = select, step.node_id
+    return select, helpers
+
+
 def build_step(
     con: psycopg.Connection[Any],
     step: EltStep,
@@ -251,7 +267,9 @@ def build_step(
     if definition is None or definition.postgres is None:
         raise LogiDataTaskError(f"{owner}: no PostgreSQL builder; set engine etl")
     described = [describe(con, sql, owner=owner) for _node, _port, sql in inputs]
-    ctx = EltContext(con, step.module, step.node_id, step.config, log, helpers, described[0])
+    ctx = EltContext(
+        con, step.module, step.node_id, step.config, log, helpers, described[0], keep_order=step.keep_order
+    )
     if not definition.multi:
         if len(inputs) != 1:
             raise LogiDataTaskError(f"{owner}: needs exactly 1 input, got {len(inputs)}")
@@ -270,34 +288,43 @@ def build_step(
 
 
 def elt_metrics(
-    source_id: str | list[str], steps: list[EltStep], destination_id: str, rows: int, seconds: float
+    source_id: str | list[str], steps: list[EltStep], destination_id: str | None, rows: int, seconds: float
 ) -> dict[str, Any]:
     """The run-metrics XCom of an ELT task (``docs/builder-api.md``): one entry per pushed node.
 
-    One statement runs the whole path, so only the destination's rows and the task's seconds are
-    measured. Row counts are filled in backwards from the destination through row-preserving steps (a
-    filter, deduplicate or aggregate cuts the chain: above it the counts are unknown, null); seconds are
-    null for every node but the destination.
+    One statement runs the whole path, so only the last node's rows (the destination's, or for a partial
+    pushdown, ``destination_id`` None, the rows that left the database) and the task's seconds are
+    measured. Row counts are filled in backwards from there through row-preserving steps (a filter,
+    deduplicate or aggregate cuts the chain: above it the counts are unknown, null); seconds are null for
+    every node but the last.
     """
-    nodes: dict[str, dict[str, Any]] = {
-        destination_id: {
+    nodes: dict[str, dict[str, Any]] = {}
+    if destination_id is not None:
+        nodes[destination_id] = {
             "module": DESTINATION,
             "rows_in": rows,
             "rows_out": rows,
             "seconds": round(seconds, 3),
         }
-    }
     source_ids = [source_id] if isinstance(source_id, str) else list(source_id)
     known: int | None = rows
-    for step in reversed(steps):
+    for index, step in enumerate(reversed(steps)):
         rows_out = known
         trait = builders.step(step.module)  # one row per input row: the loaded count carries through
         known = known if trait is not None and trait.keeps_rows and not step.inputs else None
-        nodes[step.node_id] = {"module": step.module, "rows_in": known, "rows_out": rows_out, "seconds": None}
+        last = destination_id is None and index == 0
+        nodes[step.node_id] = {
+            "module": step.module,
+            "rows_in": known,
+            "rows_out": rows_out,
+            "seconds": round(seconds, 3) if last else None,
+        }
     for node_id in source_ids:
         rows_out = known if len(source_ids) == 1 else None
         nodes[node_id] = {"module": pgread.SOURCE, "rows_in": None, "rows_out": rows_out, "seconds": None}
-    ordered = [*source_ids, *(step.node_id for step in steps), destination_id]
+    ordered = [*source_ids, *(step.node_id for step in steps)]
+    if destination_id is not None:
+        ordered.append(destination_id)
     return {"nodes": {node_id: nodes[node_id] for node_id in ordered}}
 
 

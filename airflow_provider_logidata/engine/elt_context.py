@@ -149,6 +149,7 @@ class EltContext:
     log: TaskLog
     helpers: dict[str, str] = field(default_factory=dict)  # try-cast function name -> its CREATE
     inputs: list[Described] = field(default_factory=list)  # the step's input columns, fully typed
+    keep_order: bool = True  # something downstream observes the row order (``engine.elt.EltStep``)
 
     @property
     def owner(self) -> str:

@@ -67,6 +67,7 @@ class ModuleDef:
     multi: bool = False
     # The PostgreSQL (ELT) builder of a one-in-one-out transform: ``build(elt_ctx, relation, columns)``.
     postgres: Callable[..., Any] | None = None
+    postgres_refusal: Callable[[Any], str | None] | None = None
     # Chain traits of a one-in-one-out transform (``engine.chain``): one output row per input row (no
     # count needed after it); must consume its whole input before its first row (a sort); hands on a
     # file of its own (reading its output never recomputes earlier steps); and, per config, whether

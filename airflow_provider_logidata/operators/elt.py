@@ -1,10 +1,15 @@
-"""One task running a ``source.postgres -> transforms -> destination.postgres`` path inside PostgreSQL (ELT).
+"""Tasks running a pushed-down sub-graph inside PostgreSQL (ELT), built by the DAG factory for the
+sub-graphs ``dag_factory.elt_plan`` finds; each task is named after the sub-graph's last node.
 
-Built by the DAG factory for the paths ``dag_factory.elt_plan`` pushes down; the task is named after the
-destination node. Config: ``{"source": {node_id, config}, "steps": [{node_id, module, config}, ...],
+:class:`ELTOperator`: ``source.postgres -> transforms -> destination.postgres``, nothing leaves the
+database. Config: ``{"source": {node_id, config}, "steps": [{node_id, module, config}, ...],
 "destination": {node_id, config}}``; each config is validated by its module's own model. Returns the
-destination's result plus ``"engine": "elt"`` and the SQL that ran, and pushes the run metrics (XCom
-``logidata_metrics``, one entry per node of the path; see ``engine.elt.elt_metrics``).
+destination's result plus ``"engine": "elt"`` and the SQL that ran.
+
+:class:`ELTReadOperator`: a partial pushdown; the sub-graph up to its exit runs in PostgreSQL and only its
+result leaves the database, staged (the task returns the staging handle) for the nodes after it.
+
+Both push the run metrics (XCom ``logidata_metrics``, one entry per node; ``engine.elt.elt_metrics``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class EltNode(ModuleConfig):
     config: dict[str, Any] = Field(default_factory=dict)
     # A graph's step: where it reads from (empty: the step before it, or the source).
     inputs: list[EltInput] = Field(default_factory=list)
+    # False: nothing downstream observes the step's row order, so a join need not keep the ETL order.
+    keep_order: bool = True
 
 
 class EltConfig(ModuleConfig):
@@ -70,6 +77,90 @@ class EltConfig(ModuleConfig):
         return self
 
 
+class EltReadConfig(ModuleConfig):
+    """A partial pushdown: its sources and steps, the last step (the exit) naming the task."""
+
+    source: EltNode
+    sources: list[EltNode] = Field(default_factory=list, description="A graph's other sources.")
+    steps: list[EltNode] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _validate_configs(self) -> EltReadConfig:
+        from airflow_provider_logidata.modules.registry import registry
+
+        reg = registry()
+        if any(s.module != "source.postgres" for s in (self.source, *self.sources)):
+            raise ValueError("a partial pushdown reads source.postgres nodes only")
+        for index, step in enumerate(self.steps):
+            if step.module not in reg or reg[step.module].postgres is None:
+                raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
+        for node in (self.source, *self.sources, *self.steps):
+            node.config = (
+                reg[node.module]
+                .config_model.model_validate(node.config)
+                .model_dump(mode="json", by_alias=True)
+            )
+        return self
+
+
+def _steps(nodes: list[EltNode]) -> list[Any]:
+    from airflow_provider_logidata.engine.elt import EltStep
+    from airflow_provider_logidata.modules.registry import registry
+
+    reg = registry()
+    return [
+        EltStep(
+            s.node_id,
+            s.module,
+            reg[s.module].config_model.model_validate(s.config),
+            tuple((i.node_id, i.port) for i in s.inputs),
+            keep_order=s.keep_order,
+        )
+        for s in nodes
+    ]
+
+
+class ELTReadOperator(LogiDataOperator):
+    """Runs a sub-graph in PostgreSQL and stages only its result (partial pushdown); returns the handle."""
+
+    module_name = "elt"
+    config_model = EltReadConfig
+    ui_color = "#fef3c7"
+    pushes_own_metrics = True
+
+    def input_task_ids(self) -> list[str]:
+        return []
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> Any:
+        from airflow_provider_logidata.engine.elt import elt_metrics
+        from airflow_provider_logidata.engine.elt_read import read_elt
+
+        assert isinstance(config, EltReadConfig)
+        source = PostgresSourceConfig.model_validate(config.source.config)
+        extra = {s.node_id: PostgresSourceConfig.model_validate(s.config) for s in config.sources}
+        steps = _steps(config.steps)
+        path = " -> ".join([config.source.node_id, *extra, *(s.node_id for s in steps)])
+        self.log.info(
+            "engine elt: %s runs inside PostgreSQL (%s), its result is staged", path, source.conn_id
+        )
+        started = time.monotonic()
+        result = read_elt(
+            config.source.node_id, source, steps, self.staging_uri(context), sources=extra, log=self.log
+        )
+        metrics = elt_metrics(
+            [config.source.node_id, *extra], steps, None, result["rows"], time.monotonic() - started
+        )
+        self.node_metrics = metrics["nodes"]
+        context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
+        return result
+
+
 class ELTOperator(LogiDataOperator):
     """Runs a whole postgres -> transforms -> postgres path as SQL in the database, in one transaction."""
 
@@ -89,26 +180,16 @@ class ELTOperator(LogiDataOperator):
         context: Context,
     ) -> dict[str, Any]:
         from airflow_provider_logidata.engine import incremental
-        from airflow_provider_logidata.engine.elt import EltStep, elt_metrics, run_elt
-        from airflow_provider_logidata.modules.registry import registry
+        from airflow_provider_logidata.engine.elt import elt_metrics, run_elt
 
         assert isinstance(config, EltConfig)
-        reg = registry()
         source = PostgresSourceConfig.model_validate(config.source.config)
         destination = PostgresDestinationConfig.model_validate(config.destination.config)
         interval = None
         if source.incremental is not None and source.incremental.mode == "data_interval":
             owner = f"source.postgres node {config.source.node_id!r}"
             interval = incremental.run_data_interval(context, owner=owner)
-        steps = [
-            EltStep(
-                s.node_id,
-                s.module,
-                reg[s.module].config_model.model_validate(s.config),
-                tuple((i.node_id, i.port) for i in s.inputs),
-            )
-            for s in config.steps
-        ]
+        steps = _steps(config.steps)
         extra = {s.node_id: PostgresSourceConfig.model_validate(s.config) for s in config.sources}
         path = " -> ".join(
             [config.source.node_id, *extra, *(s.node_id for s in steps), config.destination.node_id]

@@ -336,8 +336,10 @@ def _with_elt(plan: PreviewPlan, result: Any) -> PreviewPlan:
     for path in paths:
         if plan.node_id in path.nodes:
             # What the previewed node needs, upstream first: the plan holds exactly its upstream nodes.
-            target = plan.node_id if plan.node_id != path.destination else plan.target.inputs[0].source
-            wanted = {node.id for node in plan.nodes} - {path.destination}
+            # A destination.postgres shows what it would load (its input); an exit is a transform.
+            last = None if path.exit else path.destination
+            target = plan.node_id if plan.node_id != last else plan.target.inputs[0].source
+            wanted = {node.id for node in plan.nodes} - {last}
             upto = tuple(node.id for node in plan.nodes if node.id in wanted and node.id in path.nodes)
             upto = upto[: upto.index(target) + 1]
             return replace(plan, elt_path=upto, elt_conn_id=path.conn_id)

@@ -170,6 +170,16 @@ def _changes_column(config: Mapping[str, Any], column: str) -> str:
     return "replaces" if any(c.get("name") == column for c in config.get("columns") or []) else ""
 
 
+def _postgres_refusal(config: DeriveColumnConfig) -> str | None:
+    from airflow_provider_logidata.modules.pushdown import duckdb_only
+
+    for derived in config.columns:
+        reason = duckdb_only(derived.expression, f"the expression of {derived.name!r}")
+        if reason is not None:
+            return reason
+    return None
+
+
 MODULE = ModuleDef(
     name="derive_column",
     category="transform",
@@ -181,6 +191,7 @@ MODULE = ModuleDef(
     keeps_rows=True,
     duckdb=build_duckdb,
     postgres=build_postgres,
+    postgres_refusal=_postgres_refusal,
     row_wise=True,
     changes_column=_changes_column,
 )

@@ -149,7 +149,9 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
         if fill.strategy == "constant":
             if is_text(pg_type):
                 return f"CAST({quote_literal(_text(fill.value))} AS {pg_type})"
-            literal = ctx.try_cast(quote_literal(_text(fill.value)), pg_type)
+            # The helper function returns the bare type (PostgreSQL drops a function's typmod): cast back
+            # to the column's type, or coalesce widens numeric(10,2) to numeric.
+            literal = f"CAST({ctx.try_cast(quote_literal(_text(fill.value)), pg_type)} AS {pg_type})"
             if ctx.rows(f"SELECT {literal} IS NULL")[0][0]:
                 raise ctx.error(
                     f"value {fill.value!r} does not fit column {name!r} of type {pg_type}; use a value "

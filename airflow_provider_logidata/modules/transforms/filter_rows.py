@@ -87,6 +87,12 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     return select
 
 
+def _postgres_refusal(config: FilterRowsConfig) -> str | None:
+    from airflow_provider_logidata.modules.pushdown import duckdb_only
+
+    return duckdb_only(config.condition, "the condition")
+
+
 MODULE = ModuleDef(
     name="filter_rows",
     category="transform",
@@ -98,6 +104,7 @@ MODULE = ModuleDef(
     row_order="keeps",
     duckdb=build_duckdb,
     postgres=build_postgres,
+    postgres_refusal=_postgres_refusal,
     row_wise=True,
     subset_rows=True,
 )

@@ -208,24 +208,40 @@ def _pg_family(pg_type: str) -> str:
 
 
 def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """The same join inside PostgreSQL: the same keys, columns, names and suffixes; a table has no row
-    order, so none is imposed. Bound before it runs (``LIMIT 0``), so a key type PostgreSQL cannot
-    compare names the node up front."""
+    """The same join inside PostgreSQL: the same keys, columns, names and suffixes. Bound before it runs
+    (``LIMIT 0``), so a key type PostgreSQL cannot compare names the node up front.
+
+    Rows come in the ETL engine's order (each side numbered, as ``build_duckdb`` does) when something
+    after the join observes it (``ctx.keep_order``: a deduplicate keeping the first row per key, a file);
+    when nothing can (an aggregate, a union distinct), PostgreSQL joins as it likes, without the sort.
+    """
     import psycopg
 
+    from airflow_provider_logidata.engine.binding import ROW_NUMBER
     from airflow_provider_logidata.engine.elt_context import read_only_step
     from airflow_provider_logidata.engine.pg_connect import pg_error
-    from airflow_provider_logidata.engine.sql import quote_ident
+    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
 
     config = ctx.typed_config(JoinConfig)
     left, right = inputs
     keys, items = _plan(ctx, inputs, _pg_family)
     select, condition = _select(items, keys)
     lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
-    sql = (
-        f"SELECT {select} FROM {left.relation} AS {lt} "
-        f"{_JOIN_SQL[config.how]} {right.relation} AS {rt} ON {condition}"
-    )
+    joined = f"{_JOIN_SQL[config.how]} "
+    if ctx.keep_order:
+        row_name = unique_name(ROW_NUMBER, left.columns + right.columns)
+        row = quote_ident(row_name)
+        order = f"{rt}.{row}, {lt}.{row}" if config.how == "right" else f"{lt}.{row} NULLS LAST, {rt}.{row}"
+
+        def numbered(relation: str) -> str:
+            return f"(SELECT *, row_number() OVER () AS {row} FROM {relation} AS s)"
+
+        sql = (
+            f"SELECT {select} FROM {numbered(left.relation)} AS {lt} "
+            f"{joined}{numbered(right.relation)} AS {rt} ON {condition} ORDER BY {order}"
+        )
+    else:
+        sql = f"SELECT {select} FROM {left.relation} AS {lt} {joined}{right.relation} AS {rt} ON {condition}"
     try:
         with read_only_step(ctx.con):
             ctx.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")  # type: ignore[call-overload]

@@ -66,9 +66,13 @@ def test_two_sources_joined_are_one_graph() -> None:
 
 
 def test_what_keeps_a_graph_in_etl() -> None:
-    assert _plan(_graph(conn_b="other")) == []
-    assert _plan(_graph(extra_consumer=True)) == []  # the join also feeds a file: a branch
-    assert _plan(_graph(incremental=True)) == []
+    """The destination's graph is not pushed down; the largest part that can be still is (an exit)."""
+    [other] = _plan(_graph(conn_b="other"))  # the other connection's source is read by the engine
+    assert other.exit and other.linear and other.nodes == ("a", "f") and other.transforms == ("f",)
+    [branch] = _plan(_graph(extra_consumer=True))  # the join also feeds a file: a branch
+    assert branch.exit and branch.destination == "j" and set(branch.nodes) == {"a", "b", "f", "j"}
+    assert branch.sources in (("a", "b"), ("b", "a")) and branch.transforms == ("f", "j")
+    assert _plan(_graph(incremental=True)) == []  # an incremental source's rows travel with its interval
 
 
 def test_a_linear_path_stays_linear() -> None:
@@ -100,6 +104,55 @@ def test_where_each_node_runs_and_why_not_in_postgres() -> None:
     blocked = where(_graph(conn_b="other"))
     assert blocked["d"][0] == "engine" and "different connections" in (blocked["d"][1] or "")
     assert blocked["j"] == ("engine", None)
+    assert blocked["a"] == blocked["f"] == ("postgres", None)  # the filter is pushed into the read
     branch = where(_graph(extra_consumer=True))
-    assert branch["j"][0] == "engine" and "a branch" in (branch["j"][1] or "")
+    assert branch["j"] == ("postgres", None)  # the join runs in PostgreSQL, its result feeds both
+    assert branch["d"][0] == "engine" and "a branch" in (branch["d"][1] or "")
+    assert branch["g"] == ("engine", None)
     assert where(_graph().model_copy(update={"engine": "etl"}))["j"] == ("engine", None)
+
+
+def _pipeline(nodes: list[dict[str, Any]], edges: list[tuple[str, str]]) -> Pipeline:
+    return Pipeline.model_validate(
+        {
+            "spec_version": 1,
+            "id": "p",
+            "nodes": nodes,
+            "edges": [{"source": a, "target": b} for a, b in edges],
+        }
+    )
+
+
+PG = {"id": "a", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}}
+FILTER = {"id": "f", "module": "filter_rows", "config": {"condition": "x > 1"}}
+SORT = {"id": "s", "module": "sort", "config": {"by": [{"column": "x"}]}}
+FILE = {"id": "out", "module": "destination.file", "config": {"path": "/tmp/out.parquet"}}
+PYTHON = {"id": "py", "module": "python", "config": {"callable": "pkg.mod:fix"}}
+
+
+def test_partial_pushdown_ends_at_the_last_node_postgres_can_run() -> None:
+    [path] = _plan(_pipeline([PG, FILTER, SORT, FILE], [("a", "f"), ("f", "s"), ("s", "out")]))
+    assert path.exit and path.nodes == ("a", "f", "s") and path.destination == "s"
+    assert path.transforms == ("f", "s") and path.sources == ("a",)
+
+
+def test_a_branch_after_the_prefix_makes_its_last_node_the_exit() -> None:
+    other = {**FILE, "id": "out2", "config": {"path": "/tmp/out2.csv"}}
+    nodes = [PG, FILTER, SORT, FILE, other]
+    [path] = _plan(_pipeline(nodes, [("a", "f"), ("f", "s"), ("s", "out"), ("s", "out2")]))
+    assert path.exit and path.nodes == ("a", "f", "s")
+    # a branch in the middle: the prefix ends where it forks
+    [early] = _plan(_pipeline(nodes, [("a", "f"), ("f", "s"), ("s", "out"), ("f", "out2")]))
+    assert early.exit and early.nodes == ("a", "f")
+
+
+def test_no_pushdown_without_a_transform_or_under_engine_etl() -> None:
+    assert _plan(_pipeline([PG, FILE], [("a", "out")])) == []  # a plain read is the source's own task
+    etl = _pipeline([PG, FILTER, FILE], [("a", "f"), ("f", "out")]).model_copy(update={"engine": "etl"})
+    assert _plan(etl) == []
+
+
+def test_a_node_postgres_cannot_run_ends_the_prefix_before_it() -> None:
+    nodes = [PG, FILTER, PYTHON, SORT, FILE]
+    [path] = _plan(_pipeline(nodes, [("a", "f"), ("f", "py"), ("py", "s"), ("s", "out")]))
+    assert path.exit and path.nodes == ("a", "f")

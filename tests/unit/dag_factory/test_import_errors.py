@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[3]
 LOADER = REPO / "dags" / "logidata_pipelines.py"
 FILE = LOADER.name
 CONTEXT_DAG_ID = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"  # what Airflow's task runner sets (get_parsing_context)
-ELT_REASON = "node 'dates' uses parse_dates, which has no PostgreSQL builder"
+ELT_REASON = "node 'custom' uses sql, which has no PostgreSQL builder"
 
 
 def good(pid: str) -> dict[str, Any]:
@@ -54,10 +54,10 @@ def elt_refused(pid: str) -> dict[str, Any]:
         "engine": "elt",
         "nodes": [
             {"id": "src", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}},
-            {"id": "dates", "module": "parse_dates", "config": {"columns": ["d"], "formats": ["%Y"]}},
+            {"id": "custom", "module": "sql", "config": {"query": "SELECT * FROM input_0"}},
             {"id": "dst", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "o"}},
         ],
-        "edges": [{"source": "src", "target": "dates"}, {"source": "dates", "target": "dst"}],
+        "edges": [{"source": "src", "target": "custom"}, {"source": "custom", "target": "dst"}],
     }
 
 

@@ -398,8 +398,8 @@ CASES: list[tuple[str, Build, str, str | None, str]] = [
 ]
 ELT_CASES = [
     (
-        "elt parse_dates",
-        lambda f, b: _elt("parse_dates", {"columns": ["day"], "formats": ["%Y-%m-%d"]}),
+        "elt sql node",
+        lambda f, b: _elt("sql", {"query": "SELECT * FROM input_0"}),
         "step",
         "no PostgreSQL builder",
     ),

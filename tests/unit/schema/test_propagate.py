@@ -201,7 +201,7 @@ def test_validation_says_where_each_node_runs() -> None:
         {"id": "b", "module": "source.postgres", "config": {"conn_id": "pg", "table": "airlines"}},
         {"id": "j", "module": "join", "config": {"on": ["carrier"]}},
         {"id": "d", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "out"}},
-        {"id": "p", "module": "parse_dates", "config": {"columns": ["day"], "formats": ["%Y-%m-%d"]}},
+        {"id": "p", "module": "sql", "config": {"query": "SELECT * FROM input_0"}},
         {"id": "e", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "days"}},
         {"id": "c", "module": "source.postgres", "config": {"conn_id": "pg", "table": "calendar"}},
     ]
@@ -215,5 +215,5 @@ def test_validation_says_where_each_node_runs() -> None:
     result = check_pipeline({"spec_version": 1, "id": "w", "nodes": nodes, "edges": edges}, reach="none")
     assert result.errors == []
     assert {n for n, (engine, _why) in result.engines.items() if engine == "postgres"} == {"a", "b", "j", "d"}
-    assert result.engines["p"][0] == "engine" and "parse_dates" in (result.engines["p"][1] or "")
+    assert result.engines["p"][0] == "engine" and "uses sql" in (result.engines["p"][1] or "")
     assert result.engines["e"][0] == "engine" and "no PostgreSQL builder" in (result.engines["e"][1] or "")

@@ -177,12 +177,12 @@ def test_cursor_with_engine_elt_is_refused_with_engine_auto_accepted() -> None:
 def test_engine_elt_plan_problems_are_reported_at_validation() -> None:
     """Any path engine 'elt' cannot push down is a validation issue on the node that prevents pushdown
     (where the builder shows it), its message naming the destination too."""
-    dates = node("dates", "parse_dates", columns=["d"], formats=["%Y"])
+    dates = node("dates", "sql", query="SELECT * FROM input_0")
     plain = {"id": "src", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}}
     result = validate_pipeline(chain(plain, dates, pg_dest(), engine="elt"))
     [issue] = result.issues
     assert issue.path == "engine" and issue.node_id == "dates" and "node 'dst'" in issue.message
-    assert "'dates' uses parse_dates" in issue.message
+    assert "'dates' uses sql" in issue.message
     assert validate_pipeline(chain(plain, pg_dest(), engine="elt")).ok
 
 
