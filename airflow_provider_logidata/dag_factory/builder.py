@@ -177,6 +177,11 @@ def build_dag(
                 task = ELTReadOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
             else:
                 elt_config["destination"] = _entry(group[-1])
+                if path.sinks:  # several destinations: each names the node it loads
+                    reads = dict(path.sinks)
+                    elt_config["destinations"] = [_entry(d) for d in path.destinations[:-1]]
+                    for entry in (*elt_config["destinations"], elt_config["destination"]):
+                        entry["inputs"] = [{"node_id": reads[entry["node_id"]]}]
                 task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()

@@ -59,6 +59,9 @@ class EltPath:
     conn_id: str
     inputs: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = ()
     exit: bool = False
+    # Several destination.postgres fed by one sub-graph (a branch): ``(destination, the node it reads)``
+    # each, in node order, the last naming the task; empty when one destination ends ``nodes``.
+    sinks: tuple[tuple[str, str], ...] = ()
 
     @property
     def source(self) -> str:
@@ -79,9 +82,16 @@ class EltPath:
     def sources(self) -> tuple[str, ...]:
         if self.linear:
             return (self.nodes[0],)
-        fed = {node for node, _ in self.inputs}
-        members = self.nodes if self.exit else self.nodes[:-1]
+        fed = {node for node, _ in self.inputs} | {sink for sink, _ in self.sinks}
+        members = self.nodes if self.exit or self.sinks else self.nodes[:-1]
         return tuple(node for node in members if node not in fed)
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """The destination.postgres nodes it loads (none for an exit)."""
+        if self.exit:
+            return ()
+        return tuple(sink for sink, _ in self.sinks) if self.sinks else (self.nodes[-1],)
 
     @property
     def linear(self) -> bool:
@@ -111,7 +121,8 @@ def plan_elt(
     paths: list[EltPath] = []
     for destination, path, blocker, at in graph.destinations():
         if path is not None:
-            paths.append(path)
+            if path not in paths:  # a sub-graph loading several destinations is listed once
+                paths.append(path)
         elif engine == "elt":
             raise EltPlanError(
                 f"engine 'elt': destination.postgres node {destination!r} cannot run inside PostgreSQL: "
@@ -139,7 +150,7 @@ def where_nodes_run(
         return out
     graph = _Graph(pipeline, modules, configs)
     found = graph.destinations()
-    pushed = [path for _destination, path, _why, _at in found if path is not None]
+    pushed = list({path: None for _destination, path, _why, _at in found if path is not None})
     for path in pushed + graph.exits(pushed):
         out.update(dict.fromkeys(path.nodes, ("postgres", None)))
     for destination, pushed_path, why, at in found:
@@ -176,9 +187,103 @@ class _Graph:
     def destinations(self) -> list[tuple[str, EltPath | None, str, str | None]]:
         """Per destination.postgres, in node order: its pushed-down sub-graph, or ``None``, why and the
         node at fault."""
+        units = self._units()
         return [
-            (node.id, *self._walk_back(node.id)) for node in self.pipeline.nodes if node.module == DESTINATION
+            (node.id, units[node.id], "", None) if node.id in units else (node.id, *self._walk_back(node.id))
+            for node in self.pipeline.nodes
+            if node.module == DESTINATION
         ]
+
+    def _units(self) -> dict[str, EltPath]:
+        """Per destination.postgres pushed down: its sub-graph. Per connection, the candidates are that
+        connection's sources (not reading by cursor) and destinations, and every transform PostgreSQL can
+        run; a candidate stays while all its inputs do and (but for a destination) all it feeds does, so
+        what is left is closed: nothing in it is needed by, or needs, a node that runs elsewhere. Each
+        connected part with a destination is one sub-graph, one task: a node feeding several
+        destinations (a branch) is computed once, inside the database."""
+        units: dict[str, EltPath] = {}
+        by_conn: dict[str, list[str]] = {}
+        for node in self.pipeline.nodes:
+            if node.module == DESTINATION and self.config(node.id).get("conn_id"):
+                by_conn.setdefault(str(self.config(node.id)["conn_id"]), []).append(node.id)
+        for conn_id, destinations in by_conn.items():
+            kept = self._closed(conn_id, destinations)
+            for part in self._parts(kept):
+                path = self._unit(part, conn_id)
+                if path is not None:
+                    units.update(dict.fromkeys(path.destinations, path))
+        return units
+
+    def _closed(self, conn_id: str, destinations: list[str]) -> set[str]:
+        kept = set(destinations)
+        for node in self.pipeline.nodes:
+            if node.module == SOURCE:
+                source_config = self.config(node.id)
+                incremental = source_config.get("incremental") or {}
+                if source_config.get("conn_id") == conn_id and incremental.get("mode") != "cursor":
+                    kept.add(node.id)
+            elif self._pushable_transform(node.id):
+                kept.add(node.id)
+        changed = True
+        while changed:
+            changed = False
+            for node_id in list(kept):
+                ups = [up for up, _port in self.incoming[node_id]]
+                downs = self.outgoing[node_id]
+                is_destination = self.nodes[node_id].module == DESTINATION
+                closed = all(up in kept for up in ups) and (
+                    len(ups) == 1 if is_destination else bool(downs) and all(d in kept for d in downs)
+                )
+                if not closed:
+                    kept.discard(node_id)
+                    changed = True
+        return kept
+
+    def _parts(self, kept: set[str]) -> list[list[str]]:
+        """The connected parts of ``kept`` (edges either way), each in the pipeline's node order."""
+        seen: set[str] = set()
+        parts: list[list[str]] = []
+        for node in self.pipeline.nodes:
+            if node.id not in kept or node.id in seen:
+                continue
+            part: set[str] = set()
+            pending = [node.id]
+            while pending:
+                current = pending.pop()
+                if current in part:
+                    continue
+                part.add(current)
+                near = [up for up, _port in self.incoming[current]] + self.outgoing[current]
+                pending.extend(n for n in near if n in kept and n not in part)
+            seen |= part
+            parts.append([n.id for n in self.pipeline.nodes if n.id in part])
+        return parts
+
+    def _unit(self, part: list[str], conn_id: str) -> EltPath | None:
+        destinations = [n for n in part if self.nodes[n].module == DESTINATION]
+        if not destinations:
+            return None
+        members = [n for n in part if n not in destinations]
+        sources = [n for n in members if self.nodes[n].module == SOURCE]
+        multi = any(self.modules[m].multi for m in members if m not in sources)
+        linear = len(sources) == 1 and len(destinations) == 1 and not multi
+        if not linear and any(self.config(s).get("incremental") for s in sources):
+            return None  # a data interval is replaced per destination on a linear path only
+        if len(destinations) == 1:
+            return self._path(members, sources, conn_id, destinations[0])
+        order = _upstream_first(members, self.incoming)
+        inputs = tuple((m, tuple(self.incoming[m])) for m in order if self.nodes[m].module != SOURCE)
+        sinks = tuple((d, self.incoming[d][0][0]) for d in destinations)
+        return EltPath(nodes=(*order, *destinations), conn_id=conn_id, inputs=inputs, sinks=sinks)
+
+    def _pushable_transform(self, node_id: str) -> bool:
+        module = self.modules[node_id]
+        return (
+            module.category == "transform"
+            and module.postgres is not None
+            and module.outputs == ("out",)
+            and _refusal(module, self.configs, node_id, self.config(node_id)) is None
+        )
 
     def exits(self, taken: list[EltPath]) -> list[EltPath]:
         """Partial pushdown: each transform ending a pushable sub-graph whose result goes on in the engine
@@ -209,11 +314,13 @@ class _Graph:
         if isinstance(collected[0], str):
             return None
         members, sources = collected
+        graph = len(sources) > 1 or any(self.modules[m].multi for m in members if m not in sources)
         conn_ids = set()
         for source in sources:
             source_config = self.config(source)
-            if source_config.get("incremental"):
-                return None  # its interval or cursor travels with the rows to the destination: ETL
+            incremental = source_config.get("incremental") or {}
+            if incremental and (graph or incremental.get("mode") != "data_interval"):
+                return None  # a cursor, or an interval beside another source: ETL
             conn_ids.add(source_config.get("conn_id") or "")
         if len(conn_ids) != 1 or "" in conn_ids:
             return None
@@ -230,7 +337,11 @@ class _Graph:
             if up in members:
                 continue
             if up != exit_node and len(self.outgoing[up]) != 1:
-                return f"node {up!r} feeds {len(self.outgoing[up])} nodes (a branch)", up
+                return (
+                    f"node {up!r} feeds {len(self.outgoing[up])} nodes (a branch), not all of which can run "
+                    "in PostgreSQL on this connection",
+                    up,
+                )
             module = self.nodes[up].module
             members.append(up)
             if module == SOURCE:
@@ -354,11 +465,20 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
     """
     lines = ["#### Engine", ""]
     for path in paths:
-        what = (
-            f"`{' → '.join(path.nodes)}`"
-            if path.linear
-            else f"the graph of `{', '.join(path.nodes)}` (sources `{', '.join(path.sources)}`, joined)"
-        )
+        if path.linear:
+            what = f"`{' → '.join(path.nodes)}`"
+        else:
+            what = f"the graph of `{', '.join(path.nodes)}`"
+            if len(path.sources) > 1:
+                what += f" (sources `{', '.join(path.sources)}`, joined)"
+        if path.sinks:
+            lines.append(
+                f"- ELT: {what} runs inside PostgreSQL (connection `{path.conn_id}`) in task "
+                f"`{path.destination}`, loading `{'`, `'.join(path.destinations)}` in one transaction; a "
+                "node feeding several of them is computed once, into a temporary table. The task log shows "
+                "the SQL."
+            )
+            continue
         if path.exit:
             lines.append(
                 f"- ELT, then ETL: {what} runs as one SQL statement inside PostgreSQL (connection "

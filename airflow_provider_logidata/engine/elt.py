@@ -161,6 +161,15 @@ class EltStep:
     keep_order: bool = True
 
 
+@dataclass(frozen=True)
+class EltSink:
+    """One destination.postgres of a pushed-down graph loading several (a branch)."""
+
+    node_id: str
+    config: PostgresDestinationConfig
+    reads: str  # the node whose rows it loads
+
+
 def run_elt(
     source_id: str,
     source: PostgresSourceConfig,
@@ -171,11 +180,15 @@ def run_elt(
     interval: tuple[dt.datetime, dt.datetime] | None = None,
     log: TaskLog | None = None,
     sources: dict[str, PostgresSourceConfig] | None = None,
+    sinks: list[EltSink] | None = None,
 ) -> dict[str, Any]:
     """Run the whole path (or graph: ``sources`` are a join's other sources, each step's ``inputs`` say
-    what it reads) in one transaction; returns ``{"uri", "rows", "mode", "engine", "sql"}``."""
+    what it reads) in one transaction; returns ``{"uri", "rows", "mode", "engine", "sql"}`` of
+    ``destination_id``. ``sinks``: a graph loading several destinations (``destination_id`` among them),
+    each from the node it reads; their loads are reported under ``"destinations"``."""
     logger = get_log(log)
     owner = node_label(DESTINATION, destination_id)
+    every_sink = list(sinks) if sinks else [EltSink(destination_id, destination, "")]
     every_source = {source_id: source, **(sources or {})}
     for config in every_source.values():
         if config.conn_id != destination.conn_id:
@@ -183,50 +196,110 @@ def run_elt(
                 f"{owner}: ELT needs sources and destination on one connection ({config.conn_id!r} vs "
                 f"{destination.conn_id!r})"
             )
-    target = f"{destination.schema_name}.{destination.table}"
+    targets = {sink.node_id: f"{sink.config.schema_name}.{sink.config.table}" for sink in every_sink}
+    shared = _shared(source_id, steps, every_sink)
     started = time.monotonic()
+    loads: dict[str, dict[str, Any]] = {}
     with connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
         warn_about_role(con, destination.conn_id, owner, logger)
         loaded: list[tuple[str, str, str]] = []
+        current = every_sink[0]
         try:
             with con.transaction():
                 # Not read-only (it writes the destination); the source's query and every pushed-down
                 # expression passed security.pg_sql, and each look at them runs in a read_only_step.
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                select, helpers = compile_graph(con, source_id, every_source, steps, interval, logger)
-                final = describe(con, select, owner=owner)
-                text = "\n".join([*helpers.values(), select])
-                logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
-                # append over a data interval replaces it (engine.interval_replace), as ETL does
-                replace_interval_elt(
-                    con,
-                    source,
-                    source_id,
-                    interval,
-                    destination,
-                    [c.name for c in final],
-                    owner=owner,
-                    node_id=destination_id,
-                    log=logger,
+                selects, helpers, last = compile_all(
+                    con, source_id, every_source, steps, interval, logger, shared=shared
                 )
-                rows, how = _load(con, destination, final, select, owner, destination_id, logger, loaded)
+                text = "\n".join([*helpers.values(), *(selects[s.reads or last] for s in every_sink)])
+                logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
+                for current in every_sink:
+                    sink_owner = node_label(DESTINATION, current.node_id)
+                    select = selects[current.reads or last]
+                    final = describe(con, select, owner=sink_owner)
+                    if not sinks:
+                        # append over a data interval replaces it (engine.interval_replace), as ETL does
+                        replace_interval_elt(
+                            con,
+                            source,
+                            source_id,
+                            interval,
+                            destination,
+                            [c.name for c in final],
+                            owner=owner,
+                            node_id=destination_id,
+                            log=logger,
+                        )
+                    loaded = []
+                    rows, how = _load(
+                        con, current.config, final, select, sink_owner, current.node_id, logger, loaded
+                    )
+                    loads[current.node_id] = {
+                        "uri": f"postgresql://{current.config.conn_id}/{targets[current.node_id]}",
+                        "rows": rows,
+                        "mode": current.config.mode,
+                        "how": how,
+                    }
         except psycopg.Error as error:
-            confined = confinement_error(error, owner, "the pushed-down path")
+            sink_owner = node_label(DESTINATION, current.node_id)
+            confined = confinement_error(error, sink_owner, "the pushed-down path")
             if confined is not None:
-                raise LogiDataTaskError(f"{confined}. Nothing was written: {target} is unchanged.") from None
-            raise load_error(error, owner=owner, target=target, loaded=loaded) from None
+                raise LogiDataTaskError(
+                    f"{confined}. Nothing was written: {_unchanged(targets)} unchanged."
+                ) from None
+            failed = load_error(error, owner=sink_owner, target=targets[current.node_id], loaded=loaded)
+            raise _all_unchanged(failed, targets) from None
+        except LogiDataTaskError as error:
+            raise _all_unchanged(error, targets) from None
     seconds = time.monotonic() - started
-    logger.info(
-        f"{destination_id}: engine elt: loaded {rows} rows into {target} ({destination.mode}{how}) in "
-        f"{seconds:.2f} s, no rows left the database"
-    )
-    return {
-        "uri": f"postgresql://{destination.conn_id}/{target}",
-        "rows": rows,
-        "mode": destination.mode,
+    for node_id, load in loads.items():
+        logger.info(
+            f"{node_id}: engine elt: loaded {load['rows']} rows into {targets[node_id]} ({load['mode']}"
+            f"{load['how']}) in {seconds:.2f} s, no rows left the database"
+        )
+    own = loads[destination_id]
+    result = {
+        "uri": own["uri"],
+        "rows": own["rows"],
+        "mode": own["mode"],
         "engine": "elt",
         "sql": text,
     }
+    if sinks:
+        result["destinations"] = {
+            node_id: {key: load[key] for key in ("uri", "rows", "mode")} for node_id, load in loads.items()
+        }
+    return result
+
+
+def _shared(source_id: str, steps: list[EltStep], sinks: list[EltSink]) -> set[str]:
+    """Nodes read by more than one step or destination: computed once, into a temporary table."""
+    reads: dict[str, int] = {}
+    previous = source_id
+    for step in steps:
+        for node_id, _port in step.inputs or ((previous, None),):
+            reads[node_id] = reads.get(node_id, 0) + 1
+        previous = step.node_id
+    for sink in sinks:
+        if sink.reads:
+            reads[sink.reads] = reads.get(sink.reads, 0) + 1
+    return {node_id for node_id, count in reads.items() if count > 1}
+
+
+def _unchanged(targets: dict[str, str]) -> str:
+    names = list(targets.values())
+    return f"{names[0]} is" if len(names) == 1 else f"{', '.join(names)} are"
+
+
+def _all_unchanged(error: LogiDataTaskError, targets: dict[str, str]) -> LogiDataTaskError:
+    """A failure while loading one of several destinations: one transaction, so none was written."""
+    if len(targets) == 1:
+        return error
+    return LogiDataTaskError(
+        f"{error} The task's {len(targets)} destinations load in one transaction: {_unchanged(targets)} "
+        "unchanged."
+    )
 
 
 def compile_graph(
@@ -239,16 +312,49 @@ def compile_graph(
 ) -> tuple[str, dict[str, str]]:
     """The last step's SELECT, every source and step nested as subqueries, and the ``pg_temp`` helper
     functions it calls (created on ``con``, by name: their CREATE statements, for the log)."""
+    selects, helpers, last = compile_all(con, source_id, sources, steps, interval, log)
+    return selects[last], helpers
+
+
+def compile_all(
+    con: psycopg.Connection[Any],
+    source_id: str,
+    sources: dict[str, PostgresSourceConfig],
+    steps: list[EltStep],
+    interval: tuple[dt.datetime, dt.datetime] | None,
+    log: TaskLog,
+    *,
+    shared: set[str] | frozenset[str] = frozenset(),
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """Every node's SELECT, the helpers (as :func:`compile_graph`) and the last node's id.
+
+    A node in ``shared`` (read by several steps or destinations: a branch) is computed once, into a
+    temporary table dropped at commit, and read from there: each destination's load is its own
+    statement, so a CTE would compute it again for each.
+    """
     selects = {
         node_id: source_select(con, config, node_id, log, interval) for node_id, config in sources.items()
     }
-    select, previous = selects[source_id], source_id
+    previous = source_id
     helpers: dict[str, str] = {}
+
+    def materialise(node_id: str) -> None:
+        if node_id not in shared:
+            return
+        name = quote_ident(f"logidata_shared_{len([h for h in helpers if h.startswith('shared ')])}")
+        create = f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS\n{selects[node_id]}"
+        con.execute(create.encode())
+        helpers[f"shared {node_id}"] = create
+        selects[node_id] = f"SELECT * FROM pg_temp.{name}"
+
+    for node_id in sources:
+        materialise(node_id)
     for step in steps:
         wiring = step.inputs or ((previous, None),)
-        select = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, log)
-        selects[step.node_id], previous = select, step.node_id
-    return select, helpers
+        selects[step.node_id] = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, log)
+        previous = step.node_id
+        materialise(step.node_id)
+    return selects, helpers, previous
 
 
 def build_step(
@@ -326,6 +432,26 @@ def elt_metrics(
     if destination_id is not None:
         ordered.append(destination_id)
     return {"nodes": {node_id: nodes[node_id] for node_id in ordered}}
+
+
+def branch_metrics(
+    source_ids: list[str], steps: list[EltStep], loaded: dict[str, int], seconds: float
+) -> dict[str, Any]:
+    """The run-metrics XCom of a pushed-down graph loading several destinations: each destination's rows
+    (and the task's seconds); the rows of the nodes before them are not counted (null)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for node_id in source_ids:
+        nodes[node_id] = {"module": pgread.SOURCE, "rows_in": None, "rows_out": None, "seconds": None}
+    for step in steps:
+        nodes[step.node_id] = {"module": step.module, "rows_in": None, "rows_out": None, "seconds": None}
+    for node_id, rows in loaded.items():
+        nodes[node_id] = {
+            "module": DESTINATION,
+            "rows_in": rows,
+            "rows_out": rows,
+            "seconds": round(seconds, 3),
+        }
+    return {"nodes": nodes}
 
 
 def _load(

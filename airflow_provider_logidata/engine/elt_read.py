@@ -24,7 +24,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from airflow_provider_logidata import settings
-from airflow_provider_logidata.engine import staging
+from airflow_provider_logidata.engine import incremental, staging
 from airflow_provider_logidata.engine.elt import EltStep, compile_graph
 from airflow_provider_logidata.engine.elt_context import read_only_step
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
@@ -41,6 +41,8 @@ from airflow_provider_logidata.engine.pg_read import SourceStream, _copy_batches
 from airflow_provider_logidata.engine.pg_read_plan import describe_select, plan_column
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
 WHAT = "the pushed-down SQL"
@@ -54,9 +56,15 @@ def read_elt(
     *,
     sources: dict[str, PostgresSourceConfig] | None = None,
     log: TaskLog | None = None,
+    interval: tuple[dt.datetime, dt.datetime] | None = None,
+    dag_id: str | None = None,
 ) -> staging.StagingHandle:
     """Run the sub-graph ending at ``steps[-1]`` (the exit) in PostgreSQL and stage its result at
-    ``output_uri``; returns the staging handle, plus ``"engine": "elt"`` and the SQL that ran."""
+    ``output_uri``; returns the staging handle, plus ``"engine": "elt"`` and the SQL that ran.
+
+    ``interval``: the run's data interval, for a linear path whose source reads by ``data_interval``; the
+    handle then carries it (``meta["incremental"]``) so that an appending destination downstream replaces
+    exactly that interval, as after a ``source.postgres`` task."""
     logger = get_log(log)
     if not steps:
         raise ValueError("read_elt needs at least one step (the exit)")
@@ -69,10 +77,11 @@ def read_elt(
                 f"{owner}: a pushed-down graph reads one connection; source {node_id!r} uses "
                 f"{config.conn_id!r}, source {source_id!r} {source.conn_id!r}"
             )
-        if config.incremental is not None:
+        spec = config.incremental
+        if spec is not None and (spec.mode != "data_interval" or len(every_source) > 1):
             raise LogiDataTaskError(
-                f"{owner}: source {node_id!r} reads incrementally, which a partial pushdown does not run; "
-                "set engine etl"
+                f"{owner}: source {node_id!r} reads incrementally ({spec.mode}), which a partial pushdown "
+                "runs only for one source by data interval; set engine etl"
             )
     started = time.monotonic()
     with connect(source.conn_id, owner=owner, node_id=exit_step.node_id) as con:
@@ -81,7 +90,7 @@ def read_elt(
         try:
             with con.transaction(force_rollback=True):
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                select, helpers = compile_graph(con, source_id, every_source, steps, None, logger)
+                select, helpers = compile_graph(con, source_id, every_source, steps, interval, logger)
                 text = "\n".join([*helpers.values(), select])
                 logger.info(
                     f"{exit_step.node_id}: engine elt: running in PostgreSQL; only the result leaves the "
@@ -113,6 +122,13 @@ def read_elt(
         f"{exit_step.node_id}: engine elt: {handle['rows']} result rows left the database in {seconds:.2f} s "
         f"({len(every_source)} source(s) and {len(steps)} step(s) ran inside PostgreSQL)"
     )
+    spec = source.incremental
+    if spec is not None and interval is not None:
+        handle["meta"] = {
+            "incremental": [
+                incremental.interval_meta(dag_id, source_id, spec.column, interval[0], interval[1])
+            ]
+        }
     result: dict[str, Any] = dict(handle)
     result.update(engine="elt", sql=text)
     return result  # type: ignore[return-value]

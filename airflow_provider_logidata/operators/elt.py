@@ -54,6 +54,9 @@ class EltConfig(ModuleConfig):
     sources: list[EltNode] = Field(default_factory=list, description="A graph's other sources.")
     steps: list[EltNode] = Field(default_factory=list)
     destination: EltNode
+    # A graph loading several destinations (a branch): the others; each destination's ``inputs`` then
+    # names the node it loads.
+    destinations: list[EltNode] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _validate_configs(self) -> EltConfig:
@@ -61,14 +64,17 @@ class EltConfig(ModuleConfig):
 
         reg = registry()
         sources = (self.source, *self.sources)
-        if any(s.module != "source.postgres" for s in sources) or self.destination.module != (
-            "destination.postgres"
+        sinks = (self.destination, *self.destinations)
+        if any(s.module != "source.postgres" for s in sources) or any(
+            d.module != "destination.postgres" for d in sinks
         ):
             raise ValueError("ELT runs source.postgres -> transforms -> destination.postgres only")
+        if self.destinations and any(len(d.inputs) != 1 for d in sinks):
+            raise ValueError("each of several destinations names the one node it loads (inputs)")
         for index, step in enumerate(self.steps):
             if step.module not in reg or reg[step.module].postgres is None:
                 raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
-        for node in (*sources, *self.steps, self.destination):
+        for node in (*sources, *self.steps, *sinks):
             node.config = (
                 reg[node.module]
                 .config_model.model_validate(node.config)
@@ -149,9 +155,22 @@ class ELTReadOperator(LogiDataOperator):
         self.log.info(
             "engine elt: %s runs inside PostgreSQL (%s), its result is staged", path, source.conn_id
         )
+        interval = None
+        if source.incremental is not None and source.incremental.mode == "data_interval":
+            from airflow_provider_logidata.engine import incremental
+
+            owner = f"source.postgres node {config.source.node_id!r}"
+            interval = incremental.run_data_interval(context, owner=owner)
         started = time.monotonic()
         result = read_elt(
-            config.source.node_id, source, steps, self.staging_uri(context), sources=extra, log=self.log
+            config.source.node_id,
+            source,
+            steps,
+            self.staging_uri(context),
+            sources=extra,
+            log=self.log,
+            interval=interval,
+            dag_id=self.dag_id,
         )
         metrics = elt_metrics(
             [config.source.node_id, *extra], steps, None, result["rows"], time.monotonic() - started
@@ -180,7 +199,7 @@ class ELTOperator(LogiDataOperator):
         context: Context,
     ) -> dict[str, Any]:
         from airflow_provider_logidata.engine import incremental
-        from airflow_provider_logidata.engine.elt import elt_metrics, run_elt
+        from airflow_provider_logidata.engine.elt import EltSink, branch_metrics, elt_metrics, run_elt
 
         assert isinstance(config, EltConfig)
         source = PostgresSourceConfig.model_validate(config.source.config)
@@ -205,16 +224,22 @@ class ELTOperator(LogiDataOperator):
             interval=interval,
             log=self.log,
             sources=extra,
+            sinks=[
+                EltSink(d.node_id, PostgresDestinationConfig.model_validate(d.config), d.inputs[0].node_id)
+                for d in (*config.destinations, config.destination)
+            ]
+            if config.destinations
+            else None,
         )
         # One entry per node of the path, pushed here (``pushes_own_metrics``): the base operator would
         # report the task as one node.
-        metrics = elt_metrics(
-            [config.source.node_id, *extra],
-            steps,
-            config.destination.node_id,
-            result["rows"],
-            time.monotonic() - started,
-        )
+        seconds = time.monotonic() - started
+        source_ids = [config.source.node_id, *extra]
+        if config.destinations:
+            loaded = {node_id: load["rows"] for node_id, load in result["destinations"].items()}
+            metrics = branch_metrics(source_ids, steps, loaded, seconds)
+        else:
+            metrics = elt_metrics(source_ids, steps, config.destination.node_id, result["rows"], seconds)
         self.node_metrics = metrics["nodes"]
         context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
         return result

@@ -337,9 +337,9 @@ def _with_elt(plan: PreviewPlan, result: Any) -> PreviewPlan:
         if plan.node_id in path.nodes:
             # What the previewed node needs, upstream first: the plan holds exactly its upstream nodes.
             # A destination.postgres shows what it would load (its input); an exit is a transform.
-            last = None if path.exit else path.destination
-            target = plan.node_id if plan.node_id != last else plan.target.inputs[0].source
-            wanted = {node.id for node in plan.nodes} - {last}
+            loads = set(path.destinations)
+            target = plan.target.inputs[0].source if plan.node_id in loads else plan.node_id
+            wanted = {node.id for node in plan.nodes} - loads
             upto = tuple(node.id for node in plan.nodes if node.id in wanted and node.id in path.nodes)
             upto = upto[: upto.index(target) + 1]
             return replace(plan, elt_path=upto, elt_conn_id=path.conn_id)

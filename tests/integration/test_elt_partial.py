@@ -192,3 +192,46 @@ def test_the_pushed_down_error_names_the_node_column_and_values(
     message = str(caught.value)
     assert "'typed'" in message and "qty" in message and "three" in message, message
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_data_interval_prefix_is_pushed_and_a_rerun_replaces_its_interval(
+    run_pipeline: Any, pg: Any, pg_conn_id: str, postgres_server: Any, pg_database: str, monkeypatch: Any
+) -> None:
+    """events (by data interval) -> filter -> a table on another connection: the read and the filter run
+    in PostgreSQL, the staged result carries the interval, and the appending destination replaces it, so
+    a rerun of a day leaves that day's rows once."""
+    import datetime as dt
+
+    monkeypatch.setenv("AIRFLOW_CONN_LOGIDATA_PG_OTHER", postgres_server.airflow_conn(pg_database))
+    pg.execute(
+        "CREATE TABLE events (id int PRIMARY KEY, happened_at timestamptz NOT NULL, what text);"
+        "INSERT INTO events SELECT g, timestamptz '2024-01-01 00:00:00+00' + (g - 1) * interval '4 hours', "
+        "'e' || g FROM generate_series(1, 24) g"
+    )
+    source = {
+        "conn_id": pg_conn_id,
+        "table": "events",
+        "incremental": {"column": "happened_at", "mode": "data_interval"},
+    }
+    nodes = [
+        {"id": "events", "module": "source.postgres", "config": source},
+        {"id": "keep", "module": "filter_rows", "config": {"condition": "what <> 'e3'"}},
+        {
+            "id": "load",
+            "module": "destination.postgres",
+            "config": {"conn_id": "logidata_pg_other", "table": "events_copy", "mode": "append"},
+        },
+    ]
+    spec = {
+        "id": "partial_interval",
+        "schedule": "@daily",
+        "start_date": "2024-01-01",
+        "nodes": nodes,
+        "edges": [{"source": "events", "target": "keep"}, {"source": "keep", "target": "load"}],
+    }
+    for day in (2, 3, 3, 2):  # each day twice
+        dag_run, dag = run_pipeline(spec, logical_date=dt.datetime(2024, 1, day, tzinfo=dt.timezone.utc))
+        _ok(dag_run)
+        assert sorted(t.task_id for t in dag.tasks) == ["keep", "load"]
+    ids = [r[0] for r in pg.execute("SELECT id FROM events_copy ORDER BY id").fetchall()]
+    assert ids == [1, 2, *range(4, 13)]  # Jan 1 and Jan 2 once each, e3 filtered in the database

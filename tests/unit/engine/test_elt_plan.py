@@ -82,16 +82,24 @@ def test_unsupported_module_blocks() -> None:
         plan(pipeline(chain, engine="elt"))
 
 
-def test_branch_blocks() -> None:
+def test_a_branch_to_two_tables_is_one_pushed_down_graph() -> None:
+    """clean feeds the chain to dst and a side table on the same connection: one task loads both."""
     side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}]
     p = pipeline(CHAIN, extra_nodes=side, extra_edges=[{"source": "clean", "target": "side"}])
-    assert plan(p) == [("src", "keep", "clean")]  # pushed up to the fork, staged once for both sides
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert path.nodes == ("src", "keep", "clean", "dedupe", "fill", "pick", "dst", "side")
+    assert path.destinations == ("dst", "side") and path.destination == "side"
+    assert dict(path.sinks) == {"dst": "pick", "side": "clean"}
+    assert path.sources == ("src",) and path.transforms == ("keep", "clean", "dedupe", "fill", "pick")
+
+
+def test_a_branch_to_another_connection_blocks() -> None:
+    side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "other", "table": "s"}}]
+    edges = [{"source": "clean", "target": "side"}]
+    assert plan(pipeline(CHAIN, extra_nodes=side, extra_edges=edges)) == [("src", "keep", "clean")]
     with pytest.raises(EltPlanError, match="'clean' feeds 2 nodes"):
-        plan(
-            pipeline(
-                CHAIN, engine="elt", extra_nodes=side, extra_edges=[{"source": "clean", "target": "side"}]
-            )
-        )
+        plan(pipeline(CHAIN, engine="elt", extra_nodes=side, extra_edges=edges))
 
 
 def test_cursor_source_blocks() -> None:
