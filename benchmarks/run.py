@@ -1,6 +1,6 @@
 """``make bench``: the DAG-factory parse benchmark, then the engine benchmarks (``engine_bench.py``).
 
-Sections (``--only factory,engine,load,ui,preview,suggest,validate``, all by default):
+Sections (``--only factory,engine,load,ui,preview,suggest,validate,elt``, all by default):
 
 - ``factory``: LogiData vs dag-factory 1.1 parsing equivalent five-node pipelines (below);
 - ``engine``: a messy CSV (``--rows``, default 5 M, and ``--big-rows``, default 20 M, 0 skips) cleaned by
@@ -19,6 +19,11 @@ Sections (``--only factory,engine,load,ui,preview,suggest,validate``, all by def
 - ``validate``: design-time checks (columns, SQL, lineage) of a 50-node pipeline as ``POST /validate`` runs
   them, cold, unchanged and after one edit, next to a preview of the last node (``validate_bench.py``;
   results in ``results/validate.md``; target p95 under 200 ms).
+- ``elt``: flights (``--rows``) -> filter -> join airlines -> aggregate in a throw-away PostgreSQL, as whole
+  ``airflow dags test`` runs: LogiData ``engine`` elt / etl into a table and auto (partial pushdown) / etl into
+  Parquet, next to ``psql`` and a one-PythonOperator DAG running the same SQL by hand (``elt_bench.py``;
+  results in ``results/elt.md``; target: ELT <= 1.2x the PythonOperator peer; ``--elt-repeats``, default
+  ``--repeats``).
 
 Factory section:
 
@@ -27,9 +32,10 @@ tool's loader file (see ``parse_once.py``); only the DagBag construction is time
 reported separately. Median of ``--repeats`` runs. Results are printed and written as Markdown to
 ``benchmarks/results/factory_parse.md``.
 
-    .venv/bin/python benchmarks/run.py                 # everything (about 15 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py                 # everything (about 25 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --only factory --sizes 100 --repeats 1 --tools dag-factory
     .venv/bin/python benchmarks/run.py --only engine --rows 1000000 --big-rows 0
+    .venv/bin/python benchmarks/run.py --only elt --rows 200000 --repeats 1
 """
 
 from __future__ import annotations
@@ -220,7 +226,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-SECTIONS = ("factory", "engine", "load", "ui", "preview", "suggest", "validate")
+SECTIONS = ("factory", "engine", "load", "ui", "preview", "suggest", "validate", "elt")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         help="engine contenders at --big-rows (default: the peer and the engine tasks, to bound the run)",
     )
     engine.add_argument("--engine-output", default=str(HERE / "results" / "engine.md"))
+    elt = parser.add_argument_group("elt section (see elt_bench.py; --rows is the flights table's size)")
+    elt.add_argument(
+        "--elt-repeats", type=int, default=None, help="interleaved runs per contender (default: --repeats)"
+    )
+    elt.add_argument("--elt-contenders", default=None, help="comma-separated subset (default: all)")
+    elt.add_argument("--elt-timeout", type=int, default=None, help="seconds per run (default 1800)")
+    elt.add_argument("--elt-output", default=str(HERE / "results" / "elt.md"))
     parser.add_argument("--no-output", action="store_true", help="print only, do not write result files")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders for inspection")
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
@@ -319,6 +332,22 @@ def main(argv: list[str] | None = None) -> int:
         codes.append(
             validate_bench.run(
                 repeats=30, output=None if args.no_output else HERE / "results" / "validate.md"
+            )
+        )
+    if "elt" in sections:  # ELT pushdown vs ETL vs SQL by hand, whole Airflow runs, see elt_bench.py
+        import elt_bench
+
+        print(f"== ELT benchmark ({time.strftime('%H:%M:%S')})", flush=True)
+        codes.append(
+            elt_bench.run(
+                rows=args.rows,
+                repeats=args.elt_repeats or args.repeats,
+                output=None if args.no_output else Path(args.elt_output),
+                keep=args.keep,
+                contenders=[c.strip() for c in args.elt_contenders.split(",") if c.strip()]
+                if args.elt_contenders
+                else None,
+                timeout_s=args.elt_timeout,
             )
         )
     print(f"\nmake bench: {', '.join(sections)} in {time.perf_counter() - started:.0f} s", flush=True)

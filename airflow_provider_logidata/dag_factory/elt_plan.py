@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_logidata.modules.registry import input_ref
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -175,9 +177,15 @@ class _Graph:
         self.nodes = {node.id: node for node in pipeline.nodes}
         self.outgoing: dict[str, list[str]] = {n: [] for n in self.nodes}
         self.incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in self.nodes}
+        # What each node reads, as the engine names it: the upstream node, plus ``:port`` for a
+        # non-default output (a route's unmatched rows), with the target port.
+        self.refs: dict[str, list[tuple[str, str | None]]] = {n: [] for n in self.nodes}
         for edge in pipeline.edges:
             self.outgoing[edge.source].append(edge.target)
             self.incoming[edge.target].append((edge.source, edge.target_port))
+            default = modules[edge.source].outputs[:1] == (edge.source_port,)
+            ref = input_ref(edge.source, None if default else edge.source_port)
+            self.refs[edge.target].append((ref, edge.target_port))
 
     def config(self, node_id: str) -> dict[str, Any]:
         if self.configs is not None and node_id in self.configs:
@@ -272,16 +280,17 @@ class _Graph:
         if len(destinations) == 1:
             return self._path(members, sources, conn_id, destinations[0])
         order = _upstream_first(members, self.incoming)
-        inputs = tuple((m, tuple(self.incoming[m])) for m in order if self.nodes[m].module != SOURCE)
-        sinks = tuple((d, self.incoming[d][0][0]) for d in destinations)
+        inputs = tuple((m, tuple(self.refs[m])) for m in order if self.nodes[m].module != SOURCE)
+        sinks = tuple((d, self.refs[d][0][0]) for d in destinations)
         return EltPath(nodes=(*order, *destinations), conn_id=conn_id, inputs=inputs, sinks=sinks)
 
     def _pushable_transform(self, node_id: str) -> bool:
+        """A transform PostgreSQL can run; one with several outputs (a route) only inside a sub-graph
+        that loads every output it feeds (never as an exit)."""
         module = self.modules[node_id]
         return (
             module.category == "transform"
             and module.postgres is not None
-            and module.outputs == ("out",)
             and _refusal(module, self.configs, node_id, self.config(node_id)) is None
         )
 
@@ -356,6 +365,12 @@ class _Graph:
                     f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
                     up,
                 )
+            if definition.outputs != ("out",):
+                return (
+                    f"node {up!r} ({module}) has several outputs, pushed down only when each feeds a "
+                    "table on the same connection",
+                    up,
+                )
             refusal = _refusal(definition, self.configs, up, self.config(up))
             if refusal is not None:
                 return f"node {up!r} ({module}): {refusal}", up
@@ -415,7 +430,7 @@ class _Graph:
         if not graph:
             return EltPath(nodes=(*order, *tail), conn_id=conn_id, exit=exit_)
         inputs = tuple(
-            (member, tuple(self.incoming[member])) for member in order if self.nodes[member].module != SOURCE
+            (member, tuple(self.refs[member])) for member in order if self.nodes[member].module != SOURCE
         )
         return EltPath(nodes=(*order, *tail), conn_id=conn_id, inputs=inputs, exit=exit_)
 

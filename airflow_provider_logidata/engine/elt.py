@@ -338,22 +338,24 @@ def compile_all(
     previous = source_id
     helpers: dict[str, str] = {}
 
-    def materialise(node_id: str) -> None:
-        if node_id not in shared:
-            return
-        name = quote_ident(f"logidata_shared_{len([h for h in helpers if h.startswith('shared ')])}")
-        create = f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS\n{selects[node_id]}"
-        con.execute(create.encode())
-        helpers[f"shared {node_id}"] = create
-        selects[node_id] = f"SELECT * FROM pg_temp.{name}"
+    def materialise(refs: list[str]) -> None:
+        for ref in refs:
+            if ref not in shared:
+                continue
+            name = quote_ident(f"logidata_shared_{len([h for h in helpers if h.startswith('shared ')])}")
+            create = f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS\n{selects[ref]}"
+            con.execute(create.encode())
+            helpers[f"shared {ref}"] = create
+            selects[ref] = f"SELECT * FROM pg_temp.{name}"
 
     for node_id in sources:
-        materialise(node_id)
+        materialise([node_id])
     for step in steps:
         wiring = step.inputs or ((previous, None),)
-        selects[step.node_id] = build_step(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, log)
+        plans = build_ports(con, step, [(n, p, selects[n]) for n, p in wiring], helpers, log)
+        store_ports(selects, step.node_id, plans)
         previous = step.node_id
-        materialise(step.node_id)
+        materialise([step.node_id, *(f"{step.node_id}:{port}" for port in list(plans)[1:])])
     return selects, helpers, previous
 
 
@@ -364,7 +366,19 @@ def build_step(
     helpers: dict[str, str],
     log: TaskLog,
 ) -> str:
-    """One step's SELECT over its inputs' SELECTs (subqueries), with its module's PostgreSQL builder."""
+    """One step's SELECT over its inputs' SELECTs (subqueries), with its module's PostgreSQL builder (its
+    first output's, for a module with several: :func:`build_ports`)."""
+    return next(iter(build_ports(con, step, inputs, helpers, log).values()))
+
+
+def build_ports(
+    con: psycopg.Connection[Any],
+    step: EltStep,
+    inputs: list[tuple[str, str | None, str]],
+    helpers: dict[str, str],
+    log: TaskLog,
+) -> dict[str, str]:
+    """One step's SELECT per output port, first port first (``{"out": ...}`` for most modules)."""
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.modules.registry import registry
 
@@ -380,7 +394,7 @@ def build_step(
         if len(inputs) != 1:
             raise LogiDataTaskError(f"{owner}: needs exactly 1 input, got {len(inputs)}")
         columns = [(c.name, c.type_sql) for c in described[0]]
-        return str(definition.postgres(ctx, f"(\n{inputs[0][2]}\n)", columns))
+        return {"out": str(definition.postgres(ctx, f"(\n{inputs[0][2]}\n)", columns))}
     multi = [
         MultiInput(
             ref=node_id, relation=f"(\n{sql}\n)", columns=[(c.name, c.type_sql) for c in cols], port=port
@@ -388,9 +402,17 @@ def build_step(
         for (node_id, port, sql), cols in zip(inputs, described, strict=True)
     ]
     plans = definition.postgres(ctx, multi)
-    if set(plans) != {"out"}:
-        raise LogiDataTaskError(f"{owner}: only single-output steps run in PostgreSQL yet; set engine etl")
-    return str(plans["out"])
+    if set(plans) != set(definition.outputs):
+        raise LogiDataTaskError(f"{owner}: the PostgreSQL builder gave {sorted(plans)}, not its outputs")
+    return {port: str(plans[port]) for port in definition.outputs}
+
+
+def store_ports(selects: dict[str, str], node_id: str, plans: dict[str, str]) -> None:
+    """Each port's SELECT under the name its readers use: the node for its first port, ``node:port``."""
+    for index, (port, select) in enumerate(plans.items()):
+        selects[f"{node_id}:{port}"] = select
+        if index == 0:
+            selects[node_id] = select
 
 
 def elt_metrics(

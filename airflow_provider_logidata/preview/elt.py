@@ -64,14 +64,17 @@ def run_elt_preview(plan: PreviewPlan, rows: int) -> tuple[pa.Table, str, int | 
                 selects: dict[str, str] = {}
                 for node_id, source_config in configs.items():
                     select = elt.source_select(con, source_config, node_id, log, None)
-                    selects[node_id] = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
+                    sample = f"SELECT * FROM (\n{select}\n) AS logidata_sample LIMIT {int(rows)}"
+                    selects[node_id] = selects[f"{node_id}:out"] = sample
                 helpers: dict[str, str] = {}
                 for step in steps:
                     validated = validate_config(step.module, step.config, step.id)
-                    wiring = tuple((item.source, item.target_port) for item in step.inputs)
+                    wiring = tuple(
+                        (f"{item.source}:{item.source_port}", item.target_port) for item in step.inputs
+                    )
                     built = elt.EltStep(step.id, step.module, validated, wiring)
-                    inputs = [(node_id, port, selects[node_id]) for node_id, port in wiring]
-                    selects[step.id] = elt.build_step(con, built, inputs, helpers, log)
+                    inputs = [(ref, port, selects[ref]) for ref, port in wiring]
+                    elt.store_ports(selects, step.id, elt.build_ports(con, built, inputs, helpers, log))
                 select = selects[plan.elt_path[-1]]
                 with con.cursor() as cur, elt_context.read_only_step(con):
                     cur.execute(select.encode())

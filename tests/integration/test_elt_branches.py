@@ -142,3 +142,75 @@ def test_the_error_names_the_table_and_says_all_are_unchanged(pg: Any, pg_conn_i
     assert "'b'" in message and "carrier" in message and "one transaction" in message, message
     assert "public.copy_x" in message and "public.strict_x" in message, message
     assert pg.execute("SELECT to_regclass('public.copy_x')").fetchone()[0] is None
+
+
+def _route(pid: str, conn_id: str, engine: str, suffix: str, condition: str) -> dict[str, Any]:
+    """flights -> route -> {matched: a table, unmatched: filter -> another table}."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "flights", "module": "source.postgres", "config": {"conn_id": conn_id, "table": "flights"}},
+        {"id": "split", "module": "route", "config": {"condition": condition}},
+        {"id": "far", "module": "filter_rows", "config": {"condition": "distance > 700"}},
+        {
+            "id": "write_matched",
+            "module": "destination.postgres",
+            "config": {"conn_id": conn_id, "table": f"matched_{suffix}", "mode": "replace"},
+        },
+        {
+            "id": "write_other",
+            "module": "destination.postgres",
+            "config": {"conn_id": conn_id, "table": f"other_{suffix}", "mode": "replace"},
+        },
+    ]
+    edges = [
+        {"source": "flights", "target": "split"},
+        {"source": "split", "source_port": "matched", "target": "write_matched"},
+        {"source": "split", "source_port": "unmatched", "target": "far"},
+        {"source": "far", "target": "write_other"},
+    ]
+    return {"id": pid, "engine": engine, "nodes": nodes, "edges": edges}
+
+
+def test_a_route_runs_inside_postgres_like_etl(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
+    """Each row to exactly one output, the null condition (no delay) to unmatched, as in ETL."""
+    pg.execute(FLIGHTS)
+    condition = "dep_delay > 5 AND origin <> 'LGA'"
+    dag_run, _dag = run_pipeline(_route("route_etl", pg_conn_id, "etl", "etl", condition))
+    _ok(dag_run)
+    dag_run, dag = run_pipeline(_route("route_elt", pg_conn_id, "elt", "elt", condition))
+    _ok(dag_run)
+    assert [t.task_id for t in dag.tasks] == ["write_other"]
+    result = next(t for t in dag_run.get_task_instances() if t.task_id == "write_other").xcom_pull(
+        task_ids="write_other"
+    )
+    assert "logidata_route_" in result["sql"]  # the flagged input, computed once for both outputs
+    for table in ("matched", "other"):
+        assert _table(pg, f"{table}_elt") == _table(pg, f"{table}_etl"), table
+    assert len(_table(pg, "matched_elt")[1]) == 2
+
+
+def test_a_volatile_route_sends_each_row_to_exactly_one_table(
+    run_pipeline: Any, pg: Any, pg_conn_id: str
+) -> None:
+    pg.execute(FLIGHTS)
+    spec = _route("route_random", pg_conn_id, "auto", "r", "random() < 0.5")
+    spec["nodes"][2]["config"]["condition"] = "true"
+    dag_run, dag = run_pipeline(spec)
+    _ok(dag_run)
+    assert [t.task_id for t in dag.tasks] == ["write_other"]
+    ids = [r[0] for r in pg.execute("SELECT id FROM matched_r UNION ALL SELECT id FROM other_r").fetchall()]
+    assert sorted(ids) == list(range(1, 8))
+
+
+def test_a_routes_outputs_preview_inside_postgres_like_etl(pg: Any, pg_conn_id: str) -> None:
+    """Previewing after a pushed-down route reads the right output (unmatched before 'far')."""
+    from airflow_provider_logidata.preview.execute import run_plan
+    from airflow_provider_logidata.preview.plan import plan_preview
+
+    pg.execute(FLIGHTS)
+    answers = {}
+    for engine in ("auto", "etl"):
+        data = _route(f"route_preview_{engine}", pg_conn_id, engine, engine, "dep_delay > 5")
+        answers[engine] = run_plan(plan_preview(data, "far", limit=100))
+    assert answers["auto"]["engine"] == "elt" and answers["etl"]["engine"] == "etl"
+    assert sorted(map(str, answers["auto"]["rows"])) == sorted(map(str, answers["etl"]["rows"]))
+    assert answers["auto"]["rows"]

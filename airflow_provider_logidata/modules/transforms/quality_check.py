@@ -17,6 +17,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.engine.sql import Columns
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -220,7 +221,11 @@ def _row_check(
 
 
 def _examples(
-    ctx: TransformContext, relation: str, check: _RowCheck, row: str, keys: Sequence[tuple[str, str]]
+    ctx: TransformContext | EltContext,
+    relation: str,
+    check: _RowCheck,
+    row: str,
+    keys: Sequence[tuple[str, str]],
 ) -> str:
     """Up to five examples of failing rows in input order.
 
@@ -265,6 +270,55 @@ def _examples(
     return ", ".join(examples)
 
 
+def _judge(
+    ctx: TransformContext | EltContext,
+    config: QualityCheckConfig,
+    row_checks: list[_RowCheck],
+    flagged: str,
+    row: str,
+    keys: Sequence[tuple[str, str]],
+) -> None:
+    """Count each check's failures over ``flagged`` (the input with a flag per row check), then fail,
+    warn or log: the same verdict and messages in the ETL engine and inside PostgreSQL."""
+    from airflow_provider_logidata.engine.sql import quote_ident
+
+    counts = ctx.rows(
+        "SELECT count(*)"
+        + "".join(f", count(*) FILTER (WHERE {quote_ident(c.flag)})" for c in row_checks)
+        + f" FROM {flagged}"
+    )[0]
+    total = int(counts[0])
+    failed_rows = {c.label: int(n) for c, n in zip(row_checks, counts[1:], strict=True) if n}
+    report: list[str] = []
+    count_failures: list[str] = []
+    for check in config.checks:
+        if isinstance(check, RowCountBetweenCheck):
+            low = check.min if check.min is not None else 0
+            if total < low or (check.max is not None and total > check.max):
+                bounds = f"between {low} and {check.max}" if check.max is not None else f"at least {low}"
+                text = f"{check_label(check)}: {total} row(s), expected {bounds}"
+                report.append(text)
+                if config.action == "fail" or (
+                    config.action == "quarantine" and check.on_quarantine == "fail"
+                ):
+                    count_failures.append(text)
+            continue
+        row_check = next(c for c in row_checks if c.label == check_label(check))
+        if row_check.label in failed_rows:
+            examples = _examples(ctx, flagged, row_check, row, keys)
+            report.append(f"{row_check.label}: {failed_rows[row_check.label]} row(s) fail, e.g. {examples}")
+    summary = f"{len(report)} of {len(config.checks)} check(s) failed on {total} row(s): " + "; ".join(report)
+    fix = "Fix the data upstream, change the checks, or set action to 'warn' or 'quarantine'"
+    if report and (config.action == "fail" or count_failures):
+        raise ctx.error(f"{summary}. {fix}")
+    if report and config.action == "warn":
+        ctx.log.warning(f"{ctx.owner}: {summary} (action warn: every row passes)")
+    elif report:
+        ctx.log.warning(f"{ctx.owner}: {summary} (action quarantine: failing rows go to 'rejected')")
+    else:
+        ctx.log.info(f"{ctx.owner}: all {len(config.checks)} check(s) passed on {total} row(s)")
+
+
 def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
     """Evaluate every check in one pass, then fail, warn or quarantine.
 
@@ -302,41 +356,7 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     flagged = "__logidata_checked"
     kind = "TABLE" if config.action == "quarantine" and row_checks else "VIEW"
     ctx.rows(f"CREATE TEMP {kind} {flagged} AS SELECT *{flags} FROM {numbered(relation, row_name)}")
-    counts = ctx.rows(
-        "SELECT count(*)"
-        + "".join(f", count(*) FILTER (WHERE {quote_ident(c.flag)})" for c in row_checks)
-        + f" FROM {flagged}"
-    )[0]
-    total = int(counts[0])
-    failed_rows = {c.label: int(n) for c, n in zip(row_checks, counts[1:], strict=True) if n}
-    report: list[str] = []
-    count_failures: list[str] = []
-    for check in config.checks:
-        if isinstance(check, RowCountBetweenCheck):
-            low = check.min if check.min is not None else 0
-            if total < low or (check.max is not None and total > check.max):
-                bounds = f"between {low} and {check.max}" if check.max is not None else f"at least {low}"
-                text = f"{check_label(check)}: {total} row(s), expected {bounds}"
-                report.append(text)
-                if config.action == "fail" or (
-                    config.action == "quarantine" and check.on_quarantine == "fail"
-                ):
-                    count_failures.append(text)
-            continue
-        row_check = next(c for c in row_checks if c.label == check_label(check))
-        if row_check.label in failed_rows:
-            examples = _examples(ctx, flagged, row_check, row, keys)
-            report.append(f"{row_check.label}: {failed_rows[row_check.label]} row(s) fail, e.g. {examples}")
-    summary = f"{len(report)} of {len(config.checks)} check(s) failed on {total} row(s): " + "; ".join(report)
-    fix = "Fix the data upstream, change the checks, or set action to 'warn' or 'quarantine'"
-    if report and (config.action == "fail" or count_failures):
-        raise ctx.error(f"{summary}. {fix}")
-    if report and config.action == "warn":
-        ctx.log.warning(f"{ctx.owner}: {summary} (action warn: every row passes)")
-    elif report:
-        ctx.log.warning(f"{ctx.owner}: {summary} (action quarantine: failing rows go to 'rejected')")
-    else:
-        ctx.log.info(f"{ctx.owner}: all {len(config.checks)} check(s) passed on {total} row(s)")
+    _judge(ctx, config, row_checks, flagged, row, keys)
 
     # A ``_rejected_reason`` already in the input (rows rejected before) is replaced by this node's.
     reason = quote_ident(REJECTED_REASON)

@@ -124,8 +124,13 @@ def test_elt_modules_are_exactly_the_registered_builders() -> None:
         "aggregate",
         "derive_column",
         "map_values",
+        "parse_dates",
     }
-    multi = {"join", "union"}  # several inputs: built over their inputs' SELECTs (engine.elt._build_step)
+    multi = {
+        "join",
+        "union",
+        "route",
+    }  # several inputs: built over their inputs' SELECTs (engine.elt._build_step)
     assert set(elt_modules()) == expected | multi
     assert {name for name in expected if builders.postgres(name) is not None} == expected
     assert {name for name in multi if builders.postgres(name) is None} == multi  # not one-in-one-out

@@ -305,6 +305,68 @@ def test_elt_rechecks_the_source_query(pg: Any, pg_conn_id: str, log: Any) -> No
     assert pg.execute("SELECT last_value, is_called FROM s").fetchone() == (1, False)
 
 
+def test_a_partial_pushdown_rechecks_the_query_and_expressions(
+    pg: Any, pg_conn_id: str, log: Any, tmp_path: Path
+) -> None:
+    """The partial pushdown (its result leaves for the engine) checks the source query and each pushed
+    expression again before anything runs: refused, nothing created, nothing staged."""
+    from airflow_provider_logidata.engine.elt_read import read_elt
+    from airflow_provider_logidata.modules.transforms.filter_rows import FilterRowsConfig
+
+    pg.execute("CREATE TABLE raw (id int, name text); INSERT INTO raw VALUES (1, 'a'), (2, 'b')")
+    pg.execute("CREATE SEQUENCE s")
+    before = large_objects(pg)
+    table = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "table": "raw"})
+    keep = elt.EltStep("keep", "filter_rows", FilterRowsConfig.model_construct(condition="id > 0"))
+    out = tmp_path / "out.parquet"
+    for query, function in [
+        ("SELECT pg_read_file('/etc/hostname') AS secret", "pg_read_file"),
+        ("SELECT lo_from_bytea(0, 'x'::bytea) AS o", "lo_from_bytea"),
+        ("SELECT nextval('s') AS n", "nextval"),  # the transaction is read-write (helpers): refused too
+    ]:
+        with pytest.raises(LogiDataTaskError, match=rf"function {function}\(\) is not allowed"):
+            read_elt("read", bypassed(pg_conn_id, query), [keep], str(out), log=log)
+    for condition, function in [
+        ("pg_read_file('/etc/hostname') <> ''", "pg_read_file"),
+        ("id > 0 AND lo_from_bytea(0, CAST('x' AS BLOB)) > 0", "lo_from_bytea"),
+    ]:
+        step = elt.EltStep("keep", "filter_rows", FilterRowsConfig.model_construct(condition=condition))
+        with pytest.raises(LogiDataTaskError, match=rf"function {function}\(\) is not allowed"):
+            read_elt("read", table, [step], str(out), log=log)
+    assert not out.exists()
+    assert large_objects(pg) == before
+    assert pg.execute("SELECT last_value, is_called FROM s").fetchone() == (1, False)
+
+
+def test_a_pushed_route_rechecks_its_condition(pg: Any, pg_conn_id: str, log: Any) -> None:
+    from airflow_provider_logidata.modules.transforms.route import RouteConfig
+
+    pg.execute("CREATE TABLE raw (id int, name text); INSERT INTO raw VALUES (1, 'a'), (2, 'b')")
+    source = PostgresSourceConfig.model_validate({"conn_id": pg_conn_id, "table": "raw"})
+    before = large_objects(pg)
+
+    def sink(node_id: str, table: str, reads: str) -> elt.EltSink:
+        return elt.EltSink(
+            node_id, PostgresDestinationConfig.model_validate({"conn_id": pg_conn_id, "table": table}), reads
+        )
+
+    sinks = [sink("a", "out_a", "split"), sink("b", "out_b", "split:unmatched")]
+    for condition, function in [
+        ("pg_read_file('/etc/hostname') <> ''", "pg_read_file"),
+        ("lo_from_bytea(0, CAST('x' AS BLOB)) > 0", "lo_from_bytea"),
+    ]:
+        step = elt.EltStep(
+            "split", "route", RouteConfig.model_construct(condition=condition), (("read", None),)
+        )
+        with pytest.raises(LogiDataTaskError, match=rf"function {function}\(\) is not allowed"):
+            elt.run_elt("read", source, [step], "b", sinks[1].config, sinks=sinks, log=log)
+    assert large_objects(pg) == before
+    assert pg.execute("SELECT to_regclass('public.out_a'), to_regclass('public.out_b')").fetchone() == (
+        None,
+        None,
+    )
+
+
 def test_elt_statement_timeout(pg: Any, pg_conn_id: str, log: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__LOGIDATA__SOURCE_STATEMENT_TIMEOUT", "1")
     source = PostgresSourceConfig.model_validate(
