@@ -6,6 +6,7 @@ when quarantining, so ``out`` and ``rejected`` read the same evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -15,7 +16,7 @@ from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, Val
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
@@ -383,6 +384,172 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     }
 
 
+# --- PostgreSQL -----------------------------------------------------------------------------------------
+
+
+def pushdown_refusal(config: Any) -> str | None:
+    """Why this config stays in the ETL engine (the module's ``postgres_refusal``), or None.
+
+    A regex check is written in RE2 syntax (DuckDB's); PostgreSQL's regular expressions read some
+    patterns differently (classes, escapes, greediness of alternations), so it would judge rows
+    differently.
+    """
+    checks = config.get("checks") if isinstance(config, dict) else getattr(config, "checks", None)
+    for check in checks or []:
+        kind = check.get("type") if isinstance(check, dict) else getattr(check, "type", None)
+        if kind == "regex":
+            return "a regex check uses RE2 syntax, which PostgreSQL's regular expressions read differently"
+    return None
+
+
+@contextlib.contextmanager
+def _duck_checks(ctx: EltContext) -> Iterator[tuple[TransformContext, Columns]]:
+    """A DuckDB context over an empty input of the step's types: the ETL builder's own checks of the
+    config (values that do not fit the column, bounds of the wrong kind) run there, with its messages."""
+    from airflow_provider_logidata.engine import duck
+    from airflow_provider_logidata.engine.elt_context import arrow_schema
+    from airflow_provider_logidata.engine.transforms import TransformContext
+
+    with duck.connect(external_access=False) as con:
+        con.register("logidata_empty_input", arrow_schema(ctx.inputs).empty_table())
+        duck_ctx = TransformContext(
+            con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=ctx.log
+        )
+        yield duck_ctx, duck.describe(con, "logidata_empty_input")
+
+
+def _pg_literals(duck_ctx: TransformContext, texts: list[str], duck_type: str, pg_type: str) -> list[str]:
+    """PostgreSQL literals of the values DuckDB reads ``texts`` as (its text of each typed value, cast
+    to the column's type): both engines compare with the same values ('1.5' for a BIGINT is 2)."""
+    from airflow_provider_logidata.engine.sql import is_text, quote_literal
+
+    if is_text(duck_type):
+        return [quote_literal(text) for text in texts]
+    row = duck_ctx.con.execute(
+        f"SELECT list_transform(CAST(? AS VARCHAR[]), lambda x: CAST(CAST(x AS {duck_type}) AS VARCHAR))",
+        [texts],
+    ).fetchone()
+    assert row is not None
+    return [f"CAST({quote_literal(text)} AS {pg_type})" for text in row[0]]
+
+
+def _pg_row_check(
+    ctx: EltContext,
+    duck_ctx: TransformContext,
+    check: QualityCheck,
+    flag: str,
+    columns: Columns,
+    duck_columns: Columns,
+) -> _RowCheck:
+    from airflow_provider_logidata.engine.binding import value_text
+    from airflow_provider_logidata.engine.elt_context import collated
+    from airflow_provider_logidata.engine.sql import is_numeric, quote_ident
+
+    assert not isinstance(check, RowCountBetweenCheck | RegexCheck)
+    name, pg_type = ctx.column(check.column, columns)
+    duck_type = dict(duck_columns)[name]
+    column = quote_ident(name)
+    compared = collated(column, pg_type)  # text compares by code point, as in DuckDB
+    if isinstance(check, NotNullCheck):
+        bad = f"{column} IS NULL"
+    elif isinstance(check, UniqueCheck):
+        bad = f"{column} IS NOT NULL AND count(*) OVER (PARTITION BY {column}) > 1"
+    elif isinstance(check, AcceptedValuesCheck):
+        values = _pg_literals(duck_ctx, [value_text(v) for v in check.values], duck_type, pg_type)
+        bad = f"{compared} NOT IN ({', '.join(values)})"
+    else:
+        parts = []
+        for bound, operator in ((check.min, "<"), (check.max, ">")):
+            if bound is None:
+                continue
+            if is_numeric(duck_type):
+                literal = repr(bound) if isinstance(bound, float) else str(bound)
+            else:
+                (literal,) = _pg_literals(duck_ctx, [str(bound)], duck_type, pg_type)
+            parts.append(f"{compared} {operator} {literal}")
+        bad = " OR ".join(parts)
+    return _RowCheck(check_label(check), flag, bad, name, check.type)
+
+
+def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same checks, verdict and ports inside PostgreSQL.
+
+    The config is checked by the ETL builder's own code over an empty input of the same types (same
+    messages), the flags are computed in PostgreSQL over the input numbered in its order, and the
+    verdict (:func:`_judge`) is the ETL engine's. Quarantining materialises the flagged input once in a
+    temporary table dropped at commit: ``out`` and ``rejected`` are statements over the same evaluation.
+    """
+    import hashlib
+
+    from airflow_provider_logidata.engine.binding import ROW_NUMBER, find_column
+    from airflow_provider_logidata.engine.sql import quote_ident, quote_literal, unique_name
+
+    config = ctx.typed_config(QualityCheckConfig)
+    refusal = pushdown_refusal(config)
+    if refusal:
+        raise ctx.error(f"{refusal}; set the pipeline's engine to 'etl'")
+    (source,) = inputs
+    relation, columns = source.relation, source.columns
+    row_name = unique_name(ROW_NUMBER, columns)
+    row = quote_ident(row_name)
+    taken = [*columns, (row_name, "bigint")]
+    with _duck_checks(ctx) as (duck_ctx, duck_columns):
+        example_keys = [find_column(name, columns, owner=ctx.owner) for name in config.example_keys()]
+        missing = [name for name, found in zip(config.example_keys(), example_keys, strict=True) if not found]
+        if missing:
+            raise ctx.error(
+                f"key column(s) {', '.join(map(repr, missing))} are not in the input; available columns: "
+                f"{', '.join(name for name, _ in columns)}. Fix 'keys' in the node's config"
+            )
+        keys = [found for found in example_keys if found]
+        row_checks: list[_RowCheck] = []
+        for index, check in enumerate(config.checks):
+            if isinstance(check, RowCountBetweenCheck):
+                continue
+            _row_check(duck_ctx, check, index, duck_columns, [*duck_columns, (row_name, "BIGINT")])
+            flag = unique_name(f"__logidata_check_{index}", taken)
+            row_checks.append(_pg_row_check(ctx, duck_ctx, check, flag, columns, duck_columns))
+            taken.append((flag, "boolean"))
+    flags = "".join(f", coalesce({c.bad_when}, false) AS {quote_ident(c.flag)}" for c in row_checks)
+    numbered = f"(SELECT s.*, row_number() OVER () AS {row} FROM {relation} AS s)"
+    flagged_select = f"SELECT n.*{flags} FROM {numbered} AS n"
+    quarantine = config.action == "quarantine" and bool(row_checks)
+    if quarantine:
+        table = "logidata_check_" + hashlib.sha1(ctx.node_id.encode()).hexdigest()[:12]
+        create = f"CREATE TEMPORARY TABLE {quote_ident(table)} ON COMMIT DROP AS\n{flagged_select}"
+        ctx.con.execute(create.encode())
+        ctx.helpers[f"quality_check {ctx.node_id}"] = create
+        flagged = f"pg_temp.{quote_ident(table)}"
+    else:
+        flagged = f"({flagged_select}) AS f"
+    _judge(ctx, config, row_checks, flagged, row, keys)
+
+    reason = quote_ident(REJECTED_REASON)
+    existing = find_column(REJECTED_REASON, columns, owner=ctx.owner)
+    kept = ", ".join(quote_ident(name) for name, _ in columns)
+    kept_rejected = ", ".join(quote_ident(name) for name, _ in columns if not existing or name != existing[0])
+    rejected_columns = f"{kept_rejected}, " if kept_rejected else ""
+    if not quarantine:
+        return {
+            "out": f"SELECT {kept} FROM {relation} AS s",
+            "rejected": (
+                f"SELECT {rejected_columns}CAST(NULL AS text) AS {reason} FROM {relation} AS s WHERE false"
+            ),
+        }
+    any_failed = " OR ".join(quote_ident(c.flag) for c in row_checks)
+    reasons = ", ".join(
+        f"CASE WHEN {quote_ident(c.flag)} THEN {quote_literal(c.label)} END" for c in row_checks
+    )
+    order = f" ORDER BY {row}" if ctx.keep_order else ""
+    return {
+        "out": f"SELECT {kept} FROM {flagged} WHERE NOT ({any_failed}){order}",
+        "rejected": (
+            f"SELECT {rejected_columns}concat_ws('; ', {reasons}) AS {reason} FROM {flagged} "
+            f"WHERE {any_failed} ORDER BY {row}"
+        ),
+    }
+
+
 MODULE = ModuleDef(
     name="quality_check",
     category="transform",
@@ -394,6 +561,8 @@ MODULE = ModuleDef(
     outputs=("out", "rejected"),
     icon="shield-check",
     duckdb=build_duckdb,
+    postgres=build_postgres,
+    postgres_refusal=pushdown_refusal,
     row_wise=True,
     subset_rows=True,
 )

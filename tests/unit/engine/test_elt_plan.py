@@ -130,6 +130,7 @@ def test_elt_modules_are_exactly_the_registered_builders() -> None:
         "join",
         "union",
         "route",
+        "quality_check",
     }  # several inputs: built over their inputs' SELECTs (engine.elt._build_step)
     assert set(elt_modules()) == expected | multi
     assert {name for name in expected if builders.postgres(name) is not None} == expected

@@ -270,3 +270,26 @@ def test_examples_name_rows_by_their_keys(multi: Any) -> None:
         multi("quality_check", {"checks": checks, "keys": ["order_id"]}, DATA)
     with pytest.raises(ValidationError, match="keys must not be empty"):
         QualityCheckConfig.model_validate({"checks": checks, "keys": []})
+
+
+@pytest.mark.parametrize(
+    ("checks", "refused"),
+    [
+        ([{"type": "not_null", "column": "a"}, {"type": "range", "column": "a", "min": 1}], False),
+        ([{"type": "unique", "column": "a"}, {"type": "regex", "column": "a", "pattern": "[a-z]+"}], True),
+    ],
+)
+def test_only_a_regex_check_keeps_the_node_out_of_postgres(
+    checks: list[dict[str, Any]], refused: bool
+) -> None:
+    """RE2 (DuckDB) and PostgreSQL's regular expressions read patterns differently; every other check
+    has a PostgreSQL form giving the ETL engine's verdict."""
+    from airflow_provider_logidata.modules.transforms.quality_check import (
+        QualityCheckConfig,
+        pushdown_refusal,
+    )
+
+    for config in ({"checks": checks}, QualityCheckConfig.model_validate({"checks": checks})):
+        reason = pushdown_refusal(config)
+        assert (reason is not None) == refused
+        assert reason is None or "RE2" in reason
