@@ -75,7 +75,11 @@ WARMUP_ROWS = 2_000
 MIN_DISTANCE = 500
 SEED = 0.13
 
-# Targets (the brief fixes the first; the two speed-ups are this benchmark's own bar)
+# Targets. The issue's: LogiData ELT within 1.2x of the same SQL by hand with psql. A psql process has no
+# Airflow around it, so the like-for-like figure is LogiData's own run inside its task (connect, compile,
+# the statement, commit: the task's ``seconds`` metric) against the psql process's wall time; the whole
+# `airflow dags test` is judged against the PythonOperator peer, which pays the same Airflow.
+ELT_VS_PSQL = 1.2  # LogiData ELT own run <= 1.2x psql by hand (process wall time)
 ELT_VS_PEER = 1.2  # LogiData ELT whole run <= 1.2x the PythonOperator peer's whole run
 # The issue sets no bar on these speed-ups: they are reported, not judged.
 ELT_VS_ETL: float | None = None  # ETL whole run / ELT whole run
@@ -838,6 +842,17 @@ def evaluate(results: dict[str, Contender]) -> tuple[list[str], bool]:
             f"{extra}"
         )
     psql, elt = good("psql"), good("elt")
+    own = _task_median(elt, "own_s") if elt else None
+    if psql and psql.wall_s and own:
+        passed = own / psql.wall_s <= ELT_VS_PSQL
+        ok &= passed
+        out.append(
+            f"- LogiData ELT's own run in its task (connect, compile, the statement, commit) <= {ELT_VS_PSQL}x "
+            f"psql by hand (process wall time): {own:.2f} s / {psql.wall_s:.2f} s = {own / psql.wall_s:.2f}x "
+            f"-> {'PASS' if passed else 'FAIL'}"
+        )
+    else:
+        out.append("- LogiData ELT's own run vs psql by hand: not measured")
     if psql and elt and psql.wall_s and elt.wall_s:
         out.append(
             f"- (information, no target) LogiData ELT whole run / psql by hand: {elt.wall_s:.2f} s / "

@@ -13,8 +13,8 @@ from airflow_provider_logidata.engine.elt_context import (
     Columns,
     Described,
     EltContext,
-    arrow_schema,
     describe,
+    empty_table,
 )
 from airflow_provider_logidata.engine.pg_load_plan import pg_type_for
 from airflow_provider_logidata.engine.sql import quote_ident
@@ -27,18 +27,14 @@ def duck_types(ctx: EltContext) -> Columns:
 
     step = builders.step(ctx.module)
     assert step is not None  # only one-in-one-out transforms with a DuckDB builder are typed this way
-    schema = arrow_schema(ctx.inputs)
     with duck.connect() as con:
-        con.register("logidata_empty_input", schema.empty_table())
+        con.register("logidata_empty_input", empty_table(ctx.inputs))
         con.execute("CREATE VIEW input_0 AS SELECT * FROM logidata_empty_input")
         duck_ctx = TransformContext(
             con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=_Quiet()
         )
         select = step.build(duck_ctx, "input_0", duck.describe(con, "input_0"))
-        result = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")
-        table = result.to_arrow_table() if result is not None else None
-        assert table is not None
-        output = table.schema
+        output = con.sql(f"SELECT * FROM ({select}) AS q LIMIT 0").to_arrow_table().schema
     return [(f.name, pg_type_for(f.type)) for f in output]
 
 
@@ -54,16 +50,14 @@ def duck_multi_types(ctx: EltContext, inputs: list[tuple[str, str | None, list[D
     with duck.connect() as con:
         items = []
         for index, (ref, port, columns) in enumerate(inputs):
-            con.register(f"logidata_empty_{index}", arrow_schema(columns).empty_table())
+            con.register(f"logidata_empty_{index}", empty_table(columns))
             con.execute(f"CREATE VIEW input_{index} AS SELECT * FROM logidata_empty_{index}")
             items.append(MultiInput(ref, f"input_{index}", duck.describe(con, f"input_{index}"), port))
         duck_ctx = TransformContext(
             con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=_Quiet()
         )
         select = build(duck_ctx, items)["out"]
-        table = con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0").to_arrow_table()
-        assert table is not None
-        output = table.schema
+        output = con.sql(f"SELECT * FROM ({select}) AS q LIMIT 0").to_arrow_table().schema
     return [(f.name, pg_type_for(f.type)) for f in output]
 
 

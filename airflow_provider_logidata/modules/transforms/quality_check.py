@@ -407,11 +407,11 @@ def _duck_checks(ctx: EltContext) -> Iterator[tuple[TransformContext, Columns]]:
     """A DuckDB context over an empty input of the step's types: the ETL builder's own checks of the
     config (values that do not fit the column, bounds of the wrong kind) run there, with its messages."""
     from airflow_provider_logidata.engine import duck
-    from airflow_provider_logidata.engine.elt_context import arrow_schema
+    from airflow_provider_logidata.engine.elt_context import empty_table
     from airflow_provider_logidata.engine.transforms import TransformContext
 
     with duck.connect(external_access=False) as con:
-        con.register("logidata_empty_input", arrow_schema(ctx.inputs).empty_table())
+        con.register("logidata_empty_input", empty_table(ctx.inputs))
         duck_ctx = TransformContext(
             con=con, module=ctx.module, node_id=ctx.node_id, config=ctx.config, log=ctx.log
         )
