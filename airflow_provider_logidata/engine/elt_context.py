@@ -204,10 +204,75 @@ def collated(column: str, pg_type: str) -> str:
     return f'{column} COLLATE "C"' if is_text(pg_type) else column
 
 
-def case_collation(con: psycopg.Connection[Any]) -> str:
-    """An ICU collation for Unicode-aware lower/upper (libc's C locale changes ASCII letters only)."""
-    row = con.execute("SELECT collname FROM pg_collation WHERE collname = 'und-x-icu'").fetchone()
-    return ' COLLATE "und-x-icu"' if row else ""
+# PostgreSQL encodings (``server_encoding``) as Python codecs, for the characters a helper may hold.
+_PY_ENCODINGS = {"UTF8": "utf-8", "SQL_ASCII": "ascii", "LATIN1": "latin-1", "WIN1252": "cp1252"}
+
+
+def duck_case_pairs(kind: str, encoding: str = "utf-8") -> tuple[str, str]:
+    """Every character DuckDB's ``upper``/``lower`` changes and what it becomes, as two strings for
+    ``translate``: DuckDB maps case one code point to one (``'ß'`` to ``'ẞ'``, ``'İ'`` to ``'i'``), where
+    PostgreSQL's ICU collations use full case mapping (``'STRASSE'``) and libc's C locale changes ASCII
+    only. Read from the installed DuckDB, so both engines follow the same Unicode tables; characters
+    the database's encoding cannot hold are left out (no such text can reach it)."""
+    import duckdb
+
+    assert kind in ("upper", "lower")
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT chr(cp::INTEGER), {kind}(chr(cp::INTEGER)) FROM range(1, 1114112) AS t(cp) "
+            f"WHERE (cp < 55296 OR cp > 57343) AND {kind}(chr(cp::INTEGER)) <> chr(cp::INTEGER)"
+        ).fetchall()
+    source, target = [], []
+    for before, after in rows:
+        if len(after) != 1:
+            continue  # not one to one: no translate() form (none in DuckDB 2.0)
+        try:
+            (before + after).encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        source.append(before)
+        target.append(after)
+    return "".join(source), "".join(target)
+
+
+def to_postgres(ctx: EltContext, expression: str) -> str:
+    """A checked DuckDB expression (a condition, a derived column) as PostgreSQL's SQL, by sqlglot, with
+    ``upper``/``lower`` calls made DuckDB's (:func:`case_function`). Raises sqlglot's errors."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(expression, read="duckdb")
+    for node in list(tree.find_all(exp.Lower, exp.Upper)):
+        schema, name = case_function(ctx, "upper" if isinstance(node, exp.Upper) else "lower").split(".")
+        call = exp.Dot(
+            this=exp.to_identifier(schema), expression=exp.Anonymous(this=name, expressions=[node.this])
+        )
+        tree = call if node is tree else tree
+        node.replace(call)
+    return tree.sql(dialect="postgres")
+
+
+def case_function(ctx: EltContext, kind: str) -> str:
+    """``pg_temp.logidata_<kind>``: DuckDB's ``upper`` or ``lower`` inside PostgreSQL (created on first
+    use). ASCII-only text (as many bytes as characters) takes PostgreSQL's own, under the "C" collation;
+    other text is translated character by character with :func:`duck_case_pairs`."""
+    name = f"logidata_{kind}"
+    if name not in ctx.helpers:
+        server = str(ctx.con.execute("SHOW server_encoding").fetchone()[0])  # type: ignore[index]
+        encoding = _PY_ENCODINGS.get(server.upper(), "ascii")
+        source, target = duck_case_pairs(kind, encoding)
+        translated = f"translate(v, {quote_literal(source)}, {quote_literal(target)})"
+        if encoding == "utf-8":  # one byte per character: ASCII only
+            translated = (
+                f'CASE WHEN octet_length(v) = char_length(v) THEN {kind}(v COLLATE "C") ELSE {translated} END'
+            )
+        create = (
+            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS text LANGUAGE sql IMMUTABLE "
+            f"PARALLEL SAFE AS $logidata$ SELECT {translated} $logidata$"
+        )
+        ctx.con.execute(create.encode())
+        ctx.helpers[name] = create
+    return f"pg_temp.{name}"
 
 
 def empty_table(columns: list[Described]) -> pa.Table:

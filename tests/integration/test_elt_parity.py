@@ -47,7 +47,7 @@ INSERT INTO raw VALUES
   '2024-01-01 00:00:00', '2024-01-01 00:00:00+00', '12', 'second bob'),
  (7, E'tab\\there\\nnewline', 'Paris', 4, 2, 2.50, -0.5, false, '2024-06-30',
   '2024-06-30 18:45:00', '2024-06-30 18:45:00+00', '007', 'tabs'),
- (8, 'stra\u00dfe \u01c6', 'BERLIN', 1, 3, 0.01, 'NaN', true, '2024-01-15',
+ (8, 'stra\u00dfe \u01c6 \ufb01 \u0130 \u01c5x', 'BERLIN', 1, 3, 0.01, 'NaN', true, '2024-01-15',
   '2024-01-15 08:30:00', '2024-01-15 08:30:00+00', '1e3', NULL),
  (9, 'eve', 'Berlin', 5, 4, 4.00, 2.5, false, '2023-05-05',
   '2023-05-05 05:05:05', '2023-05-05 05:05:05+00', '2.5', 'eve');
@@ -61,13 +61,6 @@ INSERT INTO more VALUES
  (1, '  Alice   MARTIN ', 'Paris', 3, 10.500, 10), (10, 'new  one', 'Lyon', NULL, 1.125, NULL),
  (NULL, NULL, NULL, NULL, NULL, NULL), (11, '', 'paris', 9, -2.000, -7), (10, 'new  one', 'Lyon', NULL, 1.125, NULL);
 """
-
-# Differences found between the engines, each kept as a strict xfail until its builder is fixed.
-UPPER_SHARP_S = (
-    "upper() of 'straße ǆ': DuckDB (the ETL engine) maps case one character to one, 'STRAẞE Ǆ'; "
-    "PostgreSQL's upper() under the ICU collation uses full case mapping, 'STRASSE Ǆ' (likewise "
-    "'\ufb01' -> 'FI', lower('\u0130') -> 'i\u0307'): clean_text and derive_column differ on such text"
-)
 
 
 def chain(*steps: Step) -> list[Step]:
@@ -163,8 +156,9 @@ MODULE_CASES = [
     pytest.param(
         chain(("clean_text", {"columns": ["name"], "case": "upper"})),
         id="clean-upper-sharp-s",
-        marks=pytest.mark.xfail(strict=True, reason=UPPER_SHARP_S),
     ),
+    pytest.param(chain(("clean_text", {"columns": ["name"], "case": "lower"})), id="clean-lower-dotted-i"),
+    pytest.param(chain(("clean_text", {"columns": ["name"], "case": "title"})), id="clean-title-unicode"),
     pytest.param(
         chain(("clean_text", {"columns": ["name"], "collapse_spaces": False, "empty_as_null": True})),
         id="clean-trim-only",
@@ -267,7 +261,19 @@ MODULE_CASES = [
     pytest.param(
         chain(("derive_column", {"columns": [{"name": "shout", "expression": "upper(name)"}]})),
         id="derive-upper-sharp-s",
-        marks=pytest.mark.xfail(strict=True, reason=UPPER_SHARP_S),
+    ),
+    pytest.param(
+        chain(
+            (
+                "derive_column",
+                {
+                    "columns": [
+                        {"name": "quiet", "expression": "lower(upper(name)) || upper(coalesce(city, ''))"}
+                    ]
+                },
+            )
+        ),
+        id="derive-nested-case",
     ),
     # TRY_CAST keeps a step in the ETL engine (modules.pushdown; tests/unit/modules/test_pushdown.py).
     # fill_nulls
@@ -341,6 +347,10 @@ MODULE_CASES = [
     ),
     # filter_rows
     pytest.param(chain(("filter_rows", {"condition": "qty > 3 OR qty IS NULL"})), id="filter-or-null"),
+    pytest.param(
+        chain(("filter_rows", {"condition": "upper(name) LIKE '%ẞ%' OR lower(city) = 'zürich'"})),
+        id="filter-unicode-case",
+    ),
     pytest.param(
         chain(("filter_rows", {"condition": "NOT (city = 'Paris') AND active IS NOT FALSE"})),
         id="filter-not-with-nulls",

@@ -3,7 +3,7 @@
 Both builders pick the columns the same way (:func:`_targets`) and apply the steps in the same order:
 white space, then letter case, then empty texts to null (:func:`_case_and_empty`). They differ in the
 regular expressions each dialect understands and in how a title case is spelt; PostgreSQL changes case
-under an ICU collation so that non-ASCII letters change as in DuckDB.
+with DuckDB's one-to-one mapping (``engine.elt_context.case_function``: 'ß' becomes 'ẞ', not 'SS').
 """
 
 from __future__ import annotations
@@ -73,13 +73,13 @@ def _targets(
 
 
 def _case_and_empty(
-    expression: str, config: CleanTextConfig, collation: str, title: Callable[[str], str]
+    expression: str, config: CleanTextConfig, case: tuple[str, str], title: Callable[[str], str]
 ) -> str:
     """The steps after white space, in both dialects: letter case, then optionally '' to null."""
     if config.case == "lower":
-        expression = f"lower({expression}{collation})"
+        expression = f"{case[1]}({expression})"
     elif config.case == "upper":
-        expression = f"upper({expression}{collation})"
+        expression = f"{case[0]}({expression})"
     elif config.case == "title":
         expression = title(expression)
     if config.empty_as_null:
@@ -115,7 +115,7 @@ def clean_text_expression(column: str, config: CleanTextConfig) -> str:
             "lambda t: upper(left(t, 1)) || lower(substr(t, 2))), '')"
         )
 
-    return _case_and_empty(expression, config, "", title)
+    return _case_and_empty(expression, config, ("upper", "lower"), title)
 
 
 def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
@@ -130,8 +130,9 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return f"SELECT * REPLACE ({replaced}) FROM {relation}"
 
 
-def postgres_expression(column: str, config: CleanTextConfig, collation: str) -> str:
-    """:func:`clean_text_expression` in PostgreSQL; ``collation`` (``COLLATE ...`` or "") for the case."""
+def postgres_expression(column: str, config: CleanTextConfig, upper: str, lower: str) -> str:
+    """:func:`clean_text_expression` in PostgreSQL; ``upper`` and ``lower`` name DuckDB's case functions
+    there (``engine.elt_context.case_function``)."""
     from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
 
     expression = quote_ident(column)
@@ -145,17 +146,17 @@ def postgres_expression(column: str, config: CleanTextConfig, collation: str) ->
         tokens = quote_literal(f"{WS_CLASS}+|{NOT_WS_CLASS}+")
         return (
             f"(SELECT CASE WHEN v IS NULL THEN NULL ELSE coalesce(("
-            f"SELECT string_agg(upper(left(m[1], 1){collation}) || lower(substr(m[1], 2){collation}), '' "
+            f"SELECT string_agg({upper}(left(m[1], 1)) || {lower}(substr(m[1], 2)), '' "
             f"ORDER BY o) FROM regexp_matches(v, {tokens}, 'g') WITH ORDINALITY AS t(m, o)), '') END "
             f"FROM (SELECT {expression} AS v) AS x)"
         )
 
-    return _case_and_empty(expression, config, collation, title)
+    return _case_and_empty(expression, config, (upper, lower), title)
 
 
 def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     """Untouched columns are listed by name: PostgreSQL has no ``SELECT * REPLACE``."""
-    from airflow_provider_logidata.engine.elt_context import case_collation, is_text
+    from airflow_provider_logidata.engine.elt_context import case_function, is_text
     from airflow_provider_logidata.engine.sql import quote_ident
 
     config = ctx.config
@@ -163,9 +164,13 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     targets = _targets(ctx, columns, is_text)
     if not targets:
         return f"SELECT * FROM {relation} AS s"
-    collation = case_collation(ctx.con) if config.case != "keep" else ""
+    upper, lower = ("upper", "lower")
+    if config.case in ("upper", "title"):
+        upper = case_function(ctx, "upper")
+    if config.case in ("lower", "title"):
+        lower = case_function(ctx, "lower")
     items = [
-        f"{postgres_expression(name, config, collation)} AS {quote_ident(name)}"
+        f"{postgres_expression(name, config, upper, lower)} AS {quote_ident(name)}"
         if name in targets
         else quote_ident(name)
         for name, _ in columns

@@ -116,21 +116,14 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
 
 
 def _to_postgres(ctx: EltContext, expression: str, what: str) -> str:
-    """DuckDB SQL as PostgreSQL SQL; lower/upper get the ICU collation (Unicode case, as DuckDB)."""
-    import sqlglot
-    from sqlglot import exp
+    """DuckDB SQL as PostgreSQL SQL; lower/upper become DuckDB's case mapping there
+    (``engine.elt_context.case_function``: 'ß' to 'ẞ', as the ETL engine, not 'SS')."""
     from sqlglot.errors import SqlglotError
 
-    from airflow_provider_logidata.engine.elt_context import case_collation
+    from airflow_provider_logidata.engine.elt_context import to_postgres
 
     try:
-        tree = sqlglot.parse_one(expression, read="duckdb")
-        collation = case_collation(ctx.con)
-        if collation:
-            icu = exp.Identifier(this="und-x-icu", quoted=True)
-            for node in list(tree.find_all(exp.Lower, exp.Upper)):
-                node.set("this", exp.Collate(this=node.this, expression=icu.copy()))
-        return tree.sql(dialect="postgres")
+        return to_postgres(ctx, expression)
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate {what} to PostgreSQL: {error}; set the pipeline's engine to 'etl'"

@@ -61,15 +61,14 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
 def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     """The condition translated to PostgreSQL's SQL, checked for what may run there, then bound."""
     import psycopg
-    import sqlglot
     from sqlglot.errors import SqlglotError
 
-    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step
+    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step, to_postgres
     from airflow_provider_logidata.engine.pg_connect import pg_error
 
     config, condition = _condition(ctx, columns)
     try:
-        translated = sqlglot.transpile(condition, read="duckdb", write="postgres")[0]
+        translated = to_postgres(ctx, condition)
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"

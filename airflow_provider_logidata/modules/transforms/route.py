@@ -77,11 +77,10 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
     import hashlib
 
     import psycopg
-    import sqlglot
     from sqlglot.errors import SqlglotError
 
     from airflow_provider_logidata.engine.conditions import validate_condition
-    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step
+    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step, to_postgres
     from airflow_provider_logidata.engine.pg_connect import pg_error
     from airflow_provider_logidata.engine.sql import quote_ident, unique_name
 
@@ -89,7 +88,7 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
     (source,) = inputs
     condition = validate_condition(config.condition, source.columns, owner=ctx.owner)
     try:
-        translated = sqlglot.transpile(condition, read="duckdb", write="postgres")[0]
+        translated = to_postgres(ctx, condition)
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"
