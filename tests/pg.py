@@ -324,7 +324,10 @@ def pg_database(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh, empty database for one test; dropped afterwards (open sessions are terminated)."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     with postgres_server.connect(autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY file_copy')
+        # LOGIDATA_TEST_PG_DB_OPTIONS: e.g. "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'" runs the tests on a
+        # language collation, as most servers use, instead of initdb's C locale.
+        options = os.environ.get("LOGIDATA_TEST_PG_DB_OPTIONS", "")
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY file_copy {options}')
     yield name
     with postgres_server.connect(autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -235,9 +235,11 @@ def duck_case_pairs(kind: str, encoding: str = "utf-8") -> tuple[str, str]:
     return "".join(source), "".join(target)
 
 
-def to_postgres(ctx: EltContext, expression: str) -> str:
+def to_postgres(ctx: EltContext, expression: str, relation: str | None = None, what: str = "") -> str:
     """A checked DuckDB expression (a condition, a derived column) as PostgreSQL's SQL, by sqlglot, with
-    ``upper``/``lower`` calls made DuckDB's (:func:`case_function`). Raises sqlglot's errors."""
+    ``upper``/``lower`` calls made DuckDB's (:func:`case_function`) and, given the ``relation`` it reads
+    (aliased ``s``), text compared by code point (:func:`_code_point_order`). Raises sqlglot's errors;
+    ``what`` names the expression in a refusal."""
     import sqlglot
     from sqlglot import exp
 
@@ -249,7 +251,44 @@ def to_postgres(ctx: EltContext, expression: str) -> str:
         )
         tree = call if node is tree else tree
         node.replace(call)
+    if relation is not None:
+        # Operands are typed by PostgreSQL: the policy sees the whole expression before any of it is sent.
+        check_pushed(ctx, tree.sql(dialect="postgres"), what or f"the expression {expression!r}")
+        _code_point_order(ctx, tree, relation)
     return tree.sql(dialect="postgres")
+
+
+def _code_point_order(ctx: EltContext, tree: Any, relation: str) -> None:
+    """DuckDB orders text by code point ('B' < 'a'); PostgreSQL by the database's collation, where a
+    language collation puts 'a' before 'B'. Every text operand of an ordering (``<``, ``BETWEEN``,
+    ``min``/``max``, ``greatest``/``least``, a window's ``ORDER BY``) gets ``COLLATE "C"``; an operand's
+    type is asked of PostgreSQL (an operand it cannot type alone is left as it is)."""
+    from sqlglot import exp
+
+    operands: list[exp.Expression] = []
+    for node in tree.find_all(exp.LT, exp.LTE, exp.GT, exp.GTE):
+        operands += [node.left, node.right]
+    for node in tree.find_all(exp.Between):
+        operands += [node.this, node.args.get("low"), node.args.get("high")]
+    for node in tree.find_all(exp.Max, exp.Min, exp.Ordered):
+        operands.append(node.this)
+    for node in tree.find_all(exp.Greatest, exp.Least):
+        operands += [node.this, *node.expressions]
+    for operand in operands:
+        if operand is None or isinstance(operand, exp.Literal | exp.Collate | exp.Null):
+            continue
+        try:
+            (described,) = describe(
+                ctx.con,
+                f"SELECT ({operand.sql(dialect='postgres')}) AS v FROM {relation} AS s",
+                owner=ctx.owner,
+            )
+        except (LogiDataTaskError, ValueError):
+            continue
+        if is_text(described.type_sql):
+            operand.replace(
+                exp.Collate(this=operand.copy(), expression=exp.Identifier(this="C", quoted=True))
+            )
 
 
 def case_function(ctx: EltContext, kind: str) -> str:

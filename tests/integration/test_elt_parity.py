@@ -351,6 +351,26 @@ MODULE_CASES = [
         chain(("filter_rows", {"condition": "upper(name) LIKE '%ẞ%' OR lower(city) = 'zürich'"})),
         id="filter-unicode-case",
     ),
+    # text compares by code point in both engines, whatever the database's collation
+    pytest.param(
+        chain(("filter_rows", {"condition": "city < 'b' OR name BETWEEN 'a' AND 'n' OR code >= 'Z'"})),
+        id="filter-text-order",
+    ),
+    pytest.param(
+        chain(
+            (
+                "derive_column",
+                {
+                    "columns": [
+                        {"name": "late", "expression": "greatest(city, name) > 'a'"},
+                        {"name": "top", "expression": "max(city) OVER ()"},
+                        {"name": "rank", "expression": "row_number() OVER (ORDER BY city, id)"},
+                    ]
+                },
+            )
+        ),
+        id="derive-text-order",
+    ),
     pytest.param(
         chain(("filter_rows", {"condition": "NOT (city = 'Paris') AND active IS NOT FALSE"})),
         id="filter-not-with-nulls",
@@ -631,6 +651,40 @@ def test_each_module_gives_the_same_table(
     results = run_both(run_pipeline, seeded, pg_conn_id, case, linear_spec(pg_conn_id, steps))
     assert_same(results)
     assert results["etl"]["rows"], "the case loads rows"
+
+
+# On a language collation (most servers: en_US.UTF-8, ICU) PostgreSQL orders 'a' before 'B'; DuckDB and
+# the pushed SQL order text by code point. The cases that order or compare text run there too.
+ORDERING = re.compile(r"order|sort|aggregate|dedup|mode|title|upper|lower|route")
+
+
+@pytest.fixture
+def icu_conn_id(postgres_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import uuid
+
+    from tests.pg import CONN_ID
+
+    name = f"icu_{uuid.uuid4().hex[:12]}"
+    with postgres_server.connect(autocommit=True) as con:
+        con.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+        )
+    with postgres_server.connect(name, autocommit=True) as con:
+        assert con.execute("SELECT 'a' < 'B'").fetchone() == (True,)  # a language order, not code points
+        con.execute(SEED)
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", postgres_server.airflow_conn(name))
+        yield CONN_ID, con
+    with postgres_server.connect(autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("steps", [case for case in MODULE_CASES if ORDERING.search(str(case.id))])
+def test_text_orders_by_code_point_on_a_language_collation(
+    run_pipeline: Any, icu_conn_id: Any, steps: list[Step], request: pytest.FixtureRequest
+) -> None:
+    conn_id, con = icu_conn_id
+    case = "icu_" + request.node.callspec.id
+    assert_same(run_both(run_pipeline, con, conn_id, case, linear_spec(conn_id, steps)))
 
 
 # --- graphs: two sources, joins and unions, with steps before and after them ---------------------------

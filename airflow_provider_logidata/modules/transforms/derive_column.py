@@ -60,14 +60,15 @@ def _derive(
     *,
     alias: str,
     star: str,
-    translate: Callable[[DerivedColumn, str], str],
+    translate: Callable[[DerivedColumn, str, str], str],
     bound: Callable[[DerivedColumn, str, str], Columns],
 ) -> str:
     """Each column over the input plus the columns derived before it: one SELECT nested per column.
 
     A column whose name matches an input column (ignoring case) replaces it in place; others are
-    appended. ``translate(derived, checked)`` gives the dialect's SQL of a checked expression;
-    ``bound(derived, select, expression)`` the columns of ``select`` as the database binds them.
+    appended. ``translate(derived, checked, relation)`` gives the dialect's SQL of a checked expression
+    over ``relation``; ``bound(derived, select, expression)`` the columns of ``select`` as the database
+    binds them.
     """
     from airflow_provider_logidata.engine.binding import find_column
     from airflow_provider_logidata.engine.conditions import validate_expression
@@ -83,7 +84,7 @@ def _derive(
             fix="write one SQL expression over the input columns, e.g. price * quantity",
             aggregates=False,
         )
-        expression = translate(derived, checked)
+        expression = translate(derived, checked, current)
         existing = find_column(derived.name, current_columns, owner=ctx.owner)
         if existing is None:
             items = f"{star}, ({expression}) AS {quote_ident(derived.name)}"
@@ -111,11 +112,18 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
 
     config = ctx.typed_config(DeriveColumnConfig)
     return _derive(
-        ctx, config, relation, columns, alias="", star="*", translate=lambda _, checked: checked, bound=bound
+        ctx,
+        config,
+        relation,
+        columns,
+        alias="",
+        star="*",
+        translate=lambda _, checked, __: checked,
+        bound=bound,
     )
 
 
-def _to_postgres(ctx: EltContext, expression: str, what: str) -> str:
+def _to_postgres(ctx: EltContext, expression: str, what: str, relation: str) -> str:
     """DuckDB SQL as PostgreSQL SQL; lower/upper become DuckDB's case mapping there
     (``engine.elt_context.case_function``: 'ß' to 'ẞ', as the ETL engine, not 'SS')."""
     from sqlglot.errors import SqlglotError
@@ -123,7 +131,7 @@ def _to_postgres(ctx: EltContext, expression: str, what: str) -> str:
     from airflow_provider_logidata.engine.elt_context import to_postgres
 
     try:
-        return to_postgres(ctx, expression)
+        return to_postgres(ctx, expression, relation, what)
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate {what} to PostgreSQL: {error}; set the pipeline's engine to 'etl'"
@@ -136,8 +144,8 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     from airflow_provider_logidata.engine.elt_types import cast_to, duck_types
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
-    def translate(derived: DerivedColumn, checked: str) -> str:
-        expression = _to_postgres(ctx, checked, _what(derived))
+    def translate(derived: DerivedColumn, checked: str, current: str) -> str:
+        expression = _to_postgres(ctx, checked, _what(derived), current)
         check_pushed(ctx, expression, _what(derived))
         return expression
 

@@ -68,7 +68,7 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
 
     config, condition = _condition(ctx, columns)
     try:
-        translated = to_postgres(ctx, condition)
+        translated = to_postgres(ctx, condition, relation, f"the condition {config.condition!r}")
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"

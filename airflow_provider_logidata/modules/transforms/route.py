@@ -88,7 +88,7 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
     (source,) = inputs
     condition = validate_condition(config.condition, source.columns, owner=ctx.owner)
     try:
-        translated = to_postgres(ctx, condition)
+        translated = to_postgres(ctx, condition, source.relation, f"the condition {config.condition!r}")
     except SqlglotError as error:
         raise ctx.error(
             f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"

@@ -329,6 +329,8 @@ def test_a_partial_pushdown_rechecks_the_query_and_expressions(
     for condition, function in [
         ("pg_read_file('/etc/hostname') <> ''", "pg_read_file"),
         ("id > 0 AND lo_from_bytea(0, CAST('x' AS BLOB)) > 0", "lo_from_bytea"),
+        # an ordering's text operands are typed by PostgreSQL (code-point order): checked before that
+        ("name < pg_read_file('/etc/hostname')", "pg_read_file"),
     ]:
         step = elt.EltStep("keep", "filter_rows", FilterRowsConfig.model_construct(condition=condition))
         with pytest.raises(LogiDataTaskError, match=rf"function {function}\(\) is not allowed"):
@@ -354,6 +356,7 @@ def test_a_pushed_route_rechecks_its_condition(pg: Any, pg_conn_id: str, log: An
     for condition, function in [
         ("pg_read_file('/etc/hostname') <> ''", "pg_read_file"),
         ("lo_from_bytea(0, CAST('x' AS BLOB)) > 0", "lo_from_bytea"),
+        ("name BETWEEN 'a' AND pg_read_file('/etc/hostname')", "pg_read_file"),
     ]:
         step = elt.EltStep(
             "split", "route", RouteConfig.model_construct(condition=condition), (("read", None),)
