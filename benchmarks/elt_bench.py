@@ -29,6 +29,15 @@ environment sets ``PYTHONDONTWRITEBYTECODE`` (this sandbox does, and its venv ho
 bench's processes get a bytecode cache in its temp folder (``PYTHONPYCACHEPREFIX``, filled by the
 warm-ups), as an ordinary install has one; ``--no-bytecode-cache`` measures cold compiles instead.
 
+Scheduler runs (``scheduler_runs.py``), after the ``airflow dags test`` runs and in the same bench run: the
+Airflow contenders' DAGs side by side in one DAGs folder of a loopback Airflow (``tests/stack.py``:
+api-server on 127.0.0.1, scheduler ``--skip-serve-logs`` with LocalExecutor, parallelism 2, dag-processor,
+SQLite metadata DB), each DAG run triggered through the REST API and polled to its end: trigger to success
+(what a user waits for), the task instances' durations, the REST call to the first task's start; one
+scheduler run of every contender's 2,000-row DAG first (excluded), ``--scheduler-repeats`` runs each
+(default ``--repeats``), interleaved; ``--no-scheduler`` skips them. Target: LogiData ELT within 1.2x of
+the PythonOperator peer from trigger to success.
+
 Narrower figures from the same run: each task's execution (its log's ``Task started`` to its final state)
 and ``task_instance.duration`` from the metadata DB, the engine's / hand-written code's own time
 (LogiData's ``logidata_metrics`` XCom, the peers' return value, psql's ``\\timing``) and the server's
@@ -38,6 +47,7 @@ row count and a checksum of the aggregated rows. Results go to ``benchmarks/resu
 
     .venv/bin/python benchmarks/run.py --only elt --rows 200000 --repeats 1
     .venv/bin/python benchmarks/elt_bench.py --rows 200000 --repeats 1 --no-output
+    .venv/bin/python benchmarks/elt_bench.py --rows 200000 --repeats 1 --no-scheduler --no-output
 """
 
 from __future__ import annotations
@@ -66,6 +76,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(REPO))  # for ``tests.pg``, the test suite's PostgreSQL server
 
 import engine_bench as eb  # noqa: E402  (sibling module; benchmarks/ is not a package)
+import scheduler_runs  # noqa: E402  (sibling module: a loopback Airflow stack, runs triggered through REST)
 from engine_bench import Contender, human_rows, version  # noqa: E402
 
 CONN_ID = eb.PG_CONN_ID
@@ -81,6 +92,7 @@ SEED = 0.13
 # `airflow dags test` is judged against the PythonOperator peer, which pays the same Airflow.
 ELT_VS_PSQL = 1.2  # LogiData ELT own run <= 1.2x psql by hand (process wall time)
 ELT_VS_PEER = 1.2  # LogiData ELT whole run <= 1.2x the PythonOperator peer's whole run
+SCHED_ELT_VS_PEER = 1.2  # LogiData ELT trigger to success <= 1.2x the peer's, under the real scheduler
 # The issue sets no bar on these speed-ups: they are reported, not judged.
 ELT_VS_ETL: float | None = None  # ETL whole run / ELT whole run
 PARTIAL_VS_ETL: float | None = None  # ETL -> Parquet whole run / partial pushdown -> Parquet whole run
@@ -690,6 +702,253 @@ def measure(
     return results, reference
 
 
+# --- scheduler runs ----------------------------------------------------------------------------------
+
+# The dag-processor's own defaults (tests/stack.py re-parses every 3 s, which a bench would pay for as load).
+SCHEDULER_ENV = {
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "300",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+}
+
+
+def session_cpu_s(pids: list[int]) -> float:
+    """CPU seconds of every live process in the sessions led by ``pids`` (the stack's processes, started in
+    sessions of their own, their workers and task processes: Airflow's supervisor puts a task process in a
+    process group of its own, not a session), children they have reaped included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    sessions = set(pids)
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) in sessions:
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
+    return total
+
+
+def scheduler_folder(root: Path, setups: dict[str, Setup], keys: list[str]) -> tuple[Path, Path]:
+    """One DAGs folder (and pipelines folder) for the stack: the DAGs of ``keys``' setups, side by side."""
+    dags, pipelines = root / "scheduler" / "dags", root / "scheduler" / "pipelines"
+    dags.mkdir(parents=True, exist_ok=True)
+    pipelines.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        setup = setups[key]
+        for path in Path(setup.env["AIRFLOW__CORE__DAGS_FOLDER"]).glob("*.py"):
+            shutil.copyfile(path, dags / path.name)
+        for path in Path(setup.env["AIRFLOW__LOGIDATA__PIPELINES_PATH"]).glob("*.json"):
+            shutil.copyfile(path, pipelines / path.name)
+    return dags, pipelines
+
+
+def measure_scheduler(
+    server: Any,
+    root: Path,
+    base_env: dict[str, str],
+    setups: dict[str, Setup],
+    warm: dict[str, Setup],
+    keys: list[str],
+    rows: int,
+    repeats: int,
+    reference: tuple[int, str] | None,
+) -> tuple[dict[str, Contender], dict[str, Any]]:
+    """The Airflow contenders as scheduler runs (trigger to success), one stack for all of them."""
+    results = {key: Contender(key, rows) for key in keys}
+    info: dict[str, Any] = {"warmups": {}}
+    if not keys:
+        return results, info
+    dags, pipelines = scheduler_folder(root, {**setups, **warm}, [*keys, *warm])
+    env = {
+        k: v for k, v in base_env.items() if k.startswith(("AIRFLOW_CONN_", "AIRFLOW__LOGIDATA__", "PYTHON"))
+    }
+    env.update(SCHEDULER_ENV)
+    env["AIRFLOW__LOGIDATA__PIPELINES_PATH"] = str(pipelines)
+    env["AIRFLOW__LOGIDATA__REPORT_PATH"] = str(root / "scheduler" / "factory_report.json")
+    unset = () if "PYTHONDONTWRITEBYTECODE" in base_env else ("PYTHONDONTWRITEBYTECODE",)
+    with scheduler_runs.SchedulerRuns(root / "scheduler", env, dags, unset=unset) as runs:
+        info["started_s"] = runs.started_s
+        info["note"] = scheduler_runs.environment_note(runs)
+        log(f"scheduler stack up in {runs.started_s:.0f} s on {runs.stack.base_url}")
+        every = [setups[k].dag_id for k in keys] + [w.dag_id for w in warm.values()]
+        info["parsed_s"] = runs.wait_for_dags(every)
+        pids = [proc.pid for proc in runs.stack.processes.values()]
+        # One run of every contender over the small table first (excluded), as for `airflow dags test`.
+        for key, setup in warm.items():
+            reset_server(server, setup)
+            try:
+                info["warmups"][key] = runs.run(setup.dag_id, timeout_s=RUN_TIMEOUT_S)["wall_s"]
+                log(f"scheduler warm-up of {key}: {info['warmups'][key]:.1f} s")
+            except scheduler_runs.RunFailed as error:
+                log(f"scheduler warm-up of {key} FAILED: {error}")
+        for index in range(repeats):
+            for key in keys:
+                item, setup = results[key], setups[key]
+                if item.error is not None:
+                    continue
+                reset_server(server, setup)
+                busy, pg_before, mine = eb.machine_busy_s(), pg_cpu_s(server), session_cpu_s(pids)
+                own = sum(os.times()[:2])
+                started = time.perf_counter()
+                try:
+                    run = runs.run(setup.dag_id, timeout_s=RUN_TIMEOUT_S)
+                except scheduler_runs.RunFailed as error:
+                    item.error = str(error)
+                    log(f"scheduler run of {LABELS[key]} FAILED: {error}")
+                    continue
+                elapsed = time.perf_counter() - started
+                pg_after = pg_cpu_s(server)
+                pg_used = (pg_after - pg_before) if pg_before is not None and pg_after is not None else 0.0
+                stack_used = session_cpu_s(pids) - mine
+                others = (eb.machine_busy_s() - busy) - stack_used - pg_used - (sum(os.times()[:2]) - own)
+                run["other_cpu_share"] = max(0.0, others) / (elapsed * (os.cpu_count() or 1))
+                run["airflow_cpu_s"] = stack_used
+                run["pg_cpu_s"] = pg_used if pg_before is not None else None
+                try:
+                    run["fingerprint"] = fingerprint(read_output(server, setup))
+                except Exception as error:  # reported, the bench goes on
+                    run["fingerprint"] = (-1, f"error: {str(error).splitlines()[0][:120]}")
+                item.runs.append(run)
+                log(
+                    f"scheduler run {index + 1}/{repeats}: {LABELS[key]}: trigger to success "
+                    f"{run['wall_s']:.2f} s, tasks {eb._fmt(run['tasks_s'])} s, first task started after "
+                    f"{eb._fmt(run['first_start_s'])} s, output {run['fingerprint'][0]} rows"
+                )
+    for item in results.values():
+        if not item.runs:
+            continue
+        printed = {tuple(r["fingerprint"]) for r in item.runs}
+        if reference is None:
+            item.check = "?"
+        elif printed == {tuple(reference)}:
+            item.check = "same"
+        else:
+            item.check = "DIFFERS"
+            item.note = f"scheduler runs: fingerprints {sorted(printed)} vs psql {reference}"
+    return results, info
+
+
+def scheduler_table(sched: dict[str, Contender], results: dict[str, Contender]) -> list[str]:
+    lines = [
+        "| output | contender | runs | trigger to success s (median) | min-max s | vs peer as Airflow | "
+        "task durations s (API, summed) | trigger to first task start s | scheduling overhead s "
+        "(trigger to success - task durations) | same contender, `airflow dags test` whole run s | "
+        "stack CPU s (Airflow processes and their tasks) | other CPU load | output |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for key, c in sched.items():
+        kind = kind_of(key)
+        where = "PostgreSQL table" if kind == "table" else "Parquet file"
+        if c.error is not None:
+            error = c.error.splitlines()[0][:100]
+            lines.append(f"| {where} | {LABELS[key]} | {len(c.runs)} | error |{' - |' * 8} {error} |")
+            continue
+        peer = sched.get(PEER[kind])
+        ratio = "-"
+        if c.wall_s and peer is not None and peer.wall_s and key != PEER[kind]:
+            ratio = f"{c.wall_s / peer.wall_s:.2f}x"
+        overhead = _median([r["wall_s"] - r["tasks_s"] for r in c.runs if r.get("tasks_s") is not None])
+        cli = results.get(key)
+        cells = [
+            where,
+            LABELS[key],
+            str(len(c.runs)),
+            eb._fmt(c.wall_s),
+            eb._spread(c),
+            ratio,
+            eb._fmt(_task_median(c, "tasks_s")),
+            eb._fmt(_task_median(c, "first_start_s")),
+            eb._fmt(overhead),
+            eb._fmt(cli.wall_s if cli is not None and cli.error is None else None),
+            eb._fmt(_task_median(c, "airflow_cpu_s"), ".1f"),
+            eb._load(c),
+            c.check,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def scheduler_per_task(sched: dict[str, Contender]) -> list[str]:
+    lines = [
+        "| contender | task | duration s (API, median) | queued to started s (median) |",
+        "|---|---|---:|---:|",
+    ]
+    for key, c in sched.items():
+        if not c.runs:
+            continue
+        for task in c.runs[0]["tasks"]:
+            same = [t for r in c.runs for t in r["tasks"] if t["task_id"] == task["task_id"]]
+            lines.append(
+                f"| {LABELS[key]} | {task['task_id']} | {eb._fmt(_median([t['seconds'] for t in same]))} | "
+                f"{eb._fmt(_median([t['queued_s'] for t in same]))} |"
+            )
+    return lines
+
+
+def scheduler_evaluate(sched: dict[str, Contender]) -> tuple[list[str], bool]:
+    out: list[str] = []
+    ok = True
+    checks = (
+        (
+            "elt",
+            "peer-airflow",
+            SCHED_ELT_VS_PEER,
+            "LogiData ELT trigger to success <= {b}x the PythonOperator peer's",
+        ),
+        ("etl-pg", "elt", None, "ELT vs ETL speed-up from trigger to success (ETL / ELT)"),
+        (
+            "etl-file",
+            "auto-file",
+            None,
+            "partial pushdown vs ETL to Parquet from trigger to success (ETL / auto)",
+        ),
+        (
+            "auto-file",
+            "peer-file",
+            SCHED_ELT_VS_PEER,
+            "partial pushdown trigger to success <= {b}x the PythonOperator COPY-to-Parquet peer's (extra)",
+        ),
+    )
+    for top, bottom, bound, text in checks:
+        a, b = sched.get(top), sched.get(bottom)
+        title = text.format(b=bound)
+        if a is None or b is None or a.error or b.error or not a.wall_s or not b.wall_s:
+            out.append(f"- scheduler: {title}: not measured")
+            continue
+        ratio = a.wall_s / b.wall_s
+        ta, tb = _task_median(a, "tasks_s"), _task_median(b, "tasks_s")
+        extra = f" (task durations alone: {ta:.2f} s / {tb:.2f} s = {ta / tb:.2f}x)" if ta and tb else ""
+        if bound is None:
+            out.append(
+                f"- (information, no target) scheduler: {title}: {a.wall_s:.2f} s / {b.wall_s:.2f} s = "
+                f"{ratio:.2f}x{extra}"
+            )
+            continue
+        passed = ratio <= bound
+        ok &= passed
+        out.append(
+            f"- scheduler: {title}: {a.wall_s:.2f} s / {b.wall_s:.2f} s = {ratio:.2f}x -> "
+            f"{'PASS' if passed else 'FAIL'}{extra}"
+        )
+    differs = [LABELS[k] for k, c in sched.items() if c.runs and c.check != "same"]
+    if differs:
+        ok = False
+        out.append(f"- scheduler runs: outputs differ from psql's: {', '.join(differs)} -> FAIL")
+    elif any(c.runs for c in sched.values()):
+        out.append("- scheduler runs: every output equals psql's (row count and checksum, every run) -> PASS")
+    busy = [c for c in sched.values() if c.other_load is not None and c.other_load > NOISY_SHARE]
+    if busy:
+        out.append(
+            f"- WARNING (scheduler runs): other processes used more than {NOISY_SHARE:.0%} of the machine's CPU "
+            "during: "
+            + ", ".join(f"{LABELS[c.key]} ({c.other_load:.0%})" for c in busy)
+            + "; those times are inflated"
+        )
+    return out, ok
+
+
 # --- report ------------------------------------------------------------------------------------------
 
 
@@ -886,6 +1145,8 @@ def run(
     contenders: list[str] | None = None,
     timeout_s: int | None = None,
     bytecode_cache: bool = True,
+    scheduler: bool = True,
+    scheduler_repeats: int | None = None,
 ) -> int:
     """Run the ``elt`` section; print the tables and write ``output``. Exit code 0, 1 (a run failed) or 2
     (a target missed)."""
@@ -911,6 +1172,9 @@ def run(
     explained: dict[str, dict[str, Any]] = {}
     data: dict[str, Any] = {}
     warmups: dict[str, float] = {}
+    sched: dict[str, Contender] = {}
+    sched_info: dict[str, Any] = {}
+    sched_error: str | None = None
     try:
         log(f"work folder {root}")
         with test_pg.start_server(
@@ -953,7 +1217,26 @@ def run(
                     except (RunFailed, subprocess.TimeoutExpired) as error:
                         log(f"warm-up of {key} FAILED: {str(error).splitlines()[0]}")
             setups = {key: prepare(root, base_env, key) for key in keys}
-            results, _reference = measure(server, root, setups, rows, repeats, keys)
+            results, reference = measure(server, root, setups, rows, repeats, keys)
+            # The same Airflow contenders under the real scheduler, triggered through the REST API.
+            sched_keys = [k for k in keys if k in AIRFLOW_KEYS and results[k].error is None]
+            if scheduler and sched_keys:
+                try:
+                    warm = {f"warmup-{k}": prepare(root, base_env, f"warmup-{k}") for k in sched_keys}
+                    sched, sched_info = measure_scheduler(
+                        server,
+                        root,
+                        base_env,
+                        setups,
+                        warm,
+                        sched_keys,
+                        rows,
+                        scheduler_repeats or repeats,
+                        reference,
+                    )
+                except Exception as error:  # the dags test figures still get reported
+                    sched_error = f"scheduler runs: {type(error).__name__}: {error}"
+                    log(sched_error.splitlines()[0])
             # Where the ELT task's time goes: its SELECT and the hand-written one, EXPLAIN ANALYZE'd.
             elt_runs = results.get("elt")
             sql = elt_runs.runs[0].get("sql") if elt_runs is not None and elt_runs.runs else None
@@ -970,6 +1253,14 @@ def run(
             shutil.rmtree(root, ignore_errors=True)
 
     targets, ok = evaluate(results)
+    if sched:
+        sched_targets, sched_ok = scheduler_evaluate(sched)
+        targets += sched_targets
+        ok &= sched_ok
+    elif scheduler:
+        targets.append(
+            "- scheduler runs: not measured" + (f" ({sched_error.splitlines()[0]})" if sched_error else "")
+        )
     body = [
         *table(results),
         "",
@@ -982,6 +1273,18 @@ def run(
         *per_task(results),
         "",
     ]
+    if sched:
+        body += [
+            "Scheduler runs (same run, same data; trigger through the REST API to the run's state turning "
+            "`success`, what a user waits for):",
+            "",
+            *scheduler_table(sched, results),
+            "",
+            "Per task under the scheduler (from the REST API's task instances):",
+            "",
+            *scheduler_per_task(sched),
+            "",
+        ]
     notes += [
         "- warm-up (excluded): every Airflow contender ran once over a "
         f"{WARMUP_ROWS:,}-row copy of the data before the measured runs: "
@@ -1034,6 +1337,22 @@ def run(
         f"{time.perf_counter() - started:.0f} s",
         f"- code measured: {eb.code_state()}",
     ]
+    if sched:
+        notes += [
+            "- scheduler runs: "
+            + sched_info.get("note", "")
+            + "; the dag-processor at its default intervals; one DAGs folder for the stack holding every "
+            "Airflow contender's DAG (the peers' files, the LogiData loader and its pipelines) and their "
+            "warm-ups'",
+            f"- scheduler runs: {scheduler_repeats or repeats} run(s) per contender, interleaved, after every "
+            "contender's `airflow dags test` runs; warm-up (excluded): one scheduler run of each contender's "
+            f"{WARMUP_ROWS:,}-row DAG first: "
+            + (", ".join(f"{k} {v:.1f} s" for k, v in sched_info.get("warmups", {}).items()) or "none")
+            + "; trigger to first task start: the REST call to the first task instance's `start_date`; "
+            "stack CPU: every process of the stack (api-server, scheduler and its workers and task "
+            "processes, dag-processor) during the run; other CPU load: every process but the stack, PostgreSQL "
+            "and the bench",
+        ]
     body += notes
     diffs = [f"- {LABELS[c.key]}: {c.note}" for c in results.values() if c.note]
     if diffs:
@@ -1072,6 +1391,9 @@ def run(
         body += [f"    {line}" for line in found["plan"][:40]]
         body.append("")
     errors = [f"- {LABELS[c.key]}: {c.error}" for c in results.values() if c.error]
+    errors += [f"- scheduler run, {LABELS[c.key]}: {c.error}" for c in sched.values() if c.error]
+    if sched_error:
+        errors.append(f"- {sched_error}")
     if errors:
         body += ["Errors:", "", "```", *errors, "```"]
     print()
@@ -1110,6 +1432,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run Airflow without a bytecode cache where PYTHONDONTWRITEBYTECODE is set (cold imports)",
     )
+    parser.add_argument(
+        "--no-scheduler", action="store_true", help="skip the scheduler runs (trigger to success)"
+    )
+    parser.add_argument(
+        "--scheduler-repeats",
+        type=int,
+        default=None,
+        help="scheduler runs per contender (default: --repeats)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
     args = parser.parse_args(argv)
     code = run(
@@ -1120,6 +1451,8 @@ def main(argv: list[str] | None = None) -> int:
         contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],
         timeout_s=args.timeout,
         bytecode_cache=not args.no_bytecode_cache,
+        scheduler=not args.no_scheduler,
+        scheduler_repeats=args.scheduler_repeats,
     )
     return code if args.check or code != 2 else 0
 

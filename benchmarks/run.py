@@ -23,7 +23,8 @@ Sections (``--only factory,engine,load,ui,preview,suggest,validate,elt``, all by
   ``airflow dags test`` runs: LogiData ``engine`` elt / etl into a table and auto (partial pushdown) / etl into
   Parquet, next to ``psql`` and a one-PythonOperator DAG running the same SQL by hand (``elt_bench.py``;
   results in ``results/elt.md``; target: ELT <= 1.2x the PythonOperator peer; ``--elt-repeats``, default
-  ``--repeats``).
+  ``--repeats``), then the same DAGs as scheduler runs on a loopback Airflow, trigger to success through the
+  REST API (``scheduler_runs.py``; same target; ``--elt-scheduler-repeats``, ``--elt-no-scheduler``).
 
 Factory section:
 
@@ -270,6 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     elt.add_argument("--elt-contenders", default=None, help="comma-separated subset (default: all)")
     elt.add_argument("--elt-timeout", type=int, default=None, help="seconds per run (default 1800)")
     elt.add_argument("--elt-output", default=str(HERE / "results" / "elt.md"))
+    elt.add_argument(
+        "--elt-scheduler-repeats",
+        type=int,
+        default=None,
+        help="scheduler runs per contender (default: as dags test)",
+    )
+    elt.add_argument(
+        "--elt-no-scheduler", action="store_true", help="skip the scheduler runs (trigger to success)"
+    )
     parser.add_argument("--no-output", action="store_true", help="print only, do not write result files")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders for inspection")
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
@@ -348,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.elt_contenders
                 else None,
                 timeout_s=args.elt_timeout,
+                scheduler=not args.elt_no_scheduler,
+                scheduler_repeats=args.elt_scheduler_repeats,
             )
         )
     print(f"\nmake bench: {', '.join(sections)} in {time.perf_counter() - started:.0f} s", flush=True)
