@@ -12,12 +12,17 @@ Contenders, interleaved per repeat so drift on the machine affects all alike:
 - LogiData engine, fused: ``run_source`` -> ``run_chain`` (4 steps) -> ``run_destination``, one process
   per task as Airflow runs them; wall time is the sum of the three tasks;
 - LogiData full DAG run: ``dag.test()`` of the pipeline built by the real DAG factory from JSON, with
-  ``fuse_chains`` (3 tasks) and without (6 tasks), in a temporary AIRFLOW_HOME with a migrated SQLite DB.
+  ``fuse_chains`` (3 tasks), ``fuse: paths`` (1 task: source, chain and destination in one) and without
+  (6 tasks), in a temporary AIRFLOW_HOME with a migrated SQLite DB;
+- the like-for-like peer of those DAG runs: ``dag.test()`` of a plain Airflow DAG whose one PythonOperator
+  runs the DuckDB SQL by hand (the statement above).
   Excluded: DB migration, Airflow import and the first ``dag.test()`` of the process (a warm-up run of a
   tiny pipeline; reported separately);
 - PostgreSQL load (``load`` section): ``psql \\copy`` of the CSV (the limit) and LogiData's
   ``destination.postgres`` writing the source task's staged Parquet of the same data, when that module
-  exists. Both load into the test suite's throw-away server (``tests/pg.py``) with its bulk-load settings;
+  exists; the two tasks together (``source.file`` staging the CSV + the load); and the fused path
+  ``source.file -> destination.postgres`` (``fuse: paths``: one task, DuckDB's CSV reader streaming
+  Arrow batches into the binary COPY, nothing staged). Both load into the test suite's throw-away server (``tests/pg.py``) with its bulk-load settings;
   binaries from ``$LOGIDATA_BENCH_PG_BIN``, else where the tests find them.
 """
 
@@ -64,11 +69,13 @@ WARMUP_ROWS = 2_000
 CHAIN_VS_DUCKDB = 1.3
 DAG_VS_DUCKDB = 2.0
 PG_VS_COPY = 0.90
+PG_FUSED_VS_COPY = 0.95  # the fused CSV -> PostgreSQL task (issue 14)
+PATHS_VS_PEER = 1.1  # the fused cleaning pipeline's DAG run vs the plain DAG running DuckDB by hand
 TASK_RSS_MB = 1024.0
 BIG_RSS_GROWTH = 1.25
 NOISY_SHARE = 0.20  # other processes' share of the CPU above which a measurement is flagged  # "about the same at the big size": at most 25 % above the small size
 
-CONTENDERS = ("pandas", "duckdb", "logidata", "dag-fused", "dag-unfused")
+CONTENDERS = ("pandas", "duckdb", "logidata", "dag-fused", "dag-unfused", "dag-paths", "dag-peer")
 # At the big size only what the targets need (the peer and the engine's tasks), to bound `make bench`.
 BIG_CONTENDERS = ("duckdb", "logidata")
 LABELS = {
@@ -77,8 +84,12 @@ LABELS = {
     "logidata": "LogiData engine, fused: 3 task processes",
     "dag-fused": "LogiData DAG run, fuse_chains (3 tasks)",
     "dag-unfused": "LogiData DAG run, one task per node (6 tasks)",
+    "dag-paths": "LogiData DAG run, fuse paths (1 task)",
+    "dag-peer": "Plain Airflow DAG, one PythonOperator running the DuckDB SQL by hand (peer)",
     "psql": "PostgreSQL load: psql \\copy of the CSV (limit)",
     "ld-pg": "PostgreSQL load: LogiData destination.postgres",
+    "ld-pg-both": "PostgreSQL load: LogiData source.file + destination.postgres (2 tasks)",
+    "ld-pg-path": "PostgreSQL load: LogiData fused path source.file -> destination.postgres (1 task)",
 }
 
 
@@ -270,36 +281,49 @@ def run_logidata_engine(bench: Bench, csv: str, tag: str, *, keep_source: bool =
     }
 
 
+# DAG-run contenders: the pipeline's fuse setting, or the peer (a plain Airflow DAG).
+DAG_KINDS = {"dag-fused": "chains", "dag-unfused": "none", "dag-paths": "paths", "dag-peer": "peer"}
+PEER_DAG_FILE = "engine_bench_peer.py"
+
+
 def write_pipelines(
-    root: Path, rows: int, csv: str, warmup_csv: str, *, fuse: bool, run: int
-) -> tuple[str, str]:
+    root: Path, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int
+) -> tuple[str, str, str]:
+    """The DAG run's pipeline and its warm-up copy (or the peer's DAG file); their ids and the output."""
     folder = root / "pipelines"
     for old in folder.glob("*.json"):
         old.unlink()
-    kind = "fused" if fuse else "unfused"
+    (root / "dags" / PEER_DAG_FILE).unlink(missing_ok=True)
     dag_id = f"engine_bench_{rows}_{kind}"
     warmup_id = f"engine_bench_warmup_{kind}"
     out = str(root / "out" / f"dag-{rows}-{kind}-{run}.parquet")
-    for pid, source, target in (
-        (dag_id, csv, out),
-        (warmup_id, warmup_csv, str(root / "out" / f"warmup-{kind}.parquet")),
-    ):
-        doc = engine_data.pipeline(pid, source, target, fuse=fuse)
+    cases = {dag_id: (csv, out), warmup_id: (warmup_csv, str(root / "out" / f"warmup-{kind}.parquet"))}
+    if kind == "peer":
+        from engine_task import peer_dag_file
+
+        (root / "dags" / PEER_DAG_FILE).write_text(peer_dag_file(cases), encoding="utf-8")
+        return dag_id, warmup_id, out
+    for pid, (source, target) in cases.items():
+        doc = engine_data.pipeline(pid, source, target, fuse=kind)
         (folder / f"{pid}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    return dag_id, warmup_id
+    return dag_id, warmup_id, out
 
 
-def run_dag(bench: Bench, rows: int, csv: str, warmup_csv: str, *, fuse: bool, run: int) -> dict[str, Any]:
-    dag_id, warmup_id = write_pipelines(bench.root, rows, csv, warmup_csv, fuse=fuse, run=run)
-    result = bench.task(
-        {
-            "kind": "dag",
-            "dag_id": dag_id,
-            "warmup_dag_id": warmup_id,
-            "loader": str(bench.root / "dags" / LOADER_FILE.name),
-        }
-    )
-    result["out"] = str(bench.root / "out" / f"dag-{rows}-{'fused' if fuse else 'unfused'}-{run}.parquet")
+def run_dag(bench: Bench, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int) -> dict[str, Any]:
+    dag_id, warmup_id, out = write_pipelines(bench.root, rows, csv, warmup_csv, kind=kind, run=run)
+    spec = {
+        "kind": "dag",
+        "dag_id": dag_id,
+        "warmup_dag_id": warmup_id,
+        "loader": str(bench.root / "dags" / LOADER_FILE.name),
+    }
+    if kind == "peer":
+        spec["dag_file"] = str(bench.root / "dags" / PEER_DAG_FILE)
+    try:
+        result = bench.task(spec)
+    finally:
+        (bench.root / "dags" / PEER_DAG_FILE).unlink(missing_ok=True)
+    result["out"] = out
     return result
 
 
@@ -327,7 +351,7 @@ def measure_engine(
                 elif key == "logidata":
                     run = run_logidata_engine(bench, csv, tag)
                 else:
-                    run = run_dag(bench, rows, csv, warmup_csv, fuse=key == "dag-fused", run=index)
+                    run = run_dag(bench, rows, csv, warmup_csv, kind=DAG_KINDS[key], run=index)
             except (TaskFailed, subprocess.TimeoutExpired) as error:
                 item.error = str(error)
                 log(f"{label(key)} at {human_rows(rows)} rows FAILED: {str(error).splitlines()[0]}")
@@ -383,6 +407,8 @@ class LoadResult:
     available: bool
     reason: str = ""
     config: dict[str, Any] | None = None
+    both: Contender | None = None  # source.file staging the CSV + destination.postgres, 2 tasks
+    fused: Contender | None = None  # the fused path, one task
 
 
 def _pg_module_present() -> tuple[bool, str]:
@@ -399,8 +425,10 @@ def measure_load(
 
     psql = Contender("psql", rows)
     ld = Contender("ld-pg", rows)
+    both = Contender("ld-pg-both", rows)
+    fused = Contender("ld-pg-path", rows)
     available, reason = _pg_module_present()
-    result = LoadResult(rows, psql, ld, available, reason)
+    result = LoadResult(rows, psql, ld, available, reason, both=both, fused=fused)
     try:
         server_cm = test_pg.start_server(
             bin_dir=os.environ.get("LOGIDATA_BENCH_PG_BIN"), settings=test_pg.BULK_LOAD_SETTINGS
@@ -485,6 +513,39 @@ def measure_load(
             ld.runs.append(run)
             log(f"load {human_rows(rows)} rows, run {index + 1}/{repeats}: LogiData destination.postgres "
                 f"{run['wall_s']:.2f} s, {run['rows'] / run['wall_s']:,.0f} rows/s, peak RSS {run['peak_rss_mb']:.0f} MB")  # fmt: skip
+            # The same load as a DAG runs it unfused: the source task staging the CSV, then the load.
+            try:
+                staged = bench.task(
+                    {
+                        "kind": "ld_source",
+                        "csv": csv,
+                        "out": str(bench.root / "staging" / "pg-both" / "part-00000.parquet"),
+                    },
+                    env=env,
+                )
+                shutil.rmtree(bench.root / "staging" / "pg-both", ignore_errors=True)
+                both.runs.append(
+                    {
+                        "wall_s": staged["wall_s"] + run["wall_s"],
+                        "rows": run["rows"],
+                        "peak_rss_mb": max(staged["peak_rss_mb"], run["peak_rss_mb"]),
+                        "source_s": staged["wall_s"],
+                    }
+                )
+            except (TaskFailed, subprocess.TimeoutExpired) as error:
+                both.error = str(error)
+            reset(create=precreate)
+            try:
+                path_run = bench.task({"kind": "ld_pg_path", "config": config, "csv": csv}, env=env)
+            except (TaskFailed, subprocess.TimeoutExpired) as error:
+                fused.error = str(error)
+                log(f"LogiData fused path FAILED: {str(error).splitlines()[0]}")
+                continue
+            path_run["rows"] = count()
+            fused.runs.append(path_run)
+            log(f"load {human_rows(rows)} rows, run {index + 1}/{repeats}: LogiData fused path source.file -> "
+                f"destination.postgres {path_run['wall_s']:.2f} s, {path_run['rows'] / path_run['wall_s']:,.0f} rows/s, "
+                f"peak RSS {path_run['peak_rss_mb']:.0f} MB")  # fmt: skip
         if psql.runs and ld.runs and any(r["rows"] != rows for r in [*psql.runs, *ld.runs]):
             ld.note = "row counts differ from the CSV: " + ", ".join(
                 str(r["rows"]) for r in [*psql.runs, *ld.runs]
@@ -556,9 +617,9 @@ def table(engine: list[Contender], load: list[LoadResult]) -> list[str]:
             f"{_load(c)} | {c.check} |"
         )
     for res in load:
-        for c in (res.psql, res.logidata):
+        for c in (res.psql, res.logidata, *(x for x in (res.both, res.fused) if x is not None)):
             rows = human_rows(c.rows)
-            if c.key == "ld-pg" and not res.available:
+            if c.key.startswith("ld-pg") and not res.available:
                 lines.append(f"| {rows} | {label(c.key)} | 0 | {res.reason} | - | - | - | - | - | - |")
                 continue
             if c.error is not None:
@@ -569,7 +630,7 @@ def table(engine: list[Contender], load: list[LoadResult]) -> list[str]:
                 continue
             wall = c.wall_s
             rate = f"{c.rows / wall:,.0f}" if wall else "-"
-            rss = _fmt(c.peak_rss_mb, ".0f") if c.key == "ld-pg" else "- (psql client)"
+            rss = _fmt(c.peak_rss_mb, ".0f") if c.key.startswith("ld-pg") else "- (psql client)"
             check = "rows ok" if c.runs and all(r.get("rows") == c.rows for r in c.runs) else "ROWS DIFFER"
             lines.append(
                 f"| {rows} | {label(c.key)} | {len(c.runs)} | {_fmt(wall)} | {_spread(c)} | - | {rate} | {rss} | "
@@ -695,6 +756,25 @@ def evaluate_targets(
             out.append(
                 f"- {n}: full DAG run <= {DAG_VS_DUCKDB:.0f}x DuckDB by hand: not measured at this size"
             )
+        paths, peer = by.get(("dag-paths", rows)), by.get(("dag-peer", rows))
+        if paths and paths.wall_s and peer and peer.wall_s:
+            ratio = paths.wall_s / peer.wall_s
+            ok &= ratio <= PATHS_VS_PEER
+            chains = by.get(("dag-fused", rows))
+            extra = (
+                f"; fuse_chains (3 tasks): {chains.wall_s / peer.wall_s:.2f}x"
+                if chains and chains.wall_s
+                else ""
+            )
+            out.append(
+                f"- {n}: full DAG run, fuse paths (1 task) <= {PATHS_VS_PEER}x the plain DAG running the DuckDB SQL "
+                f"by hand in one PythonOperator: {paths.wall_s:.2f} s / {peer.wall_s:.2f} s = {ratio:.2f}x -> "
+                f"{verdict(ratio <= PATHS_VS_PEER)}{extra}"
+            )
+        elif paths or peer:
+            out.append(
+                f"- {n}: full DAG run, fuse paths <= {PATHS_VS_PEER}x the peer DAG: not measured (error)"
+            )
         if ld and ld.runs:
             peaks = {
                 s: max(r["stages"][s]["peak_rss_mb"] for r in ld.runs)
@@ -743,6 +823,21 @@ def evaluate_targets(
         else:
             out.append(
                 f"- {n}: PostgreSQL load >= {PG_VS_COPY:.0%} of psql \\copy rows/s: not measured (error)"
+            )
+        if res.psql.wall_s and res.fused is not None and res.fused.wall_s:
+            share = res.psql.wall_s / res.fused.wall_s
+            passed = share >= PG_FUSED_VS_COPY
+            ok &= passed
+            both = res.both.wall_s if res.both is not None else None
+            extra = f"; unfused, both tasks: {res.psql.wall_s / both:.0%}" if both else ""
+            out.append(
+                f"- {n}: fused CSV -> PostgreSQL (one task: read, COPY, commit) >= {PG_FUSED_VS_COPY:.0%} of psql "
+                f"\\copy: {res.rows / res.fused.wall_s:,.0f} vs {res.rows / res.psql.wall_s:,.0f} rows/s = "
+                f"{share:.0%} -> {verdict(passed)}{extra}"
+            )
+        elif res.fused is not None and res.available:
+            out.append(
+                f"- {n}: fused CSV -> PostgreSQL >= {PG_FUSED_VS_COPY:.0%} of psql \\copy: not measured (error)"
             )
     return out, ok
 
@@ -897,8 +992,10 @@ def run(
             "- load: one throw-away PostgreSQL 15 on 127.0.0.1 (fsync, synchronous_commit and full_page_writes "
             "off, max_wal_size 4GB, shared_buffers 256MB), table dropped and CHECKPOINT before every run, runs "
             "alternate; psql \\copy loads the CSV into a pre-created table of the same columns; LogiData loads "
-            "the source task's staged Parquet of that CSV (time = the destination task function only); rows "
-            "counted in the table after every run"
+            "the source task's staged Parquet of that CSV (time = the destination task function only); the "
+            "2-task row adds a fresh source task staging the CSV (its task function) to it; the fused path is "
+            "one task function reading the CSV and loading it (nothing staged); rows counted in the table after "
+            "every run"
         )
     notes.append(
         "- peak RSS: VmHWM (/proc/self/status) of the task process, not `ru_maxrss` (on Linux a child's "
@@ -916,7 +1013,12 @@ def run(
         if res.config is not None:
             notes.append(f"- destination.postgres config used: `{json.dumps(res.config)}`")
     errors = [f"- {label(c.key)} at {human_rows(c.rows)}: {c.error}" for c in engine if c.error]
-    errors += [f"- {label(c.key)}: {c.error}" for r in load for c in (r.psql, r.logidata) if c.error]
+    errors += [
+        f"- {label(c.key)}: {c.error}"
+        for r in load
+        for c in (r.psql, r.logidata, r.both, r.fused)
+        if c is not None and c.error
+    ]
     diffs = [f"- {label(c.key)} at {human_rows(c.rows)}: {c.note}" for c in engine if c.note]
     steps = chain_steps(engine)
     body = [
@@ -937,6 +1039,10 @@ def run(
         if res.logidata.runs:
             body += [f"destination.postgres task log at {human_rows(res.rows)} rows (first run):", ""]
             body += [f"    {line}" for line in res.logidata.runs[0].get("log", []) if "so far" not in line]
+            body.append("")
+        if res.fused is not None and res.fused.runs:
+            body += [f"Fused path task log at {human_rows(res.rows)} rows (first run):", ""]
+            body += [f"    {line}" for line in res.fused.runs[0].get("log", []) if "so far" not in line]
             body.append("")
     if profile_lines:
         body += [

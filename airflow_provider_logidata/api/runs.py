@@ -1,11 +1,12 @@
 """Per-node run state: which task ran each node, and its rows and seconds.
 
 A node is not always a task: a fused chain runs several transforms in one task named after its last
-node, and an ELT path runs source → transforms → destination as one task inside PostgreSQL. The mapping
-comes from the DAG factory's own pure planning (``fusion.plan_groups``, ``elt_plan.plan_elt``), so it
-cannot drift from what the factory builds. Rows and seconds come from the ``logidata_metrics`` XCom
-pushed by every LogiData operator; runs from before that existed fall back to the ``rows`` of the
-staging handle each task returns.
+node, a fused path (``fuse: paths``) a file source, its transforms and its destination in one task named
+after the destination, and an ELT path runs source → transforms → destination as one task inside
+PostgreSQL. The mapping comes from the DAG factory's own pure planning (``fusion.plan_groups``,
+``elt_plan.plan_elt``), so it cannot drift from what the factory builds. Rows and seconds come from the
+``logidata_metrics`` XCom pushed by every LogiData operator; runs from before that existed fall back to
+the ``rows`` of the staging handle each task returns.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def plan_node_tasks(data: Any) -> dict[str, NodeTask]:
         elt_paths = []
     in_elt = {node_id for path in elt_paths for node_id in path.nodes}
     mapping: dict[str, NodeTask] = {}
-    for whole in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains):
+    for whole in plan_groups(pipeline, modules, fuse=pipeline.fusion):
         group = [node_id for node_id in whole if node_id not in in_elt]  # as the factory splits it
         for node_id in group:
             mapping[node_id] = NodeTask(group[-1], "etl", len(group))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.dag_factory.callbacks import on_run_failure, on_run_success
 from airflow_provider_logidata.dag_factory.elt_plan import elt_doc, plan_elt
-from airflow_provider_logidata.dag_factory.fusion import plan_groups
+from airflow_provider_logidata.dag_factory.fusion import is_path, plan_groups
 from airflow_provider_logidata.dag_factory.row_order import order_free_nodes
 from airflow_provider_logidata.modules.registry import input_ref
 from airflow_provider_logidata.spec.incremental import cursor_destinations, cursor_paths
@@ -120,8 +120,13 @@ def build_dag(
     node_configs: Mapping[str, Any] = (
         configs if configs is not None else {n.id: n.config for n in pipeline.nodes}
     )
-    # Cursor sources are never pushed down; the docs say so where a path might look like one.
-    etl_cursor_paths = [] if pipeline.engine == "etl" else cursor_paths(node_items, edge_items, node_configs)
+    # A cursor source is pushed down on a linear path into one table; the docs say why the others are not.
+    pushed = {d for path in elt_paths.values() for d in path.destinations}
+    etl_cursor_paths = (
+        []
+        if pipeline.engine == "etl"
+        else [p for p in cursor_paths(node_items, edge_items, node_configs) if p[1] not in pushed]
+    )
     if elt_paths or etl_cursor_paths:
         dag.doc_md = (dag.doc_md or "") + "\n\n" + elt_doc(elt_paths.values(), etl_cursor_paths)
     # Each cursor source reads from the smallest cursor of the destinations it feeds (engine.incremental).
@@ -142,10 +147,15 @@ def build_dag(
     # the chain is still one task.
     groups = [
         rest
-        for g in plan_groups(pipeline, modules, fuse=pipeline.fuse_chains)
+        for g in plan_groups(pipeline, modules, fuse=pipeline.fusion)
         if (rest := [node_id for node_id in g if node_id not in in_elt])
     ]
     groups += [list(path.nodes) for path in elt_paths.values()]
+    fused_paths = [g for g in groups if is_path(g, modules) and g[-1] not in elt_paths]
+    if fused_paths:
+        title = "Fused paths (`fuse: paths`; one task each, named after its destination, nothing staged):"
+        items = ["- " + " → ".join(f"`{n}`" for n in g) for g in fused_paths]
+        dag.doc_md = (dag.doc_md or "") + "\n\n" + "\n".join([title, "", *items])
     order_free = order_free_nodes(pipeline, modules)
     for group in groups:
         last = nodes[group[-1]]
@@ -183,6 +193,20 @@ def build_dag(
                     for entry in (*elt_config["destinations"], elt_config["destination"]):
                         entry["inputs"] = [{"node_id": reads[entry["node_id"]]}]
                 task = ELTOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
+        elif is_path(group, modules):
+            from airflow_provider_logidata.operators.path import FusedPathOperator
+
+            def _node(node_id: str) -> dict[str, Any]:
+                config = _config(node_id, nodes[node_id].config)
+                return {"node_id": node_id, "module": nodes[node_id].module, "config": config}
+
+            label = " → ".join(nodes[n].label or n for n in group)
+            path_config = {
+                "source": _node(group[0]),
+                "steps": [_node(n) for n in group[1:-1]],
+                "destination": _node(group[-1]),
+            }
+            task = FusedPathOperator(task_display_name=label, config=path_config, **common)
         elif len(group) == 1:
             operator_cls = modules[last.id].operator_class()
             config: Any = configs[last.id] if configs is not None and last.id in configs else last.config

@@ -2,9 +2,11 @@
 
 A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. Walking up
 from each destination.postgres, a sub-graph is pushed down when every node in it is a source.postgres
-reading without a cursor on the destination's ``conn_id``, or a transform with a PostgreSQL builder
-(:func:`elt_modules`; joins included, so a graph with several sources is one statement), and every node
-in it feeds only the sub-graph (its one edge out). A linear path is the simplest such sub-graph.
+on the destination's ``conn_id`` (one reading incrementally, by data interval or cursor, only as the one
+source of a linear path: ``engine.elt_cursor`` commits the destination's cursor with its rows), or a
+transform with a PostgreSQL builder (:func:`elt_modules`; joins included, so a graph with several sources
+is one statement), and every node in it feeds only the sub-graph (its one edge out). A linear path is the
+simplest such sub-graph.
 
 Partial pushdown: where the rows end up elsewhere (a file, S3, another database) or meet a node that
 cannot run in PostgreSQL (a ``python`` node, a branch), the largest pushable sub-graph ending at a
@@ -204,9 +206,10 @@ class _Graph:
 
     def _units(self) -> dict[str, EltPath]:
         """Per destination.postgres pushed down: its sub-graph. Per connection, the candidates are that
-        connection's sources (not reading by cursor) and destinations, and every transform PostgreSQL can
-        run; a candidate stays while all its inputs do and (but for a destination) all it feeds does, so
-        what is left is closed: nothing in it is needed by, or needs, a node that runs elsewhere. Each
+        connection's sources (an incremental one ends up on a linear path only) and destinations, and
+        every transform PostgreSQL can run; a candidate stays while all its inputs do and (but for a
+        destination) all it feeds does, so what is left is closed: nothing in it is needed by, or needs,
+        a node that runs elsewhere. Each
         connected part with a destination is one sub-graph, one task: a node feeding several
         destinations (a branch) is computed once, inside the database."""
         units: dict[str, EltPath] = {}
@@ -226,9 +229,7 @@ class _Graph:
         kept = set(destinations)
         for node in self.pipeline.nodes:
             if node.module == SOURCE:
-                source_config = self.config(node.id)
-                incremental = source_config.get("incremental") or {}
-                if source_config.get("conn_id") == conn_id and incremental.get("mode") != "cursor":
+                if self.config(node.id).get("conn_id") == conn_id:
                     kept.add(node.id)
             elif self._pushable_transform(node.id):
                 kept.add(node.id)
@@ -276,7 +277,8 @@ class _Graph:
         multi = any(self.modules[m].multi for m in members if m not in sources)
         linear = len(sources) == 1 and len(destinations) == 1 and not multi
         if not linear and any(self.config(s).get("incremental") for s in sources):
-            return None  # a data interval is replaced per destination on a linear path only
+            # a data interval is replaced, and a cursor kept, per destination on a linear path only
+            return None
         if len(destinations) == 1:
             return self._path(members, sources, conn_id, destinations[0])
         order = _upstream_first(members, self.incoming)
@@ -395,12 +397,12 @@ class _Graph:
         for source in sources:
             source_config = self.config(source)
             incremental = source_config.get("incremental") or {}
-            if incremental.get("mode") == "cursor":
+            if graph and incremental.get("mode") == "cursor":
                 return (
                     None,
-                    f"source node {source!r} reads incrementally by cursor, which runs in the ETL engine "
-                    "(each destination drops the rows it already holds and commits its own cursor with its "
-                    "rows)",
+                    f"source node {source!r} reads by cursor, which is pushed down only on a linear path "
+                    "into one destination.postgres (its cursor is kept per destination, committed with its "
+                    "rows), not beside another source, a join or a union",
                     source,
                 )
             if graph and incremental:
@@ -475,8 +477,8 @@ def _upstream_first(members: list[str], incoming: Mapping[str, list[tuple[str, s
 def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
     """Markdown for the DAG's docs: which engine runs what.
 
-    ``cursor_paths``: (cursor source, destination.postgres) pairs, which ``engine: auto`` runs as ETL
-    although they may look like a pushdown: the docs say why.
+    ``cursor_paths``: (cursor source, destination.postgres) pairs that ``engine: auto`` runs as ETL (not a
+    linear path into one table): the docs say why.
     """
     lines = ["#### Engine", ""]
     for path in paths:
@@ -507,9 +509,9 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
         )
     for source, destination in cursor_paths:
         lines.append(
-            f"- ETL: `{source}` → `{destination}` reads by cursor, so it runs in the ETL engine, not inside "
-            "PostgreSQL: each destination drops the rows it already holds and commits its own cursor in the "
-            "same transaction as its rows."
+            f"- ETL: `{source}` → `{destination}` reads by cursor and is not a linear path into one table, "
+            "so it runs in the ETL engine: each destination drops the rows it already holds and commits its "
+            "own cursor in the same transaction as its rows."
         )
     lines.append("- ETL (DuckDB over staged Parquet): every other node.")
     return "\n".join(lines)

@@ -107,8 +107,6 @@ def run_chain(
         )
     label = last.node_id if len(steps) == 1 else " -> ".join(step.node_id for step in steps)
     who = last.owner if len(steps) == 1 else f"transform chain {label}"
-    traits = [builders.step(step.module) for step in steps]
-    rescans = [t.rescans(config) for t, config in zip(traits, configs, strict=True) if t is not None]
     started = time.monotonic()
     inputs = duck.locate_inputs(input_handles, owner=steps[0].owner, input_ids=input_ids)
     figures = [StepMetrics(step.node_id, step.module) for step in steps]
@@ -117,53 +115,17 @@ def run_chain(
         files.atomic_local_file(output) as local_output,
         duck.connect(external_access=False, inputs=inputs, writable=[local_output]) as con,
     ):
-        relation = duck.input_name(0)
-        built: list[tuple[str, list[str], str]] = []  # per step: its input relation, columns, SQL
-        rows_in: int | None = input_handles[0]["rows"]
-        recomputed = False  # whether reading ``relation`` computes a blocking step again
-        stored = True  # whether reading ``relation`` only scans stored data (staged file, temp table)
-        for index, (step, config) in enumerate(zip(steps, configs, strict=True)):
-            trait = traits[index]
-            assert trait is not None  # validated() checked it
-            step_started = time.monotonic()
-            figure = figures[index]
-            figure.rows_in = rows_in
-            context = TransformContext(
-                con=con,
-                module=step.module,
-                node_id=step.node_id,
-                config=config,
-                log=logger,
-                deferred=deferred,
-                rescan_is_cheap=stored,
-            )
-            view = f"step_{index}"
-            is_last = index == len(steps) - 1
-            try:
-                columns = duck.describe(con, relation)
-                sql = trait.build(context, relation, columns)
-                built.append((relation, [name for name, _ in columns], sql))
-                materialise = trait.blocking and not is_last and any(rescans[index + 1 :])
-                duck.fetch_all(con, f"CREATE TEMP {'TABLE' if materialise else 'VIEW'} {view} AS {sql}")
-                stored = materialise or trait.self_materialised
-                if stored:
-                    recomputed = False
-                elif trait.blocking:
-                    recomputed = True
-                if not is_last:
-                    if trait.keeps_rows:
-                        figure.rows_out = rows_in
-                    elif count_steps and not recomputed:
-                        figure.rows_out = duck.count_rows(con, view)
-            except (duckdb.Error, pa.ArrowException) as error:
-                _explain_bad_values(deferred)
-                raise LogiDataTaskError(
-                    f"{step.owner}: DuckDB failed running the step: {describe_error(error)}; "
-                    "check the node's config against its input columns and values"
-                ) from None
-            figure.seconds = time.monotonic() - step_started
-            rows_in = figure.rows_out
-            relation = view
+        relation, built = stack_steps(
+            con,
+            duck.input_name(0),
+            steps,
+            configs,
+            figures,
+            rows_in=input_handles[0]["rows"],
+            log=logger,
+            deferred=deferred,
+            count_steps=count_steps,
+        )
         write_started = time.monotonic()
         try:
             handle = staging.write_query(
@@ -187,17 +149,93 @@ def run_chain(
     figures[-1].rows_out = handle["rows"]
     figures[-1].seconds += time.monotonic() - write_started
     _carry_counts_back(figures)
-    for index, figure in enumerate(figures):
-        step_line = (
-            f"{figure.node_id} ({figure.module}): step {index + 1}/{len(steps)}, rows in "
-            f"{_count(figure.rows_in)}, out {_count(figure.rows_out)}, {figure.seconds:.2f} s"
-        )
-        if index == len(figures) - 1:
-            step_line += f"; chain total {time.monotonic() - started:.2f} s"
-        logger.info(step_line)
+    log_figures(figures, logger, started=started)
     if metrics is not None:
         metrics.extend(figures)
     return handle
+
+
+def stack_steps(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    steps: Sequence[ChainStep],
+    configs: Sequence[ModuleConfig],
+    figures: Sequence[StepMetrics],
+    *,
+    rows_in: int | None,
+    log: TaskLog,
+    deferred: list[Callable[[], None]],
+    count_steps: bool = True,
+    stored: bool = True,
+) -> tuple[str, list[tuple[str, list[str], str]]]:
+    """Create each step's view (or temporary table) over the previous one, starting at ``relation``.
+
+    Fills each step's figures but the last one's rows out (known once the result is written). ``stored``:
+    whether reading ``relation`` only scans stored data (a staged file); when it is not (a CSV parsed
+    again), no count re-reads it. Returns the last step's relation and, per step, its input relation,
+    columns and SQL. A failing step raises :class:`LogiDataTaskError` naming it.
+    """
+    traits = [builders.step(step.module) for step in steps]
+    rescans = [t.rescans(config) for t, config in zip(traits, configs, strict=True) if t is not None]
+    built: list[tuple[str, list[str], str]] = []  # per step: its input relation, columns, SQL
+    recomputed = not stored  # whether reading ``relation`` computes something expensive again
+    for index, (step, config) in enumerate(zip(steps, configs, strict=True)):
+        trait = traits[index]
+        assert trait is not None  # validated() checked it
+        step_started = time.monotonic()
+        figure = figures[index]
+        figure.rows_in = rows_in
+        context = TransformContext(
+            con=con,
+            module=step.module,
+            node_id=step.node_id,
+            config=config,
+            log=log,
+            deferred=deferred,
+            rescan_is_cheap=stored,
+        )
+        view = f"step_{index}"
+        is_last = index == len(steps) - 1
+        try:
+            columns = duck.describe(con, relation)
+            sql = trait.build(context, relation, columns)
+            built.append((relation, [name for name, _ in columns], sql))
+            materialise = trait.blocking and not is_last and any(rescans[index + 1 :])
+            duck.fetch_all(con, f"CREATE TEMP {'TABLE' if materialise else 'VIEW'} {view} AS {sql}")
+            stored = materialise or trait.self_materialised
+            if stored:
+                recomputed = False
+            elif trait.blocking:
+                recomputed = True
+            if not is_last:
+                if trait.keeps_rows:
+                    figure.rows_out = rows_in
+                elif count_steps and not recomputed:
+                    figure.rows_out = duck.count_rows(con, view)
+        except (duckdb.Error, pa.ArrowException) as error:
+            _explain_bad_values(deferred)
+            raise LogiDataTaskError(
+                f"{step.owner}: DuckDB failed running the step: {describe_error(error)}; "
+                "check the node's config against its input columns and values"
+            ) from None
+        figure.seconds = time.monotonic() - step_started
+        rows_in = figure.rows_out
+        relation = view
+    return relation, built
+
+
+def log_figures(
+    figures: Sequence[StepMetrics], log: TaskLog, *, total: str = "chain", started: float
+) -> None:
+    """One line per node: rows in and out and seconds; the last line adds the task's total."""
+    for index, figure in enumerate(figures):
+        step_line = (
+            f"{figure.node_id} ({figure.module}): step {index + 1}/{len(figures)}, rows in "
+            f"{_count(figure.rows_in)}, out {_count(figure.rows_out)}, {figure.seconds:.2f} s"
+        )
+        if index == len(figures) - 1:
+            step_line += f"; {total} total {time.monotonic() - started:.2f} s"
+        log.info(step_line)
 
 
 def _carry_counts_back(figures: Sequence[StepMetrics]) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql as psql
 
 from airflow_provider_logidata.engine import builders, pg_contract
 from airflow_provider_logidata.engine import pg_read_plan as pgread
@@ -39,6 +40,7 @@ from airflow_provider_logidata.engine.elt_context import (
     describe,
     is_text,
 )
+from airflow_provider_logidata.engine.elt_cursor import EltCursor
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.interval_replace import replace_interval_elt
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
@@ -64,6 +66,7 @@ from airflow_provider_logidata.modules.sources.postgres import PostgresSourceCon
 if TYPE_CHECKING:
     import datetime as dt
 
+    from airflow_provider_logidata.engine.cursor_state import VariableStore
     from airflow_provider_logidata.modules.base import ModuleConfig
     from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 
@@ -78,8 +81,12 @@ def source_select(
     node_id: str,
     log: TaskLog,
     interval: tuple[dt.datetime, dt.datetime] | None,
+    *,
+    cursor_from: str | None = None,
 ) -> str:
-    """The source's SELECT with the ETL source's columns, types and data_interval filter."""
+    """The source's SELECT with the ETL source's columns, types and incremental filter: the data interval,
+    or for a cursor read (``engine.elt_cursor``) the ETL source's condition from ``cursor_from``
+    (inclusive; ``None``: every row)."""
     owner = node_label(pgread.SOURCE, node_id)
     if config.table is not None:
         base_sql, described = pgread.table_select(con, config, owner)
@@ -125,6 +132,25 @@ def source_select(
                 "incremental.column"
             )
         column = found
+        if spec.mode == "cursor":
+            conditions: list[Any] = []
+            planned = pgread.plan_column(
+                column.name, column.oid, column.type_sql, column.precision, column.scale
+            )
+            pgread.cursor_condition(
+                planned,
+                psql.SQL("q.{}").format(psql.Identifier(column.name)),
+                spec,
+                cursor_from,
+                None,
+                conditions,
+                owner,
+                node_id,
+                log,
+            )
+            if conditions:
+                where = " WHERE " + conditions[0].as_string(con)
+            return f"SELECT {', '.join(items)} FROM (\n{base}\n) AS q{where}"
         if spec.mode != "data_interval":
             raise LogiDataTaskError(
                 f"{owner}: incremental mode {spec.mode!r} is not pushed down; use engine etl"
@@ -181,13 +207,36 @@ def run_elt(
     log: TaskLog | None = None,
     sources: dict[str, PostgresSourceConfig] | None = None,
     sinks: list[EltSink] | None = None,
+    dag_id: str | None = None,
+    variables: VariableStore | None = None,
 ) -> dict[str, Any]:
     """Run the whole path (or graph: ``sources`` are a join's other sources, each step's ``inputs`` say
     what it reads) in one transaction; returns ``{"uri", "rows", "mode", "engine", "sql"}`` of
     ``destination_id``. ``sinks``: a graph loading several destinations (``destination_id`` among them),
-    each from the node it reads; their loads are reported under ``"destinations"``."""
+    each from the node it reads; their loads are reported under ``"destinations"``.
+
+    A source reading by cursor (a linear path only; ``dag_id`` names its state) reads past the
+    destination's cursor, and the new cursor is committed with the rows (``engine.elt_cursor``);
+    ``variables`` (tests) replaces Airflow's Variables."""
     logger = get_log(log)
     owner = node_label(DESTINATION, destination_id)
+    cursor: EltCursor | None = None
+    if source.incremental is not None and source.incremental.mode == "cursor":
+        if sinks or sources or dag_id is None:
+            raise LogiDataTaskError(
+                f"{owner}: cursor source {source_id!r} is pushed down on a linear path into one "
+                "destination.postgres only (run through the ELT operator); set engine etl"
+            )
+        cursor = EltCursor(
+            dag_id,
+            source_id,
+            source,
+            destination_id,
+            destination,
+            owner=owner,
+            log=logger,
+            variables=variables,
+        )
     every_sink = list(sinks) if sinks else [EltSink(destination_id, destination, "")]
     every_source = {source_id: source, **(sources or {})}
     for config in every_source.values():
@@ -198,6 +247,8 @@ def run_elt(
             )
     targets = {sink.node_id: f"{sink.config.schema_name}.{sink.config.table}" for sink in every_sink}
     shared = _shared(source_id, steps, every_sink)
+    if cursor is not None:
+        shared.add(source_id)  # the rows read, once: the new cursor and the load come from the same rows
     started = time.monotonic()
     loads: dict[str, dict[str, Any]] = {}
     with connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
@@ -209,9 +260,21 @@ def run_elt(
                 # Not read-only (it writes the destination); the source's query and every pushed-down
                 # expression passed security.pg_sql, and each look at them runs in a read_only_step.
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
+                cursor_from = cursor.begin(con) if cursor is not None else None
                 selects, helpers, last = compile_all(
-                    con, source_id, every_source, steps, interval, logger, shared=shared
+                    con,
+                    source_id,
+                    every_source,
+                    steps,
+                    interval,
+                    logger,
+                    shared=shared,
+                    cursor_from=cursor_from,
                 )
+                if cursor is not None:
+                    cursor.read(con, selects[source_id])
+                    selects[last] = cursor.held_filter(con, selects[last])
+                    helpers.update(cursor.helpers)
                 text = "\n".join([*helpers.values(), *(selects[s.reads or last] for s in every_sink)])
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
                 for current in every_sink:
@@ -232,9 +295,13 @@ def run_elt(
                             log=logger,
                         )
                     loaded = []
+                    if cursor is not None:
+                        cursor.landed(con, select)
                     rows, how = _load(
                         con, current.config, final, select, sink_owner, current.node_id, logger, loaded
                     )
+                    if cursor is not None:
+                        cursor.commit(con, rows)
                     loads[current.node_id] = {
                         "uri": f"postgresql://{current.config.conn_id}/{targets[current.node_id]}",
                         "rows": rows,
@@ -252,6 +319,8 @@ def run_elt(
             raise _all_unchanged(failed, targets) from None
         except LogiDataTaskError as error:
             raise _all_unchanged(error, targets) from None
+    if cursor is not None:
+        cursor.after_commit()
     seconds = time.monotonic() - started
     for node_id, load in loads.items():
         logger.info(
@@ -266,6 +335,8 @@ def run_elt(
         "engine": "elt",
         "sql": text,
     }
+    if cursor is not None:
+        result["cursor"] = cursor.summary()
     if sinks:
         result["destinations"] = {
             node_id: {key: load[key] for key in ("uri", "rows", "mode")} for node_id, load in loads.items()
@@ -325,6 +396,7 @@ def compile_all(
     log: TaskLog,
     *,
     shared: set[str] | frozenset[str] = frozenset(),
+    cursor_from: str | None = None,
 ) -> tuple[dict[str, str], dict[str, str], str]:
     """Every node's SELECT, the helpers (as :func:`compile_graph`) and the last node's id.
 
@@ -333,7 +405,8 @@ def compile_all(
     statement, so a CTE would compute it again for each.
     """
     selects = {
-        node_id: source_select(con, config, node_id, log, interval) for node_id, config in sources.items()
+        node_id: source_select(con, config, node_id, log, interval, cursor_from=cursor_from)
+        for node_id, config in sources.items()
     }
     previous = source_id
     helpers: dict[str, str] = {}

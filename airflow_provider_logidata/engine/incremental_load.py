@@ -1,8 +1,9 @@
 """A destination's side of incremental loads: replace a run's interval, filter and commit a cursor.
 
 Built from the input handles' ``meta["incremental"]`` (``engine.incremental``), by ``destination.postgres``
-(ETL: ``engine.pg_load.load_postgres``; ELT: ``engine.elt.run_elt``, intervals only) and by
-``destination.file`` (``engine.destinations``).
+(ETL: ``engine.pg_load.load_postgres``; ELT: ``engine.elt.run_elt``, a cursor through
+``engine.elt_cursor``, which drops the rows held in SQL and commits the state with
+:meth:`DestinationIncremental.commit_postgres`) and by ``destination.file`` (``engine.destinations``).
 
 **Interval** (a ``data_interval`` source upstream): ``destination.postgres`` in mode ``append`` deletes the
 target's rows with ``column >= start AND column < end`` in the transaction that inserts the interval's rows,
@@ -203,6 +204,12 @@ class DestinationIncremental:
                 f"{self.source!r} only reads the rows that are new since the last run: the table would hold "
                 "only those. Use mode 'append' or 'merge'. Nothing was written."
             )
+        state = self.locked_state(con, config.schema_name)
+        return self._start_filter(state, reader, needs_boundary=config.mode != "merge")  # type: ignore[no-any-return]
+
+    def locked_state(self, con: psycopg.Connection[Any], schema: str) -> CursorState | None:
+        """Inside the load's transaction: take this destination's lock (two runs loading it take turns)
+        and read its state (also for ELT, ``engine.elt_cursor``)."""
         con.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
             (f"logidata:cursor:{self.dag_id}:{self.source}:{self.destination}",),
@@ -210,10 +217,10 @@ class DestinationIncremental:
         # The newest copy wins: a load whose role could not write the table saved its state as the
         # Variable (commit_postgres), leaving an older row of an earlier load in the table; starting from
         # that row would load the rows in between again.
-        state = cursor_state.newest(self._table_state(con, config.schema_name), self._variable_state())
+        state = cursor_state.newest(self._table_state(con, schema), self._variable_state())
         if state is None:
             state = self._legacy_state()
-        return self._start_filter(state, reader, needs_boundary=config.mode != "merge")  # type: ignore[no-any-return]
+        return state
 
     def _table_state(self, con: psycopg.Connection[Any], schema: str) -> CursorState | None:
         """This destination's row of the state table, locked (``FOR UPDATE``); read unlocked by a role that

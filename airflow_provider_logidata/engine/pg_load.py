@@ -128,22 +128,81 @@ def load_postgres(
         raise LogiDataTaskError(
             f"{owner}: needs exactly 1 input, got {len(handles)}; connect one upstream node"
         )
-    target = Target.of(config)
     loads = DestinationIncremental(
         handles, destination=node_id, module=DESTINATION, owner=owner, log=logger, variables=variables
     )
+    with staging.read_staged(handles[0], owner=owner) as reader:
+        result = _load(
+            config,
+            node_id,
+            reader,
+            loads,
+            logger,
+            proof=lambda bounds: pg_contract.arrow_proof(handles[0], bounds),
+            on_batch=on_batch,
+            read_failure=(
+                "failed reading the staged input: {error}; clear the upstream task to stage it again"
+            ),
+        )
+    cursor_state.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
+    return result
+
+
+def load_postgres_stream(
+    config: PostgresDestinationConfig,
+    node_id: str,
+    reader: pa.RecordBatchReader,
+    log: TaskLog | None = None,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Load a stream of batches (a fused path's query result) exactly as :func:`load_postgres` loads a
+    staged input: one transaction, the same modes, type contract and evolve/fail/discard rules.
+
+    Nothing is staged, so no column is proven inside a bound from file statistics beforehand: a column
+    the table holds in a narrower type (integer range, text length) is checked in SQL on the way in
+    (through the temporary table), with the same outcome as for a staged input. An error raised while
+    the stream is read (a bad value in the source) rolls the load back: the table is unchanged. A stream
+    carries no incremental state (a fused path starts at a file source).
+    """
+    logger = get_log(log)
+    owner = node_label(DESTINATION, node_id)
+    loads = DestinationIncremental([], destination=node_id, module=DESTINATION, owner=owner, log=logger)
+    return _load(
+        config,
+        node_id,
+        reader,
+        loads,
+        logger,
+        proof=lambda bounds: set(),
+        on_batch=on_batch,
+        read_failure="failed reading its input: {error}",
+    )
+
+
+def _load(
+    config: PostgresDestinationConfig,
+    node_id: str,
+    reader: pa.RecordBatchReader,
+    loads: DestinationIncremental,
+    logger: TaskLog,
+    *,
+    proof: Callable[[Mapping[str, pg_types.Bound]], set[str]],
+    on_batch: Callable[[int], None] | None,
+    read_failure: str,
+) -> dict[str, Any]:
+    """One transaction: prepare the target, write ``reader``'s rows, apply them, commit the interval."""
+    owner = node_label(DESTINATION, node_id)
+    target = Target.of(config)
     started = time.monotonic()
-    with (
-        staging.read_staged(handles[0], owner=owner) as reader,
-        connect(config.conn_id, owner=owner, node_id=node_id) as con,
-    ):
+    with connect(config.conn_id, owner=owner, node_id=node_id) as con:
         warn_about_role(con, config.conn_id, owner, logger)
         check_input_names(reader.schema.names, owner)
         loaded: list[tuple[str, str, str]] = []  # filled by prepare_target: lets an error name the column
         try:
             with con.transaction():
                 reader = loads.begin_postgres(con, config, reader, node_id)
-                incoming = StagedRows(con, handles[0], reader, node_id, logger, on_batch)
+                incoming = StagedRows(con, proof, reader, node_id, logger, on_batch)
                 prepared = prepare_target(
                     con, config, reader.schema, target, owner, node_id, logger, loaded, incoming
                 )
@@ -156,8 +215,8 @@ def load_postgres(
             raise load_error(error, owner=owner, target=target.text, loaded=loaded) from None
         except (pa.ArrowException, OSError) as error:
             raise LogiDataTaskError(
-                f"{owner}: failed reading the staged input: {error}; clear the upstream task to stage it "
-                f"again. Nothing was written: {target.text} is unchanged."
+                f"{owner}: {read_failure.format(error=error)}. Nothing was written: {target.text} is "
+                "unchanged."
             ) from None
     seconds = time.monotonic() - started
     logger.info(
@@ -165,7 +224,6 @@ def load_postgres(
         f"({rows / max(seconds, 1e-9):,.0f} rows/s)"
     )
     loads.after_commit()
-    cursor_state.commit_cursors(handles, owner=owner, log=logger, store=cursor_store)
     return {
         "uri": f"postgresql://{config.conn_id}/{config.schema_name}.{config.table}",
         "rows": rows,
@@ -174,7 +232,7 @@ def load_postgres(
 
 
 class StagedRows(pg_contract.IncomingRows):
-    """ETL's input for the type contract: the staged batches, typed by ``pg_type_for``.
+    """ETL's input for the type contract: the staged (or streamed) batches, typed by ``pg_type_for``.
 
     Copied into a temporary table with those types (``relation``) only when a value must be checked in
     SQL or converted by PostgreSQL's cast; otherwise the batches are COPYed straight into the table.
@@ -183,21 +241,21 @@ class StagedRows(pg_contract.IncomingRows):
     def __init__(
         self,
         con: psycopg.Connection[Any],
-        handle: staging.StagingHandle,
+        proof: Callable[[Mapping[str, pg_types.Bound]], set[str]],
         reader: pa.RecordBatchReader,
         node_id: str,
         log: TaskLog,
         on_batch: Callable[[int], None] | None,
     ) -> None:
         super().__init__({f.name: pg_type_for(f.type) for f in reader.schema})
-        self.con, self.handle, self.reader = con, handle, reader
+        self.con, self.proof, self.reader = con, proof, reader
         self.node_id, self.log, self.on_batch = node_id, log, on_batch
         self.table: str | None = None
         self.row_column = "__logidata_row"
         self.rows = 0
 
     def proven(self, bounds: Mapping[str, pg_types.Bound]) -> set[str]:
-        return pg_contract.arrow_proof(self.handle, bounds)
+        return self.proof(bounds)
 
     def relation(self, names: Sequence[str]) -> sql.Composable:
         if self.table is None:

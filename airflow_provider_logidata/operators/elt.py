@@ -224,6 +224,7 @@ class ELTOperator(LogiDataOperator):
             interval=interval,
             log=self.log,
             sources=extra,
+            dag_id=self.dag_id,
             sinks=[
                 EltSink(d.node_id, PostgresDestinationConfig.model_validate(d.config), d.inputs[0].node_id)
                 for d in (*config.destinations, config.destination)
@@ -240,6 +241,8 @@ class ELTOperator(LogiDataOperator):
             metrics = branch_metrics(source_ids, steps, loaded, seconds)
         else:
             metrics = elt_metrics(source_ids, steps, config.destination.node_id, result["rows"], seconds)
+            if "cursor" in result:  # a cursor source: the rows it read (those held were dropped)
+                metrics["nodes"][config.source.node_id]["rows_out"] = result["cursor"]["rows_read"]
         self.node_metrics = metrics["nodes"]
         context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
         return result

@@ -20,8 +20,10 @@ Cursor source -> destination:
   the other input would go through the cursor filter) are refused everywhere.
 - ``destination.postgres`` in mode ``replace`` is refused (the table would hold only the new rows), and
   so is a destination fed by two cursor sources (one cursor per destination).
-- ``engine: elt`` with a cursor source feeding a ``destination.postgres`` is refused: cursor loads run in
-  the ETL engine (``engine: auto`` runs them there and pushes the rest down).
+- ``engine: elt`` with a cursor source feeding a ``destination.postgres`` needs a linear path (the source
+  feeding one chain of nodes into that one table): there the load, the filter of what the destination
+  holds and its new cursor run in one transaction inside PostgreSQL (``engine.elt_cursor``); anything
+  else is refused naming the node that branches or joins (``engine: auto`` runs such a path as ETL).
 
 Interval source -> destination:
 
@@ -216,18 +218,22 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
             )
         )
     if module == DESTINATION_POSTGRES and engine == "elt":
-        issues.append(
-            SpecIssue(
-                "engine",
-                f"engine 'elt' cannot run {source!r} -> {destination!r} inside PostgreSQL: {source!r} reads "
-                "by cursor, and a cursor load runs in the ETL engine (each destination drops the rows it "
-                "already holds and commits its own cursor with its rows). Set engine to 'auto' (this path "
-                "then runs as ETL, the others inside PostgreSQL) or 'etl'",
-                found="'elt'",
-                allowed="'auto', 'etl'",
-                node_id=source,
+        blocker = _not_linear(graph, source, destination)
+        if blocker is not None:
+            at, why = blocker
+            issues.append(
+                SpecIssue(
+                    "engine",
+                    f"engine 'elt' cannot run {source!r} -> {destination!r} inside PostgreSQL: {source!r} "
+                    "reads by cursor, which is pushed down only on a linear path into one "
+                    "destination.postgres (the destination's cursor is committed with its rows, in one "
+                    f"transaction), and node {at!r} {why}. Set engine to 'auto' (this path then runs as "
+                    "ETL, the others inside PostgreSQL) or 'etl'",
+                    found="'elt'",
+                    allowed="'auto', 'etl'",
+                    node_id=at,
+                )
             )
-        )
     needs_boundary = mode != "merge"
     between = f"{module} {destination!r}"
     why_boundary = (
@@ -307,6 +313,21 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
                 )
             )
     return issues
+
+
+def _not_linear(graph: Graph, source: str, destination: str) -> tuple[str, str] | None:
+    """The node keeping ``source -> ... -> destination`` from being one chain (each node feeding only the
+    next), and how; ``None`` for a chain."""
+    if len(graph.out[source]) != 1:
+        return source, f"feeds {len(graph.out[source])} nodes"
+    for node_id in graph.between(source, destination):
+        if len(graph.into[node_id]) != 1:
+            return node_id, f"reads {len(graph.into[node_id])} inputs"
+        if len(graph.out[node_id]) != 1:
+            return node_id, f"feeds {len(graph.out[node_id])} nodes"
+    if len(graph.into[destination]) != 1:
+        return destination, f"reads {len(graph.into[destination])} inputs"
+    return None
 
 
 def row_wise(module: str) -> bool:

@@ -7,7 +7,8 @@ suite's real PostgreSQL, moto's S3 server and local files.
   the outputs together hold exactly the source rows;
 - item 4: a day loaded again (data_interval) with append, merge, a file per day and the ELT path holds the
   day's rows once; cursor + append over three runs with rows tied on the cursor value;
-- item 5: cursor + engine elt is refused at validation, cursor + engine auto runs as ETL.
+- item 5: cursor + engine elt is refused at validation where the source branches; a linear cursor path
+  runs inside PostgreSQL with auto (issue 14; more in test_elt_cursor.py).
 """
 
 from __future__ import annotations
@@ -286,8 +287,10 @@ def test_interval_rerun_through_elt(run_pipeline: Any, pg: Any, pg_conn_id: str)
     assert rows(pg, "SELECT * FROM ev_elt") == expected
 
 
-def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
-    dag_id = "inc_cursor_ties"
+@pytest.mark.parametrize("engine", ["etl", "auto"])
+def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_id: str, engine: str) -> None:
+    """The same loads in the ETL engine and, with auto, inside PostgreSQL (issue 14: engine.elt_cursor)."""
+    dag_id = f"inc_cursor_ties_{engine}"
     pg.execute(
         "CREATE TABLE feed (id int, v text, at timestamptz NOT NULL);"
         "INSERT INTO feed SELECT g, 'v' || (g % 5), timestamptz '2024-01-01 00:00+00' + (g / 10) * interval '1 s' "
@@ -300,6 +303,7 @@ def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_
             specs.pg_destination(pg_conn_id, "load", table="feed_copy"),
         ],
         dag_id,
+        engine=engine,
     )
     expected = "SELECT * FROM feed WHERE v <> 'v4'"
 
@@ -320,7 +324,10 @@ def test_cursor_append_three_runs_with_ties(run_pipeline: Any, pg: Any, pg_conn_
     dag_run = run()
     # Read again from the cursor: the boundary row 2000 (dropped: already loaded) and 11 new rows, of which
     # 2004 is filtered out; its identical twin is a new row (the boundary is a multiset).
-    assert result(dag_run, "feed")["rows"] == 12
+    if engine == "etl":
+        assert result(dag_run, "feed")["rows"] == 12
+    else:
+        assert result(dag_run, "load")["engine"] == "elt" and dag_run.dag.task_ids == ["load"]
     assert result(dag_run, "load")["rows"] == 10
     assert rows(pg, "SELECT * FROM feed_copy") == rows(pg, expected)
     pg.execute(
@@ -349,46 +356,47 @@ def cursor_pipeline(dag_id: str, conn_id: str, engine: str) -> dict[str, Any]:
     )
 
 
-def test_cursor_with_engine_auto_runs_as_etl(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
+def test_cursor_with_engine_auto_runs_in_postgresql(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
+    """Issue 14: a linear cursor path runs inside PostgreSQL with auto (it used to run as ETL)."""
     pg.execute(ORDERS)
     add_orders(pg, 1, 50)
     dag_run, dag = run_pipeline(cursor_pipeline("inc_cursor_auto", pg_conn_id, "auto"), logical_date=None)
     assert str(dag_run.state) == "success", states(dag_run)
-    assert type(dag.get_task("orders")).__name__ == "PostgresSourceOperator"
-    assert "engine" not in result(dag_run, "load")
-    assert "- ETL: `orders` → `load` reads by cursor, so it runs in the ETL engine" in dag.doc_md
-    assert dag.get_task("orders").cursor_destinations == [
-        {
-            "task_id": "load",
-            "module": "destination.postgres",
-            "conn_id": pg_conn_id,
-            "schema": "public",
-            "table": "orders_copy",
-        }
-    ]
+    assert dag.task_ids == ["load"] and type(dag.get_task("load")).__name__ == "ELTOperator"
+    assert result(dag_run, "load")["engine"] == "elt"
+    assert "- ELT: `orders → load` runs as one SQL statement inside PostgreSQL" in dag.doc_md
+    assert "reads by cursor" not in dag.doc_md
     add_orders(pg, 51, 60)
     dag_run, _ = run_pipeline(cursor_pipeline("inc_cursor_auto", pg_conn_id, "auto"), logical_date=None)
+    assert result(dag_run, "load")["rows"] == 10
     assert rows(pg, "SELECT * FROM orders_copy") == rows(pg, "SELECT * FROM orders")
 
 
-def test_cursor_with_engine_elt_is_refused_at_validation(pg_conn_id: str, tmp_path: Path) -> None:
+def test_cursor_with_engine_elt_is_refused_at_validation_where_it_branches(
+    pg_conn_id: str, tmp_path: Path
+) -> None:
+    """A cursor source feeding a table and a file keeps a cursor per destination: with engine 'elt' it is
+    refused at validation naming the source (a linear path is accepted: tests/integration/test_elt_cursor.py),
+    never a DAG build error."""
     import json
 
     from airflow_provider_logidata.dag_factory import load_pipelines
 
     folder = tmp_path / "pipelines"
     folder.mkdir()
-    (folder / "inc_cursor_elt.json").write_text(
-        json.dumps(cursor_pipeline("inc_cursor_elt", pg_conn_id, "elt"))
-    )
+    spec = cursor_pipeline("inc_cursor_elt", pg_conn_id, "elt")
+    spec["nodes"].append(specs.file_destination("files", f"{tmp_path}/out/"))
+    spec["edges"].append({"source": "orders", "target": "files"})
+    (folder / "inc_cursor_elt.json").write_text(json.dumps(spec))
     namespace: dict[str, Any] = {"__file__": str(tmp_path / "loader.py")}
     report = load_pipelines(namespace, pipelines_path=str(folder), report_path=str(tmp_path / "report.json"))
     [failed] = report.failed
     [issue] = failed.errors
     assert issue["path"] == "engine"
     assert (
-        "engine 'elt' cannot run 'orders' -> 'load' inside PostgreSQL: 'orders' reads by cursor"
-        in issue["message"]
+        "engine 'elt' cannot run 'orders' -> 'load' inside PostgreSQL: 'orders' reads by cursor, which is "
+        "pushed down only on a linear path into one destination.postgres" in issue["message"]
     )
+    assert "node 'orders' feeds 2 nodes" in issue["message"]
     assert "building the DAG failed" not in json.dumps(failed.errors)
     assert not [key for key in namespace if key.startswith("logidata_dag__")]

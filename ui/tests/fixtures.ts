@@ -37,6 +37,7 @@ export function spec(partial: Partial<Spec> = {}): Spec {
     retry_delay: 60,
     params: {},
     status: "draft",
+    fuse: "none",
     fuse_chains: false,
     engine: "auto",
     nodes: [

@@ -102,11 +102,36 @@ def test_a_branch_to_another_connection_blocks() -> None:
         plan(pipeline(CHAIN, engine="elt", extra_nodes=side, extra_edges=edges))
 
 
-def test_cursor_source_blocks() -> None:
-    cursor = {"incremental": {"column": "id", "mode": "cursor"}}
-    assert plan(pipeline(CHAIN, source_extra=cursor)) == []
+CURSOR = {"incremental": {"column": "id", "mode": "cursor"}}
+
+
+@pytest.mark.parametrize("engine", ["auto", "elt"])
+def test_cursor_source_is_pushed_down_on_a_linear_path(engine: str) -> None:
+    """Issue 14: a cursor source -> transforms -> one destination.postgres runs inside PostgreSQL (the
+    destination's cursor committed with its rows, engine.elt_cursor), as a data interval source does."""
+    assert plan(pipeline(CHAIN, engine=engine, source_extra=CURSOR)) == [
+        ("src", "keep", "clean", "dedupe", "fill", "pick", "dst")
+    ]
     interval = {"incremental": {"column": "d", "mode": "data_interval"}}
-    assert len(plan(pipeline(CHAIN, source_extra=interval))) == 1
+    assert len(plan(pipeline(CHAIN, engine=engine, source_extra=interval))) == 1
+
+
+def test_cursor_source_feeding_several_nodes_stays_in_the_engine() -> None:
+    """A cursor kept per destination: a branch of a cursor source (or a partial pushdown of it) is ETL
+    with auto, and refused with elt naming the source."""
+    side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}]
+    edges = [{"source": "src", "target": "side"}]
+    branched = pipeline(CHAIN, source_extra=CURSOR, extra_nodes=side, extra_edges=edges)
+    assert plan(branched) == []
+    with pytest.raises(EltPlanError, match="'src' feeds 2 nodes") as raised:
+        plan(pipeline(CHAIN, engine="elt", source_extra=CURSOR, extra_nodes=side, extra_edges=edges))
+    assert raised.value.blocker == "src"
+    # into a file: no partial pushdown of a cursor source (its destination keeps the cursor)
+    to_file = [{"id": "out", "module": "destination.file", "config": {"path": "/tmp/o.csv", "format": "csv"}}]
+    p = pipeline([("keep", "filter_rows", {"condition": "id > 0"})], source_extra=CURSOR)
+    nodes = [n for n in p.model_dump(mode="json", by_alias=True)["nodes"] if n["id"] != "dst"] + to_file
+    edges = [{"source": "src", "target": "keep"}, {"source": "keep", "target": "out"}]
+    assert plan(Pipeline.model_validate({"id": "p", "nodes": nodes, "edges": edges})) == []
 
 
 def test_elt_modules_are_exactly_the_registered_builders() -> None:

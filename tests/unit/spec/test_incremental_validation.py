@@ -164,14 +164,23 @@ def test_cursor_into_replace_and_two_cursor_sources_are_refused() -> None:
     assert blocker == "dst" and "fed by several cursor sources ('a', 'b')" in text
 
 
-def test_cursor_with_engine_elt_is_refused_with_engine_auto_accepted() -> None:
-    """Item 5 of issue 11: refused at validation, never a DAG build error."""
-    result = validate_pipeline(chain(source(CURSOR), KEEP, pg_dest(), engine="elt"))
-    [issue] = result.issues
-    assert issue.path == "engine" and issue.node_id == "src"
-    assert "engine 'elt' cannot run 'src' -> 'dst' inside PostgreSQL: 'src' reads by cursor" in issue.message
-    assert "Set engine to 'auto'" in issue.message
+def test_cursor_with_engine_elt_is_accepted_on_a_linear_path_refused_on_a_branch() -> None:
+    """Issue 14: a linear cursor path is pushed down (engine.elt_cursor); a cursor source feeding several
+    nodes is refused at validation naming it, never a DAG build error (item 5 of issue 11)."""
+    assert validate_pipeline(chain(source(CURSOR), KEEP, pg_dest(), engine="elt")).ok
     assert validate_pipeline(chain(source(CURSOR), KEEP, pg_dest(), engine="auto")).ok
+    spec = chain(source(CURSOR), KEEP, pg_dest(), engine="elt")
+    spec["nodes"].append(pg_dest("side", table="s"))
+    spec["edges"].append({"source": "src", "target": "side"})
+    result = validate_pipeline(spec)
+    assert {issue.path for issue in result.issues} == {"engine"}
+    issue = result.issues[0]
+    assert issue.node_id == "src"
+    assert "engine 'elt' cannot run 'src' -> 'dst' inside PostgreSQL: 'src' reads by cursor" in issue.message
+    assert "node 'src' feeds 2 nodes" in issue.message
+    assert "Set engine to 'auto'" in issue.message
+    spec["engine"] = "auto"
+    assert validate_pipeline(spec).ok
 
 
 def test_engine_elt_plan_problems_are_reported_at_validation() -> None:

@@ -1090,8 +1090,15 @@ export interface components {
              */
             engine: "auto" | "etl" | "elt";
             /**
+             * Fuse
+             * @description Tasks per node. none: one task per node. chains: each linear run of transforms in one task (no staging between them). paths: like chains, and a linear source.file -> transforms -> destination.postgres or destination.file path in one task, streaming from the reader into the load. The task log still reports rows and time per node.
+             * @default none
+             * @enum {string}
+             */
+            fuse: "none" | "chains" | "paths";
+            /**
              * Fuse Chains
-             * @description Run each linear run of transforms inside one task: no staging between them, fewer task start-ups; the task log still reports rows and time per node.
+             * @description Older form of fuse (true: chains); kept consistent with fuse, which wins when both are given.
              * @default false
              */
             fuse_chains: boolean;

@@ -20,7 +20,14 @@ export const PIPELINE_SETTINGS_SCHEMA: JsonSchema = {
     catchup: { type: "boolean", title: "Catch up", default: false, description: "Run missed intervals since the start date." },
     retries: { type: "integer", title: "Retries", default: 0 },
     retry_delay: { type: "number", title: "Retry delay (s)", description: "Seconds (or an ISO 8601 duration in the JSON, e.g. PT5M)." },
-    fuse_chains: { type: "boolean", title: "Fuse chains", default: false, description: "Run each linear run of transforms inside one task." },
+    fuse: {
+      type: "string",
+      enum: ["none", "chains", "paths"],
+      title: "Fuse",
+      default: "none",
+      description:
+        "Fewer tasks. chains: each linear run of transforms in one task. paths: also a file source → transforms → PostgreSQL or file destination in one task, nothing staged.",
+    },
     engine: { type: "string", enum: ["auto", "etl", "elt"], title: "Engine", default: "auto", description: "auto pushes PostgreSQL-only paths down as SQL (ELT)." },
   },
 };

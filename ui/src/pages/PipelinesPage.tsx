@@ -23,6 +23,7 @@ export function newSpec(id: string, name: string, owner: string): Spec {
     retry_delay: 60,
     params: {},
     status: "draft",
+    fuse: "none",
     fuse_chains: false,
     engine: "auto",
     nodes: [],
