@@ -21,7 +21,7 @@ from psycopg import sql as pgsql
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.pg_connect import pg_error
 from airflow_provider_logidata.engine.pg_read_plan import plan_column
-from airflow_provider_logidata.engine.sql import quote_literal, resolve_column
+from airflow_provider_logidata.engine.sql import quote_ident, quote_literal, resolve_column
 
 C = TypeVar("C", bound="ModuleConfig")
 
@@ -312,6 +312,46 @@ def case_function(ctx: EltContext, kind: str) -> str:
         ctx.con.execute(create.encode())
         ctx.helpers[name] = create
     return f"pg_temp.{name}"
+
+
+def check_bad_values(
+    ctx: EltContext, relation: str, checks: list[tuple[str, str, str]], *, on_error: str, fix: str
+) -> None:
+    """``engine.transforms.check_bad_values`` in PostgreSQL, for ``(column, SQL true where its value is
+    bad, what is wrong)``: count every check in one scan, then fail with up to five distinct examples per
+    column (input order) or, with ``on_error = null``, log the counts (the step nulls those values)."""
+    from airflow_provider_logidata.engine.transforms import EXAMPLES
+
+    if not checks:
+        return
+    counts = ctx.rows(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {bad})" for _c, bad, _p in checks)
+        + f" FROM {relation} AS s"
+    )[0]
+    failures = []
+    for (column, bad, problem), count in zip(checks, counts, strict=True):
+        if not count:
+            continue
+        if on_error == "null":
+            ctx.log.warning(
+                f"{ctx.owner}: {count} value(s) in column {column!r} {problem}; "
+                "they become null (on_error = null)"
+            )
+            continue
+        examples: list[str] = []
+        for (value,) in ctx.rows(
+            f"SELECT CAST({quote_ident(column)} AS text) FROM {relation} AS s WHERE {bad} LIMIT 100"
+        ):
+            if value not in examples:
+                examples.append(value)
+            if len(examples) == EXAMPLES:
+                break
+        failures.append(
+            f"column {column!r}: {count} value(s) {problem}, e.g. " + ", ".join(map(repr, examples))
+        )
+    if failures:
+        raise ctx.error("; ".join(failures) + f". {fix}")
 
 
 def empty_table(columns: list[Described]) -> pa.Table:

@@ -580,7 +580,7 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     matches are counted before the step runs: ``fail`` stops with the count and examples of each column,
     ``null`` logs the count.
     """
-    from airflow_provider_logidata.engine.elt_context import is_temporal
+    from airflow_provider_logidata.engine.elt_context import check_bad_values, is_temporal
     from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
     from airflow_provider_logidata.modules.transforms.clean_text import WS_CLASS
 
@@ -608,54 +608,15 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
         parsed = f"CAST({_parse_function(ctx, formats)}({trimmed}) AS {target})"
         replaced[name] = parsed
         checks.append((name, f"{trimmed} IS NOT NULL AND {parsed} IS NULL"))
-    _check_bad_values(ctx, relation, checks, on_error=config.on_error, problem=_problem(config))
+    problem = _problem(config)
+    check_bad_values(
+        ctx, relation, [(c, bad, problem) for c, bad in checks], on_error=config.on_error, fix=FIX
+    )
     items = [
         f"{replaced[name]} AS {quote_ident(name)}" if name in replaced else quote_ident(name)
         for name, _ in columns
     ]
     return f"SELECT {', '.join(items)} FROM {relation} AS s"
-
-
-EXAMPLES = 5
-
-
-def _check_bad_values(
-    ctx: EltContext, relation: str, checks: list[tuple[str, str]], *, on_error: str, problem: str
-) -> None:
-    """``check_bad_values`` in PostgreSQL: count the values no format matches in one scan; fail with
-    the counts and up to five distinct examples per column (in input order), or log the counts."""
-    from airflow_provider_logidata.engine.sql import quote_ident
-
-    if not checks:
-        return
-    counts = ctx.rows(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {bad})" for _column, bad in checks)
-        + f" FROM {relation} AS s"
-    )[0]
-    failures = []
-    for (column, bad), count in zip(checks, counts, strict=True):
-        if not count:
-            continue
-        if on_error == "null":
-            ctx.log.warning(
-                f"{ctx.owner}: {count} value(s) in column {column!r} {problem}; they become null "
-                "(on_error = null)"
-            )
-            continue
-        examples: list[str] = []
-        for (value,) in ctx.rows(
-            f"SELECT CAST({quote_ident(column)} AS text) FROM {relation} AS s WHERE {bad} LIMIT 100"
-        ):
-            if value not in examples:
-                examples.append(value)
-            if len(examples) == EXAMPLES:
-                break
-        failures.append(
-            f"column {column!r}: {count} value(s) {problem}, e.g. " + ", ".join(map(repr, examples))
-        )
-    if failures:
-        raise ctx.error("; ".join(failures) + f". {FIX}")
 
 
 def _dates_to_null(config: Any) -> bool:

@@ -52,7 +52,6 @@ class SelectColumnsConfig(ModuleConfig):
 
 
 FIX = "Fix the data upstream, choose another type, or set on_error to 'null' to turn such values into nulls"
-EXAMPLES = 5
 # Cast names -> PostgreSQL types (the DuckDB types of ``engine.sql.CAST_TYPES``).
 PG_CAST_TYPES: dict[str, str] = {
     "string": "text",
@@ -144,7 +143,7 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
 
 def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     """Casts that give DuckDB's result in PostgreSQL too; text is converted as DuckDB's ``TRY_CAST``."""
-    from airflow_provider_logidata.engine.elt_context import is_text
+    from airflow_provider_logidata.engine.elt_context import check_bad_values, is_text
 
     config = ctx.config
     assert isinstance(config, SelectColumnsConfig)
@@ -165,7 +164,7 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
         )
 
     items, checks = _select(ctx, columns, cast)
-    _check_bad_values(ctx, relation, checks, on_error=config.on_error, fix=FIX)
+    check_bad_values(ctx, relation, checks, on_error=config.on_error, fix=FIX)
     return f"SELECT {_outputs(items)} FROM {relation} AS s"
 
 
@@ -195,45 +194,6 @@ def _exact(cast_type: CastType, pg_type: str) -> bool:
         or (cast_type in ("float", "decimal") and base_type(pg_type) == "numeric")
         or (cast_type in ("date", "timestamp") and is_temporal(pg_type) and "with time zone" not in pg_type)
     )
-
-
-def _check_bad_values(
-    ctx: EltContext, relation: str, checks: list[Check], *, on_error: str, fix: str
-) -> None:
-    """Count failures in one scan; fail with examples or warn (on_error null): ``check_bad_values`` in
-    PostgreSQL, whose steps fail on a bad value by themselves only with ``on_error = fail``."""
-    from airflow_provider_logidata.engine.sql import quote_ident
-
-    if not checks:
-        return
-    counts = ctx.rows(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {bad})" for _c, bad, _p in checks)
-        + f" FROM {relation} AS s"
-    )[0]
-    failures = []
-    for (column, bad, problem), count in zip(checks, counts, strict=True):
-        if not count:
-            continue
-        if on_error == "null":
-            ctx.log.warning(
-                f"{ctx.owner}: {count} value(s) in column {column!r} {problem}; "
-                "they become null (on_error = null)"
-            )
-            continue
-        examples: list[str] = []
-        for (value,) in ctx.rows(
-            f"SELECT CAST({quote_ident(column)} AS text) FROM {relation} AS s WHERE {bad} LIMIT 100"
-        ):
-            if value not in examples:
-                examples.append(value)
-            if len(examples) == EXAMPLES:
-                break
-        failures.append(
-            f"column {column!r}: {count} value(s) {problem}, e.g. " + ", ".join(map(repr, examples))
-        )
-    if failures:
-        raise ctx.error("; ".join(failures) + f". {fix}")
 
 
 def _casts_to_null(config: Any) -> bool:
