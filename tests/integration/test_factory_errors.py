@@ -31,7 +31,7 @@ LOADER_KEY = "logidata_pipelines.py"
 GOOD, REFUSED = "errors_good_orders", "errors_refused_elt"
 PASSWORDS = {"admin": "admin-secret"}
 ROLES = {"admin": "admin"}
-REASON = "node 'dates' uses parse_dates, which has no PostgreSQL builder"
+REASON = "node 'custom' uses sql, which has no PostgreSQL builder"
 
 
 def good_pipeline(pid: str, data: Path, schedule: str | None) -> dict[str, Any]:
@@ -57,10 +57,10 @@ def refused_pipeline(pid: str) -> dict[str, Any]:
         "engine": "elt",
         "nodes": [
             {"id": "src", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}},
-            {"id": "dates", "module": "parse_dates", "config": {"columns": ["d"], "formats": ["%Y"]}},
+            {"id": "custom", "module": "sql", "config": {"query": "SELECT * FROM input_0"}},
             {"id": "dst", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "o"}},
         ],
-        "edges": [{"source": "src", "target": "dates"}, {"source": "dates", "target": "dst"}],
+        "edges": [{"source": "src", "target": "custom"}, {"source": "custom", "target": "dst"}],
     }
 
 
@@ -161,7 +161,7 @@ def _check(stack: AirflowStack) -> None:
     for task in tasks:
         log = stack.task_log(GOOD, run_id, task["task_id"], task["try_number"])
         assert "Worker startup parse complete" in log, log[:2000]  # the log covers the DAG file's parse
-        assert REFUSED not in log and "parse_dates" not in log, log[:4000]
+        assert REFUSED not in log and "no PostgreSQL builder" not in log, log[:4000]
 
     # Fixed: its import error goes and its DAG comes. The manager drops a per-pipeline entry when it
     # refreshes the bundle (every 3 s in this stack; dag_factory/airflow_errors.py says why).
