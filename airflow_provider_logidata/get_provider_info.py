@@ -42,10 +42,12 @@ _CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "version_added": "0.1.0",
     },
     "duckdb_memory_limit": {
-        "description": "Memory limit of the embedded DuckDB engine per task; above it DuckDB spills to disk.",
+        "description": "Memory limit of the embedded DuckDB engine per task; above it DuckDB spills to disk. "
+        "`auto`: half of the worker's memory (or its container's limit) divided by its task slots "
+        "(`[celery] worker_concurrency`, one per Kubernetes pod, else `[core] parallelism`), at least 320MB.",
         "type": "string",
         "example": "2GB",
-        "default": "320MB",
+        "default": "auto",
         "version_added": "0.1.0",
     },
     "duckdb_threads": {

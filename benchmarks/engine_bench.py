@@ -15,15 +15,33 @@ Contenders, interleaved per repeat so drift on the machine affects all alike:
   ``fuse_chains`` (3 tasks), ``fuse: paths`` (1 task: source, chain and destination in one) and without
   (6 tasks), in a temporary AIRFLOW_HOME with a migrated SQLite DB;
 - the like-for-like peer of those DAG runs: ``dag.test()`` of a plain Airflow DAG whose one PythonOperator
-  runs the DuckDB SQL by hand (the statement above).
+  runs the DuckDB SQL by hand (the statement above), with DuckDB's defaults (``dag-peer``), and the same DAG
+  with its DuckDB connection given LogiData's ``memory_limit`` (the same ``[logidata] duckdb_memory_limit``
+  value) and a ``temp_directory`` (``dag-peer-bounded``: a narrower, equal-memory figure).
   Excluded: DB migration, Airflow import and the first ``dag.test()`` of the process (a warm-up run of a
   tiny pipeline; reported separately);
+- scheduler runs of the same DAG contenders (``scheduler_runs.py``), after their ``dag.test()`` runs and in
+  the same bench run: their DAGs side by side in one DAGs folder of a loopback Airflow (``tests/stack.py``:
+  api-server on 127.0.0.1, dag-processor, scheduler with LocalExecutor, SQLite), each run triggered through
+  the REST API and polled to its end: trigger to success (what the issue's target names), the task
+  instances' durations, trigger to the first task's start; one run of every contender's 2 k-row DAG first
+  (excluded), ``--scheduler-repeats`` runs each (default ``--repeats``), interleaved; every output checked;
+  ``--no-scheduler`` skips them. Target: fuse paths within 1.1x of the plain peer from trigger to success;
 - PostgreSQL load (``load`` section): ``psql \\copy`` of the CSV (the limit) and LogiData's
   ``destination.postgres`` writing the source task's staged Parquet of the same data, when that module
   exists; the two tasks together (``source.file`` staging the CSV + the load); and the fused path
   ``source.file -> destination.postgres`` (``fuse: paths``: one task, DuckDB's CSV reader streaming
   Arrow batches into the binary COPY, nothing staged). Both load into the test suite's throw-away server (``tests/pg.py``) with its bulk-load settings;
   binaries from ``$LOGIDATA_BENCH_PG_BIN``, else where the tests find them.
+
+``--duckdb-memory-limit VALUE`` sets ``AIRFLOW__LOGIDATA__DUCKDB_MEMORY_LIMIT`` for the LogiData contenders
+(the bench drops every ``AIRFLOW__*`` variable of the caller's environment); without it LogiData's default
+applies (``auto``: half of the machine's memory over the worker's task slots, so ``airflow dags test`` with
+Airflow's default ``[core] parallelism`` 32 and the scheduler stack with parallelism 2 differ). The bounded
+peer asks LogiData's settings for the limit in its own task process, so it always uses LogiData's value.
+
+    .venv/bin/python benchmarks/engine_bench.py --only engine --rows 200000 --big-rows 0 --repeats 1 \
+        --contenders dag-paths,dag-peer,dag-peer-bounded --output /tmp/engine_small.md
 """
 
 from __future__ import annotations
@@ -64,6 +82,8 @@ PG_COLUMNS = (
     "amount double precision, quantity bigint, status text"
 )
 WARMUP_ROWS = 2_000
+DEFAULT_MEMORY_LIMIT = "320MB"  # [logidata] duckdb_memory_limit's default (read from settings in run())
+MEMORY_LIMIT_ENV = "AIRFLOW__LOGIDATA__DUCKDB_MEMORY_LIMIT"
 
 # Targets
 CHAIN_VS_DUCKDB = 1.3
@@ -71,11 +91,21 @@ DAG_VS_DUCKDB = 2.0
 PG_VS_COPY = 0.90
 PG_FUSED_VS_COPY = 0.95  # the fused CSV -> PostgreSQL task (issue 14)
 PATHS_VS_PEER = 1.1  # the fused cleaning pipeline's DAG run vs the plain DAG running DuckDB by hand
+SCHED_PATHS_VS_PEER = 1.1  # the same, trigger to success under the real scheduler (the issue's target)
 TASK_RSS_MB = 1024.0
 BIG_RSS_GROWTH = 1.25
 NOISY_SHARE = 0.20  # other processes' share of the CPU above which a measurement is flagged  # "about the same at the big size": at most 25 % above the small size
 
-CONTENDERS = ("pandas", "duckdb", "logidata", "dag-fused", "dag-unfused", "dag-paths", "dag-peer")
+CONTENDERS = (
+    "pandas",
+    "duckdb",
+    "logidata",
+    "dag-fused",
+    "dag-unfused",
+    "dag-paths",
+    "dag-peer",
+    "dag-peer-bounded",
+)
 # At the big size only what the targets need (the peer and the engine's tasks), to bound `make bench`.
 BIG_CONTENDERS = ("duckdb", "logidata")
 LABELS = {
@@ -86,6 +116,8 @@ LABELS = {
     "dag-unfused": "LogiData DAG run, one task per node (6 tasks)",
     "dag-paths": "LogiData DAG run, fuse paths (1 task)",
     "dag-peer": "Plain Airflow DAG, one PythonOperator running the DuckDB SQL by hand (peer)",
+    "dag-peer-bounded": "The same peer DAG, its DuckDB given LogiData's memory_limit and a temp_directory "
+    "(peer, same memory limit)",
     "psql": "PostgreSQL load: psql \\copy of the CSV (limit)",
     "ld-pg": "PostgreSQL load: LogiData destination.postgres",
     "ld-pg-both": "PostgreSQL load: LogiData source.file + destination.postgres (2 tasks)",
@@ -112,6 +144,40 @@ def version(dist: str) -> str:
         return "?"
 
 
+def default_memory_limit() -> str:
+    """``[logidata] duckdb_memory_limit``'s default, from LogiData's settings (import-free module)."""
+    try:
+        from airflow_provider_logidata import settings
+    except ImportError:
+        return DEFAULT_MEMORY_LIMIT
+    return settings._DEFAULTS.get("duckdb_memory_limit") or DEFAULT_MEMORY_LIMIT
+
+
+def auto_limits_note() -> str:
+    """What ``duckdb_memory_limit = auto`` gives under ``airflow dags test`` (Airflow's default parallelism)
+    and under the scheduler stack (its parallelism), on this machine."""
+    try:
+        from scheduler_runs import PARALLELISM
+
+        from airflow_provider_logidata import settings
+    except ImportError:
+        return "unknown"
+    total = settings.machine_memory()
+    if total is None:
+        return "320MB (memory size unknown)"
+
+    def limit(slots: int) -> str:
+        return (
+            f"{max(settings.AUTO_MEMORY_FLOOR, int(total * settings.AUTO_MEMORY_SHARE / slots)) // 1024**2}MB"
+        )
+
+    return (
+        f"{limit(32)} under `airflow dags test` ([core] parallelism 32, Airflow's default), "
+        f"{limit(PARALLELISM)} under the scheduler stack (parallelism {PARALLELISM}); "
+        f"{total / 1024**3:.1f} GiB of memory"
+    )
+
+
 def label(key: str) -> str:
     return LABELS[key].format(pandas=version("pandas"), duckdb=version("duckdb"))
 
@@ -128,6 +194,8 @@ class Bench:
     root: Path
     env: dict[str, str]
     counter: int = 0
+    # [logidata] duckdb_memory_limit of this run's LogiData processes; the bounded peer's too.
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     def task(self, spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run ``engine_task.py`` on ``spec`` in a fresh interpreter; its result dict."""
@@ -281,55 +349,92 @@ def run_logidata_engine(bench: Bench, csv: str, tag: str, *, keep_source: bool =
     }
 
 
-# DAG-run contenders: the pipeline's fuse setting, or the peer (a plain Airflow DAG).
-DAG_KINDS = {"dag-fused": "chains", "dag-unfused": "none", "dag-paths": "paths", "dag-peer": "peer"}
-PEER_DAG_FILE = "engine_bench_peer.py"
+# DAG-run contenders: the pipeline's fuse setting, or a peer (a plain Airflow DAG).
+DAG_KINDS = {
+    "dag-fused": "chains",
+    "dag-unfused": "none",
+    "dag-paths": "paths",
+    "dag-peer": "peer",
+    "dag-peer-bounded": "peer_bounded",
+}
+PEER_KINDS = ("peer", "peer_bounded")
+
+
+def peer_dag_file_name(kind: str) -> str:
+    return f"engine_bench_{kind}.py"
+
+
+def dag_ids(rows: int, kind: str) -> tuple[str, str]:
+    """The measured DAG's id and its warm-up copy's, distinct per contender (they share a DAGs folder in
+    the scheduler runs)."""
+    return f"engine_bench_{rows}_{kind}", f"engine_bench_warmup_{kind}"
+
+
+def write_dag(
+    dags: Path, pipelines: Path, kind: str, cases: dict[str, tuple[str, str]], memory_limit: str
+) -> None:
+    """``{dag_id: (csv, out)}`` as the contender ``kind`` defines them: LogiData pipelines in ``pipelines``
+    (the loader in ``dags`` builds them), or a peer's DAG file in ``dags``."""
+    if kind in PEER_KINDS:
+        from engine_task import peer_dag_file
+
+        text = peer_dag_file(cases, bounded=kind == "peer_bounded")
+        (dags / peer_dag_file_name(kind)).write_text(text, encoding="utf-8")
+        return
+    for pid, (source, target) in cases.items():
+        doc = engine_data.pipeline(pid, source, target, fuse=kind)
+        (pipelines / f"{pid}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
 
 def write_pipelines(
-    root: Path, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int
+    root: Path, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int, memory_limit: str
 ) -> tuple[str, str, str]:
-    """The DAG run's pipeline and its warm-up copy (or the peer's DAG file); their ids and the output."""
+    """The DAG run's pipeline and its warm-up copy (or the peer's DAG file) alone in the ``dag.test()``
+    folders; their ids and the output."""
     folder = root / "pipelines"
     for old in folder.glob("*.json"):
         old.unlink()
-    (root / "dags" / PEER_DAG_FILE).unlink(missing_ok=True)
-    dag_id = f"engine_bench_{rows}_{kind}"
-    warmup_id = f"engine_bench_warmup_{kind}"
+    for peer in PEER_KINDS:
+        (root / "dags" / peer_dag_file_name(peer)).unlink(missing_ok=True)
+    dag_id, warmup_id = dag_ids(rows, kind)
     out = str(root / "out" / f"dag-{rows}-{kind}-{run}.parquet")
     cases = {dag_id: (csv, out), warmup_id: (warmup_csv, str(root / "out" / f"warmup-{kind}.parquet"))}
-    if kind == "peer":
-        from engine_task import peer_dag_file
-
-        (root / "dags" / PEER_DAG_FILE).write_text(peer_dag_file(cases), encoding="utf-8")
-        return dag_id, warmup_id, out
-    for pid, (source, target) in cases.items():
-        doc = engine_data.pipeline(pid, source, target, fuse=kind)
-        (folder / f"{pid}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    write_dag(root / "dags", folder, kind, cases, memory_limit)
     return dag_id, warmup_id, out
 
 
 def run_dag(bench: Bench, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int) -> dict[str, Any]:
-    dag_id, warmup_id, out = write_pipelines(bench.root, rows, csv, warmup_csv, kind=kind, run=run)
+    dag_id, warmup_id, out = write_pipelines(
+        bench.root, rows, csv, warmup_csv, kind=kind, run=run, memory_limit=bench.memory_limit
+    )
     spec = {
         "kind": "dag",
         "dag_id": dag_id,
         "warmup_dag_id": warmup_id,
         "loader": str(bench.root / "dags" / LOADER_FILE.name),
     }
-    if kind == "peer":
-        spec["dag_file"] = str(bench.root / "dags" / PEER_DAG_FILE)
+    peer_file = bench.root / "dags" / peer_dag_file_name(kind)
+    if kind in PEER_KINDS:
+        spec["dag_file"] = str(peer_file)
     try:
         result = bench.task(spec)
     finally:
-        (bench.root / "dags" / PEER_DAG_FILE).unlink(missing_ok=True)
+        peer_file.unlink(missing_ok=True)
     result["out"] = out
     return result
 
 
 def measure_engine(
-    bench: Bench, rows: int, csv: str, warmup_csv: str, repeats: int, contenders: list[str]
+    bench: Bench,
+    rows: int,
+    csv: str,
+    warmup_csv: str,
+    repeats: int,
+    contenders: list[str],
+    references: dict[int, tuple[Any, ...]] | None = None,
 ) -> list[Contender]:
+    """The contenders' runs at ``rows``, interleaved; outputs checked against the DuckDB output (its
+    fingerprint goes to ``references[rows]``)."""
     results = {key: Contender(key, rows) for key in contenders}
     reference: tuple[Any, ...] | None = None
     for index in range(repeats):
@@ -358,7 +463,9 @@ def measure_engine(
                 continue
             if index == 0:
                 try:
-                    printed = tuple(bench.task({"kind": "fingerprint", "path": run["out"]})["fingerprint"])
+                    printed: tuple[Any, ...] | None = tuple(
+                        bench.task({"kind": "fingerprint", "path": run["out"]})["fingerprint"]
+                    )
                     if key == "duckdb":
                         reference = printed
                     run["fingerprint"] = printed
@@ -382,6 +489,10 @@ def measure_engine(
                 f"{human_rows(rows)} rows, run {index + 1}/{repeats}: {label(key)}: {run['wall_s']:.2f} s, "
                 f"peak RSS {run['peak_rss_mb']:.0f} MB{extra} [{time.perf_counter() - started:.0f} s with imports]"
             )
+    if reference is None and any(item.runs for item in results.values()):
+        reference = reference_fingerprint(bench, rows, csv)
+    if references is not None and reference is not None:
+        references[rows] = reference
     for item in results.values():
         if not item.runs:
             continue
@@ -394,6 +505,140 @@ def measure_engine(
             item.check = "DIFFERS"
             item.note = f"fingerprint {printed} vs DuckDB {reference}"
     return list(results.values())
+
+
+def reference_fingerprint(bench: Bench, rows: int, csv: str) -> tuple[Any, ...] | None:
+    """The DuckDB-by-hand output's fingerprint when ``duckdb`` is not a contender (one run, not timed)."""
+    out = str(bench.root / "out" / f"reference-{rows}.parquet")
+    try:
+        bench.task({"kind": "duckdb", "csv": csv, "out": out})
+        return tuple(bench.task({"kind": "fingerprint", "path": out})["fingerprint"])
+    except (TaskFailed, subprocess.TimeoutExpired) as error:
+        log(f"reference DuckDB run FAILED (outputs not checked): {str(error).splitlines()[0]}")
+        return None
+    finally:
+        Path(out).unlink(missing_ok=True)
+
+
+# --- scheduler runs (trigger to success) ------------------------------------------------------------
+
+RUN_TIMEOUT_S = TASK_TIMEOUT_S
+
+
+def scheduler_folder(
+    root: Path, rows: int, csv: str, warmup_csv: str, keys: list[str], memory_limit: str
+) -> tuple[Path, Path, dict[str, tuple[str, str, str]]]:
+    """The stack's own DAGs and pipelines folders: the loader, every selected contender's DAG and its
+    warm-up's side by side (ids distinct per contender), each writing its own output. Also
+    ``{key: (dag_id, warmup_id, out)}``."""
+    dags, pipelines = root / "scheduler" / "dags", root / "scheduler" / "pipelines"
+    dags.mkdir(parents=True, exist_ok=True)
+    pipelines.mkdir(parents=True, exist_ok=True)
+    if any(DAG_KINDS[key] not in PEER_KINDS for key in keys):
+        shutil.copyfile(LOADER_FILE, dags / LOADER_FILE.name)
+    ids: dict[str, tuple[str, str, str]] = {}
+    for key in keys:
+        kind = DAG_KINDS[key]
+        dag_id, warmup_id = dag_ids(rows, kind)
+        out = str(root / "out" / f"sched-{rows}-{kind}.parquet")
+        warm_out = str(root / "out" / f"sched-warmup-{kind}.parquet")
+        write_dag(
+            dags, pipelines, kind, {dag_id: (csv, out), warmup_id: (warmup_csv, warm_out)}, memory_limit
+        )
+        ids[key] = (dag_id, warmup_id, out)
+    return dags, pipelines, ids
+
+
+def measure_scheduler(
+    bench: Bench,
+    rows: int,
+    csv: str,
+    warmup_csv: str,
+    keys: list[str],
+    repeats: int,
+    reference: tuple[Any, ...] | None,
+) -> tuple[dict[str, Contender], dict[str, Any]]:
+    """The DAG contenders as scheduler runs (trigger to success), one loopback stack for all of them."""
+    import scheduler_runs  # a loopback Airflow stack (tests/stack.py), runs triggered through REST
+    from elt_bench import SCHEDULER_ENV, session_cpu_s
+
+    results = {key: Contender(key, rows) for key in keys}
+    info: dict[str, Any] = {"warmups": {}}
+    if not keys:
+        return results, info
+    root = bench.root
+    dags, pipelines, ids = scheduler_folder(root, rows, csv, warmup_csv, keys, bench.memory_limit)
+    env = {k: v for k, v in bench.env.items() if k.startswith(("AIRFLOW__LOGIDATA__", "PYTHON"))}
+    env.update(SCHEDULER_ENV)
+    env["AIRFLOW__LOGIDATA__PIPELINES_PATH"] = str(pipelines)
+    env["AIRFLOW__LOGIDATA__STAGING_PATH"] = str(root / "scheduler" / "staging")
+    env["AIRFLOW__LOGIDATA__REPORT_PATH"] = str(root / "scheduler" / "factory_report.json")
+    # A bytecode cache, as an ordinary install has one (this environment may set PYTHONDONTWRITEBYTECODE
+    # over a venv without .pyc files: every task process would compile what it imports); filled by the
+    # warm-up runs.
+    env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+    with scheduler_runs.SchedulerRuns(
+        root / "scheduler", env, dags, unset=("PYTHONDONTWRITEBYTECODE",)
+    ) as runs:
+        info["started_s"] = runs.started_s
+        # The note is elt's, whose CPUs are shared with a PostgreSQL server: none runs here.
+        info["note"] = scheduler_runs.environment_note(runs).replace(" shared with the PostgreSQL server", "")
+        log(f"scheduler stack up in {runs.started_s:.0f} s on {runs.stack.base_url}")
+        info["parsed_s"] = runs.wait_for_dags([i for key in keys for i in ids[key][:2]])
+        pids = [proc.pid for proc in runs.stack.processes.values()]
+        # One run of every contender's 2 k-row copy first (excluded): bytecode cache, the DAG's first
+        # serialisation, disk cache, as the dag.test warm-up.
+        for key in keys:
+            try:
+                info["warmups"][key] = runs.run(ids[key][1], timeout_s=RUN_TIMEOUT_S)["wall_s"]
+                log(f"scheduler warm-up of {key}: {info['warmups'][key]:.1f} s")
+            except scheduler_runs.RunFailed as error:
+                log(f"scheduler warm-up of {key} FAILED: {error}")
+        for index in range(repeats):
+            for key in keys:
+                item = results[key]
+                if item.error is not None:
+                    continue
+                dag_id, _warm, out = ids[key]
+                Path(out).unlink(missing_ok=True)
+                busy, mine, own = machine_busy_s(), session_cpu_s(pids), sum(os.times()[:2])
+                started = time.perf_counter()
+                try:
+                    run = runs.run(dag_id, timeout_s=RUN_TIMEOUT_S)
+                except scheduler_runs.RunFailed as error:
+                    item.error = str(error)
+                    log(f"scheduler run of {label(key)} FAILED: {error}")
+                    continue
+                elapsed = time.perf_counter() - started
+                stack_used = session_cpu_s(pids) - mine
+                others = (machine_busy_s() - busy) - stack_used - (sum(os.times()[:2]) - own)
+                run["other_cpu_share"] = max(0.0, others) / (elapsed * (os.cpu_count() or 1))
+                run["airflow_cpu_s"] = stack_used
+                try:
+                    run["fingerprint"] = tuple(
+                        bench.task({"kind": "fingerprint", "path": out})["fingerprint"]
+                    )
+                except Exception as error:  # a broken output is reported, the bench goes on
+                    run["fingerprint"] = ("error", str(error).splitlines()[0][:200])
+                Path(out).unlink(missing_ok=True)
+                item.runs.append(run)
+                log(
+                    f"scheduler run {index + 1}/{repeats}: {label(key)}: trigger to success "
+                    f"{run['wall_s']:.2f} s, tasks {_fmt(run['tasks_s'])} s, first task started after "
+                    f"{_fmt(run['first_start_s'])} s, output {run['fingerprint'][0]} rows"
+                )
+    for item in results.values():
+        if not item.runs:
+            continue
+        printed = {tuple(r["fingerprint"]) for r in item.runs}
+        if reference is None:
+            item.check = "?"
+        elif printed == {tuple(reference)}:
+            item.check = "same"
+        else:
+            item.check = "DIFFERS"
+            item.note = f"scheduler runs: fingerprints {sorted(printed)} vs DuckDB {reference}"
+    return results, info
 
 
 # --- load section ------------------------------------------------------------------------------------
@@ -679,7 +924,7 @@ def breakdown(engine: list[Contender]) -> list[str]:
             task_sum = statistics.median(sum(t["seconds"] or 0 for t in r["tasks"]) for r in c.runs)
             lines.append(
                 f"| {rows} | {label(c.key)} | (dag.test wall minus task time: scheduling loop, XCom, "
-                f"parse, callbacks) | {c.wall_s - task_sum:.2f} | - | "
+                f"parse, callbacks) | {(c.wall_s or 0.0) - task_sum:.2f} | - | "
                 f"{statistics.median(r['import_s'] for r in c.runs):.1f} + warm-up "
                 f"{statistics.median(r['warmup_s'] for r in c.runs):.1f} |"
             )
@@ -775,6 +1020,13 @@ def evaluate_targets(
             out.append(
                 f"- {n}: full DAG run, fuse paths <= {PATHS_VS_PEER}x the peer DAG: not measured (error)"
             )
+        bounded = by.get(("dag-peer-bounded", rows))
+        if paths and paths.wall_s and bounded and bounded.wall_s:
+            out.append(
+                f"- (information: same memory limit) {n}: full DAG run, fuse paths (1 task) vs the peer DAG with "
+                f"LogiData's memory_limit: {paths.wall_s:.2f} s / {bounded.wall_s:.2f} s = "
+                f"{paths.wall_s / bounded.wall_s:.2f}x"
+            )
         if ld and ld.runs:
             peaks = {
                 s: max(r["stages"][s]["peak_rss_mb"] for r in ld.runs)
@@ -842,6 +1094,151 @@ def evaluate_targets(
     return out, ok
 
 
+def scheduler_table(sched: dict[str, Contender], engine: list[Contender]) -> list[str]:
+    lines = [
+        "| rows | contender | runs | trigger to success s (median) | min-max s | vs peer | "
+        "vs peer, same memory limit | task durations s (API, summed) | trigger to first task start s | "
+        "scheduling overhead s (trigger to success - task durations) | same contender, dag.test s | "
+        "stack CPU s (Airflow processes and their tasks) | other CPU load | output |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    tested = {c.key: c for c in engine}
+    peer, bounded = sched.get("dag-peer"), sched.get("dag-peer-bounded")
+
+    def versus(c: Contender, ref: Contender | None) -> str:
+        if ref is None or ref is c or not c.wall_s or not ref.wall_s or ref.error:
+            return "-"
+        return f"{c.wall_s / ref.wall_s:.2f}x"
+
+    for key, c in sched.items():
+        rows = human_rows(c.rows)
+        if c.error is not None:
+            error = c.error.splitlines()[0][:100]
+            lines.append(f"| {rows} | {label(key)} | {len(c.runs)} | error |{' - |' * 9} {error} |")
+            continue
+        overhead = _median_of([r["wall_s"] - r["tasks_s"] for r in c.runs if r.get("tasks_s") is not None])
+        cli = tested.get(key)
+        cells = [
+            rows,
+            label(key),
+            str(len(c.runs)),
+            _fmt(c.wall_s),
+            _spread(c),
+            versus(c, peer),
+            versus(c, bounded),
+            _fmt(c.median("tasks_s")),
+            _fmt(c.median("first_start_s")),
+            _fmt(overhead),
+            _fmt(cli.wall_s if cli is not None and cli.error is None else None),
+            _fmt(c.median("airflow_cpu_s"), ".1f"),
+            _load(c),
+            c.check,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def scheduler_per_task(sched: dict[str, Contender]) -> list[str]:
+    lines = [
+        "| rows | contender | task | duration s (API, median) | queued to started s (median) |",
+        "|---:|---|---|---:|---:|",
+    ]
+    for key, c in sched.items():
+        if not c.runs:
+            continue
+        for task in c.runs[0]["tasks"]:
+            same = [t for r in c.runs for t in r["tasks"] if t["task_id"] == task["task_id"]]
+            lines.append(
+                f"| {human_rows(c.rows)} | {label(key)} | {task['task_id']} | "
+                f"{_fmt(_median_of([t['seconds'] for t in same]))} | "
+                f"{_fmt(_median_of([t['queued_s'] for t in same]))} |"
+            )
+    return lines
+
+
+def scheduler_evaluate(sched: dict[str, Contender]) -> tuple[list[str], bool]:
+    """The issue's target (fuse paths trigger to success <= 1.1x the plain peer's) and, for information,
+    the same ratio against the bounded peer and the other fuse settings against the peer."""
+    out: list[str] = []
+    ok = True
+    checks: tuple[tuple[str, str, float | None, str], ...] = (
+        (
+            "dag-paths",
+            "dag-peer",
+            SCHED_PATHS_VS_PEER,
+            "fuse paths (1 task) trigger to success <= {b}x the plain peer DAG's (one PythonOperator, DuckDB SQL "
+            "by hand, DuckDB's defaults)",
+        ),
+        (
+            "dag-paths",
+            "dag-peer-bounded",
+            None,
+            "(information: same memory limit) fuse paths (1 task) trigger to success vs the peer DAG with "
+            "LogiData's memory_limit",
+        ),
+        (
+            "dag-fused",
+            "dag-peer",
+            None,
+            "(information) fuse_chains (3 tasks) trigger to success vs the peer's",
+        ),
+        (
+            "dag-unfused",
+            "dag-peer",
+            None,
+            "(information) one task per node (6 tasks) trigger to success vs the peer's",
+        ),
+    )
+    rows = next((c.rows for c in sched.values()), 0)
+    n = human_rows(rows)
+    for top, bottom, bound, text in checks:
+        a, b = sched.get(top), sched.get(bottom)
+        title = text.format(b=bound)
+        if a is None or b is None:
+            if bound is not None:
+                out.append(f"- {n}: scheduler: {title}: not measured")
+            continue
+        if a.error or b.error or not a.wall_s or not b.wall_s:
+            out.append(f"- {n}: scheduler: {title}: not measured (error)")
+            ok &= bound is None
+            continue
+        ratio = a.wall_s / b.wall_s
+        ta, tb = a.median("tasks_s"), b.median("tasks_s")
+        extra = f" (task durations alone: {ta:.2f} s / {tb:.2f} s = {ta / tb:.2f}x)" if ta and tb else ""
+        figures = f"{a.wall_s:.2f} s / {b.wall_s:.2f} s = {ratio:.2f}x"
+        if bound is None:
+            out.append(f"- {n}: scheduler: {title}: {figures}{extra}")
+            continue
+        passed = ratio <= bound
+        ok &= passed
+        out.append(f"- {n}: scheduler: {title}: {figures} -> {'PASS' if passed else 'FAIL'}{extra}")
+    differs = [label(k) for k, c in sched.items() if c.runs and c.check != "same"]
+    if differs:
+        ok = False
+        out.append(
+            f"- {n}: scheduler runs: outputs differ from DuckDB's (or unchecked): {', '.join(differs)} -> FAIL"
+        )
+    elif any(c.runs for c in sched.values()):
+        out.append(
+            f"- {n}: scheduler runs: every output equals DuckDB's (row count, sums, distinct values; every run) "
+            "-> PASS"
+        )
+    busy = [c for c in sched.values() if c.other_load is not None and c.other_load > NOISY_SHARE]
+    if busy:
+        out.append(
+            f"- WARNING (scheduler runs): other processes used more than {NOISY_SHARE:.0%} of the machine's CPU "
+            "during: "
+            + ", ".join(f"{label(c.key)} ({c.other_load:.0%})" for c in busy)
+            + "; those times are inflated"
+        )
+    return out, ok
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
 def code_state() -> str:
     """Commit and uncommitted engine/module files: what the LogiData figures measured."""
     try:
@@ -878,8 +1275,15 @@ def run(
     contenders: list[str] | None = None,
     big_contenders: list[str] | None = None,
     profile: bool = True,
+    scheduler: bool = True,
+    scheduler_repeats: int | None = None,
+    duckdb_memory_limit: str | None = None,
 ) -> int:
-    """Run the ``engine`` and/or ``load`` sections; print the table and write ``output``. Exit code."""
+    """Run the ``engine`` and/or ``load`` sections; print the table and write ``output``. Exit code.
+
+    ``scheduler``: after the ``dag.test()`` runs at ``rows``, the same DAG contenders as scheduler runs
+    (``scheduler_repeats`` each, default ``repeats``); ``duckdb_memory_limit``: the LogiData contenders'
+    ``[logidata] duckdb_memory_limit`` (and the bounded peer's), default LogiData's own default."""
     started = time.perf_counter()
     contenders = contenders or list(CONTENDERS)
     big_contenders = list(BIG_CONTENDERS) if big_contenders is None else big_contenders
@@ -888,7 +1292,18 @@ def run(
         raise SystemExit(f"unknown contenders {sorted(unknown)}; choose from {CONTENDERS}")
     root = Path(tempfile.mkdtemp(prefix="logidata-engine-bench-"))
     env = airflow_env(root)
-    bench = Bench(root, env)
+    memory_limit = duckdb_memory_limit or default_memory_limit()
+    # airflow_env() dropped the caller's AIRFLOW__* variables: a limit given here is set for every
+    # LogiData process of this run (tasks, dag.test, the scheduler stack); the bounded peer asks LogiData's
+    # settings in its own task process, so it uses what LogiData would there (``auto`` resolved per process).
+    if duckdb_memory_limit:
+        env[MEMORY_LIMIT_ENV] = duckdb_memory_limit
+    bench = Bench(root, env, memory_limit=memory_limit)
+    references: dict[int, tuple[Any, ...]] = {}
+    sched: dict[str, Contender] = {}
+    sched_info: dict[str, Any] = {}
+    sched_error: str | None = None
+    sched_keys: list[str] = []
     engine: list[Contender] = []
     load: list[LoadResult] = []
     notes: list[str] = []
@@ -926,7 +1341,23 @@ def run(
                     f"- `airflow db migrate` (SQLite, excluded): {time.perf_counter() - migrate:.1f} s"
                 )
                 log(f"migrated the metadata DB in {time.perf_counter() - migrate:.1f} s")
-            engine += measure_engine(bench, rows, csv, warmup["path"], repeats, contenders)
+            engine += measure_engine(bench, rows, csv, warmup["path"], repeats, contenders, references)
+            # The same DAG contenders under the real scheduler, triggered through the REST API.
+            sched_keys = [c.key for c in engine if c.key in DAG_KINDS and c.error is None]
+            if scheduler and sched_keys:
+                try:
+                    sched, sched_info = measure_scheduler(
+                        bench,
+                        rows,
+                        csv,
+                        warmup["path"],
+                        sched_keys,
+                        scheduler_repeats or repeats,
+                        references.get(rows),
+                    )
+                except Exception as error:  # the dag.test figures still get reported
+                    sched_error = f"scheduler runs: {type(error).__name__}: {error}"
+                    log(sched_error.splitlines()[0])
             ld = next((c for c in engine if c.key == "logidata" and c.runs), None)
             if big_rows and big_contenders:
                 generated = time.perf_counter()
@@ -959,6 +1390,15 @@ def run(
             shutil.rmtree(root, ignore_errors=True)
 
     targets, ok = evaluate_targets(engine, load, rows, big_rows if "engine" in sections else 0)
+    if sched:
+        sched_targets, sched_ok = scheduler_evaluate(sched)
+        targets += sched_targets
+        ok &= sched_ok
+    elif scheduler and sched_keys:
+        targets.append(
+            f"- {human_rows(rows)}: scheduler runs: not measured"
+            + (f" ({sched_error.splitlines()[0]})" if sched_error else "")
+        )
     main_table = table(engine, load)
     sizes = ", ".join(
         f"{human_rows(n)} rows = {d['bytes'] / 1e6:.0f} MB ({d['duplicates']:,} exact duplicate rows)"
@@ -973,11 +1413,28 @@ def run(
         notes += [
             f"- every figure is a fresh process; {repeats} runs at {human_rows(rows)} (median), {big_repeats} at the big "
             "size (median); imports excluded (LogiData tasks import Airflow's SDK, ~4 s); every output checked against the "
-            "DuckDB output (row count, sums, distinct values)",
+            "DuckDB output (row count, sums, distinct values; when DuckDB by hand is not a contender, it runs "
+            "once, not timed, for the reference)",
             "- DuckDB by hand uses `SELECT DISTINCT *` (input order not kept) and DuckDB's defaults (all cores, "
             "80 % of RAM); LogiData's deduplicate on all columns is `SELECT DISTINCT *` too (duplicates are "
             "identical rows, so keep first/last keep the same data; input order not kept, documented), and it "
-            "runs DuckDB with `[logidata] duckdb_memory_limit` (default 320MB, spilling past it)",
+            "runs DuckDB with `[logidata] duckdb_memory_limit` (spilling past it; default `auto`: half of the "
+            "machine's memory over the worker's task slots, at least 320MB)",
+            f"- DuckDB memory limit of the LogiData contenders in this run: `{memory_limit}` ("
+            + (
+                "`--duckdb-memory-limit`"
+                if duckdb_memory_limit
+                else "`[logidata] duckdb_memory_limit`'s default"
+            )
+            + (
+                f"; set as `{MEMORY_LIMIT_ENV}` in their environment"
+                if duckdb_memory_limit
+                else "; `auto` resolves in each process: " + auto_limits_note()
+            )
+            + "); the peer with the same memory limit (`dag-peer-bounded`) connects with the `memory_limit` "
+            "LogiData's settings give in its task process and a `temp_directory` of its own (removed after "
+            "the run), as LogiData's engine connection does; everything else as the plain peer (DuckDB's "
+            "defaults)",
             "- LogiData staging: each task writes its output with DuckDB's parallel Parquet writer (zstd, row "
             "groups of `batch_rows`); the file destination copies the staged file as is when it already is "
             "Parquet in the requested codec (read from its footer)",
@@ -986,6 +1443,25 @@ def run(
             "- DAG runs: `dag.test()` in a process that already ran one `dag.test()` of a 2 k-row copy of the "
             "pipeline (first-call set-up excluded); tasks run in that same process, so the per-task RSS there "
             "includes Airflow and what earlier tasks left allocated",
+        ]
+    if sched:
+        notes += [
+            "- scheduler runs: "
+            + sched_info.get("note", "")
+            + "; the dag-processor at its default intervals; one DAGs folder for the stack holding the LogiData "
+            "loader, the selected contenders' pipelines and the peers' DAG files (ids distinct per contender, "
+            "each writing its own output), all reading the same CSV; a bytecode cache for the stack "
+            "(`PYTHONPYCACHEPREFIX` in the bench's temp folder, `PYTHONDONTWRITEBYTECODE` unset), as an ordinary "
+            "install has one",
+            f"- scheduler runs: {scheduler_repeats or repeats} run(s) per contender at {human_rows(rows)}, "
+            "interleaved, after every contender's `dag.test()` runs; warm-up (excluded): one scheduler run of "
+            f"each contender's {human_rows(WARMUP_ROWS)}-row DAG first: "
+            + (", ".join(f"{k} {v:.1f} s" for k, v in sched_info.get("warmups", {}).items()) or "none")
+            + "; trigger to success: the REST call to the poll that sees `success`; task durations: the task "
+            "instances' `duration`; trigger to first task start: the REST call to the first task instance's "
+            "`start_date`; stack CPU: every process of the stack (api-server, scheduler and its workers and task "
+            "processes, dag-processor) during the run; other CPU load: every process but the stack and the "
+            "bench; every run's output checked against the DuckDB output",
         ]
     if load:
         notes.append(
@@ -1019,7 +1495,12 @@ def run(
         for c in (r.psql, r.logidata, r.both, r.fused)
         if c is not None and c.error
     ]
-    diffs = [f"- {label(c.key)} at {human_rows(c.rows)}: {c.note}" for c in engine if c.note]
+    errors += [f"- scheduler run, {label(c.key)}: {c.error}" for c in sched.values() if c.error]
+    if sched_error:
+        errors.append(f"- {sched_error}")
+    diffs = [
+        f"- {label(c.key)} at {human_rows(c.rows)}: {c.note}" for c in [*engine, *sched.values()] if c.note
+    ]
     steps = chain_steps(engine)
     body = [
         *main_table,
@@ -1029,8 +1510,20 @@ def run(
         *targets,
         "",
         *(["Per task:", "", *breakdown(engine), ""] if engine else []),
-        *notes,
     ]
+    if sched:
+        body += [
+            "Scheduler runs (same run, same data; trigger through the REST API to the run's state turning "
+            "`success`, what a user waits for):",
+            "",
+            *scheduler_table(sched, engine),
+            "",
+            "Per task under the scheduler (from the REST API's task instances):",
+            "",
+            *scheduler_per_task(sched),
+            "",
+        ]
+    body += notes
     if diffs:
         body += ["", "Output differences:", "", *diffs]
     if steps:
@@ -1085,6 +1578,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(HERE / "results" / "engine.md"))
     parser.add_argument("--no-output", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--no-scheduler", action="store_true", help="skip the scheduler runs (trigger to success)"
+    )
+    parser.add_argument(
+        "--scheduler-repeats",
+        type=int,
+        default=None,
+        help="scheduler runs per contender (default: --repeats)",
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        default=None,
+        metavar="VALUE",
+        help=f"[logidata] duckdb_memory_limit of the LogiData contenders ({MEMORY_LIMIT_ENV}) and of the "
+        "bounded peer, e.g. 1GB (default: LogiData's default, 320MB)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
     args = parser.parse_args(argv)
     code = run(
@@ -1097,6 +1606,9 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         contenders=[c.strip() for c in args.contenders.split(",") if c.strip()],
         big_contenders=[c.strip() for c in args.big_contenders.split(",") if c.strip()],
+        scheduler=not args.no_scheduler,
+        scheduler_repeats=args.scheduler_repeats,
+        duckdb_memory_limit=args.duckdb_memory_limit,
     )
     return code if args.check or code != 2 else 0
 

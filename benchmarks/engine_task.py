@@ -202,7 +202,7 @@ class SqlTrace:
         def stream(con: Any, sql: str, **kwargs: Any) -> Any:
             started = time.perf_counter()
             reader = original_stream(con, sql, **kwargs)
-            entry = {"call": "stream", "sql": sql, "seconds": time.perf_counter() - started}
+            entry: dict[str, Any] = {"call": "stream", "sql": sql, "seconds": time.perf_counter() - started}
             items.append(entry)
 
             def batches() -> Any:
@@ -502,15 +502,34 @@ import datetime as dt
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
+BOUNDED = {bounded!r}  # False: DuckDB's defaults (80 % of RAM); True: LogiData's memory_limit
+
 
 def clean_orders(sql):
     import duckdb
 
-    con = duckdb.connect()
+    if not BOUNDED:
+        con = duckdb.connect()
+        try:
+            return con.execute(sql).fetchall()[0][0]
+        finally:
+            con.close()
+    # The same bounded memory as LogiData's engine in this very process ([logidata] duckdb_memory_limit
+    # as LogiData resolves it, ``auto`` included), spilling to a temporary folder.
+    import shutil
+    import tempfile
+
+    from airflow_provider_logidata import settings
+
+    limit = settings.duckdb_memory_limit()
+    print(f"peer: DuckDB memory_limit {{limit}}")
+    temp_dir = tempfile.mkdtemp(prefix="peer-duckdb-")
+    con = duckdb.connect(config={{"memory_limit": limit, "temp_directory": temp_dir}})
     try:
         return con.execute(sql).fetchall()[0][0]
     finally:
         con.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 for dag_id, sql in {cases!r}.items():
@@ -520,9 +539,16 @@ for dag_id, sql in {cases!r}.items():
 """
 
 
-def peer_dag_file(cases: dict[str, tuple[str, str]]) -> str:
-    """The peer DAG file's text: ``{dag_id: (csv, out)}`` each run by one PythonOperator."""
-    return PEER_DAG.format(cases={dag_id: duckdb_sql(csv, out) for dag_id, (csv, out) in cases.items()})
+def peer_dag_file(cases: dict[str, tuple[str, str]], *, bounded: bool = False) -> str:
+    """The peer DAG file's text: ``{dag_id: (csv, out)}`` each run by one PythonOperator.
+
+    ``bounded``: its DuckDB connection gets the ``memory_limit`` LogiData's engine would use in that task
+    process (``settings.duckdb_memory_limit()``) and a ``temp_directory`` of its own (removed at the end),
+    as LogiData's engine connection does; else DuckDB's defaults."""
+    return PEER_DAG.format(
+        bounded=bounded,
+        cases={dag_id: duckdb_sql(csv, out) for dag_id, (csv, out) in cases.items()},
+    )
 
 
 def run_dag(spec: dict[str, Any]) -> dict[str, Any]:
