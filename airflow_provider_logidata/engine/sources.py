@@ -190,16 +190,7 @@ def reader_sql(config: FileSourceConfig, file_format: str, files: list[str], *, 
     file_list = literal_list(files)
     several = len(files) > 1
     if file_format == "csv":
-        options = config.csv
-        nulls = options.null_values or [NO_NULL_STRING]
-        arguments = [
-            file_list,
-            f"delim={quote_literal(options.delimiter)}",
-            f"header={'true' if options.header else 'false'}",
-            f"quote={quote_literal(options.quote)}",
-            f"nullstr={literal_list(nulls)}",
-            f"all_varchar={'false' if config.infer_types else 'true'}",
-        ]
+        arguments = [file_list, *csv_options(config)]
         if several:
             arguments.append("union_by_name=true")
         if head:
@@ -209,6 +200,19 @@ def reader_sql(config: FileSourceConfig, file_format: str, files: list[str], *, 
     if file_format == "parquet":
         return f"read_parquet({file_list}{', union_by_name=true' if several else ''})"
     return f"read_json({file_list}, format='newline_delimited'{', union_by_name=true' if several else ''})"
+
+
+def csv_options(config: FileSourceConfig) -> list[str]:
+    """The node's ``read_csv`` options as SQL (``name=value``), without the files."""
+    options = config.csv
+    nulls = options.null_values or [NO_NULL_STRING]
+    return [
+        f"delim={quote_literal(options.delimiter)}",
+        f"header={'true' if options.header else 'false'}",
+        f"quote={quote_literal(options.quote)}",
+        f"nullstr={literal_list(nulls)}",
+        f"all_varchar={'false' if config.infer_types else 'true'}",
+    ]
 
 
 def head_filesystem(fs: AbstractFileSystem) -> AbstractFileSystem:
@@ -313,9 +317,15 @@ def open_files(config: ModuleConfig, node_id: str, log: TaskLog, *, head: bool =
         if head:
             for setting in HEAD_SETTINGS:
                 duck.fetch_all(con, setting)
+        table_sql = reader_sql(config, file_format, shown, head=head)
+        if file_format == "csv" and len(shown) == 1 and not head:
+            # A run binds the source a dozen times: one sniff, then the types written out.
+            from airflow_provider_logidata.engine.csv_pin import pinned_read
+
+            table_sql = pinned_read(con, quote_literal(shown[0]), csv_options(config), table_sql) or table_sql
         yield FileRead(
             con=con,
-            table_sql=reader_sql(config, file_format, shown, head=head),
+            table_sql=table_sql,
             config=config,
             owner=owner,
             file_format=file_format,
