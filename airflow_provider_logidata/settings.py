@@ -130,6 +130,12 @@ def duckdb_memory_limit() -> str:
     return f"{auto_memory_limit()[0] // 1024**2}MB"
 
 
+def duckdb_memory_limit_reason() -> str | None:
+    """Why ``duckdb_memory_limit`` has its value when it is ``auto`` (for the task log), else ``None``."""
+    value = get("duckdb_memory_limit") or _DEFAULTS["duckdb_memory_limit"]
+    return auto_memory_limit()[1] if value.strip().lower() == "auto" else None
+
+
 def auto_memory_limit() -> tuple[int, str]:
     """Bytes for ``duckdb_memory_limit = auto`` and why, for the task log.
 

@@ -19,6 +19,7 @@ import duckdb
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.engine import staging
 from airflow_provider_logidata.engine.files import is_local
+from airflow_provider_logidata.engine.logs import get_log
 from airflow_provider_logidata.engine.sql import Columns, literal_list, quote_literal
 
 if TYPE_CHECKING:
@@ -71,8 +72,10 @@ def connect(
     writer): SQL written in a node (a filter condition) can neither read nor write any other file.
     """
     temp_dir = tempfile.mkdtemp(prefix="logidata-duckdb-")
+    memory_limit = settings.duckdb_memory_limit()
+    _say_memory_limit(memory_limit)
     config: dict[str, Any] = {
-        "memory_limit": settings.duckdb_memory_limit(),
+        "memory_limit": memory_limit,
         "temp_directory": temp_dir,
         "preserve_insertion_order": True,
         "autoinstall_known_extensions": False,
@@ -109,6 +112,19 @@ def connect(
     finally:
         con.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+_SAID: set[str] = set()
+
+
+def _say_memory_limit(memory_limit: str) -> None:
+    """Log once per process the memory limit ``auto`` chose, and why (a task's log says it once)."""
+    if memory_limit in _SAID:
+        return
+    _SAID.add(memory_limit)
+    reason = settings.duckdb_memory_limit_reason()
+    if reason is not None:
+        get_log(None).info(f"DuckDB memory_limit {memory_limit} ([logidata] duckdb_memory_limit {reason})")
 
 
 def sample_connection(memory_limit: str) -> duckdb.DuckDBPyConnection:

@@ -25,7 +25,8 @@ def machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
     monkeypatch.setenv("AIRFLOW_CONFIG", str(tmp_path / "missing.cfg"))
     monkeypatch.setattr(settings, "CGROUP_MEMORY_FILES", (str(tmp_path / "memory.max"),))
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 16 * GIB // 4096}
-    monkeypatch.setattr(settings.os, "sysconf", lambda name: pages[name])
+    real = settings.os.sysconf
+    monkeypatch.setattr(settings.os, "sysconf", lambda name: pages[name] if name in pages else real(name))
     return monkeypatch
 
 
@@ -88,3 +89,25 @@ def test_unknown_memory_size_uses_the_floor(machine: pytest.MonkeyPatch) -> None
 
     machine.setattr(settings.os, "sysconf", broken)
     assert settings.duckdb_memory_limit() == "320MB"
+
+
+def test_the_reason_is_given_for_auto_only(machine: pytest.MonkeyPatch) -> None:
+    machine.setenv("AIRFLOW__CORE__PARALLELISM", "4")
+    assert settings.duckdb_memory_limit_reason() == "auto: half of 16.0 GiB over 4 task slot(s)"
+    machine.setenv("AIRFLOW__LOGIDATA__DUCKDB_MEMORY_LIMIT", "1GB")
+    assert settings.duckdb_memory_limit_reason() is None
+
+
+def test_a_task_log_says_the_auto_limit_once(machine: pytest.MonkeyPatch) -> None:
+    from airflow_provider_logidata.engine import duck
+
+    said: list[str] = []
+    machine.setattr(duck, "_SAID", set())
+    machine.setattr(duck, "get_log", lambda _candidate: type("L", (), {"info": staticmethod(said.append)})())
+    machine.setenv("AIRFLOW__CORE__PARALLELISM", "4")
+    for _ in range(2):
+        with duck.connect() as con:
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("1.9 GiB",)
+    assert said == [
+        "DuckDB memory_limit 2048MB ([logidata] duckdb_memory_limit auto: half of 16.0 GiB over 4 task slot(s))"
+    ]
