@@ -208,15 +208,21 @@ class EltCursor:
         self.column_described: Described | None = None
         self.helpers: dict[str, str] = {}  # pg_temp functions created (name: CREATE), for the log
         self.rows_read = 0
+        self.unfiltered: str | None = None  # the rows reaching the destination, before held_filter
+        self.held_dropped: int | None = None
 
     def summary(self) -> dict[str, Any]:
-        """What the source read, for the task's result and metrics."""
-        return {
+        """What the source read, for the task's result and metrics (``held_dropped``: the rows the
+        destination already held, dropped, when there were any to look for)."""
+        found = {
             "column": self.column,
             "read_from": self.entry["read_from"],
             "read_max": self.entry["read_max"],
             "rows_read": self.rows_read,
         }
+        if self.held_dropped is not None:
+            found["held_dropped"] = self.held_dropped
+        return found
 
     def _hash(self, con: psycopg.Connection[Any], alias: str) -> str:
         if PYFLOAT not in self.helpers:
@@ -298,6 +304,7 @@ class EltCursor:
             )
         self.columns = columns
         self.column_described = found
+        self.unfiltered = select
         ref = _compared(f"q.{quote_ident(self.column)}", found)
         names = ", ".join(f"q.{quote_ident(c.name)}" for c in columns)
         state = self.state
@@ -322,6 +329,7 @@ class EltCursor:
         elif self.initial is not None:
             where = f"{ref} >= {quote_literal(self.initial)}"
         else:
+            self.unfiltered = None  # nothing to drop: every row read is loaded
             return select
         return f"SELECT {names} FROM (\n{select}\n) AS q WHERE {where}"
 
@@ -365,6 +373,16 @@ class EltCursor:
         """Still inside the load's transaction: the new state next to the rows."""
         assert self.filter is not None
         self.filter.landed = rows
+        if self.unfiltered is not None:
+            # As ETL's destination logs what its filter dropped: one count over the rows read (held in a
+            # temporary table since the source was read), in the same transaction.
+            row = con.execute(f"SELECT count(*) FROM (\n{self.unfiltered}\n) AS q".encode()).fetchone()
+            self.held_dropped = max(0, (int(row[0]) if row else 0) - rows)
+            if self.held_dropped:
+                self.log.info(
+                    f"{self.incremental.destination}: dropped {self.held_dropped} row(s) it already held "
+                    f"(at or below its cursor, loaded by an earlier run)"
+                )
         self.incremental.commit_postgres(con, self.destination.schema_name)
 
     def after_commit(self) -> None:
