@@ -255,7 +255,79 @@ def to_postgres(ctx: EltContext, expression: str, relation: str | None = None, w
         # Operands are typed by PostgreSQL: the policy sees the whole expression before any of it is sent.
         check_pushed(ctx, tree.sql(dialect="postgres"), what or f"the expression {expression!r}")
         _code_point_order(ctx, tree, relation)
+        tree = _exact_decimal_casts(ctx, tree, relation)
     return tree.sql(dialect="postgres")
+
+
+def _operand_type(ctx: EltContext, operand: Any, relation: str) -> str | None:
+    """PostgreSQL's type of one operand over ``relation`` (aliased ``s``), or ``None`` when it cannot
+    type it alone."""
+    try:
+        (described,) = describe(
+            ctx.con, f"SELECT ({operand.sql(dialect='postgres')}) AS v FROM {relation} AS s", owner=ctx.owner
+        )
+    except (LogiDataTaskError, ValueError):
+        return None
+    return described.type_sql
+
+
+# DuckDB's DECIMAL without a precision and scale.
+_DUCK_DECIMAL = (18, 3)
+
+
+def _exact_decimal_casts(ctx: EltContext, tree: Any, relation: str) -> Any:
+    """A DOUBLE cast to DECIMAL(p,s) as DuckDB casts it (:func:`double_to_decimal`), not through
+    PostgreSQL's float8-to-numeric cast, which rounds to 15 significant digits first (1.255, held as
+    1.25499999..., becomes 1.26 there and 1.25 in DuckDB)."""
+    from sqlglot import exp
+
+    for node in list(tree.find_all(exp.Cast)):
+        target = node.to
+        if not isinstance(target, exp.DataType) or target.this != exp.DataType.Type.DECIMAL:
+            continue
+        params = [p.this for p in target.expressions if isinstance(p, exp.DataTypeParam)]
+        if params and not all(isinstance(p, exp.Literal) and p.is_int for p in params):
+            continue
+        digits = [int(p.this) for p in params] if params else list(_DUCK_DECIMAL)
+        precision, scale = digits[0], digits[1] if len(digits) > 1 else 0
+        if _operand_type(ctx, node.this, relation) != "double precision":
+            continue
+        schema, name = double_to_decimal(ctx).split(".")
+        call = exp.Dot(
+            this=exp.to_identifier(schema),
+            expression=exp.Anonymous(this=name, expressions=[node.this.copy(), exp.Literal.number(scale)]),
+        )
+        exact = exp.Cast(this=call, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+        if node is tree:
+            tree = exact
+        else:
+            node.replace(exact)
+    return tree
+
+
+def double_to_decimal(ctx: EltContext) -> str:
+    """``pg_temp.logidata_f8_decimal(v, s)``: DuckDB's DOUBLE-to-DECIMAL cast in PostgreSQL (created on
+    first use): ``v * 10^s`` as a double, rounded half away from zero on the double, and only that
+    integer made numeric, shifted by ``s`` places; NaN and infinities fail, as DuckDB's cast does. Past
+    9e18 the integer goes through float8-to-numeric (15 digits), as in ``fill_nulls``' decimal mean."""
+    name = "logidata_f8_decimal"
+    if name not in ctx.helpers:
+        create = (
+            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v double precision, s integer) RETURNS numeric "
+            "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $logidata$ DECLARE x double precision; "
+            "r double precision; BEGIN IF v IS NULL THEN RETURN NULL; END IF; "
+            "IF v = 'NaN'::float8 OR v = 'Infinity'::float8 OR v = '-Infinity'::float8 THEN "
+            "RAISE EXCEPTION 'Could not cast value % to DECIMAL with scale %', v, s "
+            "USING ERRCODE = '22003'; END IF; "
+            "x := v * CAST('1e' || s AS double precision); "
+            "r := trunc(x) + CASE WHEN abs(x - trunc(x)) >= 0.5 THEN sign(x) ELSE 0 END; "
+            "IF abs(r) < 9e18 THEN RETURN CAST(CAST(CAST(r AS bigint) AS text) || 'e-' || s AS numeric); "
+            "END IF; RETURN CAST(CAST(CAST(r AS numeric) AS text) || 'e-' || s AS numeric); "
+            "END $logidata$"
+        )
+        ctx.con.execute(create.encode())
+        ctx.helpers[name] = create
+    return f"pg_temp.{name}"
 
 
 def _code_point_order(ctx: EltContext, tree: Any, relation: str) -> None:

@@ -206,6 +206,25 @@ MODULE_CASES = [
                 "derive_column",
                 {
                     "columns": [
+                        {
+                            "name": "cents",
+                            "expression": "CAST(CASE WHEN ratio = 'NaN' THEN NULL ELSE ratio * 1.255 END "
+                            "AS DECIMAL(18,2))",
+                        },
+                        {"name": "whole", "expression": "CAST(price * 1.005 AS DECIMAL(10,0))"},
+                        {"name": "plain", "expression": "CAST(qty AS DECIMAL(8,2))"},
+                    ]
+                },
+            )
+        ),
+        id="derive-decimal-casts",
+    ),
+    pytest.param(
+        chain(
+            (
+                "derive_column",
+                {
+                    "columns": [
                         {"name": "shout", "expression": "upper(city) || lower(note)"},
                         {"name": "label", "expression": "coalesce(city, '?') || '-' || CAST(id AS VARCHAR)"},
                         {"name": "size", "expression": "length(name)"},
@@ -979,3 +998,44 @@ def test_a_decimal_mean_is_duckdbs_on_many_samples(pg: Any, pg_type: str) -> Non
             [texts],
         ).fetchone()
         assert got == expected, texts
+
+
+def test_a_double_cast_to_decimal_is_duckdbs_on_many_samples(pg: Any) -> None:
+    """CAST(<double> AS DECIMAL(p,s)) pushed down: DuckDB's rounding (on the double), not PostgreSQL's
+    float8-to-numeric cast (15 significant digits: 1.255 becomes 1.26 there, 1.25 in DuckDB)."""
+    import random
+
+    import duckdb
+
+    from airflow_provider_logidata.engine.elt_context import EltContext, to_postgres
+    from airflow_provider_logidata.engine.logs import log
+
+    rng = random.Random(15)
+    values = [1.255, 2.675, 0.125, -0.125, 1.005, 0.045, 9.995, 1e-20, -0.5, 0.5, 123456.785, None]
+    values += [rng.uniform(-1000, 1000) for _ in range(300)]
+    values += [round(rng.uniform(-100, 100), 3) for _ in range(300)]  # many exact-looking halves
+    texts = ["NULL" if v is None else repr(v) for v in values]
+    pg.execute(f"CREATE TEMP TABLE doubles AS SELECT unnest(ARRAY[{', '.join(texts)}]::float8[]) AS v")
+    duck = duckdb.connect()
+    for target in ("DECIMAL(12,2)", "DECIMAL(18,0)", "DECIMAL(10,3)", "DECIMAL"):
+        ctx = EltContext(con=pg, module="derive_column", node_id="d", config=None, log=log)  # type: ignore[arg-type]
+        pushed = to_postgres(ctx, f"CAST(v AS {target})", "doubles")
+        assert "logidata_f8_decimal" in pushed
+        got = [row[0] for row in pg.execute(f"SELECT {pushed} FROM doubles AS s").fetchall()]
+        expected = [
+            row[0]
+            for row in duck.execute(
+                f"SELECT CAST(v AS {target}) FROM (SELECT unnest(?::DOUBLE[]) AS v)", [values]
+            ).fetchall()
+        ]
+        assert got == expected, target
+    # An integer or a decimal operand keeps PostgreSQL's own (exact) cast.
+    ctx = EltContext(con=pg, module="derive_column", node_id="d", config=None, log=log)  # type: ignore[arg-type]
+    assert "logidata_f8_decimal" not in to_postgres(
+        ctx, "CAST(CAST(v AS BIGINT) AS DECIMAL(12,2))", "doubles"
+    )
+    # NaN fails, as DuckDB's cast does.
+    import psycopg
+
+    with pytest.raises(psycopg.Error, match="Could not cast value NaN"):
+        pg.execute("SELECT pg_temp.logidata_f8_decimal('NaN', 2)")
