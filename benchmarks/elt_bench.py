@@ -688,17 +688,7 @@ def measure(
                 f"run {index + 1}/{repeats}: {LABELS[key]}: {run['wall_s']:.2f} s{tasks}{own}, "
                 f"PostgreSQL CPU {pg_used:.1f} s, output {run['fingerprint'][0]} rows {run['fingerprint'][1]}"
             )
-    for item in results.values():
-        if not item.runs:
-            continue
-        printed = {tuple(r["fingerprint"]) for r in item.runs}
-        if reference is None:
-            item.check = "?"
-        elif printed == {tuple(reference)}:
-            item.check = "same"
-        else:
-            item.check = "DIFFERS"
-            item.note = f"fingerprints {sorted(printed)} vs psql {reference}"
+    scheduler_runs.judge_outputs(results, reference, "psql", what="")
     return results, reference
 
 
@@ -776,13 +766,13 @@ def measure_scheduler(
         info["parsed_s"] = runs.wait_for_dags(every)
         pids = [proc.pid for proc in runs.stack.processes.values()]
         # One run of every contender over the small table first (excluded), as for `airflow dags test`.
-        for key, setup in warm.items():
-            reset_server(server, setup)
-            try:
-                info["warmups"][key] = runs.run(setup.dag_id, timeout_s=RUN_TIMEOUT_S)["wall_s"]
-                log(f"scheduler warm-up of {key}: {info['warmups'][key]:.1f} s")
-            except scheduler_runs.RunFailed as error:
-                log(f"scheduler warm-up of {key} FAILED: {error}")
+        info["warmups"] = scheduler_runs.warm_up(
+            runs,
+            {key: setup.dag_id for key, setup in warm.items()},
+            log,
+            timeout_s=RUN_TIMEOUT_S,
+            before=lambda key: reset_server(server, warm[key]),
+        )
         for index in range(repeats):
             for key in keys:
                 item, setup = results[key], setups[key]
@@ -816,17 +806,7 @@ def measure_scheduler(
                     f"{run['wall_s']:.2f} s, tasks {eb._fmt(run['tasks_s'])} s, first task started after "
                     f"{eb._fmt(run['first_start_s'])} s, output {run['fingerprint'][0]} rows"
                 )
-    for item in results.values():
-        if not item.runs:
-            continue
-        printed = {tuple(r["fingerprint"]) for r in item.runs}
-        if reference is None:
-            item.check = "?"
-        elif printed == {tuple(reference)}:
-            item.check = "same"
-        else:
-            item.check = "DIFFERS"
-            item.note = f"scheduler runs: fingerprints {sorted(printed)} vs psql {reference}"
+    scheduler_runs.judge_outputs(results, reference, "psql")
     return results, info
 
 
@@ -876,14 +856,8 @@ def scheduler_per_task(sched: dict[str, Contender]) -> list[str]:
         "|---|---|---:|---:|",
     ]
     for key, c in sched.items():
-        if not c.runs:
-            continue
-        for task in c.runs[0]["tasks"]:
-            same = [t for r in c.runs for t in r["tasks"] if t["task_id"] == task["task_id"]]
-            lines.append(
-                f"| {LABELS[key]} | {task['task_id']} | {eb._fmt(_median([t['seconds'] for t in same]))} | "
-                f"{eb._fmt(_median([t['queued_s'] for t in same]))} |"
-            )
+        for task_id, seconds, queued in scheduler_runs.per_task(c.runs):
+            lines.append(f"| {LABELS[key]} | {task_id} | {eb._fmt(seconds)} | {eb._fmt(queued)} |")
     return lines
 
 

@@ -588,12 +588,8 @@ def measure_scheduler(
         pids = [proc.pid for proc in runs.stack.processes.values()]
         # One run of every contender's 2 k-row copy first (excluded): bytecode cache, the DAG's first
         # serialisation, disk cache, as the dag.test warm-up.
-        for key in keys:
-            try:
-                info["warmups"][key] = runs.run(ids[key][1], timeout_s=RUN_TIMEOUT_S)["wall_s"]
-                log(f"scheduler warm-up of {key}: {info['warmups'][key]:.1f} s")
-            except scheduler_runs.RunFailed as error:
-                log(f"scheduler warm-up of {key} FAILED: {error}")
+        warm = {key: ids[key][1] for key in keys}
+        info["warmups"] = scheduler_runs.warm_up(runs, warm, log, timeout_s=RUN_TIMEOUT_S)
         for index in range(repeats):
             for key in keys:
                 item = results[key]
@@ -627,17 +623,7 @@ def measure_scheduler(
                     f"{run['wall_s']:.2f} s, tasks {_fmt(run['tasks_s'])} s, first task started after "
                     f"{_fmt(run['first_start_s'])} s, output {run['fingerprint'][0]} rows"
                 )
-    for item in results.values():
-        if not item.runs:
-            continue
-        printed = {tuple(r["fingerprint"]) for r in item.runs}
-        if reference is None:
-            item.check = "?"
-        elif printed == {tuple(reference)}:
-            item.check = "same"
-        else:
-            item.check = "DIFFERS"
-            item.note = f"scheduler runs: fingerprints {sorted(printed)} vs DuckDB {reference}"
+    scheduler_runs.judge_outputs(results, reference, "DuckDB")
     return results, info
 
 
@@ -1143,15 +1129,12 @@ def scheduler_per_task(sched: dict[str, Contender]) -> list[str]:
         "| rows | contender | task | duration s (API, median) | queued to started s (median) |",
         "|---:|---|---|---:|---:|",
     ]
+    from scheduler_runs import per_task
+
     for key, c in sched.items():
-        if not c.runs:
-            continue
-        for task in c.runs[0]["tasks"]:
-            same = [t for r in c.runs for t in r["tasks"] if t["task_id"] == task["task_id"]]
+        for task_id, seconds, queued in per_task(c.runs):
             lines.append(
-                f"| {human_rows(c.rows)} | {label(key)} | {task['task_id']} | "
-                f"{_fmt(_median_of([t['seconds'] for t in same]))} | "
-                f"{_fmt(_median_of([t['queued_s'] for t in same]))} |"
+                f"| {human_rows(c.rows)} | {label(key)} | {task_id} | {_fmt(seconds)} | {_fmt(queued)} |"
             )
     return lines
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import statistics
 import sys
 import time
 import urllib.parse
@@ -193,6 +194,64 @@ class SchedulerRuns:
             "first_start_s": (min(starts) - clock) if starts else None,
             "tasks": tasks,
         }
+
+
+def warm_up(
+    runs: SchedulerRuns,
+    dag_ids: dict[str, str],
+    log: Any,
+    *,
+    timeout_s: float,
+    before: Any = None,
+) -> dict[str, float]:
+    """One run of each contender's small DAG (``{key: dag_id}``), excluded from the figures: bytecode
+    cache, the DAG's first serialisation, disk cache. ``before(key)`` runs first (a table reset...).
+    Returns the seconds per key that succeeded; a failure is logged and the bench goes on."""
+    seconds: dict[str, float] = {}
+    for key, dag_id in dag_ids.items():
+        if before is not None:
+            before(key)
+        try:
+            seconds[key] = runs.run(dag_id, timeout_s=timeout_s)["wall_s"]
+            log(f"scheduler warm-up of {key}: {seconds[key]:.1f} s")
+        except RunFailed as error:
+            log(f"scheduler warm-up of {key} FAILED: {error}")
+    return seconds
+
+
+def judge_outputs(
+    results: dict[str, Any], reference: Any, against: str, *, what: str = "scheduler runs: "
+) -> None:
+    """Each contender's ``check``: ``same`` when every run's output fingerprint is ``reference``, else
+    ``DIFFERS`` (with a note starting with ``what``), ``?`` without a reference."""
+    for item in results.values():
+        if not item.runs:
+            continue
+        printed = {tuple(r["fingerprint"]) for r in item.runs}
+        if reference is None:
+            item.check = "?"
+        elif printed == {tuple(reference)}:
+            item.check = "same"
+        else:
+            item.check = "DIFFERS"
+            item.note = f"{what}fingerprints {sorted(printed)} vs {against} {reference}"
+
+
+def median(values: list[float | None]) -> float | None:
+    """The median of the known values (``None`` when there is none)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def per_task(runs: list[dict[str, Any]]) -> list[tuple[str, float | None, float | None]]:
+    """Per task of the first run, over every run: its id, median duration and median queued time."""
+    found = []
+    for task in runs[0]["tasks"] if runs else []:
+        same = [t for r in runs for t in r["tasks"] if t["task_id"] == task["task_id"]]
+        found.append(
+            (task["task_id"], median([t["seconds"] for t in same]), median([t["queued_s"] for t in same]))
+        )
+    return found
 
 
 def environment_note(runs: SchedulerRuns | None = None) -> str:
