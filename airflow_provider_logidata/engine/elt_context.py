@@ -173,6 +173,14 @@ class EltContext:
         except psycopg.Error as error:
             raise self.error(f"PostgreSQL rejects the step: {pg_error(error)}") from None
 
+    def function(self, name: str, create: str) -> str:
+        """``pg_temp.<name>``, created by ``create`` on first use in this run (kept in ``helpers`` for the
+        task log)."""
+        if name not in self.helpers:
+            self.con.execute(create.encode())
+            self.helpers[name] = create
+        return f"pg_temp.{name}"
+
     def try_cast(self, text_sql: str, target: str) -> str:
         """SQL converting text to ``target`` as DuckDB's TRY_CAST does, null when it cannot."""
         base = base_type(target)
@@ -185,18 +193,15 @@ class EltContext:
         elif base in ("timestamp", "timestamp without time zone"):
             guard = r"^\s*-?\d{1,}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?)?\s*$"
         name = "logidata_try_" + hashlib.sha1(target.encode()).hexdigest()[:12]
-        if name not in self.helpers:
-            body = f"RETURN ({value})::{target};"
-            if guard is not None:
-                body = f"IF v !~ {quote_literal(guard)} THEN RETURN NULL; END IF; " + body
-            create = (
-                f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS {target} LANGUAGE plpgsql "
-                f"IMMUTABLE AS $logidata$ BEGIN {body} EXCEPTION WHEN others THEN RETURN NULL; END "
-                "$logidata$"
-            )
-            self.con.execute(create)  # type: ignore[call-overload]
-            self.helpers[name] = create
-        return f"pg_temp.{name}({text_sql})"
+        body = f"RETURN ({value})::{target};"
+        if guard is not None:
+            body = f"IF v !~ {quote_literal(guard)} THEN RETURN NULL; END IF; " + body
+        create = (
+            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS {target} LANGUAGE plpgsql "
+            f"IMMUTABLE AS $logidata$ BEGIN {body} EXCEPTION WHEN others THEN RETURN NULL; END "
+            "$logidata$"
+        )
+        return f"{self.function(name, create)}({text_sql})"
 
 
 def collated(column: str, pg_type: str) -> str:
@@ -309,25 +314,23 @@ def double_to_decimal(ctx: EltContext) -> str:
     """``pg_temp.logidata_f8_decimal(v, s)``: DuckDB's DOUBLE-to-DECIMAL cast in PostgreSQL (created on
     first use): ``v * 10^s`` as a double, rounded half away from zero on the double, and only that
     integer made numeric, shifted by ``s`` places; NaN and infinities fail, as DuckDB's cast does. Past
-    9e18 the integer goes through float8-to-numeric (15 digits), as in ``fill_nulls``' decimal mean."""
+    9e18 the integer goes through float8-to-numeric (15 digits). Used by pushed casts and by
+    ``fill_nulls``' decimal mean."""
     name = "logidata_f8_decimal"
-    if name not in ctx.helpers:
-        create = (
-            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v double precision, s integer) RETURNS numeric "
-            "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $logidata$ DECLARE x double precision; "
-            "r double precision; BEGIN IF v IS NULL THEN RETURN NULL; END IF; "
-            "IF v = 'NaN'::float8 OR v = 'Infinity'::float8 OR v = '-Infinity'::float8 THEN "
-            "RAISE EXCEPTION 'Could not cast value % to DECIMAL with scale %', v, s "
-            "USING ERRCODE = '22003'; END IF; "
-            "x := v * CAST('1e' || s AS double precision); "
-            "r := trunc(x) + CASE WHEN abs(x - trunc(x)) >= 0.5 THEN sign(x) ELSE 0 END; "
-            "IF abs(r) < 9e18 THEN RETURN CAST(CAST(CAST(r AS bigint) AS text) || 'e-' || s AS numeric); "
-            "END IF; RETURN CAST(CAST(CAST(r AS numeric) AS text) || 'e-' || s AS numeric); "
-            "END $logidata$"
-        )
-        ctx.con.execute(create.encode())
-        ctx.helpers[name] = create
-    return f"pg_temp.{name}"
+    create = (
+        f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v double precision, s integer) RETURNS numeric "
+        "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $logidata$ DECLARE x double precision; "
+        "r double precision; BEGIN IF v IS NULL THEN RETURN NULL; END IF; "
+        "IF v = 'NaN'::float8 OR v = 'Infinity'::float8 OR v = '-Infinity'::float8 THEN "
+        "RAISE EXCEPTION 'Could not cast value % to DECIMAL with scale %', v, s "
+        "USING ERRCODE = '22003'; END IF; "
+        "x := v * CAST('1e' || s AS double precision); "
+        "r := trunc(x) + CASE WHEN abs(x - trunc(x)) >= 0.5 THEN sign(x) ELSE 0 END; "
+        "IF abs(r) < 9e18 THEN RETURN CAST(CAST(CAST(r AS bigint) AS text) || 'e-' || s AS numeric); "
+        "END IF; RETURN CAST(CAST(CAST(r AS numeric) AS text) || 'e-' || s AS numeric); "
+        "END $logidata$"
+    )
+    return ctx.function(name, create)
 
 
 def _code_point_order(ctx: EltContext, tree: Any, relation: str) -> None:
@@ -349,15 +352,8 @@ def _code_point_order(ctx: EltContext, tree: Any, relation: str) -> None:
     for operand in operands:
         if operand is None or isinstance(operand, exp.Literal | exp.Collate | exp.Null):
             continue
-        try:
-            (described,) = describe(
-                ctx.con,
-                f"SELECT ({operand.sql(dialect='postgres')}) AS v FROM {relation} AS s",
-                owner=ctx.owner,
-            )
-        except (LogiDataTaskError, ValueError):
-            continue
-        if is_text(described.type_sql):
+        type_sql = _operand_type(ctx, operand, relation)
+        if type_sql is not None and is_text(type_sql):
             operand.replace(
                 exp.Collate(this=operand.copy(), expression=exp.Identifier(this="C", quoted=True))
             )
@@ -368,22 +364,21 @@ def case_function(ctx: EltContext, kind: str) -> str:
     use). ASCII-only text (as many bytes as characters) takes PostgreSQL's own, under the "C" collation;
     other text is translated character by character with :func:`duck_case_pairs`."""
     name = f"logidata_{kind}"
-    if name not in ctx.helpers:
-        server = str(ctx.con.execute("SHOW server_encoding").fetchone()[0])  # type: ignore[index]
-        encoding = _PY_ENCODINGS.get(server.upper(), "ascii")
-        source, target = duck_case_pairs(kind, encoding)
-        translated = f"translate(v, {quote_literal(source)}, {quote_literal(target)})"
-        if encoding == "utf-8":  # one byte per character: ASCII only
-            translated = (
-                f'CASE WHEN octet_length(v) = char_length(v) THEN {kind}(v COLLATE "C") ELSE {translated} END'
-            )
-        create = (
-            f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS text LANGUAGE sql IMMUTABLE "
-            f"PARALLEL SAFE AS $logidata$ SELECT {translated} $logidata$"
+    if name in ctx.helpers:
+        return f"pg_temp.{name}"
+    server = str(ctx.con.execute("SHOW server_encoding").fetchone()[0])  # type: ignore[index]
+    encoding = _PY_ENCODINGS.get(server.upper(), "ascii")
+    source, target = duck_case_pairs(kind, encoding)
+    translated = f"translate(v, {quote_literal(source)}, {quote_literal(target)})"
+    if encoding == "utf-8":  # one byte per character: ASCII only
+        translated = (
+            f'CASE WHEN octet_length(v) = char_length(v) THEN {kind}(v COLLATE "C") ELSE {translated} END'
         )
-        ctx.con.execute(create.encode())
-        ctx.helpers[name] = create
-    return f"pg_temp.{name}"
+    create = (
+        f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v text) RETURNS text LANGUAGE sql IMMUTABLE "
+        f"PARALLEL SAFE AS $logidata$ SELECT {translated} $logidata$"
+    )
+    return ctx.function(name, create)
 
 
 def check_bad_values(

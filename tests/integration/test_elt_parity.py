@@ -979,6 +979,8 @@ def test_a_decimal_mean_is_duckdbs_on_many_samples(pg: Any, pg_type: str) -> Non
 
     import duckdb
 
+    from airflow_provider_logidata.engine.elt_context import EltContext
+    from airflow_provider_logidata.engine.logs import log
     from airflow_provider_logidata.modules.transforms.fill_nulls import _decimal_mean
 
     scale = int(pg_type.partition(",")[2].rstrip(")"))
@@ -989,10 +991,11 @@ def test_a_decimal_mean_is_duckdbs_on_many_samples(pg: Any, pg_type: str) -> Non
     ]
     samples += [[2.50, 0.01], [1.25, 1.26], [-2.50, -0.01]]
     duck = duckdb.connect()
+    ctx = EltContext(con=pg, module="fill_nulls", node_id="f", config=None, log=log)  # type: ignore[arg-type]
     for values in samples:
         texts = [f"{value:.{scale}f}" for value in values]
         relation = f"(SELECT CAST(unnest(ARRAY[{', '.join(texts)}]) AS {pg_type}) AS v)"
-        (got,) = pg.execute(f"SELECT {_decimal_mean(relation, 'v', pg_type)}").fetchone()
+        (got,) = pg.execute(f"SELECT {_decimal_mean(ctx, relation, 'v', pg_type)}").fetchone()
         (expected,) = duck.execute(
             f"SELECT CAST(avg(v) AS {duck_type}) FROM (SELECT CAST(unnest(?::VARCHAR[]) AS {duck_type}) AS v)",
             [texts],

@@ -168,7 +168,7 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
         if fill.strategy == "median" and base_type(pg_type) in ("numeric", "decimal"):
             return _decimal_median(ctx, relation, column, name, pg_type)
         if fill.strategy == "mean" and base_type(pg_type) in ("numeric", "decimal") and "," in pg_type:
-            return _decimal_mean(relation, column, pg_type)
+            return _decimal_mean(ctx, relation, column, pg_type)
         if fill.strategy == "mean":
             statistic = f"avg({column})::double precision"
         elif fill.strategy == "median":
@@ -187,24 +187,16 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
     return f"SELECT {', '.join(items)} FROM {relation} AS s"
 
 
-def _decimal_mean(relation: str, column: str, pg_type: str) -> str:
+def _decimal_mean(ctx: EltContext, relation: str, column: str, pg_type: str) -> str:
     """DuckDB's mean of a DECIMAL in the column's type: its average is a DOUBLE (the sum, correctly
-    rounded to a double, divided by the count), and a DOUBLE becomes DECIMAL(p,s) as ``v * 10^s``
-    (a double product) rounded half away from zero. PostgreSQL's float8 arithmetic is the same IEEE
-    arithmetic; its float8-to-numeric cast would round through 15 digits instead (1.2549999... as 1.26,
-    where DuckDB gives 1.25), so the rounding is done on the double and only the integer is converted."""
+    rounded to a double, divided by the count), made DECIMAL(p,s) by DuckDB's DOUBLE-to-DECIMAL cast
+    (``elt_context.double_to_decimal``: rounded on the double). PostgreSQL's float8-to-numeric cast would
+    round through 15 digits instead (1.2549999... as 1.26, where DuckDB gives 1.25)."""
+    from airflow_provider_logidata.engine.elt_context import double_to_decimal
+
     scale = int(pg_type.partition(",")[2].rstrip(") "))
-    power = f"CAST(1e{scale} AS double precision)"
     mean = f"CAST(sum({column}) AS double precision) / CAST(count({column}) AS double precision)"
-    rounded = "trunc(v) + CASE WHEN abs(v - trunc(v)) >= 0.5 THEN sign(v) ELSE 0 END"
-    exact = (
-        f"CASE WHEN abs(v) < 9e18 THEN CAST(CAST({rounded} AS bigint) AS numeric) "
-        f"ELSE CAST({rounded} AS numeric) END"
-    )
-    return (
-        f"(SELECT CAST({exact} / CAST(10 ^ {scale} AS numeric) AS {pg_type}) "
-        f"FROM (SELECT ({mean}) * {power} AS v FROM {relation} AS s) AS m)"
-    )
+    return f"(SELECT CAST({double_to_decimal(ctx)}({mean}, {scale}) AS {pg_type}) FROM {relation} AS s)"
 
 
 def _decimal_median(ctx: EltContext, relation: str, column: str, name: str, pg_type: str) -> str:

@@ -543,11 +543,8 @@ def _parse_function(ctx: EltContext, formats: list[PgFormat]) -> str:
     """``pg_temp.<name>`` parsing with ``formats``, created (with the function it calls) on first use."""
     digest = hashlib.sha1("\x00".join(pg.format for pg in formats).encode()).hexdigest()[:12]
     name = f"logidata_parse_dates_{digest}"
-    for helper, create in ((FIELDS_FUNCTION, _FIELDS_CREATE), (name, parse_function_sql(name, formats))):
-        if helper not in ctx.helpers:
-            ctx.con.execute(create)  # type: ignore[call-overload]
-            ctx.helpers[helper] = create
-    return f"pg_temp.{name}"
+    ctx.function(FIELDS_FUNCTION, _FIELDS_CREATE)
+    return ctx.function(name, parse_function_sql(name, formats))
 
 
 def _text_form(ctx: EltContext, name: str, pg_type: str) -> str:
