@@ -124,16 +124,16 @@ CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memor
 def duckdb_memory_limit() -> str:
     """DuckDB's ``memory_limit`` per task: the option as written, or for ``auto`` (the default) a share of
     this worker's memory per task slot (:func:`auto_memory_limit`)."""
+    return duckdb_memory_limit_setting()[0]
+
+
+def duckdb_memory_limit_setting() -> tuple[str, str | None]:
+    """DuckDB's ``memory_limit`` and, when ``auto`` chose it, why (for the task log); else ``None``."""
     value = get("duckdb_memory_limit") or _DEFAULTS["duckdb_memory_limit"]
     if value.strip().lower() != "auto":
-        return value
-    return f"{auto_memory_limit()[0] // 1024**2}MB"
-
-
-def duckdb_memory_limit_reason() -> str | None:
-    """Why ``duckdb_memory_limit`` has its value when it is ``auto`` (for the task log), else ``None``."""
-    value = get("duckdb_memory_limit") or _DEFAULTS["duckdb_memory_limit"]
-    return auto_memory_limit()[1] if value.strip().lower() == "auto" else None
+        return value, None
+    limit, why = auto_memory_limit()
+    return f"{limit // 1024**2}MB", why
 
 
 def auto_memory_limit() -> tuple[int, str]:

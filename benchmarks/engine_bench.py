@@ -82,7 +82,7 @@ PG_COLUMNS = (
     "amount double precision, quantity bigint, status text"
 )
 WARMUP_ROWS = 2_000
-DEFAULT_MEMORY_LIMIT = "320MB"  # [logidata] duckdb_memory_limit's default (read from settings in run())
+DEFAULT_MEMORY_LIMIT = "auto"  # [logidata] duckdb_memory_limit's default (read from settings in run())
 MEMORY_LIMIT_ENV = "AIRFLOW__LOGIDATA__DUCKDB_MEMORY_LIMIT"
 
 # Targets
@@ -194,8 +194,6 @@ class Bench:
     root: Path
     env: dict[str, str]
     counter: int = 0
-    # [logidata] duckdb_memory_limit of this run's LogiData processes; the bounded peer's too.
-    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     def task(self, spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run ``engine_task.py`` on ``spec`` in a fresh interpreter; its result dict."""
@@ -370,9 +368,7 @@ def dag_ids(rows: int, kind: str) -> tuple[str, str]:
     return f"engine_bench_{rows}_{kind}", f"engine_bench_warmup_{kind}"
 
 
-def write_dag(
-    dags: Path, pipelines: Path, kind: str, cases: dict[str, tuple[str, str]], memory_limit: str
-) -> None:
+def write_dag(dags: Path, pipelines: Path, kind: str, cases: dict[str, tuple[str, str]]) -> None:
     """``{dag_id: (csv, out)}`` as the contender ``kind`` defines them: LogiData pipelines in ``pipelines``
     (the loader in ``dags`` builds them), or a peer's DAG file in ``dags``."""
     if kind in PEER_KINDS:
@@ -387,7 +383,7 @@ def write_dag(
 
 
 def write_pipelines(
-    root: Path, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int, memory_limit: str
+    root: Path, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int
 ) -> tuple[str, str, str]:
     """The DAG run's pipeline and its warm-up copy (or the peer's DAG file) alone in the ``dag.test()``
     folders; their ids and the output."""
@@ -399,14 +395,12 @@ def write_pipelines(
     dag_id, warmup_id = dag_ids(rows, kind)
     out = str(root / "out" / f"dag-{rows}-{kind}-{run}.parquet")
     cases = {dag_id: (csv, out), warmup_id: (warmup_csv, str(root / "out" / f"warmup-{kind}.parquet"))}
-    write_dag(root / "dags", folder, kind, cases, memory_limit)
+    write_dag(root / "dags", folder, kind, cases)
     return dag_id, warmup_id, out
 
 
 def run_dag(bench: Bench, rows: int, csv: str, warmup_csv: str, *, kind: str, run: int) -> dict[str, Any]:
-    dag_id, warmup_id, out = write_pipelines(
-        bench.root, rows, csv, warmup_csv, kind=kind, run=run, memory_limit=bench.memory_limit
-    )
+    dag_id, warmup_id, out = write_pipelines(bench.root, rows, csv, warmup_csv, kind=kind, run=run)
     spec = {
         "kind": "dag",
         "dag_id": dag_id,
@@ -526,7 +520,7 @@ RUN_TIMEOUT_S = TASK_TIMEOUT_S
 
 
 def scheduler_folder(
-    root: Path, rows: int, csv: str, warmup_csv: str, keys: list[str], memory_limit: str
+    root: Path, rows: int, csv: str, warmup_csv: str, keys: list[str]
 ) -> tuple[Path, Path, dict[str, tuple[str, str, str]]]:
     """The stack's own DAGs and pipelines folders: the loader, every selected contender's DAG and its
     warm-up's side by side (ids distinct per contender), each writing its own output. Also
@@ -542,9 +536,7 @@ def scheduler_folder(
         dag_id, warmup_id = dag_ids(rows, kind)
         out = str(root / "out" / f"sched-{rows}-{kind}.parquet")
         warm_out = str(root / "out" / f"sched-warmup-{kind}.parquet")
-        write_dag(
-            dags, pipelines, kind, {dag_id: (csv, out), warmup_id: (warmup_csv, warm_out)}, memory_limit
-        )
+        write_dag(dags, pipelines, kind, {dag_id: (csv, out), warmup_id: (warmup_csv, warm_out)})
         ids[key] = (dag_id, warmup_id, out)
     return dags, pipelines, ids
 
@@ -567,7 +559,7 @@ def measure_scheduler(
     if not keys:
         return results, info
     root = bench.root
-    dags, pipelines, ids = scheduler_folder(root, rows, csv, warmup_csv, keys, bench.memory_limit)
+    dags, pipelines, ids = scheduler_folder(root, rows, csv, warmup_csv, keys)
     env = {k: v for k, v in bench.env.items() if k.startswith(("AIRFLOW__LOGIDATA__", "PYTHON"))}
     env.update(SCHEDULER_ENV)
     env["AIRFLOW__LOGIDATA__PIPELINES_PATH"] = str(pipelines)
@@ -1281,7 +1273,7 @@ def run(
     # settings in its own task process, so it uses what LogiData would there (``auto`` resolved per process).
     if duckdb_memory_limit:
         env[MEMORY_LIMIT_ENV] = duckdb_memory_limit
-    bench = Bench(root, env, memory_limit=memory_limit)
+    bench = Bench(root, env)
     references: dict[int, tuple[Any, ...]] = {}
     sched: dict[str, Contender] = {}
     sched_info: dict[str, Any] = {}

@@ -72,8 +72,8 @@ def connect(
     writer): SQL written in a node (a filter condition) can neither read nor write any other file.
     """
     temp_dir = tempfile.mkdtemp(prefix="logidata-duckdb-")
-    memory_limit = settings.duckdb_memory_limit()
-    _say_memory_limit(memory_limit)
+    memory_limit, why = settings.duckdb_memory_limit_setting()
+    _say_memory_limit(memory_limit, why)
     config: dict[str, Any] = {
         "memory_limit": memory_limit,
         "temp_directory": temp_dir,
@@ -117,14 +117,12 @@ def connect(
 _SAID: set[str] = set()
 
 
-def _say_memory_limit(memory_limit: str) -> None:
+def _say_memory_limit(memory_limit: str, why: str | None) -> None:
     """Log once per process the memory limit ``auto`` chose, and why (a task's log says it once)."""
-    if memory_limit in _SAID:
+    if why is None or memory_limit in _SAID:
         return
     _SAID.add(memory_limit)
-    reason = settings.duckdb_memory_limit_reason()
-    if reason is not None:
-        get_log(None).info(f"DuckDB memory_limit {memory_limit} ([logidata] duckdb_memory_limit {reason})")
+    get_log(None).info(f"DuckDB memory_limit {memory_limit} ([logidata] duckdb_memory_limit {why})")
 
 
 def sample_connection(memory_limit: str) -> duckdb.DuckDBPyConnection:

@@ -93,9 +93,9 @@ def test_unknown_memory_size_uses_the_floor(machine: pytest.MonkeyPatch) -> None
 
 def test_the_reason_is_given_for_auto_only(machine: pytest.MonkeyPatch) -> None:
     machine.setenv("AIRFLOW__CORE__PARALLELISM", "4")
-    assert settings.duckdb_memory_limit_reason() == "auto: half of 16.0 GiB over 4 task slot(s)"
+    assert settings.duckdb_memory_limit_setting() == ("2048MB", "auto: half of 16.0 GiB over 4 task slot(s)")
     machine.setenv("AIRFLOW__LOGIDATA__DUCKDB_MEMORY_LIMIT", "1GB")
-    assert settings.duckdb_memory_limit_reason() is None
+    assert settings.duckdb_memory_limit_setting() == ("1GB", None)
 
 
 def test_a_task_log_says_the_auto_limit_once(machine: pytest.MonkeyPatch) -> None:

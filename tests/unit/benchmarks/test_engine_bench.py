@@ -22,7 +22,7 @@ import engine_task  # noqa: E402
 def test_scheduler_folder_holds_every_contender_side_by_side(tmp_path: Path) -> None:
     keys = ["dag-fused", "dag-unfused", "dag-paths", "dag-peer", "dag-peer-bounded"]
     dags, pipelines, ids = engine_bench.scheduler_folder(
-        tmp_path, 1000, "/data/orders.csv", "/data/warmup.csv", keys, "512MB"
+        tmp_path, 1000, "/data/orders.csv", "/data/warmup.csv", keys
     )
     assert (dags / engine_bench.LOADER_FILE.name).is_file()
     every_id = [i for key in keys for i in ids[key][:2]]
@@ -44,10 +44,8 @@ def test_scheduler_folder_holds_every_contender_side_by_side(tmp_path: Path) -> 
 def test_dag_test_folder_keeps_one_contender(tmp_path: Path) -> None:
     for folder in ("dags", "pipelines", "out"):
         (tmp_path / folder).mkdir()
-    engine_bench.write_pipelines(
-        tmp_path, 1000, "/a.csv", "/w.csv", kind="peer_bounded", run=0, memory_limit="1GB"
-    )
-    engine_bench.write_pipelines(tmp_path, 1000, "/a.csv", "/w.csv", kind="paths", run=0, memory_limit="1GB")
+    engine_bench.write_pipelines(tmp_path, 1000, "/a.csv", "/w.csv", kind="peer_bounded", run=0)
+    engine_bench.write_pipelines(tmp_path, 1000, "/a.csv", "/w.csv", kind="paths", run=0)
     assert not list((tmp_path / "dags").glob("engine_bench_peer*.py"))
     assert sorted(p.stem for p in (tmp_path / "pipelines").glob("*.json")) == sorted(
         engine_bench.dag_ids(1000, "paths")
