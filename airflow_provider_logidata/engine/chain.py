@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from airflow_provider_logidata.engine import builders, duck, files, staging
 from airflow_provider_logidata.engine.configs import validate_config
-from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
+from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label, with_arrow_errors
 from airflow_provider_logidata.engine.files import describe_error
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.transforms import TransformContext
@@ -131,7 +130,7 @@ def run_chain(
             handle = staging.write_query(
                 con, f"SELECT * FROM {relation}", local_output, output, label=label, log=logger
             )
-        except (duckdb.Error, pa.ArrowException, OSError) as error:
+        except with_arrow_errors(duckdb.Error, OSError) as error:
             _explain_bad_values(deferred)
             raise LogiDataTaskError(
                 f"{who}: failed while running: {describe_error(error)}; check the node's config and the "
@@ -212,7 +211,7 @@ def stack_steps(
                     figure.rows_out = rows_in
                 elif count_steps and not recomputed:
                     figure.rows_out = duck.count_rows(con, view)
-        except (duckdb.Error, pa.ArrowException) as error:
+        except with_arrow_errors(duckdb.Error) as error:
             _explain_bad_values(deferred)
             raise LogiDataTaskError(
                 f"{step.owner}: DuckDB failed running the step: {describe_error(error)}; "

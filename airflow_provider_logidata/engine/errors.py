@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from airflow.sdk.exceptions import AirflowException
 
 
@@ -17,3 +19,14 @@ class LogiDataTaskError(AirflowException, ValueError):
 def node_label(module: str, node_id: str) -> str:
     """How every message starts, e.g. ``filter_rows node 'drop_tests'``."""
     return f"{module} node {node_id!r}"
+
+
+def with_arrow_errors(*classes: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """``classes`` plus pyarrow's error class, for an ``except`` clause, without importing pyarrow (about
+    0.1 s of a task's start) in a run that never loads it: such a run cannot have raised its errors.
+    The clause evaluates this only when an exception reaches it, so a run that imported pyarrow
+    meanwhile catches its errors too."""
+    error = getattr(sys.modules.get("pyarrow"), "ArrowException", None)
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return (*classes, error)
+    return classes

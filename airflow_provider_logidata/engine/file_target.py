@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.files import describe_error, normalize_uri, with_conn_id
 from airflow_provider_logidata.security.paths import check_write
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from airflow_provider_logidata.modules.destinations.file import FileDestinationConfig
 
 
 def _csv_unwritable(schema: pa.Schema) -> list[str]:
+    import pyarrow as pa  # not at import: a fused path writing Parquet asks only target_uri
+
     nested = (pa.types.is_nested, pa.types.is_dictionary, pa.types.is_binary, pa.types.is_large_binary)
     return [
         f"{field.name!r} ({field.type})" for field in schema if any(check(field.type) for check in nested)

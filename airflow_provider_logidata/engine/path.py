@@ -31,7 +31,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from airflow_provider_logidata.engine import builders, duck, files, staging
 from airflow_provider_logidata.engine.chain import (
@@ -43,7 +42,7 @@ from airflow_provider_logidata.engine.chain import (
     stack_steps,
 )
 from airflow_provider_logidata.engine.configs import validate_config
-from airflow_provider_logidata.engine.errors import LogiDataTaskError
+from airflow_provider_logidata.engine.errors import LogiDataTaskError, with_arrow_errors
 from airflow_provider_logidata.engine.files import describe_error
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.sources import open_files, source_read_error
@@ -51,6 +50,8 @@ from airflow_provider_logidata.engine.sql import literal_list
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+
+    import pyarrow as pa
 
     from airflow_provider_logidata.modules.base import ModuleConfig
 
@@ -118,15 +119,18 @@ def run_path(
         duck.fetch_all(con, "SET enable_profiling = 'no_output'")
         if target and local:
             try:
-                handle = staging.write_query(con, query, local, target, label=destination.node_id, log=logger)
-            except (duckdb.Error, pa.ArrowException, OSError) as error:
+                written = staging.copy_query(con, query, local, target, label=destination.node_id, log=logger)
+            except with_arrow_errors(duckdb.Error, OSError) as error:
                 raise _run_error(label, source, source_config, deferred, error) from None
-            result: dict[str, Any] = {"uri": target, "rows": handle["rows"], "format": "parquet"}
+            rows_written = written["rows"] if isinstance(written, dict) else written
+            result: dict[str, Any] = {"uri": target, "rows": rows_written, "format": "parquet"}
         else:
             try:
                 reader = duck.stream(con, query)
-            except (duckdb.Error, pa.ArrowException) as error:
+            except with_arrow_errors(duckdb.Error) as error:
                 raise _run_error(label, source, source_config, deferred, error) from None
+            import pyarrow as pa
+
             guarded = pa.RecordBatchReader.from_batches(
                 reader.schema, _guard(reader, label, source, source_config, deferred)
             )
@@ -248,7 +252,7 @@ def _guard(
     """``reader``'s batches; an error while the query runs becomes a message naming the node at fault."""
     try:
         yield from reader
-    except (duckdb.Error, pa.ArrowException, OSError) as error:  # DuckDB's errors arrive as OSError
+    except with_arrow_errors(duckdb.Error, OSError) as error:  # DuckDB's errors arrive as OSError
         raise _run_error(label, source, source_config, deferred, error) from None
 
 

@@ -144,13 +144,34 @@ def write_query(
 ) -> StagingHandle:
     """Stage a query's result: write it to ``local_path`` (see ``files.atomic_local_file``) for ``uri``.
 
-    DuckDB's parallel Parquet writer writes it straight from the query (no Arrow batches through Python);
-    a result with a column type that writer stores differently from the Arrow export (see
-    ``duck.parquet_writable``) goes through Arrow and pyarrow's writer instead. The handle's schema is
-    the written file's. The caller's connection must be allowed to write ``local_path``.
+    Written by :func:`copy_query`; the handle's schema is the written file's. The caller's connection
+    must be allowed to write ``local_path``.
     """
     import pyarrow.parquet as pq
 
+    written = copy_query(con, sql, local_path, uri, label=label, log=log)
+    if isinstance(written, dict):
+        return written
+    return make_handle(normalize_uri(uri), written, pq.read_schema(local_path))
+
+
+def copy_query(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    local_path: str,
+    uri: str,
+    *,
+    label: str,
+    log: TaskLog | None = None,
+) -> int | StagingHandle:
+    """Write a query's result to the local Parquet file ``local_path`` (shown as ``uri``) as staging
+    writes it; the rows written, or the handle when pyarrow wrote it.
+
+    DuckDB's parallel Parquet writer writes it straight from the query (no Arrow batches through Python,
+    and no pyarrow import for a fused path writing its destination file); a result with a column type
+    that writer stores differently from the Arrow export (see ``duck.parquet_writable``) goes through
+    Arrow and pyarrow's writer instead.
+    """
     from airflow_provider_logidata.engine import duck
 
     logger = get_log(log)
@@ -164,7 +185,7 @@ def write_query(
         con, sql, local_path, compression=STAGING_COMPRESSION, row_group_rows=settings.batch_rows()
     )
     logger.info(f"{label}: wrote {rows} rows to {shown} in {time.monotonic() - started:.2f} s")
-    return make_handle(shown, rows, pq.read_schema(local_path))
+    return rows
 
 
 def merge_meta(handles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -170,3 +170,45 @@ def test_step_error_names_the_step(tmp_path: Path) -> None:
     with pytest.raises(LogiDataTaskError, match="filter_rows node 'keep'"):
         fused(csv, [("keep", "filter_rows", {"condition": "missing_column > 1"})], tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_a_fused_path_writing_parquet_does_not_import_pyarrow(tmp_path: Path) -> None:
+    """About 0.1 s of the task's start: DuckDB reads the CSV and writes the Parquet file, nothing in the
+    run needs pyarrow (its errors are caught only once it is loaded: ``errors.with_arrow_errors``)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    csv = write_csv(tmp_path)
+    out = tmp_path / "out" / "o.parquet"
+    script = f"""
+import json, sys
+from airflow_provider_logidata.engine.chain import ChainStep
+from airflow_provider_logidata.engine.path import run_path
+result = run_path(
+    ChainStep("src", "source.file", {{"path": {str(csv)!r}}}),
+    [ChainStep(*step) for step in {STEPS!r}],
+    ChainStep("dst", "destination.file", {{"path": {str(out)!r}, "format": "parquet"}}),
+)
+print(json.dumps({{"rows": result["rows"], "pyarrow": "pyarrow" in sys.modules}}))
+"""
+    env = {**os.environ, "AIRFLOW__LOGIDATA__ALLOWED_PATHS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"rows": 2000, "pyarrow": False}
+    assert pq.read_table(out).num_rows == 2000
+
+
+def test_arrow_errors_are_caught_once_pyarrow_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import pyarrow as pa
+
+    from airflow_provider_logidata.engine.errors import with_arrow_errors
+
+    assert with_arrow_errors(duckdb.Error, OSError) == (duckdb.Error, OSError, pa.ArrowException)
+    monkeypatch.delitem(sys.modules, "pyarrow")
+    assert with_arrow_errors(duckdb.Error, OSError) == (duckdb.Error, OSError)
