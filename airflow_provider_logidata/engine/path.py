@@ -28,6 +28,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -49,11 +50,15 @@ from airflow_provider_logidata.engine.sources import open_files, source_read_err
 from airflow_provider_logidata.engine.sql import literal_list
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     import pyarrow as pa
 
     from airflow_provider_logidata.modules.base import ModuleConfig
+
+# What ``run_path`` shows of its bound path: (connection, source view, last relation, per step its input
+# relation, columns and SQL).
+Bound = Callable[[duckdb.DuckDBPyConnection, str, str, list[tuple[str, list[str], str]]], None]
 
 PATH_SOURCES = ("source.file",)
 PATH_DESTINATIONS = ("destination.postgres", "destination.file")
@@ -70,11 +75,14 @@ def run_path(
     log: TaskLog | None = None,
     count_steps: bool = True,
     metrics: list[StepMetrics] | None = None,
+    bound: Bound | None = None,
 ) -> dict[str, Any]:
     """Read ``source``, run ``steps`` and load ``destination`` in one DuckDB connection.
 
     Returns the destination's result (``uri``, ``rows``, ...); appends one :class:`StepMetrics` per node
-    (source, steps, destination) to ``metrics`` when given.
+    (source, steps, destination) to ``metrics`` when given. ``bound`` is called once every step's view
+    exists, before the load, with the connection, the source's view, the last relation and each step's
+    (input relation, columns, SQL): what lineage needs, without binding the path a second time.
     """
     logger = get_log(log)
     if source.module not in PATH_SOURCES:
@@ -101,7 +109,7 @@ def run_path(
         local = output.enter_context(files.atomic_local_file(target)) if target else None
         _confine(con, read.uris, [local] if local else [])
         figures[0].seconds = time.monotonic() - started
-        relation, _built = stack_steps(
+        relation, built = stack_steps(
             con,
             SOURCE_VIEW,
             steps,
@@ -113,6 +121,8 @@ def run_path(
             count_steps=count_steps,
             stored=read.file_format == "parquet",
         )
+        if bound is not None:
+            bound(con, SOURCE_VIEW, relation, built)
         load_started = time.monotonic()
         query = f"SELECT * FROM {relation}"
         # The query's profile says how many rows the source's scan produced: no second read to count them.

@@ -230,6 +230,47 @@ class LineageMixin(LogiDataOperator):
             return None
 
 
+def openlineage_installed() -> bool:
+    """Whether the OpenLineage provider is installed (nothing reads lineage facets without it)."""
+    try:
+        import airflow.providers.openlineage  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def node_openlineage_uri(module: str, config: Mapping[str, Any]) -> str | None:
+    """The URI the task of one ``module`` node reports to OpenLineage for its rendered ``config``: its
+    operator class's :meth:`LineageMixin.openlineage_uri`, for a task running several nodes (a fused
+    path, ``operators.path``). ``None`` when that operator declares no lineage (not a ``LineageMixin``,
+    e.g. the PostgreSQL operators): the node's own task would report no dataset either. Raises on an
+    unknown module: callers catch.
+    """
+    from airflow_provider_logidata.modules.registry import registry
+
+    operator = registry()[module].operator_class()
+    if not (isinstance(operator, type) and issubclass(operator, LineageMixin)):
+        return None
+    # ``lineage_uri``/``openlineage_uri`` read the config they are given, not the task: an instance built
+    # without ``__init__`` (no task, DAG or validation) is enough to ask.
+    uri: str | None = operator.openlineage_uri(object.__new__(operator), config)
+    return uri
+
+
+def openlineage_datasets(
+    uri: str | None,
+    schema: Sequence[Sequence[str]] | None = None,
+    column_lineage: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """The ``inputs`` or ``outputs`` of an ``OperatorLineage`` for the dataset ``uri``, as
+    :class:`LineageMixin` reports it (see :func:`_openlineage_dataset`); ``[]`` for no URI or a templated
+    one. Raises without the provider: callers catch.
+    """
+    if not uri or is_templated(uri):
+        return []
+    return [_openlineage_dataset(uri, schema, column_lineage)]
+
+
 def _openlineage_dataset(
     uri: str, schema: Sequence[Sequence[str]] | None, column_lineage: Mapping[str, Any] | None = None
 ) -> Any:
