@@ -170,12 +170,14 @@ def build_dag(
 
             label = " → ".join(nodes[n].label or n for n in group)
             path = elt_paths[last.id]
+            # A cursor source first: the ELT operators read its cursor as the task's source's.
+            sources = sorted(path.sources, key=lambda n: n not in feeds)
             elt_config: dict[str, Any] = {
-                "source": _entry(path.sources[0]),
+                "source": _entry(sources[0]),
                 "steps": [_entry(n) for n in path.transforms],
             }
             if not path.linear:  # a graph: every source, and where each step reads from
-                elt_config["sources"] = [_entry(n) for n in path.sources[1:]]
+                elt_config["sources"] = [_entry(n) for n in sources[1:]]
                 wiring = dict(path.inputs)
                 for step in elt_config["steps"]:
                     step["inputs"] = [{"node_id": n, "port": p} for n, p in wiring[step["node_id"]]]
@@ -184,6 +186,8 @@ def build_dag(
             if path.exit:
                 from airflow_provider_logidata.operators.elt import ELTReadOperator
 
+                if sources[0] in feeds:  # a cursor source reads from its destinations' smallest cursor
+                    common["cursor_destinations"] = feeds[sources[0]]
                 task = ELTReadOperator(task_display_name=f"{label} (ELT)", config=elt_config, **common)
             else:
                 elt_config["destination"] = _entry(group[-1])

@@ -2,16 +2,19 @@
 
 A pure step over the validated graph (no database, no Airflow), so it is unit-tested alone. Walking up
 from each destination.postgres, a sub-graph is pushed down when every node in it is a source.postgres
-on the destination's ``conn_id`` (one reading incrementally, by data interval or cursor, only as the one
-source of a linear path: ``engine.elt_cursor`` commits the destination's cursor with its rows), or a
-transform with a PostgreSQL builder (:func:`elt_modules`; joins included, so a graph with several sources
-is one statement), and every node in it feeds only the sub-graph (its one edge out). A linear path is the
-simplest such sub-graph.
+on the destination's ``conn_id`` (one reading by data interval only as the one source of a linear path;
+one reading by cursor into one destination.postgres, alone or joined with sources read in full:
+``engine.elt_cursor`` commits the destination's cursor with its rows), or a transform with a PostgreSQL
+builder (:func:`elt_modules`; joins included, so a graph with several sources is one statement), and
+every node in it feeds only the sub-graph (its one edge out). A linear path is the simplest such
+sub-graph.
 
 Partial pushdown: where the rows end up elsewhere (a file, S3, another database) or meet a node that
 cannot run in PostgreSQL (a ``python`` node, a branch), the largest pushable sub-graph ending at a
 transform (its *exit*) still runs in the database, and only the exit's result leaves it, staged for the
-nodes after it (:attr:`EltPath.exit`).
+nodes after it (:attr:`EltPath.exit`). A cursor source may be in it (alone or joined with sources read
+in full): as after a ``source.postgres`` task, the staged result says what it read and each destination
+after it keeps its own cursor.
 
 ``engine: etl`` never pushes down; ``engine: elt`` requires every destination.postgres to be pushed down
 and raises :class:`EltPlanError` naming the node that blocks it.
@@ -177,6 +180,9 @@ class _Graph:
         self.modules = modules
         self.configs = configs
         self.nodes = {node.id: node for node in pipeline.nodes}
+        # Per destination.postgres whose closed sub-graph is refused for its incremental sources: why,
+        # and the source at fault (:meth:`_unit`).
+        self.refusals: dict[str, tuple[str, str]] = {}
         self.outgoing: dict[str, list[str]] = {n: [] for n in self.nodes}
         self.incoming: dict[str, list[tuple[str, str | None]]] = {n: [] for n in self.nodes}
         # What each node reads, as the engine names it: the upstream node, plus ``:port`` for a
@@ -198,11 +204,17 @@ class _Graph:
         """Per destination.postgres, in node order: its pushed-down sub-graph, or ``None``, why and the
         node at fault."""
         units = self._units()
-        return [
-            (node.id, units[node.id], "", None) if node.id in units else (node.id, *self._walk_back(node.id))
-            for node in self.pipeline.nodes
-            if node.module == DESTINATION
-        ]
+        found: list[tuple[str, EltPath | None, str, str | None]] = []
+        for node in self.pipeline.nodes:
+            if node.module != DESTINATION:
+                continue
+            if node.id in units:
+                found.append((node.id, units[node.id], "", None))
+            elif node.id in self.refusals:  # all of it could run there, but for its incremental source
+                found.append((node.id, None, *self.refusals[node.id]))
+            else:
+                found.append((node.id, *self._walk_back(node.id)))
+        return found
 
     def _units(self) -> dict[str, EltPath]:
         """Per destination.postgres pushed down: its sub-graph. Per connection, the candidates are that
@@ -276,8 +288,9 @@ class _Graph:
         sources = [n for n in members if self.nodes[n].module == SOURCE]
         multi = any(self.modules[m].multi for m in members if m not in sources)
         linear = len(sources) == 1 and len(destinations) == 1 and not multi
-        if not linear and any(self.config(s).get("incremental") for s in sources):
-            # a data interval is replaced, and a cursor kept, per destination on a linear path only
+        refusal = None if linear else self._incremental_refusal(sources, len(destinations))
+        if refusal is not None:
+            self.refusals.update(dict.fromkeys(destinations, refusal))
             return None
         if len(destinations) == 1:
             return self._path(members, sources, conn_id, destinations[0])
@@ -285,6 +298,42 @@ class _Graph:
         inputs = tuple((m, tuple(self.refs[m])) for m in order if self.nodes[m].module != SOURCE)
         sinks = tuple((d, self.refs[d][0][0]) for d in destinations)
         return EltPath(nodes=(*order, *destinations), conn_id=conn_id, inputs=inputs, sinks=sinks)
+
+    def _incremental_refusal(self, sources: list[str], destinations: int) -> tuple[str, str] | None:
+        """Why a graph (several sources, or a join/union) with these sources cannot run in PostgreSQL
+        loading ``destinations`` destination.postgres (0: a partial pushdown), and the source at fault;
+        ``None`` when it can.
+
+        A cursor source is pushed down beside sources read in full: its cursor is kept per destination,
+        as in ETL, so into one destination.postgres (``engine.elt_cursor`` commits it with the rows), or
+        as a partial pushdown (the staged result carries what it read; each destination after it keeps
+        its own). Not into several destination.postgres at once (one transaction would commit, or fail,
+        them all together where ETL commits each on its own), nor beside a second cursor or a data
+        interval source (a destination keeps one source's cursor, and the interval's rows would go
+        through its filter). A data interval is replaced per destination on a linear path only."""
+        reads = {s: self.config(s).get("incremental") or {} for s in sources}
+        cursors = [s for s, spec in reads.items() if spec.get("mode") == "cursor"]
+        intervals = [s for s, spec in reads.items() if spec and s not in cursors]
+        if intervals:
+            return (
+                f"source node {intervals[0]!r} reads incrementally, which is pushed down on a linear path "
+                "only (not yet beside another source)",
+                intervals[0],
+            )
+        if len(cursors) > 1:
+            return (
+                f"source nodes {', '.join(map(repr, cursors))} read by cursor: a destination keeps the "
+                "cursor of one source only",
+                cursors[1],
+            )
+        if cursors and destinations > 1:
+            return (
+                f"source node {cursors[0]!r} reads by cursor and feeds {destinations} destination.postgres: "
+                "each keeps its own cursor, committed with its own rows (ETL commits each destination on "
+                "its own; one pushed-down transaction would commit or fail them together)",
+                cursors[0],
+            )
+        return None
 
     def _pushable_transform(self, node_id: str) -> bool:
         """A transform PostgreSQL can run; one with several outputs (a route) only inside a sub-graph
@@ -326,13 +375,9 @@ class _Graph:
             return None
         members, sources = collected
         graph = len(sources) > 1 or any(self.modules[m].multi for m in members if m not in sources)
-        conn_ids = set()
-        for source in sources:
-            source_config = self.config(source)
-            incremental = source_config.get("incremental") or {}
-            if incremental and (graph or incremental.get("mode") != "data_interval"):
-                return None  # a cursor, or an interval beside another source: ETL
-            conn_ids.add(source_config.get("conn_id") or "")
+        if graph and self._incremental_refusal(sources, 0) is not None:
+            return None  # an interval beside another source, or two cursors: ETL
+        conn_ids = {self.config(source).get("conn_id") or "" for source in sources}
         if len(conn_ids) != 1 or "" in conn_ids:
             return None
         return self._path(members, sources, conn_ids.pop(), None)
@@ -394,25 +439,11 @@ class _Graph:
         graph = len(sources) > 1 or any(
             self.modules[m].multi for m in members if self.nodes[m].module != SOURCE
         )
+        refusal = self._incremental_refusal(sources, 1) if graph else None
+        if refusal is not None:
+            return None, *refusal
         for source in sources:
-            source_config = self.config(source)
-            incremental = source_config.get("incremental") or {}
-            if graph and incremental.get("mode") == "cursor":
-                return (
-                    None,
-                    f"source node {source!r} reads by cursor, which is pushed down only on a linear path "
-                    "into one destination.postgres (its cursor is kept per destination, committed with its "
-                    "rows), not beside another source, a join or a union",
-                    source,
-                )
-            if graph and incremental:
-                return (
-                    None,
-                    f"source node {source!r} reads incrementally, which is pushed down on a linear path only "
-                    "(not yet beside another source)",
-                    source,
-                )
-            conn_id = source_config.get("conn_id")
+            conn_id = self.config(source).get("conn_id")
             if not conn_id or conn_id != destination_conn:
                 return (
                     None,

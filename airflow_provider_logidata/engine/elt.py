@@ -215,30 +215,31 @@ def run_elt(
     ``destination_id``. ``sinks``: a graph loading several destinations (``destination_id`` among them),
     each from the node it reads; their loads are reported under ``"destinations"``.
 
-    A source reading by cursor (a linear path only; ``dag_id`` names its state) reads past the
-    destination's cursor, and the new cursor is committed with the rows (``engine.elt_cursor``);
-    ``variables`` (tests) replaces Airflow's Variables."""
+    A source reading by cursor (at most one, into one destination: a linear path, or joined with sources
+    read in full; ``dag_id`` names its state) reads past the destination's cursor, and the new cursor is
+    committed with the rows (``engine.elt_cursor``); ``variables`` (tests) replaces Airflow's Variables."""
     logger = get_log(log)
     owner = node_label(DESTINATION, destination_id)
+    every_sink = list(sinks) if sinks else [EltSink(destination_id, destination, "")]
+    every_source = {source_id: source, **(sources or {})}
+    cursor_id = cursor_source(every_source, owner)
     cursor: EltCursor | None = None
-    if source.incremental is not None and source.incremental.mode == "cursor":
-        if sinks or sources or dag_id is None:
+    if cursor_id is not None:
+        if sinks or dag_id is None:
             raise LogiDataTaskError(
-                f"{owner}: cursor source {source_id!r} is pushed down on a linear path into one "
-                "destination.postgres only (run through the ELT operator); set engine etl"
+                f"{owner}: cursor source {cursor_id!r} is pushed down into one destination.postgres only "
+                "(each destination keeps its own cursor; run through the ELT operator); set engine etl"
             )
         cursor = EltCursor(
             dag_id,
-            source_id,
-            source,
+            cursor_id,
+            every_source[cursor_id],
             destination_id,
             destination,
             owner=owner,
             log=logger,
             variables=variables,
         )
-    every_sink = list(sinks) if sinks else [EltSink(destination_id, destination, "")]
-    every_source = {source_id: source, **(sources or {})}
     for config in every_source.values():
         if config.conn_id != destination.conn_id:
             raise LogiDataTaskError(
@@ -247,8 +248,8 @@ def run_elt(
             )
     targets = {sink.node_id: f"{sink.config.schema_name}.{sink.config.table}" for sink in every_sink}
     shared = _shared(source_id, steps, every_sink)
-    if cursor is not None:
-        shared.add(source_id)  # the rows read, once: the new cursor and the load come from the same rows
+    if cursor_id is not None:
+        shared.add(cursor_id)  # the rows read, once: the new cursor and the load come from the same rows
     started = time.monotonic()
     loads: dict[str, dict[str, Any]] = {}
     with connect(destination.conn_id, owner=owner, node_id=destination_id) as con:
@@ -272,7 +273,7 @@ def run_elt(
                     cursor_from=cursor_from,
                 )
                 if cursor is not None:
-                    cursor.read(con, selects[source_id])
+                    cursor.read(con, selects[cursor.source_id])
                     selects[last] = cursor.held_filter(con, selects[last])
                     helpers.update(cursor.helpers)
                 text = "\n".join([*helpers.values(), *(selects[s.reads or last] for s in every_sink)])
@@ -342,6 +343,27 @@ def run_elt(
             node_id: {key: load[key] for key in ("uri", "rows", "mode")} for node_id, load in loads.items()
         }
     return result
+
+
+def cursor_source(sources: dict[str, PostgresSourceConfig], owner: str) -> str | None:
+    """The one source reading by cursor, or ``None``. Several are refused as the ETL destination refuses
+    them (it keeps the cursor of one source only), and a cursor beside a data interval source too: the
+    interval's rows would go through the cursor's filter."""
+    cursors = [n for n, c in sources.items() if c.incremental is not None and c.incremental.mode == "cursor"]
+    if not cursors:
+        return None
+    if len(cursors) > 1:
+        raise LogiDataTaskError(
+            f"{owner}: fed by several cursor sources ({', '.join(map(repr, cursors))}); a destination keeps "
+            "the cursor of one source only. Load each source into its own destination. Nothing was written."
+        )
+    others = [n for n, c in sources.items() if c.incremental is not None and n != cursors[0]]
+    if others:
+        raise LogiDataTaskError(
+            f"{owner}: cursor source {cursors[0]!r} is joined with source {others[0]!r}, which reads by data "
+            "interval: pushed down, a cursor source is joined only with sources read in full; set engine etl"
+        )
+    return cursors[0]
 
 
 def _shared(source_id: str, steps: list[EltStep], sinks: list[EltSink]) -> set[str]:

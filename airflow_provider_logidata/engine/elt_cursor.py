@@ -4,7 +4,8 @@ The ETL load (``engine.incremental``, ``engine.incremental_load``) reads ``colum
 cursor>``, drops at the destination what it already holds (rows below its value; at its value, the rows
 whose hash is in its ``boundary`` multiset), loads the rest and commits its new state (the largest value
 the source read, the hashes of the rows landed at that value) in the load's transaction. On a pushed-down
-linear path ``source.postgres -> row-wise transforms -> destination.postgres`` the source and the
+path ``source.postgres -> transforms -> destination.postgres`` (linear, or joined with sources read in
+full: the hashes are of the rows as they reach the destination, as in ETL) the source and the
 destination share one connection, so everything happens in the ELT task's one transaction
 (:class:`EltCursor`, driven by ``engine.elt.run_elt``):
 
@@ -25,6 +26,10 @@ The boundary hashes are ``cursor_filter.row_hashes`` computed in SQL (:func:`row
 row's canonical JSON, each value written as Python's ``json.dumps`` writes the value Arrow gives for the
 column's type, so a state committed by either engine is read the same by the other. No row leaves the
 database: only the new cursor value, counts and the hashes of the rows at that value are fetched.
+
+A partial pushdown (``engine.elt_read``) commits no cursor: like the ETL source, it reads from the smallest
+state of the destinations it feeds (:func:`read_start`) and says what it read (:func:`largest_read`); each
+destination after it drops what it holds and commits its own.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
 
+    from airflow_provider_logidata.engine.cursor_read import CursorRead
     from airflow_provider_logidata.engine.logs import TaskLog
     from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
     from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
@@ -165,6 +171,55 @@ def _compared(ref: str, column: Described) -> str:
     return f'{ref} COLLATE "C"' if is_text(column.type_sql) else ref
 
 
+def largest_read(
+    con: psycopg.Connection[Any], source_select: str, column: str, *, owner: str
+) -> tuple[str | None, int, pa.DataType]:
+    """The largest value of ``column`` among the rows ``source_select`` reads (as ETL's source writes it,
+    ``pg_read_plan.cursor_text``; ``None`` when it read none), how many rows it read and the column's Arrow
+    type. One query, so the value and the count come from the same rows."""
+    import pyarrow as pa
+
+    described = describe(con, source_select, owner=owner)
+    found = next(c for c in described if c.name == column)
+    arrow_type = arrow_schema([found]).field(0).type
+    ref = _compared(f"q.{quote_ident(column)}", found)
+    row = con.execute(f"SELECT max({ref}), count(*) FROM (\n{source_select}\n) AS q".encode()).fetchone()
+    largest = None if row is None else row[0]
+    rows = 0 if row is None else int(row[1])
+    read_max = None if largest is None else pgread.cursor_text(pa.scalar(largest, type=arrow_type).as_py())
+    return read_max, rows, arrow_type
+
+
+def read_start(
+    con: psycopg.Connection[Any],
+    source_select: str,
+    source_id: str,
+    source: PostgresSourceConfig,
+    cursor_read: CursorRead,
+    *,
+    owner: str,
+    log: TaskLog,
+) -> str | None:
+    """Where a cursor source read by a partial pushdown starts (inclusive; ``None``: every row): the
+    smallest state of the destinations it feeds, as the ETL source decides (``CursorRead.start``), so
+    that each of them, loaded by the engine after the exit, finds every row it lacks and drops the rest.
+    ``source_select``: the source's SELECT without its cursor condition (to type the column)."""
+    spec = source.incremental
+    assert spec is not None and spec.mode == "cursor"
+    described = describe(con, source_select, owner=owner)
+    found = next((c for c in described if c.name == spec.column), None)
+    if found is None:
+        raise LogiDataTaskError(
+            f"{owner}: incremental column {spec.column!r} of source {source_id!r} is not among the columns "
+            "read; add it to columns or the query, or fix incremental.column"
+        )
+    arrow_type = arrow_schema([found]).field(0).type
+    initial = None if spec.initial_value is None else str(spec.initial_value)
+    start, standing = cursor_read.start(spec.column, arrow_type, initial, owner=owner, log=log)
+    log.info(f"{source_id}: cursor on {spec.column}: {standing}")
+    return start
+
+
 class EltCursor:
     """One pushed-down cursor load (see the module doc): :meth:`begin` before the source is compiled,
     :meth:`read` once it is materialised, :meth:`held_filter` around the last step, :meth:`landed` before
@@ -262,17 +317,8 @@ class EltCursor:
 
     def read(self, con: psycopg.Connection[Any], source_select: str) -> None:
         """The largest cursor value the source read (``read_max``, as ETL's ``cursor_text`` writes it)."""
-        import pyarrow as pa
-
-        described = describe(con, source_select, owner=self.owner)
-        column = next(c for c in described if c.name == self.column)
-        self.arrow_type = arrow_schema([column]).field(0).type
-        ref = _compared(f"q.{quote_ident(self.column)}", column)
-        row = con.execute(f"SELECT max({ref}), count(*) FROM (\n{source_select}\n) AS q".encode()).fetchone()
-        largest = None if row is None else row[0]
-        self.rows_read = 0 if row is None else int(row[1])
-        read_max = (
-            None if largest is None else pgread.cursor_text(pa.scalar(largest, type=self.arrow_type).as_py())
+        read_max, self.rows_read, self.arrow_type = largest_read(
+            con, source_select, self.column, owner=self.owner
         )
         self.entry["read_max"] = read_max
         inc = self.incremental

@@ -25,8 +25,10 @@ from psycopg import sql
 
 from airflow_provider_logidata import settings
 from airflow_provider_logidata.engine import incremental, staging
-from airflow_provider_logidata.engine.elt import EltStep, compile_graph
+from airflow_provider_logidata.engine.cursor_read import cursor_meta
+from airflow_provider_logidata.engine.elt import EltStep, compile_all, cursor_source, source_select
 from airflow_provider_logidata.engine.elt_context import read_only_step
+from airflow_provider_logidata.engine.elt_cursor import largest_read, read_start
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
 from airflow_provider_logidata.engine.pg_connect import (
@@ -43,6 +45,7 @@ from airflow_provider_logidata.engine.pg_read_plan import describe_select, plan_
 if TYPE_CHECKING:
     import datetime as dt
 
+    from airflow_provider_logidata.engine.cursor_read import CursorRead
     from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 
 WHAT = "the pushed-down SQL"
@@ -58,13 +61,20 @@ def read_elt(
     log: TaskLog | None = None,
     interval: tuple[dt.datetime, dt.datetime] | None = None,
     dag_id: str | None = None,
+    cursor: CursorRead | None = None,
 ) -> staging.StagingHandle:
     """Run the sub-graph ending at ``steps[-1]`` (the exit) in PostgreSQL and stage its result at
     ``output_uri``; returns the staging handle, plus ``"engine": "elt"`` and the SQL that ran.
 
     ``interval``: the run's data interval, for a linear path whose source reads by ``data_interval``; the
     handle then carries it (``meta["incremental"]``) so that an appending destination downstream replaces
-    exactly that interval, as after a ``source.postgres`` task."""
+    exactly that interval, as after a ``source.postgres`` task.
+
+    ``cursor``: the states of the destinations fed by the one source reading by cursor (a linear path, or
+    joined with sources read in full). It reads from the smallest, as the ETL source does, and the handle
+    carries what it read (``meta["incremental"]``, ``cursor_read.cursor_meta``: from where, the largest
+    value read), so each destination after the exit drops what it holds and commits its own cursor as it
+    does after a ``source.postgres`` task: this task commits no cursor."""
     logger = get_log(log)
     if not steps:
         raise ValueError("read_elt needs at least one step (the exit)")
@@ -78,11 +88,19 @@ def read_elt(
                 f"{config.conn_id!r}, source {source_id!r} {source.conn_id!r}"
             )
         spec = config.incremental
-        if spec is not None and (spec.mode != "data_interval" or len(every_source) > 1):
+        if spec is not None and spec.mode == "data_interval" and len(every_source) > 1:
             raise LogiDataTaskError(
-                f"{owner}: source {node_id!r} reads incrementally ({spec.mode}), which a partial pushdown "
-                "runs only for one source by data interval; set engine etl"
+                f"{owner}: source {node_id!r} reads by data interval, which a partial pushdown runs only for "
+                "a single source; set engine etl"
             )
+    cursor_id = cursor_source(every_source, owner)
+    if cursor_id is not None and (cursor is None or dag_id is None):
+        raise LogiDataTaskError(
+            f"{owner}: cursor source {cursor_id!r} needs the cursors of the destinations it feeds (run "
+            "through the ELT operator); set engine etl"
+        )
+    read: dict[str, Any] | None = None
+    rows_read = 0
     started = time.monotonic()
     with connect(source.conn_id, owner=owner, node_id=exit_step.node_id) as con:
         warn_about_role(con, source.conn_id, owner, logger)
@@ -90,13 +108,34 @@ def read_elt(
         try:
             with con.transaction(force_rollback=True):
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                select, helpers = compile_graph(con, source_id, every_source, steps, interval, logger)
+                cursor_from = None
+                if cursor_id is not None:
+                    assert cursor is not None
+                    full = every_source[cursor_id].model_copy(update={"incremental": None})
+                    plain = source_select(con, full, cursor_id, logger, None)  # to type the column
+                    cursor_from = read_start(
+                        con, plain, cursor_id, every_source[cursor_id], cursor, owner=owner, log=logger
+                    )
+                selects, helpers, last = compile_all(
+                    con, source_id, every_source, steps, interval, logger, cursor_from=cursor_from
+                )
+                select = selects[last]
                 text = "\n".join([*helpers.values(), select])
                 logger.info(
                     f"{exit_step.node_id}: engine elt: running in PostgreSQL; only the result leaves the "
                     f"database:\n{text}"
                 )
                 with read_only_step(con):
+                    if cursor_id is not None:  # the same snapshot as the rows staged below
+                        read, rows_read = _what_was_read(
+                            con,
+                            dag_id or "",
+                            cursor_id,
+                            every_source[cursor_id],
+                            selects[cursor_id],
+                            cursor_from,
+                            owner,
+                        )
                     base = sql.SQL(select)  # type: ignore[arg-type]  # built from checked parts
                     columns = [
                         plan_column(*item) for item in describe_select(con, base, owner=owner, what=WHAT)
@@ -129,6 +168,37 @@ def read_elt(
                 incremental.interval_meta(dag_id, source_id, spec.column, interval[0], interval[1])
             ]
         }
+    if read is not None:
+        # As after a source.postgres task: each destination downstream drops the rows it holds and
+        # commits its own cursor (engine.incremental_load).
+        handle["meta"] = {"incremental": [read]}
+        logger.info(
+            f"{cursor_id}: read {rows_read} row(s) by cursor from {cursor_from!r}, largest "
+            f"{read['column']} {read['read_max']!r}; each destination drops the rows it already holds and "
+            "commits its own cursor once the rest has landed"
+        )
     result: dict[str, Any] = dict(handle)
     result.update(engine="elt", sql=text)
     return result  # type: ignore[return-value]
+
+
+def _what_was_read(
+    con: psycopg.Connection[Any],
+    dag_id: str,
+    source_id: str,
+    source: PostgresSourceConfig,
+    select: str,
+    read_from: str | None,
+    owner: str,
+) -> tuple[dict[str, Any], int]:
+    """The ``meta["incremental"]`` entry of a cursor source's read (as ``pg_read.read_postgres`` writes it
+    after an ETL read) and how many rows it read; ``select``: the source's SELECT, cursor condition
+    included."""
+    spec = source.incremental
+    assert spec is not None
+    read_max, rows, _type = largest_read(con, select, spec.column, owner=owner)
+    initial = None if spec.initial_value is None else str(spec.initial_value)
+    entry = cursor_meta(
+        dag_id, source_id, spec.column, initial_value=initial, read_from=read_from, read_max=read_max
+    )
+    return entry, rows

@@ -25,6 +25,8 @@ from airflow_provider_logidata.modules.sources.postgres import PostgresSourceCon
 from airflow_provider_logidata.operators.base import LogiDataOperator
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
@@ -134,8 +136,39 @@ class ELTReadOperator(LogiDataOperator):
     ui_color = "#fef3c7"
     pushes_own_metrics = True
 
+    def __init__(
+        self, *, cursor_destinations: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        # A cursor source in the sub-graph: the destinations it feeds, after this task (as a
+        # source.postgres task is given them, ``PostgresSourceOperator``); it reads from their smallest.
+        self.cursor_destinations = (
+            None if cursor_destinations is None else [dict(item) for item in cursor_destinations]
+        )
+
     def input_task_ids(self) -> list[str]:
         return []
+
+    def _cursor_read(self, source_id: str, source: PostgresSourceConfig) -> Any:
+        """The states of the destinations the cursor source ``source_id`` feeds (``None`` when it does not
+        read by cursor), found as ``PostgresSourceOperator`` finds them (a templated connection or table
+        is not rendered here: its state is then looked up in its Variable only, and the destination drops
+        whatever it already holds)."""
+        if source.incremental is None or source.incremental.mode != "cursor":
+            return None
+        from airflow_provider_logidata.engine import cursor_read
+        from airflow_provider_logidata.operators.postgres import discover_destinations
+
+        items = self.cursor_destinations
+        destinations = [
+            cursor_read.CursorDestination.of(item)
+            for item in (items if items is not None else discover_destinations(self))
+        ]
+        owner = f"source.postgres node {source_id!r}"
+        states = cursor_read.read_destination_states(
+            self.dag_id, source_id, destinations, owner=owner, log=self.log
+        )
+        return cursor_read.CursorRead(self.dag_id, source_id, states)
 
     def run(
         self,
@@ -171,6 +204,7 @@ class ELTReadOperator(LogiDataOperator):
             log=self.log,
             interval=interval,
             dag_id=self.dag_id,
+            cursor=self._cursor_read(config.source.node_id, source),
         )
         metrics = elt_metrics(
             [config.source.node_id, *extra], steps, None, result["rows"], time.monotonic() - started

@@ -20,10 +20,11 @@ Cursor source -> destination:
   the other input would go through the cursor filter) are refused everywhere.
 - ``destination.postgres`` in mode ``replace`` is refused (the table would hold only the new rows), and
   so is a destination fed by two cursor sources (one cursor per destination).
-- ``engine: elt`` with a cursor source feeding a ``destination.postgres`` needs a linear path (the source
-  feeding one chain of nodes into that one table): there the load, the filter of what the destination
-  holds and its new cursor run in one transaction inside PostgreSQL (``engine.elt_cursor``); anything
-  else is refused naming the node that branches or joins (``engine: auto`` runs such a path as ETL).
+- ``engine: elt`` with a cursor source feeding a ``destination.postgres`` needs the source to feed that one
+  table only (one chain of nodes, which may join tables read in full): there the load, the filter of what
+  the destination holds and its new cursor run in one transaction inside PostgreSQL
+  (``engine.elt_cursor``); a branch is refused naming the node that branches (``engine: auto`` runs such
+  a path as ETL).
 
 Interval source -> destination:
 
@@ -316,13 +317,13 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
 
 
 def _not_linear(graph: Graph, source: str, destination: str) -> tuple[str, str] | None:
-    """The node keeping ``source -> ... -> destination`` from being one chain (each node feeding only the
-    next), and how; ``None`` for a chain."""
+    """The node keeping ``source -> ... -> destination`` from feeding that one table only (each node on the
+    way feeding only the next), and how; ``None`` when it does. A node on the way may read other inputs (a
+    join with a table read in full): the planner (``dag_factory.elt_plan``) decides whether those run in
+    PostgreSQL and names the node when they cannot."""
     if len(graph.out[source]) != 1:
         return source, f"feeds {len(graph.out[source])} nodes"
     for node_id in graph.between(source, destination):
-        if len(graph.into[node_id]) != 1:
-            return node_id, f"reads {len(graph.into[node_id])} inputs"
         if len(graph.out[node_id]) != 1:
             return node_id, f"feeds {len(graph.out[node_id])} nodes"
     if len(graph.into[destination]) != 1:

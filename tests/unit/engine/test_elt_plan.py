@@ -116,22 +116,123 @@ def test_cursor_source_is_pushed_down_on_a_linear_path(engine: str) -> None:
     assert len(plan(pipeline(CHAIN, engine=engine, source_extra=interval))) == 1
 
 
-def test_cursor_source_feeding_several_nodes_stays_in_the_engine() -> None:
-    """A cursor kept per destination: a branch of a cursor source (or a partial pushdown of it) is ETL
-    with auto, and refused with elt naming the source."""
+def test_cursor_source_feeding_several_tables_stays_in_the_engine() -> None:
+    """A cursor kept per destination and committed with its own rows: a branch of a cursor source into
+    several tables is ETL with auto (each destination commits on its own), and refused with elt naming
+    the source."""
     side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}]
     edges = [{"source": "src", "target": "side"}]
     branched = pipeline(CHAIN, source_extra=CURSOR, extra_nodes=side, extra_edges=edges)
     assert plan(branched) == []
-    with pytest.raises(EltPlanError, match="'src' feeds 2 nodes") as raised:
+    with pytest.raises(
+        EltPlanError, match=r"'src' reads by cursor and feeds 2 destination\.postgres"
+    ) as raised:
         plan(pipeline(CHAIN, engine="elt", source_extra=CURSOR, extra_nodes=side, extra_edges=edges))
     assert raised.value.blocker == "src"
-    # into a file: no partial pushdown of a cursor source (its destination keeps the cursor)
+
+
+def graph(
+    sources: dict[str, dict[str, Any]], into: str, *, engine: str = "auto", conn: str = "pg"
+) -> Pipeline:
+    """``sources`` (id: extra config) joined (the first on the left) into ``into``: ``"table"`` (one
+    destination.postgres on ``conn``), ``"file"`` or ``"tables"`` (a table, and a side table fed by the
+    join)."""
+    ids = list(sources)
+    nodes: list[dict[str, Any]] = [
+        {"id": i, "module": "source.postgres", "config": {"conn_id": "pg", "table": i, **extra}}
+        for i, extra in sources.items()
+    ]
+    nodes.append({"id": "joined", "module": "join", "config": {"how": "left", "on": ["k"]}})
+    edges = [
+        {"source": ids[0], "target": "joined", "target_port": "left"},
+        {"source": ids[1], "target": "joined", "target_port": "right"},
+    ]
+    if into == "file":
+        nodes.append(
+            {
+                "id": "out",
+                "module": "destination.file",
+                "config": {"path": "/tmp/o.parquet", "format": "parquet"},
+            }
+        )
+    else:
+        config = {"conn_id": conn, "table": "o", "mode": "merge", "keys": ["id"]}
+        nodes.append({"id": "out", "module": "destination.postgres", "config": config})
+    edges.append({"source": "joined", "target": "out"})
+    if into == "tables":
+        nodes.append(
+            {"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}
+        )
+        edges.append({"source": "joined", "target": "side"})
+    return Pipeline.model_validate({"id": "p", "engine": engine, "nodes": nodes, "edges": edges})
+
+
+INTERVAL = {"incremental": {"column": "d", "mode": "data_interval"}}
+PUSHED_JOIN = ("facts", "dim", "joined", "out")
+
+
+@pytest.mark.parametrize(
+    ("sources", "into", "nodes", "exit_"),
+    [
+        # a cursor source joined with a table read in full, into one table: pushed down (the cursor is
+        # committed with the rows, engine.elt_cursor), whichever input the cursor source is
+        ({"facts": CURSOR, "dim": {}}, "table", PUSHED_JOIN, False),
+        ({"dim": {}, "facts": CURSOR}, "table", ("dim", "facts", "joined", "out"), False),
+        # into a file: the join runs in PostgreSQL, the file destination keeps the cursor (partial)
+        ({"facts": CURSOR, "dim": {}}, "file", ("facts", "dim", "joined"), True),
+        # on another connection: a partial pushdown too, the other database's destination keeps it
+        ({"facts": CURSOR, "dim": {}}, "other", ("facts", "dim", "joined"), True),
+        # into two tables: each keeps its own cursor, committed on its own in ETL: the join is pushed
+        # down, its result staged, each destination loaded by the engine
+        ({"facts": CURSOR, "dim": {}}, "tables", ("facts", "dim", "joined"), True),
+        # two cursors, or a cursor beside an interval: ETL
+        ({"facts": CURSOR, "dim": CURSOR}, "table", None, False),
+        ({"facts": CURSOR, "dim": INTERVAL}, "table", None, False),
+        ({"facts": CURSOR, "dim": CURSOR}, "file", None, False),
+    ],
+)
+def test_cursor_source_in_a_graph(
+    sources: dict[str, dict[str, Any]], into: str, nodes: tuple[str, ...] | None, exit_: bool
+) -> None:
+    p = graph(sources, into, conn="other" if into == "other" else "pg")
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    paths = plan_elt(p, modules)
+    if nodes is None:
+        assert paths == []
+        return
+    [path] = paths
+    assert (path.nodes, path.exit) == (nodes, exit_)
+    assert set(path.sources) == {"facts", "dim"}
+
+
+@pytest.mark.parametrize(
+    ("sources", "into", "match", "blocker"),
+    [
+        ({"facts": CURSOR, "dim": CURSOR}, "table", "source nodes 'facts', 'dim' read by cursor", "dim"),
+        ({"facts": CURSOR, "dim": INTERVAL}, "table", "source node 'dim' reads incrementally", "dim"),
+        ({"facts": CURSOR, "dim": {}}, "tables", "'facts' reads by cursor and feeds 2 destination", "facts"),
+    ],
+)
+def test_cursor_graph_refused_with_elt_names_the_source(
+    sources: dict[str, dict[str, Any]], into: str, match: str, blocker: str
+) -> None:
+    p = graph(sources, into, engine="elt")
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    with pytest.raises(EltPlanError, match=match) as raised:
+        plan_elt(p, modules)
+    assert raised.value.blocker == blocker
+
+
+def test_cursor_source_into_a_file_is_a_partial_pushdown() -> None:
+    """The file destination keeps the cursor; the staged result says what the source read."""
     to_file = [{"id": "out", "module": "destination.file", "config": {"path": "/tmp/o.csv", "format": "csv"}}]
     p = pipeline([("keep", "filter_rows", {"condition": "id > 0"})], source_extra=CURSOR)
     nodes = [n for n in p.model_dump(mode="json", by_alias=True)["nodes"] if n["id"] != "dst"] + to_file
     edges = [{"source": "src", "target": "keep"}, {"source": "keep", "target": "out"}]
-    assert plan(Pipeline.model_validate({"id": "p", "nodes": nodes, "edges": edges})) == []
+    pushed = Pipeline.model_validate({"id": "p", "nodes": nodes, "edges": edges})
+    modules = {node.id: registry()[node.module] for node in pushed.nodes}
+    [path] = plan_elt(pushed, modules)
+    assert (path.nodes, path.exit) == (("src", "keep"), True)
 
 
 def test_elt_modules_are_exactly_the_registered_builders() -> None:
