@@ -80,6 +80,13 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
                 f"invalid date format {fmt!r}: {describe_error(error)}; use strptime codes such as "
                 "%Y-%m-%d or %d/%m/%Y %H:%M:%S"
             ) from None
+    # Each value is tried as it is first, and trimmed only when no format matched it as it is: the same
+    # result (DuckDB's strptime skips ASCII white space around the text itself, and a value with other
+    # white space at an end matches no format that starts and ends without white space), without the
+    # trimming expression on every value (0.2 s of the 5 M-row benchmark's 1 s of date parsing).
+    # Checked value by value in tests/unit/modules/transforms/test_parse_dates_raw_first.py. Formats
+    # with white space at an end match differently with and without it: then values are trimmed first.
+    raw_first = all(fmt == fmt.strip() for fmt in config.formats)
     replaced: list[str] = []
     checks: list[BadValueCheck] = []
     done: set[str] = set()
@@ -99,16 +106,25 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
         attempts = ", ".join(
             f"CAST(try_strptime({trimmed}, {quote_literal(fmt)}) AS {target})" for fmt in config.formats
         )
-        parsed = f"coalesce({attempts})"
+        fallback = f"coalesce({attempts})"
         if config.on_error == "fail":
             message = quote_literal(
                 f"{ctx.owner}: column {name!r}: a value matches none of the formats "
                 f"{', '.join(config.formats)}"
             )
             guard = f"CASE WHEN {trimmed} IS NOT NULL THEN CAST(error({message}) AS {target}) END"
-            replaced.append(f"coalesce({attempts}, {guard}) AS {column}")
-        else:
-            replaced.append(f"{parsed} AS {column}")
+            fallback = f"coalesce({attempts}, {guard})"
+        parsed = f"coalesce({attempts})"
+        if raw_first:
+            # A CASE, not one coalesce: DuckDB evaluates every argument of coalesce on every row, and a
+            # CASE's ELSE only on the rows that reach it.
+            raw = ", ".join(
+                f"CAST(try_strptime({text}, {quote_literal(fmt)}) AS {target})" for fmt in config.formats
+            )
+            as_is = f"coalesce({raw})"
+            fallback = f"CASE WHEN {as_is} IS NOT NULL THEN {as_is} ELSE {fallback} END"
+            parsed = f"CASE WHEN {as_is} IS NOT NULL THEN {as_is} ELSE {parsed} END"
+        replaced.append(f"{fallback} AS {column}")
         checks.append(
             BadValueCheck(
                 column=name, bad_when=f"{trimmed} IS NOT NULL AND {parsed} IS NULL", problem=_problem(config)
