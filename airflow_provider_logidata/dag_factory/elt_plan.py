@@ -12,7 +12,12 @@ sub-graph.
 Partial pushdown: where the rows end up elsewhere (a file, S3, another database) or meet a node that
 cannot run in PostgreSQL (a ``python`` node, a branch), the largest pushable sub-graph ending at a
 transform (its *exit*) still runs in the database, and only the exit's result leaves it, staged for the
-nodes after it (:attr:`EltPath.exit`). A cursor source may be in it (alone or joined with sources read
+nodes after it (:attr:`EltPath.exit`). An exit may have several outputs (a route's ``matched`` and
+``unmatched``, a quality_check's ``out`` and ``rejected``) that go on in the engine: each port's rows are
+staged on their own, as the ETL engine stages them (``engine.elt_read.read_elt_ports``), and a
+destination.postgres after one of them loads the staged port like any staged input. Inside a sub-graph,
+a node with several outputs is pushed down only when every output feeds a table on the same connection
+(nothing leaves the database). A cursor source may be in it (alone or joined with sources read
 in full): as after a ``source.postgres`` task, the staged result says what it read and each destination
 after it keeps its own cursor.
 
@@ -69,6 +74,9 @@ class EltPath:
     # Several destination.postgres fed by one sub-graph (a branch): ``(destination, the node it reads)``
     # each, in node order, the last naming the task; empty when one destination ends ``nodes``.
     sinks: tuple[tuple[str, str], ...] = ()
+    # An exit with several outputs (a route, a quality_check): its ports, each staged on its own; empty
+    # for an exit with one output and for a sub-graph loading tables.
+    ports: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -337,7 +345,7 @@ class _Graph:
 
     def _pushable_transform(self, node_id: str) -> bool:
         """A transform PostgreSQL can run; one with several outputs (a route) only inside a sub-graph
-        that loads every output it feeds (never as an exit)."""
+        that loads every output it feeds, or as an exit (each port staged on its own)."""
         module = self.modules[node_id]
         return (
             module.category == "transform"
@@ -366,9 +374,10 @@ class _Graph:
         return found
 
     def _exit(self, top: str) -> EltPath | None:
-        """The pushable sub-graph ending at the transform ``top`` (which may feed anything), or ``None``."""
+        """The pushable sub-graph ending at the transform ``top`` (which may feed anything from any of its
+        outputs: each is staged), or ``None``."""
         module = self.modules[top]
-        if module.category != "transform" or module.postgres is None or module.outputs != ("out",):
+        if module.category != "transform" or module.postgres is None:
             return None
         collected = self._collect(top, top)
         if isinstance(collected[0], str):
@@ -384,7 +393,8 @@ class _Graph:
 
     def _collect(self, top: str, exit_node: str | None) -> tuple[list[str], list[str]] | tuple[str, str]:
         """``top`` and every node above it, if all can run in PostgreSQL and feed only the sub-graph
-        (``exit_node`` may feed more): ``(members, sources)``; else ``(why, the node at fault)``."""
+        (``exit_node`` may feed more, from any of its outputs): ``(members, sources)``; else ``(why, the
+        node at fault)``."""
         members: list[str] = []
         sources: list[str] = []
         pending = [top]
@@ -412,10 +422,10 @@ class _Graph:
                     f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
                     up,
                 )
-            if definition.outputs != ("out",):
+            if definition.outputs != ("out",) and up != exit_node:
                 return (
                     f"node {up!r} ({module}) has several outputs, pushed down only when each feeds a "
-                    "table on the same connection",
+                    "table on the same connection, or as the last node PostgreSQL runs (each output staged)",
                     up,
                 )
             refusal = _refusal(definition, self.configs, up, self.config(up))
@@ -460,12 +470,14 @@ class _Graph:
         )
         tail = (destination,) if destination is not None else ()
         exit_ = destination is None
+        outputs = self.modules[order[-1]].outputs if exit_ else ()
+        ports = outputs if len(outputs) > 1 else ()
         if not graph:
-            return EltPath(nodes=(*order, *tail), conn_id=conn_id, exit=exit_)
+            return EltPath(nodes=(*order, *tail), conn_id=conn_id, exit=exit_, ports=ports)
         inputs = tuple(
             (member, tuple(self.refs[member])) for member in order if self.nodes[member].module != SOURCE
         )
-        return EltPath(nodes=(*order, *tail), conn_id=conn_id, inputs=inputs, exit=exit_)
+        return EltPath(nodes=(*order, *tail), conn_id=conn_id, inputs=inputs, exit=exit_, ports=ports)
 
 
 def _refusal(
@@ -525,6 +537,14 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
                 f"`{path.destination}`, loading `{'`, `'.join(path.destinations)}` in one transaction; a "
                 "node feeding several of them is computed once, into a temporary table. The task log shows "
                 "the SQL."
+            )
+            continue
+        if path.exit and path.ports:
+            lines.append(
+                f"- ELT, then ETL: {what} runs inside PostgreSQL (connection `{path.conn_id}`) in task "
+                f"`{path.destination}`, in one snapshot; only the rows of its outputs "
+                f"(`{'`, `'.join(path.ports)}`) leave the database, each staged on its own for the nodes "
+                "after it. The task log shows the SQL."
             )
             continue
         if path.exit:

@@ -7,7 +7,9 @@ database. Config: ``{"source": {node_id, config}, "steps": [{node_id, module, co
 destination's result plus ``"engine": "elt"`` and the SQL that ran.
 
 :class:`ELTReadOperator`: a partial pushdown; the sub-graph up to its exit runs in PostgreSQL and only its
-result leaves the database, staged (the task returns the staging handle) for the nodes after it.
+result leaves the database, staged (the task returns the staging handle) for the nodes after it. An exit
+with several outputs (a route, a quality_check) stages each port in its own file and pushes its handle
+under ``output__<port>``, returning the first port's, exactly as ``LogiDataMultiOutputOperator`` does.
 
 Both push the run metrics (XCom ``logidata_metrics``, one entry per node; ``engine.elt.elt_metrics``).
 """
@@ -178,15 +180,22 @@ class ELTReadOperator(LogiDataOperator):
         context: Context,
     ) -> Any:
         from airflow_provider_logidata.engine.elt import elt_metrics
-        from airflow_provider_logidata.engine.elt_read import read_elt
+        from airflow_provider_logidata.engine.elt_read import read_elt, read_elt_ports
+        from airflow_provider_logidata.modules.registry import output_xcom_key, registry
 
         assert isinstance(config, EltReadConfig)
         source = PostgresSourceConfig.model_validate(config.source.config)
         extra = {s.node_id: PostgresSourceConfig.model_validate(s.config) for s in config.sources}
         steps = _steps(config.steps)
         path = " -> ".join([config.source.node_id, *extra, *(s.node_id for s in steps)])
+        # An exit with several outputs (a route, a quality_check) stages each port as the ETL multi-output
+        # operator does (``LogiDataMultiOutputOperator``), so ``task_id:port`` inputs read them unchanged.
+        outputs = registry()[config.steps[-1].module].outputs
         self.log.info(
-            "engine elt: %s runs inside PostgreSQL (%s), its result is staged", path, source.conn_id
+            "engine elt: %s runs inside PostgreSQL (%s), %s staged",
+            path,
+            source.conn_id,
+            f"the rows of its outputs {', '.join(outputs)} are" if len(outputs) > 1 else "its result is",
         )
         interval = None
         if source.incremental is not None and source.incremental.mode == "data_interval":
@@ -195,20 +204,24 @@ class ELTReadOperator(LogiDataOperator):
             owner = f"source.postgres node {config.source.node_id!r}"
             interval = incremental.run_data_interval(context, owner=owner)
         started = time.monotonic()
-        result = read_elt(
-            config.source.node_id,
-            source,
-            steps,
-            self.staging_uri(context),
-            sources=extra,
-            log=self.log,
-            interval=interval,
-            dag_id=self.dag_id,
-            cursor=self._cursor_read(config.source.node_id, source),
-        )
-        metrics = elt_metrics(
-            [config.source.node_id, *extra], steps, None, result["rows"], time.monotonic() - started
-        )
+        common: dict[str, Any] = {
+            "sources": extra,
+            "log": self.log,
+            "interval": interval,
+            "dag_id": self.dag_id,
+            "cursor": self._cursor_read(config.source.node_id, source),
+        }
+        if len(outputs) > 1:
+            uris = {port: self.staging_uri(context, port) for port in outputs}
+            ports, text = read_elt_ports(config.source.node_id, source, steps, uris, **common)
+            for port in outputs:
+                context["ti"].xcom_push(key=output_xcom_key(port), value=ports[port])
+            result: dict[str, Any] = {**ports[outputs[0]], "sql": text}
+            rows = sum(int(handle["rows"]) for handle in ports.values())  # every output port, as in ETL
+        else:
+            result = dict(read_elt(config.source.node_id, source, steps, self.staging_uri(context), **common))
+            rows = result["rows"]
+        metrics = elt_metrics([config.source.node_id, *extra], steps, None, rows, time.monotonic() - started)
         self.node_metrics = metrics["nodes"]
         context["ti"].xcom_push(key=METRICS_XCOM_KEY, value=metrics)
         return result

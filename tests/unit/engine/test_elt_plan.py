@@ -261,3 +261,137 @@ def test_elt_modules_are_exactly_the_registered_builders() -> None:
     assert set(elt_modules()) == expected | multi
     assert {name for name in expected if builders.postgres(name) is not None} == expected
     assert {name for name in multi if builders.postgres(name) is None} == multi  # not one-in-one-out
+
+
+# --- a node with several outputs as the exit of a partial pushdown ---------------------------------------
+
+FILE_CONFIG = {"path": "/tmp/o.parquet", "format": "parquet"}
+QUARANTINE = {"checks": [{"type": "not_null", "column": "id"}], "action": "quarantine"}
+
+
+def split(
+    module: str, config: dict[str, Any], targets: dict[str, str], *, engine: str = "auto", after: str = ""
+) -> Pipeline:
+    """src -> keep (a filter) -> split (``module``) -> per port in ``targets``: ``"file"``, ``"table"`` (a
+    destination.postgres on the source's connection) or ``"other"`` (another connection). ``after``: a
+    filter between ``split``'s first port and its target."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "src", "module": "source.postgres", "config": {"conn_id": "pg", "table": "t"}},
+        {"id": "keep", "module": "filter_rows", "config": {"condition": "id > 0"}},
+        {"id": "split", "module": module, "config": config},
+    ]
+    edges = [{"source": "src", "target": "keep"}, {"source": "keep", "target": "split"}]
+    for index, (port, kind) in enumerate(targets.items()):
+        target = f"to_{port}"
+        if kind == "file":
+            nodes.append({"id": target, "module": "destination.file", "config": FILE_CONFIG})
+        else:
+            conn = "pg" if kind == "table" else "other"
+            nodes.append(
+                {"id": target, "module": "destination.postgres", "config": {"conn_id": conn, "table": port}}
+            )
+        if after and index == 0:
+            nodes.append({"id": after, "module": "filter_rows", "config": {"condition": "id > 1"}})
+            edges += [
+                {"source": "split", "source_port": port, "target": after},
+                {"source": after, "target": target},
+            ]
+        else:
+            edges.append({"source": "split", "source_port": port, "target": target})
+    return Pipeline.model_validate({"id": "p", "engine": engine, "nodes": nodes, "edges": edges})
+
+
+def where(p: Pipeline) -> dict[str, Any]:
+    from airflow_provider_logidata.dag_factory.elt_plan import where_nodes_run
+
+    return where_nodes_run(p, {node.id: registry()[node.module] for node in p.nodes})
+
+
+ROUTE = {"condition": "id > 10"}
+
+
+@pytest.mark.parametrize(
+    ("module", "config", "targets", "ports"),
+    [
+        # a route's two outputs into two files: each port staged on its own
+        ("route", ROUTE, {"matched": "file", "unmatched": "file"}, ("matched", "unmatched")),
+        # one into a table on the same connection, one into a file: the route is the exit, the table
+        # loads its staged port (the ETL destination.postgres task)
+        ("route", ROUTE, {"matched": "table", "unmatched": "file"}, ("matched", "unmatched")),
+        # into another database, or only one port connected: the same
+        ("route", ROUTE, {"matched": "other", "unmatched": "table"}, ("matched", "unmatched")),
+        ("route", ROUTE, {"unmatched": "file"}, ("matched", "unmatched")),
+        # a quality check setting failing rows aside, and one that only fails or warns
+        ("quality_check", QUARANTINE, {"out": "file", "rejected": "file"}, ("out", "rejected")),
+        ("quality_check", {**QUARANTINE, "action": "fail"}, {"out": "file"}, ("out", "rejected")),
+    ],
+)
+def test_a_multi_output_node_is_the_exit_of_a_partial_pushdown(
+    module: str, config: dict[str, Any], targets: dict[str, str], ports: tuple[str, ...]
+) -> None:
+    p = split(module, config, targets)
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert (path.nodes, path.exit, path.destination, path.ports) == (
+        ("src", "keep", "split"),
+        True,
+        "split",
+        ports,
+    )
+    assert path.sources == ("src",) and path.transforms == ("keep", "split") and path.destinations == ()
+    assert dict(path.inputs) == {"keep": (("src", None),), "split": (("keep", None),)}
+    runs = where(p)
+    assert runs["src"] == runs["keep"] == runs["split"] == ("postgres", None)  # was ("engine", ...) before
+    for port, kind in targets.items():
+        engine, why = runs[f"to_{port}"]
+        assert engine == "engine"
+        if kind == "table":  # staged, then loaded by the engine: the route also feeds something else
+            assert "'split' feeds" in (why or "") and "a branch" in (why or ""), why
+
+
+def test_a_route_whose_outputs_all_load_tables_stays_one_pushed_down_graph() -> None:
+    """Nothing leaves the database: the whole graph loads both tables in one task, as before."""
+    p = split("route", ROUTE, {"matched": "table", "unmatched": "table"})
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert not path.exit and path.ports == () and path.destinations == ("to_matched", "to_unmatched")
+
+
+def test_a_single_output_exit_has_no_ports() -> None:
+    p = split("filter_rows", {"condition": "id > 1"}, {"out": "file"})
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert path.exit and path.ports == () and path.nodes == ("src", "keep", "split") and path.linear
+
+
+def test_the_route_ends_the_pushdown_before_a_node_after_one_of_its_ports() -> None:
+    """A filter after the route's port runs in the engine over the staged port: the route is the exit."""
+    p = split("route", ROUTE, {"matched": "file", "unmatched": "file"}, after="late")
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert path.destination == "split" and path.ports == ("matched", "unmatched")
+    assert where(p)["late"] == ("engine", None)
+
+
+def test_a_quality_check_postgres_cannot_run_ends_the_pushdown_before_it() -> None:
+    regex = {"checks": [{"type": "regex", "column": "code", "pattern": "A[0-9]"}], "action": "quarantine"}
+    p = split("quality_check", regex, {"out": "file", "rejected": "file"})
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    [path] = plan_elt(p, modules)
+    assert path.nodes == ("src", "keep") and path.ports == ()
+    assert where(p)["split"] == ("engine", None)
+
+
+def test_engine_elt_still_refuses_a_table_fed_by_a_route_whose_other_output_leaves() -> None:
+    with pytest.raises(EltPlanError, match="'split' feeds 2 nodes") as raised:
+        plan(split("route", ROUTE, {"matched": "table", "unmatched": "file"}, engine="elt"))
+    assert raised.value.node_id == "to_matched"
+
+
+def test_the_dag_docs_say_which_outputs_leave_the_database() -> None:
+    from airflow_provider_logidata.dag_factory.elt_plan import elt_doc
+
+    p = split("route", ROUTE, {"matched": "file", "unmatched": "file"})
+    modules = {node.id: registry()[node.module] for node in p.nodes}
+    doc = elt_doc(plan_elt(p, modules))
+    assert "only the rows of its outputs (`matched`, `unmatched`) leave the database" in doc
