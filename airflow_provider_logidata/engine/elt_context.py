@@ -281,7 +281,7 @@ _DUCK_DECIMAL = (18, 3)
 
 
 def _exact_decimal_casts(ctx: EltContext, tree: Any, relation: str) -> Any:
-    """A DOUBLE cast to DECIMAL(p,s) as DuckDB casts it (:func:`double_to_decimal`), not through
+    """A DOUBLE or REAL cast to DECIMAL(p,s) as DuckDB casts it (:func:`double_to_decimal`), not through
     PostgreSQL's float8-to-numeric cast, which rounds to 15 significant digits first (1.255, held as
     1.25499999..., becomes 1.26 there and 1.25 in DuckDB)."""
     from sqlglot import exp
@@ -295,12 +295,16 @@ def _exact_decimal_casts(ctx: EltContext, tree: Any, relation: str) -> Any:
             continue
         digits = [int(p.this) for p in params] if params else list(_DUCK_DECIMAL)
         precision, scale = digits[0], digits[1] if len(digits) > 1 else 0
-        if _operand_type(ctx, node.this, relation) != "double precision":
+        operand_type = _operand_type(ctx, node.this, relation)
+        if operand_type not in ("double precision", "real"):
             continue
+        operand = node.this.copy()
+        if operand_type == "real":  # widened exactly; DuckDB's FLOAT cast computes on the double too
+            operand = exp.Cast(this=operand, to=exp.DataType.build("DOUBLE"))
         schema, name = double_to_decimal(ctx).split(".")
         call = exp.Dot(
             this=exp.to_identifier(schema),
-            expression=exp.Anonymous(this=name, expressions=[node.this.copy(), exp.Literal.number(scale)]),
+            expression=exp.Anonymous(this=name, expressions=[operand, exp.Literal.number(scale)]),
         )
         exact = exp.Cast(this=call, to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
         if node is tree:
@@ -313,21 +317,27 @@ def _exact_decimal_casts(ctx: EltContext, tree: Any, relation: str) -> Any:
 def double_to_decimal(ctx: EltContext) -> str:
     """``pg_temp.logidata_f8_decimal(v, s)``: DuckDB's DOUBLE-to-DECIMAL cast in PostgreSQL (created on
     first use): ``v * 10^s`` as a double, rounded half away from zero on the double, and only that
-    integer made numeric, shifted by ``s`` places; NaN and infinities fail, as DuckDB's cast does. Past
-    9e18 the integer goes through float8-to-numeric (15 digits). Used by pushed casts and by
+    integer made numeric exactly (past bigint as its binary mantissa times a power of two), shifted by
+    ``s`` places; NaN and infinities fail, as DuckDB's cast does. A REAL operand is widened to double
+    first (exact), as DuckDB's FLOAT-to-DECIMAL cast computes on the double. Used by pushed casts and by
     ``fill_nulls``' decimal mean."""
     name = "logidata_f8_decimal"
     create = (
         f"CREATE OR REPLACE FUNCTION pg_temp.{name}(v double precision, s integer) RETURNS numeric "
         "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $logidata$ DECLARE x double precision; "
-        "r double precision; BEGIN IF v IS NULL THEN RETURN NULL; END IF; "
+        "r double precision; m double precision; e integer; BEGIN IF v IS NULL THEN RETURN NULL; END IF; "
         "IF v = 'NaN'::float8 OR v = 'Infinity'::float8 OR v = '-Infinity'::float8 THEN "
         "RAISE EXCEPTION 'Could not cast value % to DECIMAL with scale %', v, s "
         "USING ERRCODE = '22003'; END IF; "
         "x := v * CAST('1e' || s AS double precision); "
         "r := trunc(x) + CASE WHEN abs(x - trunc(x)) >= 0.5 THEN sign(x) ELSE 0 END; "
         "IF abs(r) < 9e18 THEN RETURN CAST(CAST(CAST(r AS bigint) AS text) || 'e-' || s AS numeric); "
-        "END IF; RETURN CAST(CAST(CAST(r AS numeric) AS text) || 'e-' || s AS numeric); "
+        "END IF; "
+        # Past bigint: the double is m * 2^e with |m| < 2^53 (halving is exact), and numeric's power of
+        # two is exact, where float8-to-numeric would keep 15 digits.
+        "m := r; e := 0; WHILE abs(m) >= 9007199254740992 LOOP m := m / 2; e := e + 1; END LOOP; "
+        "RETURN CAST(CAST(CAST(m AS bigint) * power(CAST(2 AS numeric), e) AS text) || 'e-' || s "
+        "AS numeric); "
         "END $logidata$"
     )
     return ctx.function(name, create)

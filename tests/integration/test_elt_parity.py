@@ -1042,3 +1042,52 @@ def test_a_double_cast_to_decimal_is_duckdbs_on_many_samples(pg: Any) -> None:
 
     with pytest.raises(psycopg.Error, match="Could not cast value NaN"):
         pg.execute("SELECT pg_temp.logidata_f8_decimal('NaN', 2)")
+
+
+def test_real_and_huge_double_casts_to_decimal_are_duckdbs(pg: Any) -> None:
+    """A REAL operand is widened to double first (DuckDB's FLOAT-to-DECIMAL cast computes on the double
+    too, checked here), and a scaled value past bigint becomes numeric exactly (its binary mantissa times
+    a power of two), where PostgreSQL's float8-to-numeric cast keeps 15 digits."""
+    import random
+
+    import duckdb
+
+    from airflow_provider_logidata.engine.elt_context import EltContext, to_postgres
+    from airflow_provider_logidata.engine.logs import log
+
+    rng = random.Random(16)
+    duck = duckdb.connect()
+
+    def compare(pg_type: str, duck_type: str, values: list[float | None], targets: list[str]) -> None:
+        texts = ["NULL" if v is None else repr(v) for v in values]
+        pg.execute(
+            f"DROP TABLE IF EXISTS casts; CREATE TEMP TABLE casts AS SELECT unnest(ARRAY[{', '.join(texts)}]::{pg_type}[]) AS v"
+        )
+        for target in targets:
+            ctx = EltContext(con=pg, module="derive_column", node_id="d", config=None, log=log)  # type: ignore[arg-type]
+            pushed = to_postgres(ctx, f"CAST(v AS {target})", "casts")
+            assert "logidata_f8_decimal" in pushed
+            got = [row[0] for row in pg.execute(f"SELECT {pushed} FROM casts AS s").fetchall()]
+            expected = [
+                row[0]
+                for row in duck.execute(
+                    f"SELECT CAST(CAST(v AS {duck_type}) AS {target}) FROM (SELECT unnest(?::DOUBLE[]) AS v)",
+                    [values],
+                ).fetchall()
+            ]
+            assert got == expected, (pg_type, target)
+
+    reals = [1.255, 2.675, 0.125, -0.125, 1.005, 9.995, -0.5, 123456.785, None]
+    reals += [rng.uniform(-1000, 1000) for _ in range(400)] + [
+        round(rng.uniform(-100, 100), 3) for _ in range(400)
+    ]
+    # as float4 holds them: DuckDB reads the same float4 values
+    reals = [
+        None if v is None else float(duck.execute("SELECT CAST(? AS FLOAT)", [v]).fetchone()[0])
+        for v in reals
+    ]
+    compare("real", "FLOAT", reals, ["DECIMAL(12,2)", "DECIMAL(18,0)", "DECIMAL(10,3)", "DECIMAL"])
+    huge = [9.5e18, -9.5e18, 2.0**63, 2.0**64 + 2048, 1.2345678901234567e20, -7.7e25, 3.3e30, 1e37]
+    huge += [rng.uniform(1e19, 1e30) * rng.choice([1, -1]) for _ in range(300)]
+    compare("float8", "DOUBLE", huge, ["DECIMAL(38,0)"])
+    compare("float8", "DOUBLE", [v / 1e4 for v in huge if abs(v) < 1e33], ["DECIMAL(38,4)"])
