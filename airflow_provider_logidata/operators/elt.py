@@ -25,10 +25,9 @@ from airflow_provider_logidata.modules.base import ModuleConfig
 from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
 from airflow_provider_logidata.operators.base import LogiDataOperator
+from airflow_provider_logidata.operators.postgres import CursorSourceMixin
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from airflow.sdk import Context
 
     from airflow_provider_logidata.engine.staging import StagingHandle
@@ -130,7 +129,7 @@ def _steps(nodes: list[EltNode]) -> list[Any]:
     ]
 
 
-class ELTReadOperator(LogiDataOperator):
+class ELTReadOperator(CursorSourceMixin, LogiDataOperator):
     """Runs a sub-graph in PostgreSQL and stages only its result (partial pushdown); returns the handle."""
 
     module_name = "elt"
@@ -138,39 +137,8 @@ class ELTReadOperator(LogiDataOperator):
     ui_color = "#fef3c7"
     pushes_own_metrics = True
 
-    def __init__(
-        self, *, cursor_destinations: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        # A cursor source in the sub-graph: the destinations it feeds, after this task (as a
-        # source.postgres task is given them, ``PostgresSourceOperator``); it reads from their smallest.
-        self.cursor_destinations = (
-            None if cursor_destinations is None else [dict(item) for item in cursor_destinations]
-        )
-
     def input_task_ids(self) -> list[str]:
         return []
-
-    def _cursor_read(self, source_id: str, source: PostgresSourceConfig) -> Any:
-        """The states of the destinations the cursor source ``source_id`` feeds (``None`` when it does not
-        read by cursor), found as ``PostgresSourceOperator`` finds them (a templated connection or table
-        is not rendered here: its state is then looked up in its Variable only, and the destination drops
-        whatever it already holds)."""
-        if source.incremental is None or source.incremental.mode != "cursor":
-            return None
-        from airflow_provider_logidata.engine import cursor_read
-        from airflow_provider_logidata.operators.postgres import discover_destinations
-
-        items = self.cursor_destinations
-        destinations = [
-            cursor_read.CursorDestination.of(item)
-            for item in (items if items is not None else discover_destinations(self))
-        ]
-        owner = f"source.postgres node {source_id!r}"
-        states = cursor_read.read_destination_states(
-            self.dag_id, source_id, destinations, owner=owner, log=self.log
-        )
-        return cursor_read.CursorRead(self.dag_id, source_id, states)
 
     def run(
         self,
@@ -209,8 +177,13 @@ class ELTReadOperator(LogiDataOperator):
             "log": self.log,
             "interval": interval,
             "dag_id": self.dag_id,
-            "cursor": self._cursor_read(config.source.node_id, source),
+            "cursor": None,
         }
+        # A cursor source in the sub-graph (it comes first) reads from the smallest cursor of the
+        # destinations after this task, as its own task would.
+        if source.incremental is not None and source.incremental.mode == "cursor":
+            owner = f"source.postgres node {config.source.node_id!r}"
+            common["cursor"], _destinations = self.cursor_read(config.source.node_id, context, owner=owner)
         if len(outputs) > 1:
             uris = {port: self.staging_uri(context, port) for port in outputs}
             ports, text = read_elt_ports(config.source.node_id, source, steps, uris, **common)

@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.modules.destinations.postgres import PostgresDestinationConfig
 from airflow_provider_logidata.modules.sources.postgres import PostgresSourceConfig
-from airflow_provider_logidata.operators.base import LogiDataDestinationOperator, LogiDataSourceOperator
+from airflow_provider_logidata.operators.base import (
+    LogiDataDestinationOperator,
+    LogiDataOperator,
+    LogiDataSourceOperator,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,24 +25,17 @@ if TYPE_CHECKING:
     from airflow_provider_logidata.modules.base import ModuleConfig
 
 
-class PostgresSourceOperator(LogiDataSourceOperator):
-    """Read a PostgreSQL table or SELECT into staging, streamed through ``COPY ... TO STDOUT``.
+class CursorSourceMixin(LogiDataOperator):
+    """A task reading a ``source.postgres`` by cursor: the source's own task, or an ELT partial pushdown
+    holding it (``operators.elt.ELTReadOperator``). Both read from the smallest committed cursor of the
+    destinations the source feeds, so each keeps its own (``engine.incremental``).
 
-    Config: :class:`~airflow_provider_logidata.modules.sources.postgres.PostgresSourceConfig` (``query`` is
-    templated). Incremental reads take the run's data interval from the context, or, by cursor, read from
-    the smallest committed cursor of the destinations this source feeds: each destination keeps its own
-    (``engine.incremental``), so one that failed never costs another its rows. Returns the staging handle.
-
-    :param cursor_destinations: the destinations fed by this source (dicts with ``task_id``, ``module``
+    :param cursor_destinations: the destinations fed by the source (dicts with ``task_id``, ``module``
         and, for ``destination.postgres``, ``conn_id``, ``schema`` and ``table``: where its cursor is
         kept). The DAG factory passes them from the pipeline's graph; by default they are found through
         the DAG: every LogiData destination task reading, through any chain of LogiData tasks, this one's
         output.
     """
-
-    module_name = "source.postgres"
-    config_model = PostgresSourceConfig
-    ui_color = "#e0f2fe"
 
     def __init__(
         self, *, cursor_destinations: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
@@ -48,37 +45,19 @@ class PostgresSourceOperator(LogiDataSourceOperator):
             None if cursor_destinations is None else [dict(item) for item in cursor_destinations]
         )
 
-    def run(
-        self,
-        config: ModuleConfig,
-        handles: list[StagingHandle],
-        input_ids: list[str],
-        context: Context,
-    ) -> StagingHandle:
-        from airflow_provider_logidata.engine import cursor_read, incremental
-        from airflow_provider_logidata.engine.pg_read import read_postgres
+    def cursor_read(self, source_id: str, context: Context, *, owner: str) -> tuple[Any, list[Any]]:
+        """The states of the destinations ``source_id`` feeds, as ``engine.cursor_read.CursorRead`` (where
+        its read starts), and those destinations."""
+        from airflow_provider_logidata.engine import cursor_read
 
-        assert isinstance(config, PostgresSourceConfig)
-        kwargs: dict[str, Any] = {"dag_id": self.dag_id}
-        spec = config.incremental
-        if spec is not None and spec.mode == "data_interval":
-            kwargs["interval"] = incremental.run_data_interval(context, owner=self._owner)
-        elif spec is not None:
-            destinations = [
-                cursor_read.CursorDestination.of(self._rendered(item, context))
-                for item in self.find_cursor_destinations()
-            ]
-            states = cursor_read.read_destination_states(
-                self.dag_id, self.task_id, destinations, owner=self._owner, log=self.log
-            )
-            kwargs["cursor"] = cursor_read.CursorRead(self.dag_id, self.task_id, states)
-            self.log.info(
-                "%s: reads by cursor for %s; a cursor load runs in the ETL engine (never pushed down into "
-                "PostgreSQL): each destination drops the rows it already holds and commits its own cursor",
-                self.task_id,
-                ", ".join(d.task_id for d in destinations) or "no destination",
-            )
-        return read_postgres(config, self.task_id, self.staging_uri(context), log=self.log, **kwargs)
+        destinations = [
+            cursor_read.CursorDestination.of(self._rendered(item, context))
+            for item in self.find_cursor_destinations()
+        ]
+        states = cursor_read.read_destination_states(
+            self.dag_id, source_id, destinations, owner=owner, log=self.log
+        )
+        return cursor_read.CursorRead(self.dag_id, source_id, states), destinations
 
     def _rendered(self, item: dict[str, Any], context: Context) -> dict[str, Any]:
         """A destination's connection, schema and table as its task renders them in this run (a templated
@@ -106,6 +85,46 @@ class PostgresSourceOperator(LogiDataSourceOperator):
         if self.cursor_destinations is not None:
             return self.cursor_destinations
         return discover_destinations(self)
+
+
+class PostgresSourceOperator(CursorSourceMixin, LogiDataSourceOperator):
+    """Read a PostgreSQL table or SELECT into staging, streamed through ``COPY ... TO STDOUT``.
+
+    Config: :class:`~airflow_provider_logidata.modules.sources.postgres.PostgresSourceConfig` (``query`` is
+    templated). Incremental reads take the run's data interval from the context, or, by cursor, read from
+    the smallest committed cursor of the destinations this source feeds: each destination keeps its own
+    (``engine.incremental``), so one that failed never costs another its rows (``cursor_destinations``:
+    :class:`CursorSourceMixin`). Returns the staging handle.
+    """
+
+    module_name = "source.postgres"
+    config_model = PostgresSourceConfig
+    ui_color = "#e0f2fe"
+
+    def run(
+        self,
+        config: ModuleConfig,
+        handles: list[StagingHandle],
+        input_ids: list[str],
+        context: Context,
+    ) -> StagingHandle:
+        from airflow_provider_logidata.engine import incremental
+        from airflow_provider_logidata.engine.pg_read import read_postgres
+
+        assert isinstance(config, PostgresSourceConfig)
+        kwargs: dict[str, Any] = {"dag_id": self.dag_id}
+        spec = config.incremental
+        if spec is not None and spec.mode == "data_interval":
+            kwargs["interval"] = incremental.run_data_interval(context, owner=self._owner)
+        elif spec is not None:
+            kwargs["cursor"], destinations = self.cursor_read(self.task_id, context, owner=self._owner)
+            self.log.info(
+                "%s: reads by cursor for %s; this load runs in the ETL engine: each destination drops the "
+                "rows it already holds and commits its own cursor",
+                self.task_id,
+                ", ".join(d.task_id for d in destinations) or "no destination",
+            )
+        return read_postgres(config, self.task_id, self.staging_uri(context), log=self.log, **kwargs)
 
 
 def discover_destinations(source: BaseOperator) -> list[dict[str, Any]]:
