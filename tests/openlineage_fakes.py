@@ -1,6 +1,7 @@
 """Stand-ins for the OpenLineage provider's and client's classes (the suite runs without them), registered
 where LogiData's operators import them: ``fake_openlineage`` (a fixture; import it into a test module to
-use it) and the classes it installs, for comparing the facets the operators build."""
+use it) and the classes it installs, for comparing the facets the operators build; ``FakeTI``, the task
+instance those tests execute operators with (XComs by task id, pushes kept as ``pushed:<key>``)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,16 @@ def fake_openlineage(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         extractors=extractors, facet=facet, generated=generated, column_module=column_module
     )
+
+
+class FakeTI:
+    map_index = -1
+
+    def __init__(self, xcoms: dict[str, Any]) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.xcoms.get(task_ids)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[f"pushed:{key}"] = value

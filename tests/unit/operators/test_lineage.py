@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG, Asset
-from openlineage_fakes import FakeDataset, FakeField, FakeLineage, FakeSchema
+from openlineage_fakes import FakeDataset, FakeField, FakeLineage, FakeSchema, FakeTI
 
 from airflow_provider_logidata.dag_factory import build_dag
 from airflow_provider_logidata.operators.destinations import FileDestinationOperator
@@ -200,19 +200,6 @@ def test_openlineage_returns_none_without_the_provider() -> None:
     assert source.get_openlineage_facets_on_complete(None) is None
     assert dest.get_openlineage_facets_on_start() is None
     assert dest.get_openlineage_facets_on_complete(object()) is None
-
-
-class FakeTI:
-    map_index = -1
-
-    def __init__(self, xcoms: dict[str, Any]) -> None:
-        self.xcoms = xcoms
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcoms.get(task_ids)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[f"pushed:{key}"] = value
 
 
 def test_openlineage_datasets_with_schema_after_run(

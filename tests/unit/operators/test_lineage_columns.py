@@ -16,6 +16,7 @@ from openlineage_fakes import (
     FakeFields,
     FakeInputField,
     FakeSchema,
+    FakeTI,
     FakeTransformation,
 )
 
@@ -74,19 +75,6 @@ def test_facet_with_a_client_without_transformations(
     facet = column_lineage_facet(LINEAGE)
     assert facet.fields["Total"].inputFields[0] == FakeInputField("file://", "/data/orders.csv", "qty")
     assert "dropped" in facet.fields  # no schema given: every column with lineage
-
-
-class FakeTI:
-    map_index = -1
-
-    def __init__(self, xcoms: dict[str, Any]) -> None:
-        self.xcoms = xcoms
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcoms.get(task_ids)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[f"pushed:{key}"] = value
 
 
 def run_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[DAG, dict[str, Any]]:

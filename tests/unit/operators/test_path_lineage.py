@@ -20,6 +20,7 @@ from openlineage_fakes import (
     FakeInputField,
     FakeLineage,
     FakeSchema,
+    FakeTI,
     FakeTransformation,
 )
 
@@ -27,19 +28,6 @@ from airflow_provider_logidata.dag_factory import build_dag
 from airflow_provider_logidata.operators import path as path_module
 from airflow_provider_logidata.operators.path import FusedPathOperator
 from airflow_provider_logidata.spec import validate_pipeline
-
-
-class FakeTI:
-    map_index = -1
-
-    def __init__(self, xcoms: dict[str, Any]) -> None:
-        self.xcoms = xcoms
-
-    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
-        return self.xcoms.get(task_ids)
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[f"pushed:{key}"] = value
 
 
 @pytest.fixture
