@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 SOURCE = "source.postgres"
 DESTINATION = "destination.postgres"
+DIALECT = "postgres"  # what the sub-graphs on a source.postgres connection compile to
 
 
 def elt_modules() -> list[str]:
@@ -47,7 +48,7 @@ def elt_modules() -> list[str]:
     (the registry holds the builders as plain functions, so asking costs no engine import)."""
     from airflow_provider_logidata.modules.registry import registry
 
-    return sorted(d.name for d in registry() if d.category == "transform" and d.postgres is not None)
+    return sorted(d.name for d in registry() if d.category == "transform" and d.elt is not None)
 
 
 class EltPlanError(ValueError):
@@ -349,7 +350,7 @@ class _Graph:
         module = self.modules[node_id]
         return (
             module.category == "transform"
-            and module.postgres is not None
+            and module.elt is not None
             and _refusal(module, self.configs, node_id, self.config(node_id)) is None
         )
 
@@ -377,7 +378,7 @@ class _Graph:
         """The pushable sub-graph ending at the transform ``top`` (which may feed anything from any of its
         outputs: each is staged), or ``None``."""
         module = self.modules[top]
-        if module.category != "transform" or module.postgres is None:
+        if module.category != "transform" or module.elt is None:
             return None
         collected = self._collect(top, top)
         if isinstance(collected[0], str):
@@ -416,7 +417,7 @@ class _Graph:
             definition = self.modules[up]
             if definition.category != "transform":
                 return f"node {up!r} ({module}) is not a source.postgres", up
-            if definition.postgres is None:
+            if definition.elt is None:
                 supported = ", ".join(elt_modules())
                 return (
                     f"node {up!r} uses {module}, which has no PostgreSQL builder (supported: {supported})",
@@ -484,7 +485,9 @@ def _refusal(
     definition: ModuleDef, configs: Mapping[str, Any] | None, node_id: str, raw: dict[str, Any]
 ) -> str | None:
     """Why this node's config cannot run in PostgreSQL although its module can (its own check)."""
-    check = getattr(definition, "postgres_refusal", None)
+    from airflow_provider_logidata.engine.dialects import dialect
+
+    check = definition.elt_refusal
     if check is None:
         return None
     config = configs[node_id] if configs is not None and node_id in configs else None
@@ -493,7 +496,7 @@ def _refusal(
             config = definition.config_model.model_validate(raw)
         except ValueError:
             return None  # invalid: validation reports it
-    reason = check(config)
+    reason = check(config, dialect(DIALECT))
     return None if reason is None else str(reason)
 
 

@@ -82,9 +82,9 @@ def names(category: str) -> list[str]:
     return sorted(d.name for d in registry() if d.category == category)
 
 
-def postgres(name: str) -> Callable[..., str] | None:
-    """The PostgreSQL (ELT) builder of a one-in-one-out transform: ``build(elt_ctx, relation, columns)``."""
+def elt(name: str) -> Callable[..., str] | None:
+    """The ELT builder of a one-in-one-out transform: ``build(elt_ctx, relation, columns)``."""
     definition = registry().get(name)
     if definition is None or definition.category != "transform" or definition.multi:
         return None
-    return definition.postgres
+    return definition.elt

@@ -33,12 +33,13 @@ from psycopg import sql as psql
 
 from airflow_provider_logidata.engine import builders, pg_contract
 from airflow_provider_logidata.engine import pg_read_plan as pgread
+from airflow_provider_logidata.engine.dialects import dialect
+from airflow_provider_logidata.engine.dialects.postgres import is_text
 from airflow_provider_logidata.engine.elt_context import (
     Described,
     EltContext,
     arrow_schema,
     describe,
-    is_text,
 )
 from airflow_provider_logidata.engine.elt_cursor import EltCursor
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
@@ -437,11 +438,9 @@ def compile_all(
         for ref in refs:
             if ref not in shared:
                 continue
-            name = quote_ident(f"logidata_shared_{len([h for h in helpers if h.startswith('shared ')])}")
-            create = f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS\n{selects[ref]}"
-            con.execute(create.encode())
-            helpers[f"shared {ref}"] = create
-            selects[ref] = f"SELECT * FROM pg_temp.{name}"
+            name = f"logidata_shared_{len([h for h in helpers if h.startswith('shared ')])}"
+            relation, helpers[f"shared {ref}"] = dialect("postgres").temp_table(con, name, selects[ref])
+            selects[ref] = f"SELECT * FROM {relation}"
 
     for node_id in sources:
         materialise([node_id])
@@ -479,7 +478,7 @@ def build_ports(
 
     owner = node_label(step.module, step.node_id)
     definition = registry().get(step.module)
-    if definition is None or definition.postgres is None:
+    if definition is None or definition.elt is None:
         raise LogiDataTaskError(f"{owner}: no PostgreSQL builder; set engine etl")
     described = [describe(con, sql, owner=owner) for _node, _port, sql in inputs]
     ctx = EltContext(
@@ -489,14 +488,14 @@ def build_ports(
         if len(inputs) != 1:
             raise LogiDataTaskError(f"{owner}: needs exactly 1 input, got {len(inputs)}")
         columns = [(c.name, c.type_sql) for c in described[0]]
-        return {"out": str(definition.postgres(ctx, f"(\n{inputs[0][2]}\n)", columns))}
+        return {"out": str(definition.elt(ctx, f"(\n{inputs[0][2]}\n)", columns))}
     multi = [
         MultiInput(
             ref=node_id, relation=f"(\n{sql}\n)", columns=[(c.name, c.type_sql) for c in cols], port=port
         )
         for (node_id, port, sql), cols in zip(inputs, described, strict=True)
     ]
-    plans = definition.postgres(ctx, multi)
+    plans = definition.elt(ctx, multi)
     if set(plans) != set(definition.outputs):
         raise LogiDataTaskError(f"{owner}: the PostgreSQL builder gave {sorted(plans)}, not its outputs")
     return {port: str(plans[port]) for port in definition.outputs}

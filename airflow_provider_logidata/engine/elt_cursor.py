@@ -47,7 +47,8 @@ from airflow_provider_logidata.engine.cursor_state import (
     VariableStore,
     typed_value,
 )
-from airflow_provider_logidata.engine.elt_context import Described, arrow_schema, describe, is_text
+from airflow_provider_logidata.engine.dialects.postgres import is_text
+from airflow_provider_logidata.engine.elt_context import Described, arrow_schema, describe
 from airflow_provider_logidata.engine.errors import LogiDataTaskError
 from airflow_provider_logidata.engine.incremental_load import DestinationIncremental
 from airflow_provider_logidata.engine.sql import quote_ident, quote_literal

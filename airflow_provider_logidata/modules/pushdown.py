@@ -1,6 +1,6 @@
 """Which DuckDB SQL a pushed-down step cannot run inside PostgreSQL with the same result.
 
-Asked by the ELT planner (``dag_factory.elt_plan``, through ``ModuleDef.postgres_refusal``) while the DAG
+Asked by the ELT planner (``dag_factory.elt_plan``, through ``ModuleDef.elt_refusal``) while the DAG
 processor parses, so it is a light text check, not a parse: a step whose expression uses such a function
 runs in the ETL engine instead, where it means what the user wrote. A run never finds out too late.
 """

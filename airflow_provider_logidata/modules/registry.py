@@ -65,9 +65,12 @@ class ModuleDef:
     # Whether the transform's builder takes all its inputs and returns SQL per output port (several
     # inputs or outputs: join, route, ...), run by ``engine.multi`` rather than as a chain step.
     multi: bool = False
-    # The PostgreSQL (ELT) builder of a one-in-one-out transform: ``build(elt_ctx, relation, columns)``.
-    postgres: Callable[..., Any] | None = None
-    postgres_refusal: Callable[[Any], str | None] | None = None
+    # The ELT builder, run inside the database: ``build(elt_ctx, relation, columns) -> SELECT`` (a ``multi``
+    # transform: ``build(elt_ctx, inputs) -> {port: SELECT}``), written once against ``elt_ctx.dialect``
+    # (``engine.dialects``); and why a config cannot run there, asked per dialect by the planner
+    # (``refusal(config, dialect) -> str | None``).
+    elt: Callable[..., Any] | None = None
+    elt_refusal: Callable[[Any, Any], str | None] | None = None
     # Chain traits of a one-in-one-out transform (``engine.chain``): one output row per input row (no
     # count needed after it); must consume its whole input before its first row (a sort); hands on a
     # file of its own (reading its output never recomputes earlier steps); and, per config, whether

@@ -75,7 +75,7 @@ class EltConfig(ModuleConfig):
         if self.destinations and any(len(d.inputs) != 1 for d in sinks):
             raise ValueError("each of several destinations names the one node it loads (inputs)")
         for index, step in enumerate(self.steps):
-            if step.module not in reg or reg[step.module].postgres is None:
+            if step.module not in reg or reg[step.module].elt is None:
                 raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
         for node in (*sources, *self.steps, *sinks):
             node.config = (
@@ -101,7 +101,7 @@ class EltReadConfig(ModuleConfig):
         if any(s.module != "source.postgres" for s in (self.source, *self.sources)):
             raise ValueError("a partial pushdown reads source.postgres nodes only")
         for index, step in enumerate(self.steps):
-            if step.module not in reg or reg[step.module].postgres is None:
+            if step.module not in reg or reg[step.module].elt is None:
                 raise ValueError(f"steps[{index}]: {step.module!r} has no PostgreSQL builder")
         for node in (self.source, *self.sources, *self.steps):
             node.config = (

@@ -1010,7 +1010,8 @@ def test_a_double_cast_to_decimal_is_duckdbs_on_many_samples(pg: Any) -> None:
 
     import duckdb
 
-    from airflow_provider_logidata.engine.elt_context import EltContext, to_postgres
+    from airflow_provider_logidata.engine.dialects.postgres import to_postgres
+    from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.logs import log
 
     rng = random.Random(15)
@@ -1052,7 +1053,8 @@ def test_real_and_huge_double_casts_to_decimal_are_duckdbs(pg: Any) -> None:
 
     import duckdb
 
-    from airflow_provider_logidata.engine.elt_context import EltContext, to_postgres
+    from airflow_provider_logidata.engine.dialects.postgres import to_postgres
+    from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.logs import log
 
     rng = random.Random(16)

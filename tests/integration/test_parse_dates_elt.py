@@ -410,11 +410,11 @@ FORMATS = [
 def test_the_postgres_function_reads_as_duckdb(pg: Any, fmt: str) -> None:
     import duckdb
 
-    from airflow_provider_logidata.modules.transforms import parse_dates
+    from airflow_provider_logidata.engine.dialects import postgres_strptime
 
     name = "test_parse_dates_fn"
-    pg.execute(parse_dates._FIELDS_CREATE)
-    pg.execute(parse_dates.parse_function_sql(name, [parse_dates.pg_format(fmt)]))
+    pg.execute(postgres_strptime._FIELDS_CREATE)
+    pg.execute(postgres_strptime.parse_function_sql(name, [postgres_strptime.pg_format(fmt)]))
     got = pg.execute(
         f"SELECT CAST(pg_temp.{name}(v) AS text) FROM unnest(%s::text[]) WITH ORDINALITY AS t(v, i) ORDER BY i",
         (TRICKY,),

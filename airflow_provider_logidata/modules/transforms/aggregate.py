@@ -1,8 +1,8 @@
 """aggregate: one output row per group of equal key values, with counts, sums, averages, minima and maxima.
 
 Groups come out sorted by their keys (nulls last), so a rerun writes the same file. The DuckDB and the
-PostgreSQL builder share the query's shape (:func:`_select`); they differ in how each dialect spells an
-aggregate of one column. The PostgreSQL step is cast to the types the DuckDB builder gives (see
+ELT builder share the query's shape (:func:`_select`); they differ in how each dialect spells an
+aggregate of one column. The ELT step is cast to the types the DuckDB builder gives (see
 ``engine.elt_types``), which also runs DuckDB's checks and messages.
 """
 
@@ -150,24 +150,24 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return _select(ctx, config, relation, columns, aggregate, lambda key, _: quote_ident(key))
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
     """GROUP BY the keys, sorted by them (text by code point, nulls last), as the DuckDB builder."""
-    from airflow_provider_logidata.engine.elt_context import base_type, collated
     from airflow_provider_logidata.engine.elt_types import cast_to, duck_types
-    from airflow_provider_logidata.engine.sql import quote_ident
 
-    def aggregate(function: str, name: str, pg_type: str) -> str:
-        column = quote_ident(name)
-        boolean = base_type(pg_type) == "boolean"
+    d = ctx.dialect
+
+    def aggregate(function: str, name: str, type_sql: str) -> str:
+        column = d.ident(name)
+        boolean = d.is_boolean(type_sql)
         if boolean and function in ("sum", "avg"):
-            column = f"CAST({column} AS integer)"
+            column = d.cast(column, "integer")
         counted = _counted(function, column)
         if counted is not None:
             return counted
         if function in ("min", "max") and boolean:
-            return f"{'bool_and' if function == 'min' else 'bool_or'}({column})"
+            return d.boolean_min_max(function, column)
         if function in ("min", "max"):
-            return f"{function}({collated(column, pg_type)})"
+            return f"{function}({d.ordered(column, type_sql)})"
         return f"{function}({column})"
 
     config = ctx.config
@@ -179,7 +179,7 @@ def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
         f"{relation} AS s",
         columns,
         aggregate,
-        lambda key, pg_type: collated(quote_ident(key), pg_type),
+        lambda key, type_sql: d.ordered(d.ident(key), type_sql),
     )
     return cast_to(ctx, select, types)
 
@@ -200,6 +200,6 @@ MODULE = ModuleDef(
     # An aggregate consumes its whole input before the first row comes out (a chain materialises it once).
     blocking=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     changes_column=_changes_column,
 )

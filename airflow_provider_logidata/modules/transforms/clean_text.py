@@ -2,8 +2,8 @@
 
 Both builders pick the columns the same way (:func:`_targets`) and apply the steps in the same order:
 white space, then letter case, then empty texts to null (:func:`_case_and_empty`). They differ in the
-regular expressions each dialect understands and in how a title case is spelt; PostgreSQL changes case
-with DuckDB's one-to-one mapping (``engine.elt_context.case_function``: 'ß' becomes 'ẞ', not 'SS').
+regular expressions each dialect understands and in how a title case is spelt; inside the database case
+changes with DuckDB's one-to-one mapping (``SqlDialect.case_function``: 'ß' becomes 'ẞ', not 'SS').
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.sql import Columns
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -130,49 +131,36 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return f"SELECT * REPLACE ({replaced}) FROM {relation}"
 
 
-def postgres_expression(column: str, config: CleanTextConfig, upper: str, lower: str) -> str:
-    """:func:`clean_text_expression` in PostgreSQL; ``upper`` and ``lower`` name DuckDB's case functions
-    there (``engine.elt_context.case_function``)."""
-    from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
-
-    expression = quote_ident(column)
+def elt_expression(d: SqlDialect, column: str, config: CleanTextConfig, upper: str, lower: str) -> str:
+    """:func:`clean_text_expression` inside the database; ``upper`` and ``lower`` name DuckDB's case
+    functions there (``SqlDialect.case_function``)."""
+    expression = d.ident(column)
     if config.trim:
-        pattern = f"^{WS_CLASS}+|{WS_CLASS}+$"
-        expression = f"regexp_replace({expression}, {quote_literal(pattern)}, '', 'g')"
+        expression = d.regexp_replace_all(expression, f"^{WS_CLASS}+|{WS_CLASS}+$", "")
     if config.collapse_spaces:
-        expression = f"regexp_replace({expression}, {quote_literal(WS_CLASS + '+')}, ' ', 'g')"
-
-    def title(expression: str) -> str:
-        tokens = quote_literal(f"{WS_CLASS}+|{NOT_WS_CLASS}+")
-        return (
-            f"(SELECT CASE WHEN v IS NULL THEN NULL ELSE coalesce(("
-            f"SELECT string_agg({upper}(left(m[1], 1)) || {lower}(substr(m[1], 2)), '' "
-            f"ORDER BY o) FROM regexp_matches(v, {tokens}, 'g') WITH ORDINALITY AS t(m, o)), '') END "
-            f"FROM (SELECT {expression} AS v) AS x)"
-        )
-
-    return _case_and_empty(expression, config, (upper, lower), title)
+        expression = d.regexp_replace_all(expression, WS_CLASS + "+", " ")
+    tokens = f"{WS_CLASS}+|{NOT_WS_CLASS}+"
+    return _case_and_empty(
+        expression, config, (upper, lower), lambda value: d.title_case(value, tokens, upper, lower)
+    )
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
-    """Untouched columns are listed by name: PostgreSQL has no ``SELECT * REPLACE``."""
-    from airflow_provider_logidata.engine.elt_context import case_function, is_text
-    from airflow_provider_logidata.engine.sql import quote_ident
-
-    config = ctx.config
-    assert isinstance(config, CleanTextConfig)
-    targets = _targets(ctx, columns, is_text)
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """Untouched columns are listed by name: not every database has DuckDB's ``SELECT * REPLACE``."""
+    config = ctx.typed_config(CleanTextConfig)
+    d = ctx.dialect
+    targets = _targets(ctx, columns, d.is_text)
     if not targets:
         return f"SELECT * FROM {relation} AS s"
     upper, lower = ("upper", "lower")
     if config.case in ("upper", "title"):
-        upper = case_function(ctx, "upper")
+        upper = d.case_function(ctx, "upper")
     if config.case in ("lower", "title"):
-        lower = case_function(ctx, "lower")
+        lower = d.case_function(ctx, "lower")
     items = [
-        f"{postgres_expression(name, config, upper, lower)} AS {quote_ident(name)}"
+        f"{elt_expression(d, name, config, upper, lower)} AS {d.ident(name)}"
         if name in targets
-        else quote_ident(name)
+        else d.ident(name)
         for name, _ in columns
     ]
     return f"SELECT {', '.join(items)} FROM {relation} AS s"
@@ -194,7 +182,7 @@ MODULE = ModuleDef(
     row_order="keeps",
     keeps_rows=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
     changes_column=_changes_column,
 )

@@ -130,15 +130,14 @@ def _distinct_by_hash(relation: str, columns: Columns) -> str:
     )
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
     """Always by row numbers, on all columns too; the numbered rows are materialised so that both reads
     of them see the same numbers."""
-    from airflow_provider_logidata.engine.sql import quote_ident
-
+    d = ctx.dialect
     keys = _keys(ctx, columns) or [name for name, _ in columns]
-    outputs = ", ".join(quote_ident(name) for name, _ in columns)
+    outputs = ", ".join(d.ident(name) for name, _ in columns)
     return _keep_per_key(
-        ctx, f"{relation} AS s", columns, keys, numbered="MATERIALIZED", outputs=lambda _order: outputs
+        ctx, f"{relation} AS s", columns, keys, numbered=d.materialized, outputs=lambda _order: outputs
     )
 
 
@@ -159,7 +158,7 @@ MODULE = ModuleDef(
     row_order=_deduplicate_order,
     blocking=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
     subset_rows=True,
 )

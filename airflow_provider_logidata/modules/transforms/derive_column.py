@@ -1,9 +1,9 @@
 """derive_column: add or replace columns computed with SQL expressions.
 
 Expressions are one row-level SQL expression each, checked by ``engine.conditions`` against the columns
-before anything binds them, and regenerated from the checked tree. The DuckDB and the PostgreSQL builder
-share the column plan (:func:`_derive`): the PostgreSQL one translates each checked expression with
-sqlglot and casts its result to the types the DuckDB builder gives (``engine.elt_types``).
+before anything binds them, and regenerated from the checked tree. The DuckDB and the ELT builder
+share the column plan (:func:`_derive`): the ELT one translates each checked expression into the
+database's dialect (``SqlDialect.translate``, sqlglot) and casts its result to the types the DuckDB builder gives (``engine.elt_types``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.sql import Columns
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -123,43 +124,28 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     )
 
 
-def _to_postgres(ctx: EltContext, expression: str, what: str, relation: str) -> str:
-    """DuckDB SQL as PostgreSQL SQL; lower/upper become DuckDB's case mapping there
-    (``engine.elt_context.case_function``: 'ß' to 'ẞ', as the ETL engine, not 'SS')."""
-    from sqlglot.errors import SqlglotError
-
-    from airflow_provider_logidata.engine.elt_context import to_postgres
-
-    try:
-        return to_postgres(ctx, expression, relation, what)
-    except SqlglotError as error:
-        raise ctx.error(
-            f"cannot translate {what} to PostgreSQL: {error}; set the pipeline's engine to 'etl'"
-        ) from None
-
-
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
-    """Each expression (checked as the ETL engine checks it) translated to PostgreSQL by sqlglot."""
-    from airflow_provider_logidata.engine.elt_context import check_pushed, describe
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """Each expression (checked as the ETL engine checks it) translated by the dialect (sqlglot)."""
     from airflow_provider_logidata.engine.elt_types import cast_to, duck_types
     from airflow_provider_logidata.engine.errors import LogiDataTaskError
 
+    d = ctx.dialect
+
     def translate(derived: DerivedColumn, checked: str, current: str) -> str:
-        expression = _to_postgres(ctx, checked, _what(derived), current)
-        check_pushed(ctx, expression, _what(derived))
+        expression = d.translate(ctx, checked, current, _what(derived))
+        d.check(ctx, expression, _what(derived))
         return expression
 
     def bound(derived: DerivedColumn, select: str, expression: str) -> Columns:
         try:
-            return [(c.name, c.type_sql) for c in describe(ctx.con, select, owner=ctx.owner)]
+            return [(c.name, c.type_sql) for c in ctx.describe(select)]
         except LogiDataTaskError as error:
             raise ctx.error(
-                f"PostgreSQL rejects {_what(derived)} (as {expression!r}): {str(error).split(': ', 2)[-1]}; "
+                f"{d.label} rejects {_what(derived)} (as {expression!r}): {str(error).split(': ', 2)[-1]}; "
                 "fix the expression, or set the pipeline's engine to 'etl'"
             ) from None
 
-    config = ctx.config
-    assert isinstance(config, DeriveColumnConfig)
+    config = ctx.typed_config(DeriveColumnConfig)
     types = duck_types(ctx)
     select = _derive(
         ctx, config, relation, columns, alias=" AS s", star="s.*", translate=translate, bound=bound
@@ -171,11 +157,9 @@ def _changes_column(config: Mapping[str, Any], column: str) -> str:
     return "replaces" if any(c.get("name") == column for c in config.get("columns") or []) else ""
 
 
-def _postgres_refusal(config: DeriveColumnConfig) -> str | None:
-    from airflow_provider_logidata.modules.pushdown import duckdb_only
-
+def _elt_refusal(config: DeriveColumnConfig, dialect: SqlDialect) -> str | None:
     for derived in config.columns:
-        reason = duckdb_only(derived.expression, f"the expression of {derived.name!r}")
+        reason = dialect.expression_refusal(derived.expression, f"the expression of {derived.name!r}")
         if reason is not None:
             return reason
     return None
@@ -191,8 +175,8 @@ MODULE = ModuleDef(
     fusable=True,
     keeps_rows=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
-    postgres_refusal=_postgres_refusal,
+    elt=build_elt,
+    elt_refusal=_elt_refusal,
     row_wise=True,
     changes_column=_changes_column,
 )

@@ -1,7 +1,7 @@
 """fill_nulls: replace nulls per column with a constant or a statistic of the column's non-null values.
 
 The fill value takes the column's own type, so the schema never changes (a mean filled into an integer
-column is rounded). Several fills for one column apply in order. The DuckDB and the PostgreSQL builder
+column is rounded). Several fills for one column apply in order. The DuckDB and the ELT builder
 share the plan (:func:`_fills`) and the type checks; they differ only in how each dialect spells a
 checked constant and a statistic.
 """
@@ -133,86 +133,80 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return f"SELECT * REPLACE ({replaced}) FROM {relation}"
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
-    """The DuckDB builder's results in PostgreSQL: text compares by code point, medians as DuckDB's."""
-    from airflow_provider_logidata.engine.elt_context import (
-        base_type,
-        collated,
-        is_numeric,
-        is_temporal,
-        is_text,
-    )
-    from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """The DuckDB builder's results inside the database: text compares by code point, medians and
+    decimal means as DuckDB's."""
+    d = ctx.dialect
 
-    def value_sql(fill: Fill, name: str, pg_type: str) -> str:
-        column = quote_ident(name)
+    def value_sql(fill: Fill, name: str, type_sql: str) -> str:
+        column = d.ident(name)
         if fill.strategy == "constant":
-            if is_text(pg_type):
-                return f"CAST({quote_literal(_text(fill.value))} AS {pg_type})"
-            # The helper function returns the bare type (PostgreSQL drops a function's typmod): cast back
+            if d.is_text(type_sql):
+                return d.cast(d.literal(_text(fill.value)), type_sql)
+            # A helper function returns the bare type (PostgreSQL drops a function's typmod): cast back
             # to the column's type, or coalesce widens numeric(10,2) to numeric.
-            literal = f"CAST({ctx.try_cast(quote_literal(_text(fill.value)), pg_type)} AS {pg_type})"
+            literal = d.cast(d.try_cast(ctx, d.literal(_text(fill.value)), type_sql), type_sql)
             if ctx.rows(f"SELECT {literal} IS NULL")[0][0]:
                 raise ctx.error(
-                    f"value {fill.value!r} does not fit column {name!r} of type {pg_type}; use a value "
+                    f"value {fill.value!r} does not fit column {name!r} of type {type_sql}; use a value "
                     "of that type"
                 )
             return literal
-        if fill.strategy == "median" and not is_numeric(pg_type):
+        if fill.strategy == "median" and not d.is_numeric(type_sql):
             raise ctx.error(
-                f"strategy 'median' on the date column {name!r} is not pushed down to PostgreSQL; set the "
+                f"strategy 'median' on the date column {name!r} is not pushed down to {d.label}; set the "
                 "pipeline's engine to 'etl'"
             )
         if fill.strategy == "mode":
-            return _mode(relation, column, collated(column, pg_type))
-        if fill.strategy == "median" and base_type(pg_type) in ("numeric", "decimal"):
-            return _decimal_median(ctx, relation, column, name, pg_type)
-        if fill.strategy == "mean" and base_type(pg_type) in ("numeric", "decimal") and "," in pg_type:
-            return _decimal_mean(ctx, relation, column, pg_type)
+            return _mode(relation, column, d.ordered(column, type_sql))
+        if fill.strategy == "median" and d.is_decimal(type_sql):
+            return _decimal_median(ctx, relation, column, name, type_sql)
+        if fill.strategy == "mean" and d.decimal_scale(type_sql) is not None:
+            return _decimal_mean(ctx, relation, column, type_sql)
         if fill.strategy == "mean":
-            statistic = f"avg({column})::double precision"
+            statistic = d.cast(f"avg({column})", d.double)
         elif fill.strategy == "median":
-            statistic = f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}::double precision)"
+            statistic = d.median(d.cast(column, d.double))
         else:
-            statistic = f"{fill.strategy}({collated(column, pg_type)})"
-        return f"(SELECT CAST({statistic} AS {pg_type}) FROM {relation} AS s)"
+            statistic = f"{fill.strategy}({d.ordered(column, type_sql)})"
+        return f"(SELECT {d.cast(statistic, type_sql)} FROM {relation} AS s)"
 
-    per_column = _fills(ctx, columns, value_sql, (is_numeric, is_temporal))
+    per_column = _fills(ctx, columns, value_sql, (d.is_numeric, d.is_temporal))
     items = [
-        f"coalesce({quote_ident(name)}, {', '.join(per_column[name])}) AS {quote_ident(name)}"
+        f"coalesce({d.ident(name)}, {', '.join(per_column[name])}) AS {d.ident(name)}"
         if name in per_column
-        else quote_ident(name)
+        else d.ident(name)
         for name, _ in columns
     ]
     return f"SELECT {', '.join(items)} FROM {relation} AS s"
 
 
-def _decimal_mean(ctx: EltContext, relation: str, column: str, pg_type: str) -> str:
+def _decimal_mean(ctx: EltContext, relation: str, column: str, type_sql: str) -> str:
     """DuckDB's mean of a DECIMAL in the column's type: its average is a DOUBLE (the sum, correctly
     rounded to a double, divided by the count), made DECIMAL(p,s) by DuckDB's DOUBLE-to-DECIMAL cast
-    (``elt_context.double_to_decimal``: rounded on the double). PostgreSQL's float8-to-numeric cast would
+    (``SqlDialect.double_to_decimal``: rounded on the double). PostgreSQL's float8-to-numeric cast would
     round through 15 digits instead (1.2549999... as 1.26, where DuckDB gives 1.25)."""
-    from airflow_provider_logidata.engine.elt_context import double_to_decimal
+    d = ctx.dialect
+    scale = d.decimal_scale(type_sql)
+    mean = f"{d.cast(f'sum({column})', d.double)} / {d.cast(f'count({column})', d.double)}"
+    return f"(SELECT {d.cast(f'{d.double_to_decimal(ctx)}({mean}, {scale})', type_sql)} FROM {relation} AS s)"
 
-    scale = int(pg_type.partition(",")[2].rstrip(") "))
-    mean = f"CAST(sum({column}) AS double precision) / CAST(count({column}) AS double precision)"
-    return f"(SELECT CAST({double_to_decimal(ctx)}({mean}, {scale}) AS {pg_type}) FROM {relation} AS s)"
 
-
-def _decimal_median(ctx: EltContext, relation: str, column: str, name: str, pg_type: str) -> str:
+def _decimal_median(ctx: EltContext, relation: str, column: str, name: str, type_sql: str) -> str:
     """DuckDB's median of a DECIMAL: the mean of the middle values, truncated to the column's scale."""
-    scale = pg_type.partition(",")[2].rstrip(") ")
-    if not scale.isdigit():
+    d = ctx.dialect
+    scale = d.decimal_scale(type_sql)
+    if scale is None:
         raise ctx.error(
             f"strategy 'median' on the numeric column {name!r} without a scale is not pushed down to "
-            "PostgreSQL; set the pipeline's engine to 'etl'"
+            f"{d.label}; set the pipeline's engine to 'etl'"
         )
     middle = (
         f"SELECT {column} AS v FROM {relation} AS s WHERE {column} IS NOT NULL ORDER BY {column} "
         f"LIMIT (SELECT 2 - count({column}) % 2 FROM {relation} AS s) "
         f"OFFSET (SELECT (count({column}) - 1) / 2 FROM {relation} AS s)"
     )
-    return f"(SELECT CAST(trunc(avg(m.v), {scale}) AS {pg_type}) FROM ({middle}) AS m)"
+    return f"(SELECT {d.cast(f'trunc(avg(m.v), {scale})', type_sql)} FROM ({middle}) AS m)"
 
 
 def _fills_with_statistics(config: Any) -> bool:
@@ -236,7 +230,7 @@ MODULE = ModuleDef(
     keeps_rows=True,
     rescans=_fills_with_statistics,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
     changes_column=_changes_column,
 )

@@ -1,7 +1,7 @@
 """filter_rows: keep the rows for which a SQL boolean expression is true.
 
 The condition is written in DuckDB's SQL and checked once against the input columns
-(:func:`_condition`, ``engine.conditions``) whichever engine runs it; PostgreSQL runs its translation.
+(:func:`_condition`, ``engine.conditions``) whichever engine runs it; the database runs its translation (ELT).
 Both builders bind the condition before any data moves, so a type error names the node up front.
 """
 
@@ -15,6 +15,7 @@ from airflow_provider_logidata.modules.base import ModuleConfig
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.sql import Columns
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -58,38 +59,22 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return sql
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
-    """The condition translated to PostgreSQL's SQL, checked for what may run there, then bound."""
-    import psycopg
-    from sqlglot.errors import SqlglotError
-
-    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step, to_postgres
-    from airflow_provider_logidata.engine.pg_connect import pg_error
-
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """The condition translated by the dialect, checked for what may run there, then bound."""
     config, condition = _condition(ctx, columns)
-    try:
-        translated = to_postgres(ctx, condition, relation, f"the condition {config.condition!r}")
-    except SqlglotError as error:
-        raise ctx.error(
-            f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"
-        ) from None
-    check_pushed(ctx, translated, f"the condition {config.condition!r}")
+    d = ctx.dialect
+    what = f"the condition {config.condition!r}"
+    translated = d.translate(ctx, condition, relation, what)
+    d.check(ctx, translated, what)
     select = f"SELECT * FROM {relation} AS s WHERE ({translated})"
-    try:
-        with read_only_step(ctx.con):
-            ctx.con.execute(f"SELECT * FROM ({select}) AS q LIMIT 0")  # type: ignore[call-overload]
-    except psycopg.Error as error:
-        raise ctx.error(
-            f"PostgreSQL rejects the condition {config.condition!r} (as {translated!r}): "
-            f"{pg_error(error)}; fix the condition, or set the pipeline's engine to 'etl'"
-        ) from None
+    ctx.probe(
+        select, f"{what} (as {translated!r})", "fix the condition, or set the pipeline's engine to 'etl'"
+    )
     return select
 
 
-def _postgres_refusal(config: FilterRowsConfig) -> str | None:
-    from airflow_provider_logidata.modules.pushdown import duckdb_only
-
-    return duckdb_only(config.condition, "the condition")
+def _elt_refusal(config: FilterRowsConfig, dialect: SqlDialect) -> str | None:
+    return dialect.expression_refusal(config.condition, "the condition")
 
 
 MODULE = ModuleDef(
@@ -102,8 +87,8 @@ MODULE = ModuleDef(
     fusable=True,
     row_order="keeps",
     duckdb=build_duckdb,
-    postgres=build_postgres,
-    postgres_refusal=_postgres_refusal,
+    elt=build_elt,
+    elt_refusal=_elt_refusal,
     row_wise=True,
     subset_rows=True,
 )

@@ -16,6 +16,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -195,42 +196,37 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     return {"out": sql}
 
 
-def _pg_family(pg_type: str) -> str:
-    from airflow_provider_logidata.engine.elt_context import base_type, is_numeric, is_temporal, is_text
-
-    if is_numeric(pg_type):
+def _family(d: SqlDialect, type_sql: str) -> str:
+    if d.is_numeric(type_sql):
         return "number"
-    if is_text(pg_type):
+    if d.is_text(type_sql):
         return "text"
-    if is_temporal(pg_type):
+    if d.is_temporal(type_sql):
         return "date/time"
-    return base_type(pg_type)
+    return d.base_type(type_sql)
 
 
-def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """The same join inside PostgreSQL: the same keys, columns, names and suffixes. Bound before it runs
-    (``LIMIT 0``), so a key type PostgreSQL cannot compare names the node up front.
+def build_elt(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same join inside the database: the same keys, columns, names and suffixes. Bound before it
+    runs, so a key type the database cannot compare names the node up front.
 
     Rows come in the ETL engine's order (each side numbered, as ``build_duckdb`` does) when something
     after the join observes it (``ctx.keep_order``: a deduplicate keeping the first row per key, a file);
-    when nothing can (an aggregate, a union distinct), PostgreSQL joins as it likes, without the sort.
+    when nothing can (an aggregate, a union distinct), the database joins as it likes, without the sort.
     """
-    import psycopg
-
     from airflow_provider_logidata.engine.binding import ROW_NUMBER
-    from airflow_provider_logidata.engine.elt_context import read_only_step
-    from airflow_provider_logidata.engine.pg_connect import pg_error
-    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+    from airflow_provider_logidata.engine.sql import unique_name
 
     config = ctx.typed_config(JoinConfig)
+    d = ctx.dialect
     left, right = inputs
-    keys, items = _plan(ctx, inputs, _pg_family)
+    keys, items = _plan(ctx, inputs, lambda type_sql: _family(d, type_sql))
     select, condition = _select(items, keys)
-    lt, rt = quote_ident("__logidata_left"), quote_ident("__logidata_right")
+    lt, rt = d.ident("__logidata_left"), d.ident("__logidata_right")
     joined = f"{_JOIN_SQL[config.how]} "
     if ctx.keep_order:
         row_name = unique_name(ROW_NUMBER, left.columns + right.columns)
-        row = quote_ident(row_name)
+        row = d.ident(row_name)
         order = f"{rt}.{row}, {lt}.{row}" if config.how == "right" else f"{lt}.{row} NULLS LAST, {rt}.{row}"
 
         def numbered(relation: str) -> str:
@@ -242,13 +238,7 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
         )
     else:
         sql = f"SELECT {select} FROM {left.relation} AS {lt} {joined}{right.relation} AS {rt} ON {condition}"
-    try:
-        with read_only_step(ctx.con):
-            ctx.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")  # type: ignore[call-overload]
-    except psycopg.Error as error:
-        raise ctx.error(
-            f"PostgreSQL rejects the join: {pg_error(error)}; check the key columns' types"
-        ) from None
+    ctx.probe(sql, "the join", "check the key columns' types")
     return {"out": sql}
 
 
@@ -264,5 +254,5 @@ MODULE = ModuleDef(
     input_ports=("left", "right"),
     icon="merge",
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
 )

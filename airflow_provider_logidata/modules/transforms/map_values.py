@@ -1,9 +1,9 @@
 """map_values: replace values through a lookup table typed in the config (codes to labels, synonyms, ...).
 
 Keys are read in the column's type; the result's type comes from the targets. The DuckDB and the
-PostgreSQL builder share the lookup's shape (a CASE up to :data:`CASE_MAPPING_LIMIT` entries, what
+ELT builder share the lookup's shape (a CASE up to :data:`CASE_MAPPING_LIMIT` entries, what
 unmapped values become, where the result goes); each dialect has its own lookup for larger mappings.
-The PostgreSQL step takes its result type from the DuckDB builder (``engine.elt_types``), which
+The ELT step takes its result type from the DuckDB builder (``engine.elt_types``), which
 also runs DuckDB's checks of the keys and targets, with its messages.
 """
 
@@ -221,10 +221,10 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return sql
 
 
-# --- PostgreSQL -----------------------------------------------------------------------------------------
+# --- inside the database (ELT) ---------------------------------------------------------------------------
 
 
-def _json_lookup(
+def _keyed_lookup(
     ctx: EltContext,
     keys: list[str],
     targets: list[Any],
@@ -232,64 +232,61 @@ def _json_lookup(
     result: str,
     otherwise: str,
 ) -> str:
-    """The mapping as a jsonb object keyed by each typed key's text (``'01'`` of a number is ``1``).
+    """The mapping as one lookup per row (``SqlDialect.keyed_lookup``), keyed by each typed key's text
+    (``'01'`` of a number is ``1``).
 
     Keys equal once typed keep their first entry, as in a CASE; the column's value is looked up by its
-    text, which PostgreSQL writes the same way for equal values of one type.
+    text, which the database writes the same way for equal values of one type.
     """
-    import json
-
     from airflow_provider_logidata.engine.binding import value_text
-    from airflow_provider_logidata.engine.sql import quote_literal
 
-    texts = [str(text) for (text,) in ctx.rows(f"SELECT CAST(unnest(ARRAY[{', '.join(keys)}]) AS text)")]
+    d = ctx.dialect
+    values = ", ".join(f"({i}, {key})" for i, key in enumerate(keys))
+    texts = [
+        str(text)
+        for (text,) in ctx.rows(f"SELECT {d.cast('k', d.text)} FROM (VALUES {values}) AS t(i, k) ORDER BY i")
+    ]
     mapping: dict[str, str | None] = {}
     for text, target in zip(texts, targets, strict=True):
         mapping.setdefault(text, None if target is None else value_text(target))
-    found = f"CAST({quote_literal(json.dumps(mapping, ensure_ascii=False))} AS jsonb)"
-    key = f"CAST({column} AS text)"
-    return f"CASE WHEN {found} ? {key} THEN CAST({found} ->> {key} AS {result}) ELSE {otherwise} END"
+    return d.keyed_lookup(mapping, d.cast(column, d.text), result, otherwise)
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
     """A CASE over the mapping, keys read in the column's type, results in the ETL engine's type."""
     from airflow_provider_logidata.engine.binding import value_text
-    from airflow_provider_logidata.engine.elt_context import is_text
     from airflow_provider_logidata.engine.elt_types import cast_to, duck_types
-    from airflow_provider_logidata.engine.sql import quote_ident, quote_literal
 
-    config = ctx.config
-    assert isinstance(config, MapValuesConfig)
+    config = ctx.typed_config(MapValuesConfig)
+    d = ctx.dialect
     types = duck_types(ctx)  # also DuckDB's checks of the keys and targets, with its messages
-    name, pg_type = ctx.column(config.column, columns)
-    column = quote_ident(name)
+    name, type_sql = ctx.column(config.column, columns)
+    column = d.ident(name)
     output = config.target_column or name
     result = next(t for n, t in types if n.lower() == output.lower())
     texts = [value_text(key) for key in config.mapping]
-    if is_text(pg_type):
-        keys = [quote_literal(text) for text in texts]
+    if d.is_text(type_sql):
+        keys = [d.literal(text) for text in texts]
     else:
-        keys = [f"CAST({quote_literal(text)} AS {pg_type})" for text in texts]
+        keys = [d.cast(d.literal(text), type_sql) for text in texts]
 
     def literal(value: Any) -> str:
-        if value is None:
-            return f"CAST(NULL AS {result})"
-        return f"CAST({quote_literal(value_text(value))} AS {result})"
+        return d.cast("NULL" if value is None else d.literal(value_text(value)), result)
 
-    otherwise = _otherwise(config, f"CAST({column} AS {result})", result, literal)
+    otherwise = _otherwise(config, d.cast(column, result), result, literal)
     pairs = [(key, literal(target)) for key, target in zip(keys, config.mapping.values(), strict=True)]
     expression = _lookup(
         column,
         pairs,
         otherwise,
-        lambda: _json_lookup(ctx, keys, list(config.mapping.values()), column, result, otherwise),
+        lambda: _keyed_lookup(ctx, keys, list(config.mapping.values()), column, result, otherwise),
     )
-    target = _target(ctx, config, columns, (name, pg_type))
+    target = _target(ctx, config, columns, (name, type_sql))
     if target is None:
-        select = f"SELECT s.*, {expression} AS {quote_ident(output)} FROM {relation} AS s"
+        select = f"SELECT s.*, {expression} AS {d.ident(output)} FROM {relation} AS s"
     else:
         items = ", ".join(
-            f"{expression} AS {quote_ident(n)}" if n == target[0] else quote_ident(n) for n, _ in columns
+            f"{expression} AS {d.ident(n)}" if n == target[0] else d.ident(n) for n, _ in columns
         )
         select = f"SELECT {items} FROM {relation} AS s"
     return cast_to(ctx, select, types)
@@ -310,7 +307,7 @@ MODULE = ModuleDef(
     fusable=True,
     keeps_rows=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
     changes_column=_changes_column,
 )

@@ -18,6 +18,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.engine.sql import Columns
@@ -387,18 +388,20 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
 # --- PostgreSQL -----------------------------------------------------------------------------------------
 
 
-def pushdown_refusal(config: Any) -> str | None:
-    """Why this config stays in the ETL engine (the module's ``postgres_refusal``), or None.
+def elt_refusal(config: Any, dialect: SqlDialect) -> str | None:
+    """Why this config stays in the ETL engine (the module's ``elt_refusal``), or None.
 
-    A regex check is written in RE2 syntax (DuckDB's); PostgreSQL's regular expressions read some
-    patterns differently (classes, escapes, greediness of alternations), so it would judge rows
-    differently.
+    A regex check is written in RE2 syntax (DuckDB's); a database whose regular expressions are not
+    RE2's (PostgreSQL's read some patterns differently: classes, escapes, greediness of alternations)
+    would judge rows differently.
     """
     checks = config.get("checks") if isinstance(config, dict) else getattr(config, "checks", None)
     for check in checks or []:
         kind = check.get("type") if isinstance(check, dict) else getattr(check, "type", None)
-        if kind == "regex":
-            return "a regex check uses RE2 syntax, which PostgreSQL's regular expressions read differently"
+        if kind == "regex" and not dialect.re2:
+            return (
+                f"a regex check uses RE2 syntax, which {dialect.label}'s regular expressions read differently"
+            )
     return None
 
 
@@ -418,22 +421,24 @@ def _duck_checks(ctx: EltContext) -> Iterator[tuple[TransformContext, Columns]]:
         yield duck_ctx, duck.describe(con, "logidata_empty_input")
 
 
-def _pg_literals(duck_ctx: TransformContext, texts: list[str], duck_type: str, pg_type: str) -> list[str]:
-    """PostgreSQL literals of the values DuckDB reads ``texts`` as (its text of each typed value, cast
-    to the column's type): both engines compare with the same values ('1.5' for a BIGINT is 2)."""
-    from airflow_provider_logidata.engine.sql import is_text, quote_literal
+def _elt_literals(
+    d: SqlDialect, duck_ctx: TransformContext, texts: list[str], duck_type: str, type_sql: str
+) -> list[str]:
+    """The database's literals of the values DuckDB reads ``texts`` as (its text of each typed value,
+    cast to the column's type): both engines compare with the same values ('1.5' for a BIGINT is 2)."""
+    from airflow_provider_logidata.engine.sql import is_text
 
     if is_text(duck_type):
-        return [quote_literal(text) for text in texts]
+        return [d.literal(text) for text in texts]
     row = duck_ctx.con.execute(
         f"SELECT list_transform(CAST(? AS VARCHAR[]), lambda x: CAST(CAST(x AS {duck_type}) AS VARCHAR))",
         [texts],
     ).fetchone()
     assert row is not None
-    return [f"CAST({quote_literal(text)} AS {pg_type})" for text in row[0]]
+    return [d.cast(d.literal(text), type_sql) for text in row[0]]
 
 
-def _pg_row_check(
+def _elt_row_check(
     ctx: EltContext,
     duck_ctx: TransformContext,
     check: QualityCheck,
@@ -442,20 +447,20 @@ def _pg_row_check(
     duck_columns: Columns,
 ) -> _RowCheck:
     from airflow_provider_logidata.engine.binding import value_text
-    from airflow_provider_logidata.engine.elt_context import collated
-    from airflow_provider_logidata.engine.sql import is_numeric, quote_ident
+    from airflow_provider_logidata.engine.sql import is_numeric
 
     assert not isinstance(check, RowCountBetweenCheck | RegexCheck)
-    name, pg_type = ctx.column(check.column, columns)
+    d = ctx.dialect
+    name, type_sql = ctx.column(check.column, columns)
     duck_type = dict(duck_columns)[name]
-    column = quote_ident(name)
-    compared = collated(column, pg_type)  # text compares by code point, as in DuckDB
+    column = d.ident(name)
+    compared = d.ordered(column, type_sql)  # text compares by code point, as in DuckDB
     if isinstance(check, NotNullCheck):
         bad = f"{column} IS NULL"
     elif isinstance(check, UniqueCheck):
         bad = f"{column} IS NOT NULL AND count(*) OVER (PARTITION BY {column}) > 1"
     elif isinstance(check, AcceptedValuesCheck):
-        values = _pg_literals(duck_ctx, [value_text(v) for v in check.values], duck_type, pg_type)
+        values = _elt_literals(d, duck_ctx, [value_text(v) for v in check.values], duck_type, type_sql)
         bad = f"{compared} NOT IN ({', '.join(values)})"
     else:
         parts = []
@@ -465,27 +470,29 @@ def _pg_row_check(
             if is_numeric(duck_type):
                 literal = repr(bound) if isinstance(bound, float) else str(bound)
             else:
-                (literal,) = _pg_literals(duck_ctx, [str(bound)], duck_type, pg_type)
+                (literal,) = _elt_literals(d, duck_ctx, [str(bound)], duck_type, type_sql)
             parts.append(f"{compared} {operator} {literal}")
         bad = " OR ".join(parts)
     return _RowCheck(check_label(check), flag, bad, name, check.type)
 
 
-def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """The same checks, verdict and ports inside PostgreSQL.
+def build_elt(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same checks, verdict and ports inside the database.
 
     The config is checked by the ETL builder's own code over an empty input of the same types (same
-    messages), the flags are computed in PostgreSQL over the input numbered in its order, and the
+    messages), the flags are computed in the database over the input numbered in its order, and the
     verdict (:func:`_judge`) is the ETL engine's. Quarantining materialises the flagged input once in a
     temporary table dropped at commit: ``out`` and ``rejected`` are statements over the same evaluation.
     """
     import hashlib
 
     from airflow_provider_logidata.engine.binding import ROW_NUMBER, find_column
-    from airflow_provider_logidata.engine.sql import quote_ident, quote_literal, unique_name
+    from airflow_provider_logidata.engine.sql import unique_name
 
     config = ctx.typed_config(QualityCheckConfig)
-    refusal = pushdown_refusal(config)
+    d = ctx.dialect
+    quote_ident = d.ident
+    refusal = elt_refusal(config, d)
     if refusal:
         raise ctx.error(f"{refusal}; set the pipeline's engine to 'etl'")
     (source,) = inputs
@@ -508,7 +515,7 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
                 continue
             _row_check(duck_ctx, check, index, duck_columns, [*duck_columns, (row_name, "BIGINT")])
             flag = unique_name(f"__logidata_check_{index}", taken)
-            row_checks.append(_pg_row_check(ctx, duck_ctx, check, flag, columns, duck_columns))
+            row_checks.append(_elt_row_check(ctx, duck_ctx, check, flag, columns, duck_columns))
             taken.append((flag, "boolean"))
     flags = "".join(f", coalesce({c.bad_when}, false) AS {quote_ident(c.flag)}" for c in row_checks)
     numbered = f"(SELECT s.*, row_number() OVER () AS {row} FROM {relation} AS s)"
@@ -516,10 +523,7 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
     quarantine = config.action == "quarantine" and bool(row_checks)
     if quarantine:
         table = "logidata_check_" + hashlib.sha1(ctx.node_id.encode()).hexdigest()[:12]
-        create = f"CREATE TEMPORARY TABLE {quote_ident(table)} ON COMMIT DROP AS\n{flagged_select}"
-        ctx.con.execute(create.encode())
-        ctx.helpers[f"quality_check {ctx.node_id}"] = create
-        flagged = f"pg_temp.{quote_ident(table)}"
+        flagged = ctx.temp_table(table, flagged_select)
     else:
         flagged = f"({flagged_select}) AS f"
     _judge(ctx, config, row_checks, flagged, row, keys)
@@ -533,13 +537,12 @@ def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, s
         return {
             "out": f"SELECT {kept} FROM {relation} AS s",
             "rejected": (
-                f"SELECT {rejected_columns}CAST(NULL AS text) AS {reason} FROM {relation} AS s WHERE false"
+                f"SELECT {rejected_columns}{d.cast('NULL', d.text)} AS {reason} "
+                f"FROM {relation} AS s WHERE false"
             ),
         }
     any_failed = " OR ".join(quote_ident(c.flag) for c in row_checks)
-    reasons = ", ".join(
-        f"CASE WHEN {quote_ident(c.flag)} THEN {quote_literal(c.label)} END" for c in row_checks
-    )
+    reasons = ", ".join(f"CASE WHEN {quote_ident(c.flag)} THEN {d.literal(c.label)} END" for c in row_checks)
     order = f" ORDER BY {row}" if ctx.keep_order else ""
     return {
         "out": f"SELECT {kept} FROM {flagged} WHERE NOT ({any_failed}){order}",
@@ -561,8 +564,8 @@ MODULE = ModuleDef(
     outputs=("out", "rejected"),
     icon="shield-check",
     duckdb=build_duckdb,
-    postgres=build_postgres,
-    postgres_refusal=pushdown_refusal,
+    elt=build_elt,
+    elt_refusal=elt_refusal,
     row_wise=True,
     subset_rows=True,
 )

@@ -1,6 +1,6 @@
 """route: send each row to ``matched`` or ``unmatched`` by a SQL condition, exactly one of the two.
 
-Runs inside PostgreSQL too (``build_postgres``) when both outputs it feeds load tables on the sources'
+Runs inside PostgreSQL too (``build_elt``) when both outputs it feeds load tables on the sources'
 connection (``dag_factory.elt_plan``).
 """
 
@@ -16,6 +16,7 @@ from airflow_provider_logidata.modules.registry import ModuleDef
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_provider_logidata.engine.dialects.base import SqlDialect
     from airflow_provider_logidata.engine.elt_context import EltContext
     from airflow_provider_logidata.engine.multi import MultiInput
     from airflow_provider_logidata.engine.transforms import TransformContext
@@ -69,50 +70,38 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
     }
 
 
-def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """The same split inside PostgreSQL. The input, with the condition's value for each row, is computed
-    once into a temporary table (dropped at commit) and each output is a statement over it: the input
-    runs once for both outputs, and every row goes to exactly one of them even when the condition's
-    value could change between statements (``random()``, ``now()``)."""
+def build_elt(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same split inside the database. The input, with the condition's value for each row, is
+    computed once into a temporary table (dropped at commit) and each output is a statement over it: the
+    input runs once for both outputs, and every row goes to exactly one of them even when the
+    condition's value could change between statements (``random()``, ``now()``)."""
     import hashlib
 
-    import psycopg
-    from sqlglot.errors import SqlglotError
-
     from airflow_provider_logidata.engine.conditions import validate_condition
-    from airflow_provider_logidata.engine.elt_context import check_pushed, read_only_step, to_postgres
-    from airflow_provider_logidata.engine.pg_connect import pg_error
-    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+    from airflow_provider_logidata.engine.sql import unique_name
 
     config = ctx.typed_config(RouteConfig)
+    d = ctx.dialect
     (source,) = inputs
+    what = f"the condition {config.condition!r}"
     condition = validate_condition(config.condition, source.columns, owner=ctx.owner)
-    try:
-        translated = to_postgres(ctx, condition, source.relation, f"the condition {config.condition!r}")
-    except SqlglotError as error:
-        raise ctx.error(
-            f"cannot translate the condition {config.condition!r} to PostgreSQL: {error}"
-        ) from None
-    check_pushed(ctx, translated, f"the condition {config.condition!r}")
-    flag = quote_ident(unique_name("__logidata_matched", source.columns))
+    translated = d.translate(ctx, condition, source.relation, what)
+    d.check(ctx, translated, what)
+    flag = d.ident(unique_name("__logidata_matched", source.columns))
     flagged = f"SELECT s.*, ({translated}) IS TRUE AS {flag} FROM {source.relation} AS s"
-    try:
-        with read_only_step(ctx.con):
-            ctx.con.execute(f"SELECT * FROM ({flagged}) AS q LIMIT 0")  # type: ignore[call-overload]
-    except psycopg.Error as error:
-        raise ctx.error(
-            f"PostgreSQL rejects the condition {config.condition!r} (as {translated!r}): "
-            f"{pg_error(error)}; fix the condition, or set the pipeline's engine to 'etl'"
-        ) from None
-    table = quote_ident("logidata_route_" + hashlib.sha1(ctx.node_id.encode()).hexdigest()[:12])
-    create = f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS\n{flagged}"
-    ctx.con.execute(create.encode())
-    ctx.helpers[f"route {ctx.node_id}"] = create
-    columns = ", ".join(quote_ident(name) for name, _ in source.columns)
+    ctx.probe(
+        flagged, f"{what} (as {translated!r})", "fix the condition, or set the pipeline's engine to 'etl'"
+    )
+    table = ctx.temp_table("logidata_route_" + hashlib.sha1(ctx.node_id.encode()).hexdigest()[:12], flagged)
+    columns = ", ".join(d.ident(name) for name, _ in source.columns)
     return {
-        "matched": f"SELECT {columns} FROM pg_temp.{table} WHERE {flag}",
-        "unmatched": f"SELECT {columns} FROM pg_temp.{table} WHERE NOT {flag}",
+        "matched": f"SELECT {columns} FROM {table} WHERE {flag}",
+        "unmatched": f"SELECT {columns} FROM {table} WHERE NOT {flag}",
     }
+
+
+def _elt_refusal(config: RouteConfig, dialect: SqlDialect) -> str | None:
+    return dialect.expression_refusal(config.condition, "the condition")
 
 
 MODULE = ModuleDef(
@@ -125,7 +114,8 @@ MODULE = ModuleDef(
     outputs=("matched", "unmatched"),
     icon="split",
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
+    elt_refusal=_elt_refusal,
     row_wise=True,
     subset_rows=True,
 )

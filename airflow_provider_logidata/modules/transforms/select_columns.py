@@ -1,9 +1,9 @@
 """select_columns: keep, order, rename and cast columns.
 
-Casts give DuckDB's results in both engines. The DuckDB and the PostgreSQL builder share the plan
+Casts give DuckDB's results in both engines. The DuckDB and the ELT builder share the plan
 (:func:`_select`: resolving and renaming, the kept columns, the failing-value checks and their fix);
-they differ only in how each dialect spells a cast. PostgreSQL refuses a cast whose result could differ
-from DuckDB's rather than give another answer.
+they differ only in how each dialect spells a cast. The ELT builder refuses a cast whose result could
+differ from DuckDB's rather than give another answer (``SqlDialect.exact_cast``).
 """
 
 from __future__ import annotations
@@ -52,17 +52,6 @@ class SelectColumnsConfig(ModuleConfig):
 
 
 FIX = "Fix the data upstream, choose another type, or set on_error to 'null' to turn such values into nulls"
-# Cast names -> PostgreSQL types (the DuckDB types of ``engine.sql.CAST_TYPES``).
-PG_CAST_TYPES: dict[str, str] = {
-    "string": "text",
-    "integer": "bigint",
-    "float": "double precision",
-    "decimal": "numeric(38,9)",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp without time zone",
-}
-
 # A failing-value check: (column, SQL true for a value that cannot be converted, what is wrong with it).
 Check = tuple[str, str, str]
 
@@ -141,59 +130,33 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     return f"SELECT {_outputs(items)} FROM {relation}"
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
-    """Casts that give DuckDB's result in PostgreSQL too; text is converted as DuckDB's ``TRY_CAST``."""
-    from airflow_provider_logidata.engine.elt_context import check_bad_values, is_text
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
+    """Casts that give DuckDB's result in the database too; text is converted as DuckDB's ``TRY_CAST``."""
+    from airflow_provider_logidata.engine.elt_context import check_bad_values
+    from airflow_provider_logidata.engine.sql import CAST_TYPES
 
-    config = ctx.config
-    assert isinstance(config, SelectColumnsConfig)
+    config = ctx.typed_config(SelectColumnsConfig)
+    d = ctx.dialect
 
-    def cast(cast_type: CastType, name: str, pg_type: str, column: str) -> tuple[str, str | None]:
-        target = PG_CAST_TYPES[cast_type]
-        if _same_type(pg_type, target):
+    def cast(cast_type: CastType, name: str, type_sql: str, column: str) -> tuple[str, str | None]:
+        duck_target = CAST_TYPES[cast_type]
+        target = d.from_duck(duck_target)
+        if d.same_type(type_sql, target):
             return column, None
-        if _exact(cast_type, pg_type):
-            return f"CAST({column} AS {target})", None
-        if is_text(pg_type):
-            converted = ctx.try_cast(column, target)
+        if d.exact_cast(type_sql, duck_target):
+            return d.cast(column, target), None
+        if d.is_text(type_sql):
+            converted = d.try_cast(ctx, column, target)
             return converted, f"{column} IS NOT NULL AND {converted} IS NULL"
         raise ctx.error(
-            f"casting column {name!r} from {pg_type} to {cast_type} is not pushed down to "
-            "PostgreSQL (its result could differ from the ETL engine's); set the pipeline's "
+            f"casting column {name!r} from {type_sql} to {cast_type} is not pushed down to "
+            f"{d.label} (its result could differ from the ETL engine's); set the pipeline's "
             "engine to 'etl', or cast to text first"
         )
 
     items, checks = _select(ctx, columns, cast)
     check_bad_values(ctx, relation, checks, on_error=config.on_error, fix=FIX)
     return f"SELECT {_outputs(items)} FROM {relation} AS s"
-
-
-def _same_type(pg_type: str, target: str) -> bool:
-    from airflow_provider_logidata.engine.elt_context import base_type
-
-    return pg_type.replace(" ", "").lower() == target.replace(" ", "").lower() or (
-        base_type(pg_type) in ("timestamp", "timestamp without time zone")
-        and target.startswith("timestamp without")
-    )
-
-
-def _exact(cast_type: CastType, pg_type: str) -> bool:
-    """Whether PostgreSQL's own ``CAST`` converts every value as DuckDB does."""
-    from airflow_provider_logidata.engine.elt_context import base_type, is_integer, is_temporal, is_text
-
-    return (
-        (
-            cast_type == "string"
-            and (
-                is_text(pg_type)
-                or is_integer(pg_type)
-                or base_type(pg_type) in ("numeric", "date", "boolean")
-            )
-        )
-        or (cast_type in ("integer", "float", "decimal") and is_integer(pg_type))
-        or (cast_type in ("float", "decimal") and base_type(pg_type) == "numeric")
-        or (cast_type in ("date", "timestamp") and is_temporal(pg_type) and "with time zone" not in pg_type)
-    )
 
 
 def _casts_to_null(config: Any) -> bool:
@@ -232,7 +195,7 @@ MODULE = ModuleDef(
     keeps_rows=True,
     rescans=_casts_to_null,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
     changes_column=_changes_column,
 )

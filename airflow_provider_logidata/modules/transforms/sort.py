@@ -1,7 +1,7 @@
 """sort: order rows by one or more columns; rows with equal keys keep their input order (stable).
 
 A row number taken before the sort breaks ties, so a rerun writes the same file. The DuckDB and the
-PostgreSQL builder share the keys (:func:`_keys`); PostgreSQL compares text by code point, as DuckDB.
+ELT builder share the keys (:func:`_keys`); inside the database text compares by code point, as DuckDB.
 """
 
 from __future__ import annotations
@@ -62,16 +62,15 @@ def build_duckdb(ctx: TransformContext, relation: str, columns: Columns) -> str:
     )
 
 
-def build_postgres(ctx: EltContext, relation: str, columns: Columns) -> str:
+def build_elt(ctx: EltContext, relation: str, columns: Columns) -> str:
     """Order by the keys; ties keep input order (a row number breaks them: a stable sort)."""
-    from airflow_provider_logidata.engine.elt_context import collated
-    from airflow_provider_logidata.engine.sql import quote_ident, unique_name
+    from airflow_provider_logidata.engine.sql import unique_name
 
-    config = ctx.config
-    assert isinstance(config, SortConfig)
-    row = quote_ident(unique_name("__logidata_row", columns))
-    keys = _keys(ctx, config, columns, lambda name, pg_type: collated(quote_ident(name), pg_type))
-    outputs = ", ".join(quote_ident(name) for name, _ in columns)
+    config = ctx.typed_config(SortConfig)
+    d = ctx.dialect
+    row = d.ident(unique_name("__logidata_row", columns))
+    keys = _keys(ctx, config, columns, lambda name, type_sql: d.ordered(d.ident(name), type_sql))
+    outputs = ", ".join(d.ident(name) for name, _ in columns)
     return (
         f"SELECT {outputs} FROM (SELECT *, row_number() OVER () AS {row} FROM {relation} AS s) AS n "
         f"ORDER BY {', '.join(keys)}, {row}"
@@ -91,6 +90,6 @@ MODULE = ModuleDef(
     keeps_rows=True,
     blocking=True,
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
     row_wise=True,
 )

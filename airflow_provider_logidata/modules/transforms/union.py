@@ -80,30 +80,26 @@ def build_duckdb(ctx: TransformContext, inputs: Sequence[MultiInput]) -> dict[st
 _NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "U")
 
 
-def build_postgres(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
-    """The same union inside PostgreSQL: columns by name (ignoring case) in order of first appearance,
-    absent ones null, each cast to the type the ETL engine's union gives it (``elt_types``, so number
-    and text stacked become text as in DuckDB, where PostgreSQL alone would refuse), ``distinct`` as
-    ``SELECT DISTINCT``. The DuckDB builder's checks run first, so a union that does not line up is
-    refused with the same message."""
-    from airflow_provider_logidata.engine.elt_context import describe
+def build_elt(ctx: EltContext, inputs: Sequence[MultiInput]) -> dict[str, str]:
+    """The same union inside the database: columns by name (ignoring case) in order of first
+    appearance, absent ones null, each cast to the type the ETL engine's union gives it (``elt_types``,
+    so number and text stacked become text as in DuckDB, where PostgreSQL alone would refuse),
+    ``distinct`` as ``SELECT DISTINCT``. The DuckDB builder's checks run first, so a union that does not
+    line up is refused with the same message."""
     from airflow_provider_logidata.engine.elt_types import duck_multi_types
-    from airflow_provider_logidata.engine.sql import quote_ident
 
     config = ctx.typed_config(UnionConfig)
-    typed = [
-        (item.ref, item.port, describe(ctx.con, f"SELECT * FROM {item.relation} AS q", owner=ctx.owner))
-        for item in inputs
-    ]
+    d = ctx.dialect
+    typed = [(item.ref, item.port, ctx.describe(f"SELECT * FROM {item.relation} AS q")) for item in inputs]
     types = duck_multi_types(ctx, typed)
     parts = []
     for item in inputs:
         present = {name.lower(): name for name, _type in item.columns}
         columns = []
-        for name, pg_type in types:
+        for name, type_sql in types:
             found = present.get(name.lower())
-            value = f"q.{quote_ident(found)}" if found is not None else "NULL"
-            columns.append(f"CAST({value} AS {pg_type}) AS {quote_ident(name)}")
+            value = f"q.{d.ident(found)}" if found is not None else "NULL"
+            columns.append(f"{d.cast(value, type_sql)} AS {d.ident(name)}")
         parts.append(f"SELECT {', '.join(columns)} FROM {item.relation} AS q")
     sql = "\nUNION ALL\n".join(parts)
     if config.distinct:
@@ -136,5 +132,5 @@ MODULE = ModuleDef(
     max_inputs=None,
     icon="layers",
     duckdb=build_duckdb,
-    postgres=build_postgres,
+    elt=build_elt,
 )

@@ -259,8 +259,8 @@ def test_elt_modules_are_exactly_the_registered_builders() -> None:
         "quality_check",
     }  # several inputs: built over their inputs' SELECTs (engine.elt._build_step)
     assert set(elt_modules()) == expected | multi
-    assert {name for name in expected if builders.postgres(name) is not None} == expected
-    assert {name for name in multi if builders.postgres(name) is None} == multi  # not one-in-one-out
+    assert {name for name in expected if builders.elt(name) is not None} == expected
+    assert {name for name in multi if builders.elt(name) is None} == multi  # not one-in-one-out
 
 
 # --- a node with several outputs as the exit of a partial pushdown ---------------------------------------

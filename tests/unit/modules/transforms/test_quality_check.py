@@ -284,12 +284,10 @@ def test_only_a_regex_check_keeps_the_node_out_of_postgres(
 ) -> None:
     """RE2 (DuckDB) and PostgreSQL's regular expressions read patterns differently; every other check
     has a PostgreSQL form giving the ETL engine's verdict."""
-    from airflow_provider_logidata.modules.transforms.quality_check import (
-        QualityCheckConfig,
-        pushdown_refusal,
-    )
+    from airflow_provider_logidata.engine.dialects import dialect
+    from airflow_provider_logidata.modules.transforms.quality_check import QualityCheckConfig, elt_refusal
 
     for config in ({"checks": checks}, QualityCheckConfig.model_validate({"checks": checks})):
-        reason = pushdown_refusal(config)
+        reason = elt_refusal(config, dialect("postgres"))
         assert (reason is not None) == refused
         assert reason is None or "RE2" in reason
