@@ -3,7 +3,8 @@
 Expressions are one row-level SQL expression each, checked by ``engine.conditions`` against the columns
 before anything binds them, and regenerated from the checked tree. The DuckDB and the ELT builder
 share the column plan (:func:`_derive`): the ELT one translates each checked expression into the
-database's dialect (``SqlDialect.translate``, sqlglot) and casts its result to the types the DuckDB builder gives (``engine.elt_types``).
+database's dialect (``SqlDialect.translate``, sqlglot) and casts its result to the types the DuckDB
+builder gives (``engine.elt_types``).
 """
 
 from __future__ import annotations
