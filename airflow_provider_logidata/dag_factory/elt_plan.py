@@ -111,7 +111,8 @@ class EltPath:
 
     @property
     def linear(self) -> bool:
-        return not self.inputs
+        # A source feeding several tables directly has no inputs to wire, yet is a graph (its sinks).
+        return not self.inputs and not self.sinks
 
 
 def _config(node_config: Any) -> dict[str, Any]:
@@ -314,12 +315,12 @@ class _Graph:
         ``None`` when it can.
 
         A cursor source is pushed down beside sources read in full: its cursor is kept per destination,
-        as in ETL, so into one destination.postgres (``engine.elt_cursor`` commits it with the rows), or
-        as a partial pushdown (the staged result carries what it read; each destination after it keeps
-        its own). Not into several destination.postgres at once (one transaction would commit, or fail,
-        them all together where ETL commits each on its own), nor beside a second cursor or a data
-        interval source (a destination keeps one source's cursor, and the interval's rows would go
-        through its filter). A data interval is replaced per destination on a linear path only."""
+        as in ETL. Into destination.postgres tables (one, or several fed by a branch: it reads from the
+        smallest of their cursors, each drops what it holds and commits its own cursor with its rows,
+        all in the task's one transaction, ``engine.elt.run_elt``), or as a partial pushdown (the staged
+        result carries what it read; each destination after it keeps its own). Not beside a second cursor
+        or a data interval source (a destination keeps one source's cursor, and the interval's rows would
+        go through its filter). A data interval is replaced per destination on a linear path only."""
         reads = {s: self.config(s).get("incremental") or {} for s in sources}
         cursors = [s for s, spec in reads.items() if spec.get("mode") == "cursor"]
         intervals = [s for s, spec in reads.items() if spec and s not in cursors]
@@ -334,13 +335,6 @@ class _Graph:
                 f"source nodes {', '.join(map(repr, cursors))} read by cursor: a destination keeps the "
                 "cursor of one source only",
                 cursors[1],
-            )
-        if cursors and destinations > 1:
-            return (
-                f"source node {cursors[0]!r} reads by cursor and feeds {destinations} destination.postgres: "
-                "each keeps its own cursor, committed with its own rows (ETL commits each destination on "
-                "its own; one pushed-down transaction would commit or fail them together)",
-                cursors[0],
             )
         return None
 
@@ -523,8 +517,8 @@ def _upstream_first(members: list[str], incoming: Mapping[str, list[tuple[str, s
 def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
     """Markdown for the DAG's docs: which engine runs what.
 
-    ``cursor_paths``: (cursor source, destination.postgres) pairs that ``engine: auto`` runs as ETL (not a
-    linear path into one table): the docs say why.
+    ``cursor_paths``: (cursor source, destination.postgres) pairs that ``engine: auto`` runs as ETL (not
+    pushed down): the docs say why.
     """
     lines = ["#### Engine", ""]
     for path in paths:
@@ -563,9 +557,9 @@ def elt_doc(paths: Any, cursor_paths: Any = ()) -> str:
         )
     for source, destination in cursor_paths:
         lines.append(
-            f"- ETL: `{source}` → `{destination}` reads by cursor and is not a linear path into one table, "
-            "so it runs in the ETL engine: each destination drops the rows it already holds and commits its "
-            "own cursor in the same transaction as its rows."
+            f"- ETL: `{source}` → `{destination}` reads by cursor and is not pushed down, so it runs in the "
+            "ETL engine: each destination drops the rows it already holds and commits its own cursor in the "
+            "same transaction as its rows."
         )
     lines.append("- ETL (DuckDB over staged Parquet): every other node.")
     return "\n".join(lines)

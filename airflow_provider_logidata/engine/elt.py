@@ -216,31 +216,36 @@ def run_elt(
     ``destination_id``. ``sinks``: a graph loading several destinations (``destination_id`` among them),
     each from the node it reads; their loads are reported under ``"destinations"``.
 
-    A source reading by cursor (at most one, into one destination: a linear path, or joined with sources
-    read in full; ``dag_id`` names its state) reads past the destination's cursor, and the new cursor is
-    committed with the rows (``engine.elt_cursor``); ``variables`` (tests) replaces Airflow's Variables."""
+    A source reading by cursor (at most one, joined with sources read in full or not; ``dag_id`` names
+    its state) reads from the smallest cursor of the destinations it reaches; each of them drops the rows
+    it already holds and commits its new cursor with its rows (``engine.elt_cursor``), all in the one
+    transaction; ``variables`` (tests) replaces Airflow's Variables."""
     logger = get_log(log)
     owner = node_label(DESTINATION, destination_id)
     every_sink = list(sinks) if sinks else [EltSink(destination_id, destination, "")]
     every_source = {source_id: source, **(sources or {})}
     cursor_id = cursor_source(every_source, owner)
-    cursor: EltCursor | None = None
+    cursors: dict[str, EltCursor] = {}  # per destination the cursor source reaches
     if cursor_id is not None:
-        if sinks or dag_id is None:
+        if dag_id is None:
             raise LogiDataTaskError(
-                f"{owner}: cursor source {cursor_id!r} is pushed down into one destination.postgres only "
-                "(each destination keeps its own cursor; run through the ELT operator); set engine etl"
+                f"{owner}: cursor source {cursor_id!r} is pushed down through the ELT operator only (each "
+                "destination keeps its cursor under the DAG's id); set engine etl"
             )
-        cursor = EltCursor(
-            dag_id,
-            cursor_id,
-            every_source[cursor_id],
-            destination_id,
-            destination,
-            owner=owner,
-            log=logger,
-            variables=variables,
-        )
+        reached = _reached_by(cursor_id, source_id, steps)
+        for sink in every_sink:
+            if (sink.reads or (steps[-1].node_id if steps else source_id)) in reached:
+                cursors[sink.node_id] = EltCursor(
+                    dag_id,
+                    cursor_id,
+                    every_source[cursor_id],
+                    sink.node_id,
+                    sink.config,
+                    owner=node_label(DESTINATION, sink.node_id),
+                    log=logger,
+                    variables=variables,
+                )
+    cursor = cursors.get(destination_id) or next(iter(cursors.values()), None)
     for config in every_source.values():
         if config.conn_id != destination.conn_id:
             raise LogiDataTaskError(
@@ -262,7 +267,7 @@ def run_elt(
                 # Not read-only (it writes the destination); the source's query and every pushed-down
                 # expression passed security.pg_sql, and each look at them runs in a read_only_step.
                 confine(con, seconds=statement_timeout_seconds(), read_only=False)
-                cursor_from = cursor.begin(con) if cursor is not None else None
+                cursor_from = _read_start(con, every_source, cursor_id, cursors, logger)
                 selects, helpers, last = compile_all(
                     con,
                     source_id,
@@ -273,15 +278,20 @@ def run_elt(
                     shared=shared,
                     cursor_from=cursor_from,
                 )
-                if cursor is not None:
-                    cursor.read(con, selects[cursor.source_id])
-                    selects[last] = cursor.held_filter(con, selects[last])
-                    helpers.update(cursor.helpers)
-                text = "\n".join([*helpers.values(), *(selects[s.reads or last] for s in every_sink)])
+                held: dict[str, str] = {}  # per destination with a cursor: its rows without those it holds
+                for sink in every_sink:
+                    sink_cursor = cursors.get(sink.node_id)
+                    if sink_cursor is not None:
+                        sink_cursor.read(con, selects[sink_cursor.source_id])
+                        held[sink.node_id] = sink_cursor.held_filter(con, selects[sink.reads or last])
+                        helpers.update(sink_cursor.helpers)
+                text = "\n".join(
+                    [*helpers.values(), *(held.get(s.node_id, selects[s.reads or last]) for s in every_sink)]
+                )
                 logger.info(f"{destination_id}: engine elt: running in PostgreSQL:\n{text}")
                 for current in every_sink:
                     sink_owner = node_label(DESTINATION, current.node_id)
-                    select = selects[current.reads or last]
+                    select = held.get(current.node_id, selects[current.reads or last])
                     final = describe(con, select, owner=sink_owner)
                     if not sinks:
                         # append over a data interval replaces it (engine.interval_replace), as ETL does
@@ -297,13 +307,14 @@ def run_elt(
                             log=logger,
                         )
                     loaded = []
-                    if cursor is not None:
-                        cursor.landed(con, select)
+                    sink_cursor = cursors.get(current.node_id)
+                    if sink_cursor is not None:
+                        sink_cursor.landed(con, select)
                     rows, how = _load(
                         con, current.config, final, select, sink_owner, current.node_id, logger, loaded
                     )
-                    if cursor is not None:
-                        cursor.commit(con, rows)
+                    if sink_cursor is not None:
+                        sink_cursor.commit(con, rows)
                     loads[current.node_id] = {
                         "uri": f"postgresql://{current.config.conn_id}/{targets[current.node_id]}",
                         "rows": rows,
@@ -321,8 +332,8 @@ def run_elt(
             raise _all_unchanged(failed, targets) from None
         except LogiDataTaskError as error:
             raise _all_unchanged(error, targets) from None
-    if cursor is not None:
-        cursor.after_commit()
+    for sink_cursor in cursors.values():
+        sink_cursor.after_commit()
     seconds = time.monotonic() - started
     for node_id, load in loads.items():
         logger.info(
@@ -343,7 +354,60 @@ def run_elt(
         result["destinations"] = {
             node_id: {key: load[key] for key in ("uri", "rows", "mode")} for node_id, load in loads.items()
         }
+        for node_id, sink_cursor in cursors.items():
+            result["destinations"][node_id]["cursor"] = sink_cursor.summary()
     return result
+
+
+def _reached_by(cursor_id: str, source_id: str, steps: list[EltStep]) -> set[str]:
+    """The nodes whose rows come (in part) from ``cursor_id``: the destinations reading one of them keep
+    its cursor, as the ETL destination does for every cursor source upstream."""
+    reached = {cursor_id}
+    previous = source_id
+    for step in steps:
+        if any(node_id in reached for node_id, _port in step.inputs or ((previous, None),)):
+            reached.add(step.node_id)
+        previous = step.node_id
+    return reached
+
+
+def _read_start(
+    con: psycopg.Connection[Any],
+    sources: dict[str, PostgresSourceConfig],
+    cursor_id: str | None,
+    cursors: dict[str, EltCursor],
+    log: TaskLog,
+) -> str | None:
+    """Take each destination's lock and read its cursor (``EltCursor.begin``); the cursor source reads
+    from the smallest of them (``None``: every row), as the ETL source does for the destinations it
+    feeds, and each destination drops what it holds."""
+    if cursor_id is None or not cursors:
+        return None
+    starts = [cursor.begin(con) for cursor in cursors.values()]
+    if len(starts) == 1 or None in starts:
+        start = starts[0] if len(starts) == 1 else None
+    else:
+        from airflow_provider_logidata.engine.cursor_state import typed_value
+
+        column = next(iter(cursors.values())).column
+        owner = node_label(pgread.SOURCE, cursor_id)
+        plain = source_select(con, sources[cursor_id], cursor_id, log, None, cursor_from=None)
+        found = next((c for c in describe(con, plain, owner=owner) if c.name == column), None)
+        if found is None:
+            raise LogiDataTaskError(
+                f"{owner}: incremental column {column!r} is not among the columns read; add it to columns "
+                "or the query, or fix incremental.column"
+            )
+        arrow_type = arrow_schema([found]).field(0).type
+        start = min((str(s) for s in starts), key=lambda s: typed_value(s, arrow_type, what=owner))
+    for cursor in cursors.values():
+        cursor.entry["read_from"] = start  # what the source read: each destination checks it (CursorFilter)
+    if len(cursors) > 1:
+        log.info(
+            f"{cursor_id}: cursor on {next(iter(cursors.values())).column}: reading from {start!r}, "
+            f"the smallest cursor of {', '.join(map(repr, cursors))}"
+        )
+    return start
 
 
 def cursor_source(sources: dict[str, PostgresSourceConfig], owner: str) -> str | None:

@@ -20,11 +20,9 @@ Cursor source -> destination:
   the other input would go through the cursor filter) are refused everywhere.
 - ``destination.postgres`` in mode ``replace`` is refused (the table would hold only the new rows), and
   so is a destination fed by two cursor sources (one cursor per destination).
-- ``engine: elt`` with a cursor source feeding a ``destination.postgres`` needs the source to feed that one
-  table only (one chain of nodes, which may join tables read in full): there the load, the filter of what
-  the destination holds and its new cursor run in one transaction inside PostgreSQL
-  (``engine.elt_cursor``); a branch is refused naming the node that branches (``engine: auto`` runs such
-  a path as ETL).
+- pushed down (ELT), each ``destination.postgres`` a cursor source reaches still drops what it holds and
+  commits its own cursor with its rows, in the task's one transaction (``engine.elt_cursor``); what
+  cannot be pushed down (``engine: elt``) is the ELT planner's to refuse (``dag_factory.elt_plan``).
 
 Interval source -> destination:
 
@@ -165,8 +163,6 @@ def incremental_issues(
     nodes: Iterable[tuple[int, Any]],
     edges: Iterable[tuple[int, Any]],
     configs: Mapping[str, Any],
-    *,
-    engine: str = "auto",
 ) -> list[SpecIssue]:
     """Every problem of the pipeline's incremental sources and what they feed (see the module doc)."""
     graph = Graph(nodes, edges, configs)
@@ -180,7 +176,7 @@ def incremental_issues(
         for destination in graph.destinations(source):
             if spec["mode"] == "cursor":
                 cursor_sources.setdefault(destination, []).append(source)
-                issues.extend(_cursor_issues(graph, source, column, destination, engine))
+                issues.extend(_cursor_issues(graph, source, column, destination))
             else:
                 issues.extend(_interval_issues(graph, source, column, destination))
     for destination, sources in cursor_sources.items():
@@ -202,7 +198,7 @@ def _issue(graph: Graph, node_id: str, message: str, field: str = "") -> SpecIss
     return SpecIssue(path, message, node_id=node_id)
 
 
-def _cursor_issues(graph: Graph, source: str, column: str, destination: str, engine: str) -> list[SpecIssue]:
+def _cursor_issues(graph: Graph, source: str, column: str, destination: str) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     config = graph.cfg(destination)
     module = graph.module[destination]
@@ -218,23 +214,6 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
                 "mode",
             )
         )
-    if module == DESTINATION_POSTGRES and engine == "elt":
-        blocker = _not_linear(graph, source, destination)
-        if blocker is not None:
-            at, why = blocker
-            issues.append(
-                SpecIssue(
-                    "engine",
-                    f"engine 'elt' cannot run {source!r} -> {destination!r} inside PostgreSQL: {source!r} "
-                    "reads by cursor, which is pushed down only on a linear path into one "
-                    "destination.postgres (the destination's cursor is committed with its rows, in one "
-                    f"transaction), and node {at!r} {why}. Set engine to 'auto' (this path then runs as "
-                    "ETL, the others inside PostgreSQL) or 'etl'",
-                    found="'elt'",
-                    allowed="'auto', 'etl'",
-                    node_id=at,
-                )
-            )
     needs_boundary = mode != "merge"
     between = f"{module} {destination!r}"
     why_boundary = (
@@ -314,21 +293,6 @@ def _cursor_issues(graph: Graph, source: str, column: str, destination: str, eng
                 )
             )
     return issues
-
-
-def _not_linear(graph: Graph, source: str, destination: str) -> tuple[str, str] | None:
-    """The node keeping ``source -> ... -> destination`` from feeding that one table only (each node on the
-    way feeding only the next), and how; ``None`` when it does. A node on the way may read other inputs (a
-    join with a table read in full): the planner (``dag_factory.elt_plan``) decides whether those run in
-    PostgreSQL and names the node when they cannot."""
-    if len(graph.out[source]) != 1:
-        return source, f"feeds {len(graph.out[source])} nodes"
-    for node_id in graph.between(source, destination):
-        if len(graph.out[node_id]) != 1:
-            return node_id, f"feeds {len(graph.out[node_id])} nodes"
-    if len(graph.into[destination]) != 1:
-        return destination, f"reads {len(graph.into[destination])} inputs"
-    return None
 
 
 def row_wise(module: str) -> bool:

@@ -386,7 +386,7 @@ def _check_incremental(
     here, naming the node, rather than when its DAG is built."""
     from airflow_provider_logidata.spec.incremental import incremental_issues
 
-    found = incremental_issues(nodes, edges, result.configs, engine=engine)
+    found = incremental_issues(nodes, edges, result.configs)
     if engine != "elt" or pipeline is None or earlier_issues or found:
         return found
     from airflow_provider_logidata.dag_factory.elt_plan import EltPlanError, plan_elt

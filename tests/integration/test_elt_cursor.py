@@ -240,7 +240,7 @@ def test_cursor_elt_moves_no_rows_out(
     assert metrics["load"]["rows_in"] == sum(expected(pg).values())
 
 
-def test_cursor_engine_elt_is_accepted_on_a_linear_path_and_refused_on_a_branch(
+def test_cursor_engine_elt_is_accepted_into_tables_and_refused_on_a_branch_to_a_file(
     pg_conn_id: str, tmp_path: Path
 ) -> None:
     from airflow_provider_logidata.dag_factory import load_pipelines
@@ -250,28 +250,26 @@ def test_cursor_engine_elt_is_accepted_on_a_linear_path_and_refused_on_a_branch(
     (folder / "cur_elt_ok.json").write_text(
         json.dumps(pipeline("cur_elt_ok", pg_conn_id, "elt", "copy_ok", "append"))
     )
-    branch = specs.fan_out(
-        specs.incremental_source(pg_conn_id, "events", "at"),
-        [
-            specs.pg_destination(pg_conn_id, "a", table="a_copy"),
-            specs.pg_destination(pg_conn_id, "b", table="b_copy"),
-        ],
-        "cur_elt_branch",
-        engine="elt",
-    )
+    tables = [
+        specs.pg_destination(pg_conn_id, "a", table="a_copy"),
+        specs.pg_destination(pg_conn_id, "b", table="b_copy"),
+    ]
+    events = specs.incremental_source(pg_conn_id, "events", "at")
+    branch = specs.fan_out(events, tables, "cur_elt_branch", engine="elt")
     (folder / "cur_elt_branch.json").write_text(json.dumps(branch))
+    to_file = specs.fan_out(
+        events, [*tables, specs.file_destination("f", f"{tmp_path}/out/")], "cur_elt_file", engine="elt"
+    )
+    (folder / "cur_elt_file.json").write_text(json.dumps(to_file))
     namespace: dict[str, Any] = {"__file__": str(tmp_path / "loader.py")}
     report = load_pipelines(namespace, pipelines_path=str(folder), report_path=str(tmp_path / "report.json"))
-    assert [p.id for p in report.failed] == ["cur_elt_branch"]
-    dag = namespace["logidata_dag__cur_elt_ok"]
-    assert dag.task_ids == ["load"]
+    assert [p.id for p in report.failed] == ["cur_elt_file"]
+    assert namespace["logidata_dag__cur_elt_ok"].task_ids == ["load"]
+    [task_id] = namespace["logidata_dag__cur_elt_branch"].task_ids  # both tables in one ELT task
+    assert type(namespace["logidata_dag__cur_elt_branch"].get_task(task_id)).__name__ == "ELTOperator"
     issues = report.failed[0].errors
     assert {issue["path"] for issue in issues} == {"engine"}
-    assert (
-        "engine 'elt' cannot run 'events' -> 'a' inside PostgreSQL: 'events' reads by cursor, which is pushed "
-        "down only on a linear path into one destination.postgres" in issues[0]["message"]
-    )
-    assert "node 'events' feeds 2 nodes" in issues[0]["message"]
+    assert "node 'events' feeds 3 nodes (a branch)" in issues[0]["message"], issues[0]["message"]
 
 
 def test_row_hash_in_sql_equals_the_engine_hash(pg: Any) -> None:

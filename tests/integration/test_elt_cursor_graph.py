@@ -116,6 +116,12 @@ def run(run_pipeline: Any, spec: dict[str, Any], *, ok: bool = True) -> tuple[An
     return dag_run, dag
 
 
+def every_joined(pg: Any) -> Counter[tuple[Any, ...]]:
+    """Every fact left joined with dim, as the tables should hold them."""
+    query = f"SELECT {COLUMNS.replace('k,', 'f.k,')} FROM facts f LEFT JOIN dim d ON f.k = d.k"
+    return Counter(tuple(r) for r in pg.execute(query).fetchall())
+
+
 def setup(pg: Any) -> None:
     pg.execute(FACTS)
     pg.execute(DIM)
@@ -184,13 +190,7 @@ def test_cursor_join_elt_failed_load_leaves_table_and_cursor(
     assert state(pg, dag_id) == cursor
     pg.execute("ALTER TABLE joined_guarded DROP CONSTRAINT small")
     run(run_pipeline, spec)
-    expected = Counter(
-        tuple(r)
-        for r in pg.execute(
-            f"SELECT {COLUMNS.replace('k,', 'f.k,')} FROM facts f LEFT JOIN dim d ON f.k = d.k"
-        ).fetchall()
-    )
-    assert rows(pg, "joined_guarded") == expected  # each row once
+    assert rows(pg, "joined_guarded") == every_joined(pg)  # each row once
     last = state(pg, dag_id)
     assert last is not None and last["value"] == "2024-01-01T00:09:00+00:00"
 
@@ -262,3 +262,133 @@ def test_cursor_partial_pushdown_to_a_file_matches_etl(
     add(pg, 61, 62, "2024-01-01 00:10+00")
     assert both() == [10]  # from the cursor: the 8 rows at it (dropped by the file) and the 2 new
     assert pq.read_table(paths["auto"]).num_rows == 50
+
+
+def branched(dag_id: str, conn_id: str, engine: str, suffix: str) -> dict[str, Any]:
+    """facts (cursor on ``at``) into two tables: ``out`` (merge on id) joined with dim, ``big`` (append:
+    the rows at the cursor value recognised by their hashes) the facts whose id is a multiple of 3."""
+    spec = joined(dag_id, conn_id, engine, f"branch_all_{suffix}")
+    spec["nodes"] += [
+        {"id": "heavy", "module": "filter_rows", "config": {"condition": "id % 3 = 0"}},
+        specs.pg_destination(conn_id, "big", table=f"branch_big_{suffix}"),
+    ]
+    spec["edges"] += [{"source": "facts", "target": "heavy"}, {"source": "heavy", "target": "big"}]
+    return spec
+
+
+FACT_COLUMNS = "id, k, amount, score, at, note"
+
+
+def facts(pg: Any, table: str, where: str = "true") -> Counter[tuple[Any, ...]]:
+    return Counter(tuple(r) for r in pg.execute(f"SELECT {FACT_COLUMNS} FROM {table} WHERE {where}"))
+
+
+def test_cursor_branch_into_two_tables_elt_matches_etl(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
+    """Issue 14: a cursor source whose graph loads two tables runs in one ELT task; each table keeps its
+    own cursor, and every run (a table that lost its cursor, rows tied on the cursor value, newer rows, a
+    rerun with nothing new) ends with the ETL pipeline's rows and cursor states."""
+    setup(pg)
+    by_engine = {e: branched(f"curbranch_{e}", pg_conn_id, e, e) for e in ("etl", "auto")}
+    for spec in by_engine.values():
+        forget_variables(f"logidata.cursor.{spec['id']}.")
+
+    def both() -> None:
+        for engine, spec in by_engine.items():
+            dag_run, dag = run(run_pipeline, spec)
+            if engine == "auto":
+                [task_id] = dag.task_ids
+                assert type(dag.get_task(task_id)).__name__ == "ELTOperator"
+                result = dag_run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
+                assert set(result["destinations"]) == {"out", "big"}
+                assert {d["cursor"]["column"] for d in result["destinations"].values()} == {"at"}
+        assert rows(pg, "branch_all_auto") == rows(pg, "branch_all_etl")
+        assert facts(pg, "branch_big_auto") == facts(pg, "branch_big_etl")
+        for table in ("branch_all", "branch_big"):
+            assert types(pg, f"{table}_auto") == types(pg, f"{table}_etl"), table
+        for destination in ("out", "big"):
+            assert state(pg, "curbranch_auto", destination) == state(pg, "curbranch_etl", destination)
+            assert state(pg, "curbranch_auto", destination) is not None
+
+    both()
+    assert sum(rows(pg, "branch_all_auto").values()) == 45
+    assert facts(pg, "branch_big_auto") == facts(pg, "facts", "id % 3 = 0")
+    # 'big' starts again (its table emptied, its cursor gone): the source reads from the smallest cursor
+    # (none), 'out' drops every row it holds, 'big' loads them all
+    for engine in ("etl", "auto"):
+        pg.execute(f"TRUNCATE branch_big_{engine}")
+        pg.execute(
+            "DELETE FROM public.logidata_cursor_state WHERE dag_id = %s AND destination_task = 'big'",
+            (f"curbranch_{engine}",),
+        )
+    add(pg, 46, 50, "2024-01-01 00:05+00")  # tied on the cursor value
+    add(pg, 51, 60, "2024-01-01 00:09+00")
+    both()
+    assert sum(rows(pg, "branch_all_auto").values()) == 60
+    assert facts(pg, "branch_big_auto") == facts(pg, "facts", "id % 3 = 0")  # each row once
+    # nothing new: a rerun changes nothing
+    before = {t: facts(pg, f"{t}_auto") for t in ("branch_all", "branch_big")}
+    cursors = {d: state(pg, "curbranch_auto", d) for d in ("out", "big")}
+    both()
+    assert {t: facts(pg, f"{t}_auto") for t in before} == before
+    assert {d: state(pg, "curbranch_auto", d) for d in cursors} == cursors
+
+
+def test_cursor_branch_failing_one_table_leaves_both_tables_and_cursors(
+    run_pipeline: Any, pg: Any, pg_conn_id: str
+) -> None:
+    """The two tables load in one transaction: one refusing rows leaves both tables and both cursors as
+    they were; the run after the fix loads each new row once into each."""
+    setup(pg)
+    dag_id = "curbranch_failing"
+    forget_variables(f"logidata.cursor.{dag_id}.")
+    spec = branched(dag_id, pg_conn_id, "elt", "guarded")
+    run(run_pipeline, spec)
+    tables = {t: facts(pg, f"{t}_guarded") for t in ("branch_all", "branch_big")}
+    cursors = {d: state(pg, dag_id, d) for d in ("out", "big")}
+    pg.execute("ALTER TABLE branch_big_guarded ADD CONSTRAINT small CHECK (id <= 52)")
+    add(pg, 46, 50, "2024-01-01 00:05+00")  # tied on the cursor value
+    add(pg, 51, 57, "2024-01-01 00:09+00")  # 54 and 57 refused by 'big' only
+    dag_run, _ = run(run_pipeline, spec, ok=False)
+    assert str(dag_run.state) == "failed"
+    assert {t: facts(pg, f"{t}_guarded") for t in tables} == tables
+    assert {d: state(pg, dag_id, d) for d in cursors} == cursors
+    pg.execute("ALTER TABLE branch_big_guarded DROP CONSTRAINT small")
+    run(run_pipeline, spec)
+    assert rows(pg, "branch_all_guarded") == every_joined(pg)  # each row once
+    assert facts(pg, "branch_big_guarded") == facts(pg, "facts", "id % 3 = 0")
+
+
+@pytest.mark.parametrize("cursor", [True, False], ids=["cursor", "full"])
+def test_a_source_feeding_two_tables_directly_is_one_elt_task(
+    run_pipeline: Any, pg: Any, pg_conn_id: str, cursor: bool
+) -> None:
+    """No transform between: the source's rows, once, into both tables (a graph with no step; it was
+    planned as a path whose first destination was a step). With a cursor each table keeps its own, and a
+    run after new rows loads only those."""
+    setup(pg)
+    dag_id = f"fanout_{'cursor' if cursor else 'full'}"
+    forget_variables(f"logidata.cursor.{dag_id}.")
+    source = (
+        specs.incremental_source(pg_conn_id, "facts", "at")
+        if cursor
+        else specs.pg_source(pg_conn_id, "facts", table="facts")
+    )
+    targets = [
+        specs.pg_destination(pg_conn_id, "one", table=f"{dag_id}_one", mode="merge", keys=["id"]),
+        specs.pg_destination(pg_conn_id, "two", table=f"{dag_id}_two"),
+    ]
+    spec = specs.fan_out(source, targets, dag_id, engine="elt")
+    if not cursor:
+        spec["nodes"][2]["config"]["mode"] = "replace"
+    _, dag = run(run_pipeline, spec)
+    [task_id] = dag.task_ids
+    assert type(dag.get_task(task_id)).__name__ == "ELTOperator"
+    add(pg, 46, 50, "2024-01-01 00:05+00")
+    add(pg, 51, 60, "2024-01-01 00:09+00")
+    run(run_pipeline, spec)
+    for table in ("one", "two"):
+        assert facts(pg, f"{dag_id}_{table}") == facts(pg, "facts"), table  # every row, once
+    if cursor:
+        for destination in ("one", "two"):
+            found = state(pg, dag_id, destination)
+            assert found is not None and found["value"] == "2024-01-01T00:09:00+00:00"

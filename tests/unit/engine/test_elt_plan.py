@@ -116,19 +116,17 @@ def test_cursor_source_is_pushed_down_on_a_linear_path(engine: str) -> None:
     assert len(plan(pipeline(CHAIN, engine=engine, source_extra=interval))) == 1
 
 
-def test_cursor_source_feeding_several_tables_stays_in_the_engine() -> None:
-    """A cursor kept per destination and committed with its own rows: a branch of a cursor source into
-    several tables is ETL with auto (each destination commits on its own), and refused with elt naming
-    the source."""
+@pytest.mark.parametrize("engine", ["auto", "elt"])
+def test_cursor_source_feeding_several_tables_is_pushed_down(engine: str) -> None:
+    """A branch of a cursor source into several tables on its connection runs inside PostgreSQL in one
+    task: it reads from the smallest of their cursors and each drops what it holds and commits its own
+    cursor with its rows (engine.elt.run_elt; tests/integration/test_elt_cursor_branch.py)."""
     side = [{"id": "side", "module": "destination.postgres", "config": {"conn_id": "pg", "table": "s"}}]
     edges = [{"source": "src", "target": "side"}]
-    branched = pipeline(CHAIN, source_extra=CURSOR, extra_nodes=side, extra_edges=edges)
-    assert plan(branched) == []
-    with pytest.raises(
-        EltPlanError, match=r"'src' reads by cursor and feeds 2 destination\.postgres"
-    ) as raised:
-        plan(pipeline(CHAIN, engine="elt", source_extra=CURSOR, extra_nodes=side, extra_edges=edges))
-    assert raised.value.blocker == "src"
+    branched = pipeline(CHAIN, engine=engine, source_extra=CURSOR, extra_nodes=side, extra_edges=edges)
+    [path] = plan_elt(branched, {node.id: registry()[node.module] for node in branched.nodes})
+    assert set(path.destinations) == {"dst", "side"}
+    assert path.sources == ("src",)
 
 
 def graph(
@@ -182,9 +180,8 @@ PUSHED_JOIN = ("facts", "dim", "joined", "out")
         ({"facts": CURSOR, "dim": {}}, "file", ("facts", "dim", "joined"), True),
         # on another connection: a partial pushdown too, the other database's destination keeps it
         ({"facts": CURSOR, "dim": {}}, "other", ("facts", "dim", "joined"), True),
-        # into two tables: each keeps its own cursor, committed on its own in ETL: the join is pushed
-        # down, its result staged, each destination loaded by the engine
-        ({"facts": CURSOR, "dim": {}}, "tables", ("facts", "dim", "joined"), True),
+        # into two tables: one task, one transaction; each keeps its own cursor (engine.elt.run_elt)
+        ({"facts": CURSOR, "dim": {}}, "tables", (*PUSHED_JOIN, "side"), False),
         # two cursors, or a cursor beside an interval: ETL
         ({"facts": CURSOR, "dim": CURSOR}, "table", None, False),
         ({"facts": CURSOR, "dim": INTERVAL}, "table", None, False),
@@ -210,7 +207,6 @@ def test_cursor_source_in_a_graph(
     [
         ({"facts": CURSOR, "dim": CURSOR}, "table", "source nodes 'facts', 'dim' read by cursor", "dim"),
         ({"facts": CURSOR, "dim": INTERVAL}, "table", "source node 'dim' reads incrementally", "dim"),
-        ({"facts": CURSOR, "dim": {}}, "tables", "'facts' reads by cursor and feeds 2 destination", "facts"),
     ],
 )
 def test_cursor_graph_refused_with_elt_names_the_source(

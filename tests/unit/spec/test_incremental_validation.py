@@ -164,21 +164,24 @@ def test_cursor_into_replace_and_two_cursor_sources_are_refused() -> None:
     assert blocker == "dst" and "fed by several cursor sources ('a', 'b')" in text
 
 
-def test_cursor_with_engine_elt_is_accepted_on_a_linear_path_refused_on_a_branch() -> None:
-    """Issue 14: a linear cursor path is pushed down (engine.elt_cursor); a cursor source feeding several
-    nodes is refused at validation naming it, never a DAG build error (item 5 of issue 11)."""
+def test_cursor_with_engine_elt_is_accepted_into_tables_and_refused_where_rows_leave() -> None:
+    """Issue 14: a cursor source into one table or a branch into several tables on its connection is
+    pushed down (each destination keeps its cursor: engine.elt.run_elt); a branch into a file too is
+    refused at validation by the planner, naming the node that branches, never a DAG build error (item 5
+    of issue 11)."""
     assert validate_pipeline(chain(source(CURSOR), KEEP, pg_dest(), engine="elt")).ok
     assert validate_pipeline(chain(source(CURSOR), KEEP, pg_dest(), engine="auto")).ok
     spec = chain(source(CURSOR), KEEP, pg_dest(), engine="elt")
     spec["nodes"].append(pg_dest("side", table="s"))
     spec["edges"].append({"source": "src", "target": "side"})
+    assert validate_pipeline(spec).ok
+    spec["nodes"].append(node("files", "destination.file", path="/tmp/out/", format="csv"))
+    spec["edges"].append({"source": "src", "target": "files"})
     result = validate_pipeline(spec)
-    assert {issue.path for issue in result.issues} == {"engine"}
+    assert {issue.path for issue in result.issues} == {"engine"}, result.issues
     issue = result.issues[0]
     assert issue.node_id == "src"
-    assert "engine 'elt' cannot run 'src' -> 'dst' inside PostgreSQL: 'src' reads by cursor" in issue.message
-    assert "node 'src' feeds 2 nodes" in issue.message
-    assert "Set engine to 'auto'" in issue.message
+    assert "node 'src' feeds 3 nodes (a branch)" in issue.message, issue.message
     spec["engine"] = "auto"
     assert validate_pipeline(spec).ok
 
