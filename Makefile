@@ -58,8 +58,11 @@ $(VENV_STAMP): pyproject.toml $(CONSTRAINTS)
 		echo "creating $(VENV) with $(PYTHON)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 	fi
-	"$(BIN)/python" -m pip install --quiet -c "$(CONSTRAINTS)" uv
-	"$(BIN)/uv" pip install --python "$(BIN)/python" -c "$(CONSTRAINTS)" -e '.[dev]'
+	@echo "installing LogiData and its locked dependencies into $(VENV) (the first time takes a few minutes) ..."
+	@"$(BIN)/python" -m pip install --quiet -c "$(CONSTRAINTS)" uv
+	@# --quiet: uv would list every one of the ~200 packages it installs; errors still print.
+	@"$(BIN)/uv" pip install --quiet --python "$(BIN)/python" -c "$(CONSTRAINTS)" -e '.[dev]'
+	@echo "$(VENV) is ready"
 	@touch "$@"
 
 constraints: venv ## Regenerate constraints/dev.txt from the current .venv

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # LogiData demo: Airflow (api-server, scheduler, dag-processor, triggerer) + the example pipelines.
 #
+# The api-server starts first: the scheduler, DAG processor and triggerer start once it answers, because
+# task processes report to its execution API (a task started before it listens fails with "Connection
+# refused" and an empty log). Every line the script prints carries the time; each wait says what for.
+#
 # Everything lives in .demo/ (Airflow home, SQLite DB, pipelines, staging, logs) and every server listens
 # on 127.0.0.1 only. The example `example_orders_cleaning` is scheduled @once and unpaused at creation, so
 # the scheduler runs it by itself; the script waits for that run, prints a banner and keeps the processes
@@ -73,6 +77,11 @@ mkdir -p "$AIRFLOW_HOME/dags" "$LOGS" "$DEMO/pipelines" "$DEMO/staging"
 # A known password for the SimpleAuthManager user (otherwise Airflow generates a random one).
 printf '{"admin": "admin"}\n' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
+say() {
+    # say MESSAGE...: one line of the script's own output, with the time.
+    printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"
+}
+
 port_free() {
     python - "$HOST" "$PORT" <<'PY'
 import socket, sys
@@ -131,7 +140,7 @@ start() {
     setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
     PIDS+=("$!")
     NAMES+=("$name")
-    echo "  $name (pid $!) -> .demo/logs/$name.log"
+    say "  $name (pid $!) -> .demo/logs/$name.log"
 }
 
 check_alive() {
@@ -175,26 +184,23 @@ PY
 }
 
 # --- set up -----------------------------------------------------------------------------------------------
-echo "LogiData demo in .demo/ (AIRFLOW_HOME=.demo/airflow)"
-echo "migrating the metadata DB ..."
+say "LogiData demo in .demo/ (AIRFLOW_HOME=.demo/airflow)"
+say "migrating the metadata DB ..."
 airflow db migrate >"$LOGS/db-migrate.log" 2>&1 || {
     tail -n 40 "$LOGS/db-migrate.log" >&2
     exit 1
 }
 cp dags/logidata_pipelines.py "$AIRFLOW__CORE__DAGS_FOLDER/logidata_pipelines.py"
-echo "installing the example pipelines ..."
+say "installing the example pipelines ..."
 logidata examples install >"$LOGS/examples-install.log" 2>&1 || {
     cat "$LOGS/examples-install.log" >&2
     exit 1
 }
 sed 's/^/  /' "$LOGS/examples-install.log"
 
-echo "starting Airflow on $BASE_URL ..."
+say "starting Airflow's api-server on $BASE_URL ..."
 start api-server airflow api-server --host "$HOST" --port "$PORT"
-start scheduler airflow scheduler --skip-serve-logs
-start dag-processor airflow dag-processor
-start triggerer airflow triggerer --skip-serve-logs
-
+say "waiting for the api-server to answer $BASE_URL/api/v2/monitor/health (up to 120 s; the first start takes longest) ..."
 deadline=$((SECONDS + 120))
 until python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)" \
     "$BASE_URL/api/v2/monitor/health" 2>/dev/null; do
@@ -205,9 +211,12 @@ until python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1],
     fi
     sleep 2
 done
-echo "api-server is up."
+say "api-server is up; starting the scheduler, DAG processor and triggerer ..."
+start scheduler airflow scheduler --skip-serve-logs
+start dag-processor airflow dag-processor
+start triggerer airflow triggerer --skip-serve-logs
 
-echo "waiting for the DAG processor to parse $DAG_ID ..."
+say "waiting for the DAG processor to parse $DAG_ID (up to ${PARSE_TIMEOUT} s) ..."
 deadline=$((SECONDS + PARSE_TIMEOUT))
 until [[ "$(api dag)" == parsed ]]; do
     check_alive
@@ -219,7 +228,7 @@ until [[ "$(api dag)" == parsed ]]; do
     fi
     sleep 3
 done
-echo "$DAG_ID is parsed; waiting for its first (@once) run ..."
+say "$DAG_ID is parsed; waiting for its first (@once) run to finish (up to ${RUN_TIMEOUT} s) ..."
 
 deadline=$((SECONDS + RUN_TIMEOUT))
 state=none
@@ -233,9 +242,9 @@ while :; do
     sleep 3
 done
 case "$state" in
-    success) echo "first run of $DAG_ID: success" ;;
-    failed) echo "first run of $DAG_ID: FAILED (open it in the UI to see the task logs)" ;;
-    *) echo "first run of $DAG_ID not finished after ${RUN_TIMEOUT} s (state: $state); it may still finish" ;;
+    success) say "first run of $DAG_ID: success" ;;
+    failed) say "first run of $DAG_ID: FAILED (open it in the UI to see the task logs)" ;;
+    *) say "first run of $DAG_ID not finished after ${RUN_TIMEOUT} s (state: $state); it may still finish" ;;
 esac
 
 cat <<EOF

@@ -38,5 +38,10 @@ export default defineConfig({
     include: ["tests/**/*.test.{ts,tsx}"],
     setupFiles: ["tests/setup.ts"],
     css: false,
+    // No test may fail because a loaded 2-core machine is slow (the typegen check, which starts a Node
+    // process, timed out at vitest's default 5 s during a fresh-clone `make test`): no per-test or hook
+    // limit; `make test` as a whole has CI's.
+    testTimeout: 0,
+    hookTimeout: 0,
   },
 });

@@ -31,7 +31,7 @@ def login(browser: Any, stack: AirflowStack, user: str, *, dark: bool = False) -
     context = browser.new_context(viewport=VIEWPORT)
     if dark:
         # Airflow's own theme switch stores the mode here; the builder follows it.
-        context.add_init_script("window.localStorage.setItem('chakra-ui-color-mode', 'dark')")
+        context.add_init_script("window.localStorage.setItem('theme', 'dark')")
     context.set_default_timeout(STEP_TIMEOUT_MS)
     page = context.new_page()
     page.goto(f"{stack.base_url}/")
@@ -264,6 +264,24 @@ def test_viewer_sees_a_read_only_canvas(airflow_stack: AirflowStack, browser: An
         page.keyboard.press("Delete")
         assert frame.locator(".react-flow__node").count() == 4
         shots(page, "viewer-read-only-dark")
+    finally:
+        context.close()
+
+
+def test_the_builder_follows_airflows_theme_live(airflow_stack: AirflowStack, browser: Any) -> None:
+    """Issue 15: Airflow 3 keeps its theme under localStorage `theme` and shows it as a class on its page;
+    the builder (Airflow's iframe) starts in that mode and follows a switch without a reload."""
+    context, page = login(browser, airflow_stack, "viewer", dark=True)
+    try:
+        assert "dark" in (page.locator("html").get_attribute("class") or "")  # Airflow's own page is dark
+        frame = open_builder(page)
+        frame.locator("html.dark").wait_for(state="attached")
+        # What Airflow's theme switch does to its page: the builder follows, no reload.
+        page.evaluate("document.documentElement.classList.replace('dark', 'light')")
+        frame.locator("html.light").wait_for(state="attached")
+        assert frame.locator("html.dark").count() == 0
+        page.evaluate("document.documentElement.classList.replace('light', 'dark')")
+        frame.locator("html.dark").wait_for(state="attached")
     finally:
         context.close()
 

@@ -65,13 +65,13 @@ describe("validation while drawing", () => {
       n === 1 ? new Promise<Answer>((resolve) => (releaseFirst = resolve)) : Promise.resolve({ status: 200, body: validation("newer problem") }),
     );
     editor();
-    await waitFor(() => expect(calls.some((c) => c.path === "/validate")).toBe(true), { timeout: 3000 });
+    await waitFor(() => expect(calls.some((c) => c.path === "/validate")).toBe(true));
     expect(calls.find((c) => c.path === "/validate")?.body).toMatchObject({ read_sources: true, refresh: false, pipeline: { id: "orders" } });
 
     // An edit of the pipeline settings validates again; that answer comes first.
     const name = document.querySelector('[data-field="name"] input') as HTMLInputElement;
     fireEvent.change(name, { target: { value: "Orders, renamed" } });
-    const list = await screen.findByTestId("problems-list", {}, { timeout: 3000 });
+    const list = await screen.findByTestId("problems-list", {});
     await waitFor(() => expect(list.textContent).toContain("newer problem"));
     // The first request answers last: ignored.
     releaseFirst({ status: 200, body: validation("older problem") });
@@ -92,7 +92,7 @@ describe("validation while drawing", () => {
           : { status: 200, body: { pipeline: call.body.pipeline, etag: "e2", version: 4, saved_at: "2024-05-01T12:01:00Z", errors: [] } },
     );
     editor();
-    await screen.findByRole("button", { name: "Save & activate" }, { timeout: 3000 });
+    await screen.findByRole("button", { name: "Save & activate" });
     fireEvent.change(document.querySelector('[data-field="schedule"] input') as HTMLInputElement, { target: { value: "@sometimes" } });
     fireEvent.click(screen.getByRole("button", { name: "Save & activate" }));
     expect((await screen.findByTestId("editor-message")).textContent).toMatch(/Not saved: 1 problem/);

@@ -6,7 +6,7 @@ import { upstreamColumns } from "../src/graph/columns";
 import { specToGraph } from "../src/graph/convert";
 import { filterPipelines } from "../src/pages/PipelinesPage";
 import { hrefFor, parseHash } from "../src/router";
-import { applyColorMode, COLOR_MODE_KEY, preferredColorMode } from "../src/theme";
+import { airflowRoot, applyColorMode, COLOR_MODE_KEY, LEGACY_COLOR_MODE_KEY, preferredColorMode, subscribeColorMode } from "../src/theme";
 import { MODULES, spec } from "./fixtures";
 
 describe("routing and API base", () => {
@@ -25,14 +25,40 @@ describe("routing and API base", () => {
 });
 
 describe("colour mode", () => {
-  const storage = (v: string | null) => ({ getItem: () => v });
+  const storage = (values: Record<string, string>) => ({ getItem: (key: string) => values[key] ?? null });
   const media = (dark: boolean) => () => ({ matches: dark });
-  it("prefers Airflow's stored choice, then the OS", () => {
-    expect(preferredColorMode(storage("dark"), media(false))).toBe("dark");
-    expect(preferredColorMode(storage("light"), media(true))).toBe("light");
-    expect(preferredColorMode(storage(null), media(true))).toBe("dark");
-    expect(preferredColorMode(storage("system"), media(false))).toBe("light");
-    expect(COLOR_MODE_KEY).toBe("chakra-ui-color-mode");
+  const page = (cls: string) => {
+    const el = document.createElement("html");
+    if (cls) el.classList.add(cls);
+    return el;
+  };
+  it("shows what Airflow's page shows when it runs inside it", () => {
+    expect(preferredColorMode(storage({ theme: "light" }), media(false), page("dark"))).toBe("dark");
+    expect(preferredColorMode(storage({ theme: "dark" }), media(true), page("light"))).toBe("light");
+  });
+  it("else Airflow 3's stored choice (key 'theme'), then the older Chakra key, then the OS", () => {
+    expect(COLOR_MODE_KEY).toBe("theme");
+    expect(preferredColorMode(storage({ theme: "dark" }), media(false), null)).toBe("dark");
+    expect(preferredColorMode(storage({ theme: "light" }), media(true), page(""))).toBe("light");
+    expect(preferredColorMode(storage({ theme: "system" }), media(true), null)).toBe("dark");
+    expect(preferredColorMode(storage({ theme: "system", [LEGACY_COLOR_MODE_KEY]: "light" }), media(true), null)).toBe("dark");
+    expect(preferredColorMode(storage({ [LEGACY_COLOR_MODE_KEY]: "dark" }), media(false), null)).toBe("dark");
+    expect(preferredColorMode(storage({}), media(true), null)).toBe("dark");
+    expect(preferredColorMode(storage({}), media(false), null)).toBe("light");
+  });
+  it("hears Airflow's page switch its class", async () => {
+    const root = page("light");
+    let calls = 0;
+    const stop = subscribeColorMode(() => calls++, root);
+    root.classList.replace("light", "dark");
+    await Promise.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(calls).toBeGreaterThan(0);
+    expect(preferredColorMode(storage({}), media(false), root)).toBe("dark");
+    stop();
+  });
+  it("finds no page of Airflow's when the builder is the top window", () => {
+    expect(airflowRoot(window)).toBeNull();
   });
   it("sets Chakra's class on the root", () => {
     const el = document.createElement("div");

@@ -60,7 +60,7 @@ describe("preview panel", () => {
     serve(() => ({ status: 200, body: preview(1000) }));
     const target = { spec: spec(), nodeId: "read" };
     wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={() => undefined} />);
-    const grid = await screen.findByTestId("preview-grid", {}, { timeout: 3000 });
+    const grid = await screen.findByTestId("preview-grid", {});
     expect(grid.getAttribute("data-rows")).toBe("1000");
     const rendered = grid.querySelectorAll("[data-row]").length;
     expect(rendered).toBeGreaterThan(0);
@@ -76,7 +76,7 @@ describe("preview panel", () => {
     expect(calls[0]).toMatchObject({ path: "/preview", body: { node_id: "read", limit: 100, sampling: "head", seed: null } });
 
     fireEvent.click(screen.getByTestId("sampling-random"));
-    await waitFor(() => expect(calls.at(-1)?.body).toMatchObject({ sampling: "random", seed: 1 }), { timeout: 3000 });
+    await waitFor(() => expect(calls.at(-1)?.body).toMatchObject({ sampling: "random", seed: 1 }));
     fireEvent.click(screen.getByTestId("preview-tab-schema"));
     expect(screen.getByTestId("preview-schema").textContent).toContain("10%");
   });
@@ -92,7 +92,7 @@ describe("preview panel", () => {
     }));
     const target = { spec: spec(), nodeId: "dedupe" };
     const { unmount } = wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={() => undefined} />);
-    await screen.findByTestId("preview-grid", {}, { timeout: 3000 });
+    await screen.findByTestId("preview-grid", {});
     expect(screen.getByTestId("preview-diff-summary").textContent).toBe("1 removed · 0 changed rows");
     fireEvent.click(screen.getByTestId("preview-tab-diff"));
     const removed = screen.getByTestId("preview-diff").querySelector("[data-status=removed]") as HTMLElement;
@@ -104,7 +104,7 @@ describe("preview panel", () => {
     unmount();
 
     wrap(<PreviewPanel target={{ spec: spec(), nodeId: "tidy" }} nodes={spec().nodes} onSelectNode={() => undefined} />);
-    await screen.findByTestId("preview-grid", {}, { timeout: 3000 });
+    await screen.findByTestId("preview-grid", {});
     fireEvent.click(screen.getByTestId("preview-tab-diff"));
     const changed = screen.getByTestId("preview-diff").querySelectorAll("[data-status=changed]");
     expect(changed).toHaveLength(2);
@@ -117,7 +117,7 @@ describe("preview panel", () => {
     serve(() => ({ status: 200, body: preview(3, { warnings: [warning] }) }));
     const target = { spec: spec(), nodeId: "read" };
     const { unmount } = wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={() => undefined} />);
-    const box = await screen.findByTestId("preview-warnings", {}, { timeout: 3000 });
+    const box = await screen.findByTestId("preview-warnings", {});
     expect(screen.getAllByTestId("preview-warning").map((w) => w.textContent)).toEqual([`⚠ ${warning}`]);
     expect(box.textContent).toContain("a superuser");
     expect(screen.getByTestId("preview-grid").getAttribute("data-rows")).toBe("3"); // the data still shows
@@ -125,7 +125,7 @@ describe("preview panel", () => {
 
     serve(() => ({ status: 200, body: preview(3) }));
     wrap(<PreviewPanel target={{ spec: spec(), nodeId: "read" }} nodes={spec().nodes} onSelectNode={() => undefined} />);
-    await screen.findByTestId("preview-grid", {}, { timeout: 3000 });
+    await screen.findByTestId("preview-grid", {});
     expect(screen.queryByTestId("preview-warnings")).toBeNull();
   });
 
@@ -134,7 +134,7 @@ describe("preview panel", () => {
     const select = vi.fn();
     const target = { spec: spec(), nodeId: "tidy" };
     const { unmount } = wrap(<PreviewPanel target={target} nodes={target.spec.nodes} onSelectNode={select} />);
-    const issue = await screen.findByTestId("preview-issue", {}, { timeout: 3000 });
+    const issue = await screen.findByTestId("preview-issue", {});
     // Where to look, not the message again: that is at the field and on the node.
     expect(issue.textContent).toBe("Shown at: dedupe");
     fireEvent.click(screen.getByRole("button", { name: "dedupe" }));
@@ -143,7 +143,7 @@ describe("preview panel", () => {
 
     serve(() => ({ status: 504, body: { detail: "preview of node 'read' timed out after 10 s (source.postgres 'orders' still running); raise [logidata] preview_timeout or add a filter" } }));
     wrap(<PreviewPanel target={{ spec: spec(), nodeId: "read" }} nodes={spec().nodes} onSelectNode={select} />);
-    const box = await screen.findByTestId("preview-error", {}, { timeout: 3000 });
+    const box = await screen.findByTestId("preview-error", {});
     expect(box.getAttribute("data-status")).toBe("504");
     expect(box.textContent).toMatch(/The preview timed out.*raise \[logidata\] preview_timeout/);
   });
@@ -175,7 +175,7 @@ describe("suggestion panel", () => {
     const onApply = vi.fn();
     const onPreview = vi.fn();
     wrap(<SuggestPanel pipelineId="orders" spec={spec()} nodeId="read" readOnly={false} llm={false} onApply={onApply} onPreviewEffect={onPreview} />);
-    await waitFor(() => expect(screen.getAllByTestId("suggestion")).toHaveLength(2), { timeout: 3000 });
+    await waitFor(() => expect(screen.getAllByTestId("suggestion")).toHaveLength(2));
     expect(screen.getAllByTestId("suggestion-effect")[0].textContent).toBe("10 → 8 rows");
     expect(screen.queryByTestId("describe-step")).toBeNull();
 
@@ -206,7 +206,7 @@ describe("suggestion panel", () => {
     );
     const onApply = vi.fn();
     wrap(<SuggestPanel pipelineId="orders" spec={spec()} nodeId="read" readOnly={false} llm onApply={onApply} onPreviewEffect={() => undefined} />);
-    await screen.findByTestId("suggest-empty", {}, { timeout: 3000 });
+    await screen.findByTestId("suggest-empty", {});
     expect(calls.find((c) => c.path === "/suggest")?.body.dismissed).toEqual(["dup"]);
     const box = screen.getByTestId("describe-step");
     fireEvent.change(box.querySelector("textarea") as HTMLTextAreaElement, { target: { value: "keep orders above 100" } });

@@ -1,8 +1,13 @@
 // jsdom lacks a few browser APIs Chakra UI and React Flow touch.
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach } from "vitest";
 
 afterEach(() => cleanup());
+
+// No wall-clock limit a loaded 2-core machine can hit (vite.config.ts sets vitest's own to none): findBy and
+// waitFor poll until what they wait for appears; only a test that would fail anyway waits this long.
+export const ASYNC_UTIL_TIMEOUT_MS = 10 * 60 * 1000;
+configure({ asyncUtilTimeout: ASYNC_UTIL_TIMEOUT_MS });
 
 const inBrowser = typeof window !== "undefined";
 if (inBrowser && !window.matchMedia) {

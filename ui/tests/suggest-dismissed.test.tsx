@@ -79,7 +79,7 @@ describe("dismissed suggestions in the panel", () => {
   it("hides what the server has, dismisses with POST, and shows and restores dismissed ones", async () => {
     const server = serveApi([DUP, PAD], { stored: ["exact_duplicates"] });
     panel();
-    await waitFor(() => expect(shown()).toEqual(["padded_text:a/b"]), { timeout: 3000 });
+    await waitFor(() => expect(shown()).toEqual(["padded_text:a/b"]));
     expect(calls[0]).toEqual({ method: "GET", path: "/pipelines/orders/dismissed-suggestions", body: {} });
     expect(calls.find((c) => c.path === "/suggest")?.body.dismissed).toEqual(["exact_duplicates"]);
 
@@ -103,7 +103,7 @@ describe("dismissed suggestions in the panel", () => {
     // Restoring one that is not in the answer asks for suggestions again, once the server has it back.
     const asked = calls.filter((c) => c.path === "/suggest").length;
     fireEvent.click(screen.getByTestId("dismissed-restore"));
-    await waitFor(() => expect(shown()).toEqual(["exact_duplicates", "padded_text:a/b"]), { timeout: 3000 });
+    await waitFor(() => expect(shown()).toEqual(["exact_duplicates", "padded_text:a/b"]));
     expect(server.stored()).toEqual([]);
     expect(calls.filter((c) => c.path === "/suggest")).toHaveLength(asked + 1);
     expect(screen.queryByTestId("dismissed-toggle")).toBeNull();
@@ -115,7 +115,7 @@ describe("dismissed suggestions in the panel", () => {
       fail: (c) => (c.method === "POST" && c.path.startsWith("/pipelines/") ? { status: 500, body: { detail: "pipeline store error: disk full", errors: [] } } : null),
     });
     panel();
-    await waitFor(() => expect(shown()).toHaveLength(2), { timeout: 3000 });
+    await waitFor(() => expect(shown()).toHaveLength(2));
     fireEvent.click(screen.getAllByTestId("suggestion-dismiss")[0]);
     expect(shown()).toEqual(["padded_text:a/b"]);
     const message = await screen.findByTestId("dismiss-error");
@@ -128,7 +128,7 @@ describe("dismissed suggestions in the panel", () => {
   it("keeps dismissals on the page for a pipeline the server does not have", async () => {
     serveApi([DUP, PAD], { stored: null });
     panel();
-    await waitFor(() => expect(shown()).toHaveLength(2), { timeout: 3000 });
+    await waitFor(() => expect(shown()).toHaveLength(2));
     fireEvent.click(screen.getAllByTestId("suggestion-dismiss")[0]);
     expect(shown()).toEqual(["padded_text:a/b"]);
     fireEvent.click(screen.getByTestId("dismissed-toggle"));
@@ -142,9 +142,9 @@ describe("dismissed suggestions in the panel", () => {
     window.localStorage.setItem(legacyKey("orders"), JSON.stringify(["padded_text:a/b"]));
     const server = serveApi([DUP, PAD]);
     panel();
-    await waitFor(() => expect(window.localStorage.getItem(legacyKey("orders"))).toBeNull(), { timeout: 3000 });
+    await waitFor(() => expect(window.localStorage.getItem(legacyKey("orders"))).toBeNull());
     expect(server.stored()).toEqual(["padded_text:a/b"]);
-    await waitFor(() => expect(shown()).toEqual(["exact_duplicates"]), { timeout: 3000 });
+    await waitFor(() => expect(shown()).toEqual(["exact_duplicates"]));
   });
 
   it("labels ids the answer does not explain by their rule and columns", () => {
