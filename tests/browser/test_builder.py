@@ -238,6 +238,26 @@ def test_build_save_and_run_a_pipeline(
         frame.locator("[data-testid=run-bar] [data-state=success]").wait_for()
         shots(page, "run-succeeded")
         assert out.exists()
+
+        # Honest state (issue 15). The "Run ... started" message ends with the run.
+        frame.locator("[data-testid=editor-message]:has-text('started')").wait_for(state="detached")
+        version = frame.locator("[data-testid=pipeline-version]")
+        assert "unsaved" not in version.inner_text()
+        # An edit undone is no unsaved change (Run stays enabled).
+        panel = select_node(frame, "clean_text_1")
+        panel.locator("select[name='config.case']").select_option(label="upper")
+        wait_for(lambda: "unsaved changes" in version.inner_text(), 10, "the edit to count", stack)
+        assert frame.get_by_role("button", name="Run now").is_disabled()
+        frame.locator(".react-flow__pane").click(position={"x": 10, "y": 10})
+        page.keyboard.press("Control+z")
+        wait_for(lambda: "unsaved" not in version.inner_text(), 10, "undo to clear it", stack)
+        assert frame.get_by_role("button", name="Run now").is_enabled()
+        # Saved as another version, the last run is an earlier version's: off the canvas, said so.
+        panel = select_node(frame, "clean_text_1")
+        panel.locator("select[name='config.case']").select_option(label="upper")
+        frame.get_by_role("button", name="Save & activate").click()
+        frame.locator("[data-testid=run-stale]").wait_for()
+        assert cards.evaluate_all("els => els.filter(e => e.dataset.state === 'success').length") == 0
     finally:
         context.close()
 
@@ -362,6 +382,83 @@ def test_stale_save_shows_both_versions(airflow_stack: AirflowStack, browser: An
         frame.locator("[data-testid=editor-message]:has-text('Loaded the current version')").wait_for()
         assert "Saved by someone else" in node(frame, "read").inner_text()
         shots(page, "took-theirs")
+    finally:
+        context.close()
+
+
+def test_an_edit_survives_a_reload_and_an_expired_session(airflow_stack: AirflowStack, browser: Any) -> None:
+    """Issue 15: unsaved changes are kept in the browser and offered back: after a reload, and after the
+    session expired under a Save (the login in between)."""
+    stack = airflow_stack
+    spec = {
+        "spec_version": 1,
+        "id": "browser_kept",
+        "name": "Kept edits",
+        "status": "draft",
+        "nodes": [{"id": "read", "module": "source.file", "config": {"path": str(ORDERS_CSV)}}],
+        "edges": [],
+    }
+    stack.api("/logidata/api/pipelines", stack.token(), "POST", {"pipeline": spec})
+    context, page = login(browser, stack, "admin")
+    editor = f"{stack.base_url}/logidata/ui/#/pipelines/browser_kept"
+    try:
+        page.goto(editor)
+        panel = select_node(page, "read")
+        panel.locator("input[name=node-label]").fill("Edited, not saved")
+        page.locator("[data-testid=pipeline-version]:has-text('unsaved changes')").wait_for()
+        # The copy is written once the edits settle; leaving with unsaved changes asks (accepted here).
+        page.wait_for_function("() => localStorage.getItem('logidata.unsaved.browser_kept') !== null")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.reload()
+        kept = page.locator("[data-testid=unsaved-kept]")
+        kept.wait_for()
+        kept.get_by_role("button", name="Restore").click()
+        assert "Edited, not saved" in node(page, "read").inner_text()
+        page.locator("[data-testid=pipeline-version]:has-text('unsaved changes')").wait_for()
+
+        # The session ends (logged out elsewhere): Save meets a 401, and the edit is still there after
+        # logging in again.
+        context.clear_cookies()
+        page.get_by_role("button", name="Save draft").click()
+        page.get_by_role("link", name="Session expired — log in").wait_for()
+        page.goto(f"{stack.base_url}/")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "admin")
+        page.click("button[type=submit]")
+        page.wait_for_selector("a[aria-label=Pipelines]")
+        page.goto(editor)
+        page.locator("[data-testid=unsaved-kept]").get_by_role("button", name="Restore").click()
+        assert "Edited, not saved" in node(page, "read").inner_text()
+        page.get_by_role("button", name="Save draft").click()
+        page.locator("[data-testid=editor-message]:has-text('Saved version')").wait_for()
+        saved = stack.api("/logidata/api/pipelines/browser_kept", stack.token())
+        assert saved["pipeline"]["nodes"][0]["label"] == "Edited, not saved"
+        page.reload()
+        node(page, "read").wait_for()
+        assert page.locator("[data-testid=unsaved-kept]").count() == 0  # saved: nothing kept any more
+    finally:
+        context.close()
+
+
+def test_the_open_pipeline_is_in_airflows_address(airflow_stack: AirflowStack, browser: Any) -> None:
+    """Issue 15: inside Airflow's Pipelines page the open pipeline is in the page's address, so it can be
+    bookmarked and reopened; "← Pipelines" takes it out again."""
+    context, page = login(browser, airflow_stack, "viewer")
+    try:
+        frame = open_builder(page)
+        frame.locator(f"[data-pipeline='{PIPELINE_ID}']").get_by_role("link").first.click()
+        node(frame, "source_file_1").wait_for()
+        # replaceState is no navigation: look at the address itself
+        page.wait_for_function(f"location.hash === '#/pipelines/{PIPELINE_ID}'")
+        bookmark = page.url
+        assert "/plugin/logidata" in bookmark and bookmark.endswith(f"#/pipelines/{PIPELINE_ID}"), bookmark
+        frame.get_by_role("link", name="← Pipelines").click()
+        frame.locator("[data-testid=pipelines-table]").wait_for()
+        page.wait_for_function("location.hash === ''")
+        page.goto(bookmark)
+        page.frame_locator("iframe[src*='/logidata/ui/']").locator(
+            ".react-flow__node[data-id='source_file_1']"
+        ).wait_for()
     finally:
         context.close()
 
@@ -519,3 +616,4 @@ def test_pipelines_page_import_export_duplicate_delete(
         shots(page, "after-delete")
     finally:
         context.close()
+

@@ -4,7 +4,7 @@ import { api, ApiError, onUnauthorized } from "./api/client";
 import type { Me } from "./api/types";
 import { ErrorBox, SessionExpired } from "./components";
 import { PipelinesPage } from "./pages/PipelinesPage";
-import { useRoute } from "./router";
+import { mirrorRoute, useRoute } from "./router";
 import { applyColorMode, useColorMode } from "./theme";
 
 // The canvas (React Flow and the forms) is only fetched when a pipeline is opened.
@@ -18,6 +18,8 @@ export function App() {
   const [expired, setExpired] = useState(false);
 
   useEffect(() => applyColorMode(mode), [mode]);
+  const routeKey = route.page === "pipeline" ? route.id : "";
+  useEffect(() => mirrorRoute(route.page === "pipeline" ? { page: "pipeline", id: routeKey } : { page: "list" }), [route.page, routeKey]);
   useEffect(() => onUnauthorized(() => setExpired(true)), []);
   useEffect(() => {
     api.me().then(setMe, (e: unknown) => {

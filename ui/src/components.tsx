@@ -30,11 +30,7 @@ export function StateBadge({ state, children }: { state: string | null | undefin
   );
 }
 
-export function formatDate(value: string | null | undefined): string {
-  if (!value) return "—";
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? value : d.toLocaleString();
-}
+export { formatDate } from "./dates";
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) {

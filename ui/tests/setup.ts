@@ -6,7 +6,7 @@ afterEach(() => cleanup());
 
 // No wall-clock limit a loaded 2-core machine can hit (vite.config.ts sets vitest's own to none): findBy and
 // waitFor poll until what they wait for appears; only a test that would fail anyway waits this long.
-export const ASYNC_UTIL_TIMEOUT_MS = 10 * 60 * 1000;
+export const ASYNC_UTIL_TIMEOUT_MS = 2 * 60 * 1000;
 configure({ asyncUtilTimeout: ASYNC_UTIL_TIMEOUT_MS });
 
 const inBrowser = typeof window !== "undefined";

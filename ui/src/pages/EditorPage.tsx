@@ -27,7 +27,7 @@ import { type ConnectionChoices, connectionsUnavailable } from "../form/SchemaFo
 import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
 import { DRAG_MIME, Palette } from "../canvas/Palette";
 import type { PipelineMeta } from "../canvas/ConfigPanel";
-import { ACTIVE_STATES, ErrorBox, errorText, StateBadge, TopLink } from "../components";
+import { ACTIVE_STATES, ErrorBox, errorText, formatDate, StateBadge, TopLink } from "../components";
 import { connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
 import { issuesByNode, pipelineIssues } from "../graph/errors";
 import { latestGuard, runLatest } from "../graph/latest";
@@ -35,6 +35,8 @@ import { type LineageStart, lineagePath } from "../graph/lineage";
 import { layeredLayout, needsLayout } from "../graph/layout";
 import type { Graph, XY } from "../graph/model";
 import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
+import { specKey } from "../graph/saved";
+import { dropUnsaved, keepUnsaved, readUnsaved, type UnsavedCopy } from "../graph/unsaved";
 import { hrefFor } from "../router";
 import { useColorMode } from "../theme";
 
@@ -100,9 +102,11 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   const [stored, setStored] = useState<StoredPipeline | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [meta, setMeta] = useState<PipelineMeta | null>(null);
-  const [metaDirty, setMetaDirty] = useState(false);
   const [state, dispatch] = useReducer(reducer, undefined, () => initialState());
-  const [savedRevision, setSavedRevision] = useState(0);
+  // The content of the version last loaded or saved (``specKey``): "unsaved changes" compares with it.
+  const [savedKey, setSavedKey] = useState<string | null>(null);
+  // Unsaved changes this browser kept from an earlier visit, offered back (``graph/unsaved``).
+  const [recovered, setRecovered] = useState<UnsavedCopy | null>(null);
   const [validation, setValidation] = useState<Checked>(() => uncheckedWith([]));
   const [refreshing, setRefreshing] = useState(false);
   const [lineage, setLineage] = useState<LineageStart | null>(null);
@@ -115,6 +119,11 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   const [runs, setRuns] = useState<Run[]>([]);
   const [dagFound, setDagFound] = useState<boolean | null>(null);
   const [pendingRun, setPendingRun] = useState<string | null>(null);
+  // Runs of earlier versions (those known when this version was saved): their overlay would describe a
+  // graph that is no longer the pipeline's.
+  const [staleRuns, setStaleRuns] = useState<ReadonlySet<string>>(() => new Set());
+  // The run a "Run ... started" message is about: the message goes once that run has ended.
+  const [messageRun, setMessageRun] = useState<string | null>(null);
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
 
   // Airflow's permissions on this pipeline's DAG (per-DAG grants), asked while the pipeline loads.
@@ -126,9 +135,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     const { meta: m, graph } = splitSpec(specFromDocument(sp.pipeline));
     setStored(sp);
     setMeta(m);
-    setMetaDirty(false);
     dispatch({ type: "load", graph });
-    setSavedRevision(0);
+    setSavedKey(specKey(graphToSpec({ ...m, nodes: [], edges: [] } as Spec, graph)));
     setValidation(uncheckedWith(sp.errors ?? []));
     setLineage(null);
   }, []);
@@ -141,6 +149,11 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         if (!live) return;
         setModules(ms);
         applyStored(sp);
+        // Unsaved changes kept from an earlier visit (a reload, a crash, an expired session) are offered back.
+        const kept = readUnsaved(pipelineId);
+        const { meta: m, graph } = splitSpec(specFromDocument(sp.pipeline));
+        if (kept && specKey(kept.spec) !== specKey(graphToSpec({ ...m, nodes: [], edges: [] } as Spec, graph))) setRecovered(kept);
+        else if (kept) dropUnsaved(pipelineId);
       },
       (e: unknown) => live && setLoadError(e),
     );
@@ -155,15 +168,43 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   }, [pipelineId, applyStored]);
 
   const spec = useMemo(() => (meta ? graphToSpec({ ...meta, nodes: [], edges: [] } as Spec, state.graph) : null), [meta, state.graph]);
-  const dirty = state.revision !== savedRevision || metaDirty;
   // A drag changes the graph every frame. What only reads it (validation, previews, the drawer while
-  // dragging) follows a deferred copy, so React renders the canvas first and the rest when it has time.
+  // dragging, whether it differs from the saved version) follows a deferred copy, so React renders the
+  // canvas first and the rest when it has time.
   const deferredGraph = useDeferredValue(state.graph);
   const deferredSpec = useDeferredValue(spec);
+  const currentKey = useMemo(() => (deferredSpec ? specKey(deferredSpec) : null), [deferredSpec]);
+  const dirty = savedKey !== null && currentKey !== null && currentKey !== savedKey;
+  // Keep the unsaved graph in this browser (after the edits settle); drop it once nothing is unsaved. A
+  // copy offered back stays until it is restored or discarded.
+  const pendingCopy = useRef<UnsavedCopy | null>(null);
+  const flushCopy = useCallback(() => {
+    if (pendingCopy.current) keepUnsaved(pipelineId, pendingCopy.current);
+    pendingCopy.current = null;
+  }, [pipelineId]);
+  useEffect(() => {
+    if (recovered || savedKey === null || !deferredSpec || !stored) return;
+    if (!dirty) {
+      pendingCopy.current = null;
+      dropUnsaved(pipelineId);
+      return;
+    }
+    pendingCopy.current = { spec: deferredSpec, version: stored.version, keptAt: new Date().toISOString() };
+    const timer = setTimeout(flushCopy, 300);
+    return () => clearTimeout(timer);
+  }, [dirty, deferredSpec, savedKey, stored, recovered, pipelineId, flushCopy]);
+  // What is still pending is written when the editor goes (a 401 replaces it, the user navigates) or the
+  // page is hidden or unloaded.
+  useEffect(() => {
+    window.addEventListener("pagehide", flushCopy);
+    return () => {
+      window.removeEventListener("pagehide", flushCopy);
+      flushCopy();
+    };
+  }, [flushCopy]);
   const dragging = state.dragStart != null;
   const onMeta = useCallback((m: PipelineMeta) => {
     setMeta(m);
-    setMetaDirty(true);
   }, []);
 
   // Validate on open and after every edit (debounced): problems appear at their fields and nodes before
@@ -216,7 +257,17 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   const selectedId = state.selectedNodes.length === 1 ? state.selectedNodes[0] : null;
   const blockedBy = useMemo(() => (selectedId ? blockersOf(deferredGraph.edges, selectedId, nodeIssues) : []), [selectedId, deferredGraph.edges, nodeIssues]);
   const path = useMemo(() => (lineage ? lineagePath(validation.schemas, deferredGraph.edges, lineage) : null), [lineage, validation.schemas, deferredGraph.edges]);
-  const showRun = latest && (!dirty || active) ? latest : null;
+  const stale = Boolean(latest && staleRuns.has(latest.run_id));
+  const showRun = latest && !stale && (!dirty || active) ? latest : null;
+  useEffect(() => {
+    if (!messageRun) return;
+    const run = runs.find((r) => r.run_id === messageRun);
+    if (run && !ACTIVE_STATES.has(run.state ?? "")) {
+      // Only the message about that run (another may have replaced it since).
+      setMessage((m) => (m && m.text.includes(messageRun) ? null : m));
+      setMessageRun(null);
+    }
+  }, [runs, messageRun]);
 
   // React Flow node objects are rebuilt only for nodes whose inputs changed, so a 200-node canvas stays
   // smooth while one node is dragged.
@@ -335,14 +386,13 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
       const body: Spec = { ...spec, status };
       setSaving(true);
       setMessage(null);
-      const revision = state.revision;
       try {
         const sp = await api.update(body, overwriteEtag ?? stored.etag);
         setStored(sp);
         const savedAs = documentStatus(sp.pipeline);
         setMeta((m) => (m ? { ...m, status: savedAs } : m));
-        setMetaDirty(false);
-        setSavedRevision(revision);
+        setSavedKey(specKey({ ...body, status: savedAs }));
+        setStaleRuns(new Set(runs.map((r) => r.run_id)));
         // The problems stay those of the last validation: saving changed the status only, and that change
         // validates again.
         setConflict(null);
@@ -374,7 +424,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         setSaving(false);
       }
     },
-    [spec, stored, state.revision, refreshRuns],
+    [spec, stored, runs, refreshRuns],
   );
 
   // The pipeline was deleted while we edited: "overwrite with mine" stores it again.
@@ -396,6 +446,43 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     [spec, applyStored],
   );
 
+  // Closing the tab (or reloading) with unsaved changes asks first, as the browser lets a page ask.
+  useEffect(() => {
+    if (!dirty) return;
+    const ask = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = "";
+    };
+    window.addEventListener("beforeunload", ask);
+    return () => window.removeEventListener("beforeunload", ask);
+  }, [dirty]);
+  const leave = useCallback(
+    (e: { preventDefault: () => void }) => {
+      if (dirty && !window.confirm(`Leave ${pipelineId} without saving? Your unsaved changes will be lost.`)) e.preventDefault();
+    },
+    [dirty, pipelineId],
+  );
+  const saveDraft = useCallback(() => {
+    const question =
+      `${pipelineId} is active. Saved as a draft, its DAG leaves Airflow (no more scheduled runs) until the pipeline ` +
+      "is activated again; its past runs stay in Airflow. Save as draft?";
+    if (meta?.status === "active" && !window.confirm(question)) return;
+    void save("draft");
+  }, [meta?.status, pipelineId, save]);
+
+  const restoreKept = useCallback(() => {
+    if (!recovered) return;
+    const { meta: m, graph } = splitSpec(recovered.spec);
+    setMeta(m);
+    dispatch({ type: "load", graph });
+    setRecovered(null);
+    setMessage({ status: "info", text: "Your unsaved changes are back on the canvas; save them to keep them." });
+  }, [recovered]);
+  const discardKept = useCallback(() => {
+    dropUnsaved(pipelineId);
+    setRecovered(null);
+  }, [pipelineId]);
+
   const mayUnpause = Boolean(access?.canEdit);
   const runNow = useCallback(async () => {
     setMessage(null);
@@ -403,6 +490,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
       // Unpausing a paused DAG needs DAG edit permission: without it the run is queued, the DAG stays paused.
       const created = await api.run(pipelineId, mayUnpause);
       setPendingRun(created.run_id);
+      setMessageRun(created.run_id);
       setMessage({
         status: "info",
         text: mayUnpause
@@ -448,7 +536,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
   return (
     <Flex direction="column" h="100vh" data-testid="editor" data-pipeline={pipelineId}>
       <HStack px="3" py="2" borderBottomWidth="1px" gap="2" wrap="wrap" bg="bg.subtle">
-        <Link href={hrefFor({ page: "list" })} fontSize="sm">
+        <Link href={hrefFor({ page: "list" })} fontSize="sm" onClick={leave}>
           ← Pipelines
         </Link>
         <Separator orientation="vertical" h="5" />
@@ -496,7 +584,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         </Button>
         {!readOnly && (
           <>
-            <Button size="xs" variant="outline" onClick={() => void save("draft")} loading={saving}>
+            <Button size="xs" variant="outline" onClick={saveDraft} loading={saving}>
               Save draft
             </Button>
             <Button size="xs" colorPalette="blue" onClick={() => void save("active")} loading={saving}>
@@ -515,6 +603,21 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
         <Box px="3" py="1" fontSize="xs" bg="bg.muted" data-testid="read-only-banner">
           {readOnlyText(pipelineId, access)}
         </Box>
+      )}
+      {recovered && !readOnly && (
+        <Alert.Root status="warning" size="sm" borderRadius="0" data-testid="unsaved-kept">
+          <Alert.Indicator />
+          <Alert.Description flex="1">
+            {`This browser kept unsaved changes to ${pipelineId} from ${formatDate(recovered.keptAt)}, made on version ${recovered.version}.`}
+            {recovered.version !== stored.version ? ` The pipeline has been saved since (now version ${stored.version}): restored, your changes replace it when you save.` : ""}
+          </Alert.Description>
+          <Button size="2xs" colorPalette="orange" onClick={restoreKept}>
+            Restore
+          </Button>
+          <Button size="2xs" variant="ghost" onClick={discardKept}>
+            Discard
+          </Button>
+        </Alert.Root>
       )}
       {(message || state.notice) && (
         <Alert.Root status={state.notice ? "warning" : (message?.status ?? "info")} size="sm" borderRadius="0" data-testid="editor-message">
@@ -545,7 +648,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
             {latest.run_id}
           </TopLink>
           {active && <Spinner size="xs" />}
-          {dirty && !active && <Text color="fg.muted">(overlay hidden while the graph has unsaved changes)</Text>}
+          {stale && !active && <Text color="fg.muted" data-testid="run-stale">(a run of an earlier version: not shown on the canvas)</Text>}
+          {!stale && dirty && !active && <Text color="fg.muted">(overlay hidden while the graph has unsaved changes)</Text>}
         </HStack>
       )}
       <Flex flex="1" minH="0">
