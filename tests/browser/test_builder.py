@@ -616,4 +616,3 @@ def test_pipelines_page_import_export_duplicate_delete(
         shots(page, "after-delete")
     finally:
         context.close()
-
