@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pydantic.json_schema import JsonDict
 
 # A column name as it appears in the data. Any text is allowed: the engine always quotes identifiers.
@@ -39,9 +41,21 @@ StorageConnId = Annotated[
         description="Airflow connection (type aws) for plain s3://bucket/key paths, the same as writing "
         "s3://conn_id@bucket/key. The connection's extra endpoint_url points at MinIO and other "
         "S3-compatible servers. Ignored for local paths.",
-        json_schema_extra={"x-logidata-widget": "connection", "x-logidata-conn-type": "aws"},
+        # Shown in the builder only for an object-storage ``path`` (or once set).
+        json_schema_extra={
+            "x-logidata-widget": "connection",
+            "x-logidata-conn-type": "aws",
+            "x-logidata-when-remote": "path",
+        },
     ),
 ]
+
+
+def applies_when(**conditions: Sequence[Any]) -> dict[str, Any]:
+    """A field's JSON Schema extra: the builder shows it only while each named sibling field holds one of
+    the values (its default when unset), e.g. CSV options only for ``format: csv``. Validation is
+    unchanged, and a field holding a value of its own is always shown, so nothing set is ever hidden."""
+    return {"x-logidata-when": {name: list(values) for name, values in conditions.items()}}
 
 
 class ModuleConfig(BaseModel):

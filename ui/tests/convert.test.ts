@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectionToEdge, fromFlow, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../src/graph/convert";
+import { connectionToEdge, fromFlow, graphToSpec, maxInputsFor, portLabel, specToGraph, toFlowEdges, toFlowNodes } from "../src/graph/convert";
 import { moduleMap, mod, spec } from "./fixtures";
 
 describe("spec <-> React Flow", () => {
@@ -58,7 +58,17 @@ describe("spec <-> React Flow", () => {
       target_port: null,
     });
     const graph = { nodes: [], edges: [{ source: "r", target: "j", source_port: "matched", target_port: "right" }] };
-    expect(toFlowEdges(graph)[0]).toMatchObject({ sourceHandle: "matched", targetHandle: "right", label: "matched" });
+    expect(toFlowEdges(graph)[0]).toMatchObject({ sourceHandle: "matched", targetHandle: "right", label: "matched → right" });
+  });
+
+  it("draws edges with arrowheads and labels the ports that say something", () => {
+    const edge = (source_port: string, target_port: string | null) => ({ source: "a", target: "b", source_port, target_port });
+    const [plain] = toFlowEdges({ nodes: [], edges: [edge("out", null)] });
+    expect(plain.markerEnd).toMatchObject({ type: "arrowclosed" });
+    expect(plain.label).toBeUndefined();
+    expect(portLabel(edge("rejected", null))).toBe("rejected");
+    expect(portLabel(edge("out", "left"))).toBe("→ left");
+    expect(portLabel(edge("out", "in"))).toBeUndefined();
   });
 
   it("unknown modules become broken nodes instead of failing", () => {

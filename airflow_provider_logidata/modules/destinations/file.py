@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, StorageConnId
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, StorageConnId, applies_when
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
@@ -40,10 +40,20 @@ class FileDestinationConfig(ModuleConfig):
     )
     format: Literal["parquet", "csv"] = Field("parquet", description="File format.")
     compression: Literal["zstd", "snappy", "gzip", "none"] = Field(
-        "zstd", description="Parquet compression codec (ignored for CSV)."
+        "zstd",
+        description="Parquet compression codec (ignored for CSV).",
+        json_schema_extra=applies_when(format=["parquet"]),
     )
-    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
-    header: bool = Field(True, description="Write a header line (CSV).")
+    delimiter: str = Field(
+        ",",
+        min_length=1,
+        max_length=1,
+        description="CSV field separator.",
+        json_schema_extra=applies_when(format=["csv"]),
+    )
+    header: bool = Field(
+        True, description="Write a header line (CSV).", json_schema_extra=applies_when(format=["csv"])
+    )
     conn_id: StorageConnId = None
     partition_by: list[ColumnName] | None = Field(
         None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, StorageConnId
+from airflow_provider_logidata.modules.base import ColumnName, ModuleConfig, StorageConnId, applies_when
 from airflow_provider_logidata.modules.registry import ModuleDef
 
 if TYPE_CHECKING:
@@ -39,9 +39,15 @@ class FileSourceConfig(ModuleConfig):
     format: Literal["auto", "csv", "parquet", "jsonl"] = Field(
         "auto", description="File format; `auto` decides by the file extension."
     )
-    csv: CsvOptions = Field(default_factory=CsvOptions, description="Options for CSV files.")
+    csv: CsvOptions = Field(
+        default_factory=CsvOptions,
+        description="Options for CSV files.",
+        json_schema_extra=applies_when(format=["auto", "csv"]),
+    )
     infer_types: bool = Field(
-        True, description="Detect numbers, dates and booleans in CSV; off reads every column as text."
+        True,
+        description="Detect numbers, dates and booleans in CSV; off reads every column as text.",
+        json_schema_extra=applies_when(format=["auto", "csv"]),
     )
     columns: list[ColumnName] | None = Field(None, description="Read only these columns (default: all).")
     conn_id: StorageConnId = None

@@ -8,7 +8,7 @@ import { errorsAt, untagErrors } from "../graph/errors";
 import { type ColumnChoice, type InputColumns, offeredColumns } from "../graph/inputColumns";
 import { ColumnPicker } from "./ColumnPicker";
 import { FieldMessages, type FormMessage, isError, listMessages } from "./FieldMessages";
-import { type FieldSpec, objectFields, setKey, type UnionSpec, unionOf, variantOf } from "./schema";
+import { applies, type FieldSpec, objectFields, setKey, type UnionSpec, unionOf, variantOf } from "./schema";
 
 /**
  * What the connection pickers offer: the connections, null while they load, or why there is no list (the
@@ -71,7 +71,10 @@ interface ObjectFieldsProps {
 }
 
 function ObjectFields({ root, schema, value, onChange, path, port, errors, ctx, skip }: ObjectFieldsProps) {
-  const fields = objectFields(schema, root).filter((f) => f.key !== skip);
+  const every = objectFields(schema, root);
+  // Fields that do not apply to the config as it is (CSV options of a Parquet file, a storage connection
+  // for a local path) are not shown; one holding a value always is.
+  const fields = every.filter((f) => f.key !== skip && applies(f, value, every));
   return (
     <>
       {fields.map((field) => (

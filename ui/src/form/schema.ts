@@ -38,6 +38,10 @@ export interface FieldSpec {
   itemWidget: Widget;
   /** `x-logidata-port`: the input whose columns this field (and what it holds) names; null: every input. */
   port: string | null;
+  /** `x-logidata-when`: sibling field -> the values for which this field applies (its default when unset). */
+  when: Record<string, unknown[]> | null;
+  /** `x-logidata-when-remote`: the sibling path field; this field applies to object-storage URIs only. */
+  whenRemote: string | null;
 }
 
 const isObject = (v: unknown): v is JsonSchema => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -140,7 +144,32 @@ export function describeField(key: string, raw: JsonSchema, root: JsonSchema, re
     connTypes: (Array.isArray(connTypes) ? connTypes : [connTypes]).filter((t): t is string => typeof t === "string"),
     itemWidget,
     port: typeof port === "string" ? port : null,
+    when: whenOf(schema["x-logidata-when"] ?? raw["x-logidata-when"]),
+    whenRemote: typeof (schema["x-logidata-when-remote"] ?? raw["x-logidata-when-remote"]) === "string" ? ((schema["x-logidata-when-remote"] ?? raw["x-logidata-when-remote"]) as string) : null,
   };
+}
+
+function whenOf(raw: unknown): Record<string, unknown[]> | null {
+  if (!isObject(raw)) return null;
+  const found = Object.entries(raw).filter(([, v]) => Array.isArray(v)) as [string, unknown[]][];
+  return found.length ? Object.fromEntries(found) : null;
+}
+
+/** A URI with a scheme (s3://, gs://, ...): object storage rather than a local path. */
+export const isRemotePath = (path: unknown): boolean => typeof path === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(path.trim());
+
+/** Whether a field applies to the object as it is: its conditions on sibling fields (their defaults when
+ * unset) hold. A field holding a value of its own is always shown, so nothing set is ever hidden. */
+export function applies(field: FieldSpec, value: Record<string, unknown>, siblings: FieldSpec[]): boolean {
+  const own = value[field.key];
+  if (own !== undefined && own !== null && own !== "" && !(field.hasDefault && own === field.default)) return true;
+  if (field.whenRemote && !isRemotePath(value[field.whenRemote])) return false;
+  for (const [key, allowed] of Object.entries(field.when ?? {})) {
+    const sibling = siblings.find((f) => f.key === key);
+    const current = value[key] !== undefined ? value[key] : sibling?.default;
+    if (!allowed.includes(current)) return false;
+  }
+  return true;
 }
 
 /** The fields of an object schema, in declaration order. */

@@ -1,6 +1,6 @@
 // Spec ⇄ React Flow. React Flow is only a view: positions and connections are read back into the spec's
 // own node/edge lists, and nothing else in the spec is touched.
-import type { Connection as FlowConnection, Edge, Node } from "@xyflow/react";
+import type { Connection as FlowConnection, Edge, EdgeMarker, MarkerType, Node } from "@xyflow/react";
 import type { Issue, Module, NodeEngine, NodeRun, Spec, SpecEdge, SpecNode } from "../api/types";
 import type { LineageMark, LineagePath } from "./lineage";
 import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE, edgeId, type Graph } from "./model";
@@ -75,6 +75,19 @@ export function toFlowNodes(graph: Graph, ctx: FlowContext): FlowNode[] {
 
 export const LINEAGE_COLOUR = "#d97706";
 
+// MarkerType.ArrowClosed, named here so that this module needs no React Flow code at run time.
+const ARROW: EdgeMarker = { type: "arrowclosed" as MarkerType, width: 18, height: 18 };
+
+/** The ports an edge joins when they say something: a multi-output node's port (matched, rejected, ...)
+ * and a multi-input node's (left, right). */
+export function portLabel(edge: SpecEdge): string | undefined {
+  const from = edge.source_port && edge.source_port !== DEFAULT_SOURCE_PORT ? edge.source_port : null;
+  const to = edge.target_port && edge.target_port !== DEFAULT_TARGET_HANDLE ? edge.target_port : null;
+  if (from && to) return `${from} → ${to}`;
+  if (to) return `→ ${to}`;
+  return from ?? undefined;
+}
+
 export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly" | "lineage"> = {}): Edge[] {
   const selected = new Set(ctx.selectedEdges ?? []);
   return graph.edges.map((edge) => {
@@ -91,7 +104,10 @@ export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges"
       selected: selected.has(edgeId(edge)),
       animated: running,
       deletable: !ctx.readOnly,
-      label: edge.source_port && edge.source_port !== DEFAULT_SOURCE_PORT ? edge.source_port : undefined,
+      label: portLabel(edge),
+      // Which way the rows flow, readable at the default zoom (React Flow draws thin arrowless lines).
+      markerEnd: ARROW,
+      ...(ctx.lineage ? {} : { style: { strokeWidth: 1.5 } }),
     };
   });
 }
