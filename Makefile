@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints/dev.txt
 # Written after a successful install; lives in the venv so deleting the venv also resets it.
 VENV_STAMP := $(VENV)/.logidata-installed
-SRC := airflow_provider_logidata tests
+SRC := airflow_provider_logidata tests build_backend
 
 CI ?=
 # CI-friendly flags: no colours, no caches written into the checkout, a summary of non-passing tests.
