@@ -62,7 +62,7 @@ def _checkout(tmp_path: Path) -> Path:
 def _path_without_node(tmp_path: Path) -> str:
     """A PATH holding this Python only: no node, no npm."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(parents=True)
     (bin_dir / "python").symlink_to(sys.executable)
     return str(bin_dir)
 
