@@ -6,20 +6,16 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Access, readOnlyText, runTitle, usePipelineAccess } from "../src/api/access";
 import { api } from "../src/api/client";
 import EditorPage from "../src/pages/EditorPage";
+import { type ApiCall, stubApi } from "./api-stub";
 import { MODULES, spec } from "./fixtures";
 
-interface Call {
-  method: string;
-  path: string;
-  body: Record<string, unknown>;
-}
-let calls: Call[] = [];
+let calls: ApiCall[] = [];
 
 /** The builder API over fetch for pipeline `orders`; `me` answers /me?pipeline_id=orders (a number: that status). */
 function serveApi(me: { can_edit: boolean; can_run: boolean } | number, pipeline: { status?: "draft" | "active"; dagFound?: boolean } = {}) {
   calls = [];
   const doc = spec({ status: pipeline.status ?? "active" });
-  const answer = (call: Call): { status: number; body: unknown } => {
+  const answer = (call: ApiCall): { status: number; body: unknown } => {
     if (call.path === "/me?pipeline_id=orders") {
       return typeof me === "number" ? { status: me, body: { detail: "boom", errors: [] } } : { status: 200, body: { username: "u", llm: false, ...me } };
     }
@@ -31,15 +27,7 @@ function serveApi(me: { can_edit: boolean; can_run: boolean } | number, pipeline
     if (call.path === "/pipelines/orders/runs" && call.method === "POST") return { status: 201, body: { dag_id: "orders", run_id: "manual__1", state: "queued", unpaused: false } };
     return { status: 404, body: { detail: `unexpected ${call.method} ${call.path}`, errors: [] } };
   };
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (url: string, init: RequestInit) => {
-      const call = { method: init.method ?? "GET", path: url.replace(/^.*\/logidata\/api/, ""), body: init.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : {} };
-      calls.push(call);
-      const { status, body } = answer(call);
-      return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-    }),
-  );
+  stubApi(answer, calls);
 }
 
 function editor(general: Access) {

@@ -4,18 +4,13 @@ import { ChakraProvider, defaultSystem } from "@chakra-ui/react";
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import EditorPage from "../src/pages/EditorPage";
+import { type ApiCall, stubApi } from "./api-stub";
 import { MODULES, spec } from "./fixtures";
 
-interface Call {
-  method: string;
-  path: string;
-  body: Record<string, unknown>;
-}
-
 function serveApi(status: "draft" | "active") {
-  const calls: Call[] = [];
+  const calls: ApiCall[] = [];
   const doc = spec({ status });
-  const answer = (call: Call): { status: number; body: unknown } => {
+  const answer = (call: ApiCall): { status: number; body: unknown } => {
     if (call.path.startsWith("/me")) return { status: 200, body: { username: "u", can_edit: true, can_run: true, llm: false } };
     if (call.path === "/pipelines/orders" && call.method === "GET") return { status: 200, body: { pipeline: doc, etag: "e1", version: 3, saved_at: "2024-05-01T12:00:00Z", errors: [] } };
     if (call.path === "/pipelines/orders" && call.method === "PUT") {
@@ -27,15 +22,7 @@ function serveApi(status: "draft" | "active") {
     if (call.path === "/validate") return { status: 200, body: { valid: true, errors: [], warnings: [], schemas: {} } };
     return { status: 404, body: { detail: `unexpected ${call.method} ${call.path}`, errors: [] } };
   };
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (url: string, init: RequestInit) => {
-      const call = { method: init.method ?? "GET", path: url.replace(/^.*\/logidata\/api/, ""), body: init.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : {} };
-      calls.push(call);
-      const { status: code, body } = answer(call);
-      return new Response(JSON.stringify(body), { status: code, headers: { "Content-Type": "application/json" } });
-    }),
-  );
+  stubApi(answer, calls);
   return calls;
 }
 
@@ -50,7 +37,7 @@ async function editor() {
 
 const edit = () =>
   fireEvent.change(document.querySelector('[data-field="schedule"] input') as HTMLInputElement, { target: { value: "@daily" } });
-const puts = (calls: Call[]) => calls.filter((c) => c.method === "PUT");
+const puts = (calls: ApiCall[]) => calls.filter((c) => c.method === "PUT");
 const unloadPrevented = () => {
   const event = new Event("beforeunload", { cancelable: true });
   window.dispatchEvent(event);

@@ -4,22 +4,15 @@ import { ChakraProvider, defaultSystem } from "@chakra-ui/react";
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import EditorPage from "../src/pages/EditorPage";
+import { type ApiAnswer, type ApiCall, stubApi } from "./api-stub";
 import { MODULES, spec } from "./fixtures";
 
-interface Call {
-  method: string;
-  path: string;
-  body: Record<string, unknown>;
-}
-
-type Answer = { status: number; body: unknown };
-
 /** The builder API for pipeline `orders`; `/validate` and `PUT` answers come from the test (maybe late). */
-function serveApi(validate: (call: Call, n: number) => Promise<Answer>, put?: (call: Call) => Answer) {
-  const calls: Call[] = [];
+function serveApi(validate: (call: ApiCall, n: number) => Promise<ApiAnswer>, put?: (call: ApiCall) => ApiAnswer) {
+  const calls: ApiCall[] = [];
   let validations = 0;
   const doc = spec({ status: "draft" });
-  const answer = async (call: Call): Promise<Answer> => {
+  const answer = async (call: ApiCall): Promise<ApiAnswer> => {
     if (call.path.startsWith("/me")) return { status: 200, body: { username: "u", can_edit: true, can_run: true, llm: false } };
     if (call.path === "/pipelines/orders" && call.method === "GET") return { status: 200, body: { pipeline: doc, etag: "e1", version: 3, saved_at: "2024-05-01T12:00:00Z", errors: [] } };
     if (call.path === "/pipelines/orders" && call.method === "PUT" && put) return put(call);
@@ -29,15 +22,7 @@ function serveApi(validate: (call: Call, n: number) => Promise<Answer>, put?: (c
     if (call.path === "/validate") return validate(call, (validations += 1));
     return { status: 404, body: { detail: `unexpected ${call.method} ${call.path}`, errors: [] } };
   };
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (url: string, init: RequestInit) => {
-      const call = { method: init.method ?? "GET", path: url.replace(/^.*\/logidata\/api/, ""), body: init.body ? (JSON.parse(String(init.body)) as Record<string, unknown>) : {} };
-      calls.push(call);
-      const { status, body } = await answer(call);
-      return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-    }),
-  );
+  stubApi(answer, calls);
   return calls;
 }
 
@@ -60,9 +45,9 @@ afterEach(() => vi.unstubAllGlobals());
 
 describe("validation while drawing", () => {
   it("validates on open (reading sources) and after an edit, dropping an older answer that arrives late", async () => {
-    let releaseFirst: (a: Answer) => void = () => undefined;
+    let releaseFirst: (a: ApiAnswer) => void = () => undefined;
     const calls = serveApi((_call, n) =>
-      n === 1 ? new Promise<Answer>((resolve) => (releaseFirst = resolve)) : Promise.resolve({ status: 200, body: validation("newer problem") }),
+      n === 1 ? new Promise<ApiAnswer>((resolve) => (releaseFirst = resolve)) : Promise.resolve({ status: 200, body: validation("newer problem") }),
     );
     editor();
     await waitFor(() => expect(calls.some((c) => c.path === "/validate")).toBe(true));
@@ -85,7 +70,7 @@ describe("validation while drawing", () => {
     const refused = { detail: "pipeline orders is invalid", errors: [{ path: "schedule", message: "'@sometimes' is not a cron expression or preset", node_id: null }] };
     const calls = serveApi(
       // Validation answers on open only: the refused save is what reports the problem here.
-      (_call, n) => (n === 1 ? Promise.resolve({ status: 200, body: { valid: true, errors: [], warnings: [], schemas: {} } }) : new Promise<Answer>(() => undefined)),
+      (_call, n) => (n === 1 ? Promise.resolve({ status: 200, body: { valid: true, errors: [], warnings: [], schemas: {} } }) : new Promise<ApiAnswer>(() => undefined)),
       (call) =>
         (call.body.pipeline as { status: string }).status === "active"
           ? { status: 422, body: refused }

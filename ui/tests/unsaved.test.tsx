@@ -4,30 +4,23 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import EditorPage from "../src/pages/EditorPage";
 import { dropUnsaved, keepUnsaved, readUnsaved } from "../src/graph/unsaved";
+import { stubApi } from "./api-stub";
 import { MODULES, spec } from "./fixtures";
 
 function serveApi(version = 3) {
   const doc = spec({ status: "draft" });
-  vi.stubGlobal(
-    "fetch",
-    vi.fn(async (url: string, init: RequestInit) => {
-      const path = url.replace(/^.*\/logidata\/api/, "");
-      const method = init.method ?? "GET";
-      let body: unknown = { detail: `unexpected ${method} ${path}`, errors: [] };
-      let status = 200;
-      if (path.startsWith("/me")) body = { username: "u", can_edit: true, can_run: true, llm: false };
-      else if (path === "/pipelines/orders" && method === "GET") body = { pipeline: doc, etag: "e1", version, saved_at: "2024-05-01T12:00:00Z", errors: [] };
-      else if (path === "/pipelines/orders" && method === "PUT") {
-        body = { pipeline: (JSON.parse(String(init.body)) as { pipeline: unknown }).pipeline, etag: "e2", version: version + 1, saved_at: "2024-05-01T12:01:00Z", errors: [] };
-      }
-      else if (path === "/modules") body = { modules: MODULES };
-      else if (path === "/connections") body = { connections: [] };
-      else if (path.startsWith("/pipelines/orders/runs")) body = { dag_found: false, runs: [] };
-      else if (path === "/validate") body = { valid: true, errors: [], warnings: [], schemas: {} };
-      else status = 404;
-      return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-    }),
-  );
+  return stubApi(({ method, path, body: sent }) => {
+    if (path.startsWith("/me")) return { status: 200, body: { username: "u", can_edit: true, can_run: true, llm: false } };
+    if (path === "/pipelines/orders" && method === "GET") return { status: 200, body: { pipeline: doc, etag: "e1", version, saved_at: "2024-05-01T12:00:00Z", errors: [] } };
+    if (path === "/pipelines/orders" && method === "PUT") {
+      return { status: 200, body: { pipeline: sent.pipeline, etag: "e2", version: version + 1, saved_at: "2024-05-01T12:01:00Z", errors: [] } };
+    }
+    if (path === "/modules") return { status: 200, body: { modules: MODULES } };
+    if (path === "/connections") return { status: 200, body: { connections: [] } };
+    if (path.startsWith("/pipelines/orders/runs")) return { status: 200, body: { dag_found: false, runs: [] } };
+    if (path === "/validate") return { status: 200, body: { valid: true, errors: [], warnings: [], schemas: {} } };
+    return { status: 404, body: { detail: `unexpected ${method} ${path}`, errors: [] } };
+  });
 }
 
 async function editor() {
