@@ -1,10 +1,9 @@
 // Edits are not lost by leaving: with unsaved changes, "← Pipelines" and closing the tab ask first; "Save
 // draft" on an active pipeline asks, saying its DAG leaves Airflow.
-import { ChakraProvider, defaultSystem } from "@chakra-ui/react";
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import EditorPage from "../src/pages/EditorPage";
 import { type ApiCall, stubApi } from "./api-stub";
+import { openEditor } from "./editor-harness";
 import { MODULES, spec } from "./fixtures";
 
 function serveApi(status: "draft" | "active") {
@@ -26,15 +25,6 @@ function serveApi(status: "draft" | "active") {
   return calls;
 }
 
-async function editor() {
-  render(
-    <ChakraProvider value={defaultSystem}>
-      <EditorPage pipelineId="orders" canEdit canRun />
-    </ChakraProvider>,
-  );
-  await screen.findByRole("button", { name: "Save draft" });
-}
-
 const edit = () =>
   fireEvent.change(document.querySelector('[data-field="schedule"] input') as HTMLInputElement, { target: { value: "@daily" } });
 const puts = (calls: ApiCall[]) => calls.filter((c) => c.method === "PUT");
@@ -51,7 +41,7 @@ describe("leaving the editor", () => {
     const calls = serveApi("active");
     const confirm = vi.fn(() => false);
     vi.stubGlobal("confirm", confirm);
-    await editor();
+    await openEditor();
     fireEvent.click(screen.getByRole("button", { name: "Save draft" }));
     expect(confirm).toHaveBeenCalledOnce();
     expect(String(confirm.mock.calls[0])).toMatch(/orders is active\. Saved as a draft, its DAG leaves Airflow/);
@@ -67,7 +57,7 @@ describe("leaving the editor", () => {
     const calls = serveApi("draft");
     const confirm = vi.fn(() => false);
     vi.stubGlobal("confirm", confirm);
-    await editor();
+    await openEditor();
     fireEvent.click(screen.getByRole("button", { name: "Save draft" }));
     await waitFor(() => expect(puts(calls)).toHaveLength(1));
     expect(confirm).not.toHaveBeenCalled();
@@ -77,7 +67,7 @@ describe("leaving the editor", () => {
     serveApi("draft");
     const confirm = vi.fn(() => false);
     vi.stubGlobal("confirm", confirm);
-    await editor();
+    await openEditor();
     const back = screen.getByRole("link", { name: "← Pipelines" });
     expect(fireEvent.click(back)).toBe(true); // not cancelled: nothing to lose
     expect(confirm).not.toHaveBeenCalled();

@@ -1,10 +1,9 @@
 // Unsaved edits kept in this browser and offered back when the pipeline is opened again.
-import { ChakraProvider, defaultSystem } from "@chakra-ui/react";
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import EditorPage from "../src/pages/EditorPage";
 import { dropUnsaved, keepUnsaved, readUnsaved } from "../src/graph/unsaved";
 import { stubApi } from "./api-stub";
+import { openEditor } from "./editor-harness";
 import { MODULES, spec } from "./fixtures";
 
 function serveApi(version = 3) {
@@ -21,15 +20,6 @@ function serveApi(version = 3) {
     if (path === "/validate") return { status: 200, body: { valid: true, errors: [], warnings: [], schemas: {} } };
     return { status: 404, body: { detail: `unexpected ${method} ${path}`, errors: [] } };
   });
-}
-
-async function editor() {
-  render(
-    <ChakraProvider value={defaultSystem}>
-      <EditorPage pipelineId="orders" canEdit canRun />
-    </ChakraProvider>,
-  );
-  await screen.findByRole("button", { name: "Save draft" });
 }
 
 const version = () => screen.getByTestId("pipeline-version").textContent ?? "";
@@ -53,7 +43,7 @@ describe("the unsaved copy in this browser", () => {
 
   it("keeps an edit while it is unsaved, follows it, and drops it once saved", async () => {
     serveApi();
-    await editor();
+    await openEditor();
     fireEvent.change(schedule(), { target: { value: "@daily" } });
     await waitFor(() => expect(readUnsaved("orders")?.spec.schedule).toBe("@daily"));
     expect(readUnsaved("orders")?.version).toBe(3);
@@ -68,7 +58,7 @@ describe("the unsaved copy in this browser", () => {
   it("offers the kept edit back on opening: restore puts it on the canvas as unsaved", async () => {
     serveApi(4);
     keepUnsaved("orders", { spec: spec({ status: "draft", schedule: "@hourly" }), version: 3, keptAt: "2024-05-01T12:00:00Z" });
-    await editor();
+    await openEditor();
     const banner = await screen.findByTestId("unsaved-kept");
     expect(banner.textContent).toMatch(/kept unsaved changes to orders from 2024-05-01 \d\d:00:00, made on version 3/);
     expect(banner.textContent).toMatch(/saved since \(now version 4\)/);
@@ -82,7 +72,7 @@ describe("the unsaved copy in this browser", () => {
   it("discards a kept edit when asked", async () => {
     serveApi();
     keepUnsaved("orders", { spec: spec({ status: "draft", schedule: "@hourly" }), version: 3, keptAt: "2024-05-01T12:00:00Z" });
-    await editor();
+    await openEditor();
     fireEvent.click(await screen.findByRole("button", { name: "Discard" }));
     expect(readUnsaved("orders")).toBeNull();
     expect(screen.queryByTestId("unsaved-kept")).toBeNull();
