@@ -68,6 +68,21 @@ def connect(page: Any, frame: Any, source: str, target: str) -> None:
     page.mouse.up()
 
 
+def nodes_outside_canvas(frame: Any) -> list[str]:
+    """The ids of the nodes not wholly inside the visible canvas (empty: every node can be seen)."""
+    return list(
+        frame.locator("[data-testid=canvas]").evaluate(
+            """canvas => {
+                const box = canvas.getBoundingClientRect();
+                return [...canvas.querySelectorAll('.react-flow__node')].filter((n) => {
+                    const r = n.getBoundingClientRect();
+                    return r.left < box.left || r.top < box.top || r.right > box.right || r.bottom > box.bottom;
+                }).map((n) => n.dataset.id);
+            }"""
+        )
+    )
+
+
 def select_node(frame: Any, node_id: str) -> Any:
     node(frame, node_id).locator("[data-testid=node-card]").click()
     panel = frame.locator(f"[data-testid=node-panel][data-node-id='{node_id}']")
@@ -214,6 +229,10 @@ def test_build_save_and_run_a_pipeline(
         dag_page.wait_for_url(f"**/dags/{PIPELINE_ID}/plugin/logidata-pipeline")
         tab_frame = dag_page.frame_locator(f"iframe[src*='/logidata/ui/#/pipelines/{PIPELINE_ID}']")
         tab_frame.locator(".react-flow__node[data-id='deduplicate_1']").wait_for(timeout=60_000)
+        # Issue 15: the graph is in view once the tab's panels have settled (the fit follows the canvas).
+        wait_for(
+            lambda: not nodes_outside_canvas(tab_frame), 20, "every node inside the DAG tab's canvas", stack
+        )
         shots(dag_page, "dag-pipeline-tab")
         dag_page.close()
 
@@ -448,6 +467,7 @@ def test_the_open_pipeline_is_in_airflows_address(airflow_stack: AirflowStack, b
         frame = open_builder(page)
         frame.locator(f"[data-pipeline='{PIPELINE_ID}']").get_by_role("link").first.click()
         node(frame, "source_file_1").wait_for()
+        wait_for(lambda: not nodes_outside_canvas(frame), 20, "every node inside the canvas", airflow_stack)
         # replaceState is no navigation: look at the address itself
         page.wait_for_function(f"location.hash === '#/pipelines/{PIPELINE_ID}'")
         bookmark = page.url
@@ -459,6 +479,31 @@ def test_the_open_pipeline_is_in_airflows_address(airflow_stack: AirflowStack, b
         page.frame_locator("iframe[src*='/logidata/ui/']").locator(
             ".react-flow__node[data-id='source_file_1']"
         ).wait_for()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, {"width": 1280, "height": 720}])
+def test_the_dag_tab_shows_every_node(
+    airflow_stack: AirflowStack, browser: Any, viewport: dict[str, int]
+) -> None:
+    """Issue 15: in the DAG's "Pipeline" tab (a small canvas under Airflow's header and the data panel) the
+    pipeline's nodes are all in view once the panels have settled."""
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto(f"{airflow_stack.base_url}/")
+        page.fill("input[name=username]", "viewer")
+        page.fill("input[name=password]", "viewer")
+        page.click("button[type=submit]")
+        page.wait_for_selector("a[aria-label=Pipelines]")
+        page.goto(f"{airflow_stack.base_url}/dags/{PIPELINE_ID}/plugin/logidata-pipeline")
+        tab = page.frame_locator(f"iframe[src*='/logidata/ui/#/pipelines/{PIPELINE_ID}']")
+        tab.locator(".react-flow__node[data-id='destination_file_1']").wait_for(timeout=60_000)
+        wait_for(
+            lambda: not nodes_outside_canvas(tab), 20, "every node inside the tab's canvas", airflow_stack
+        )
     finally:
         context.close()
 

@@ -63,6 +63,8 @@ interface Checked {
 const uncheckedWith = (errors: Issue[]): Checked => ({ errors, warnings: [], schemas: {}, engines: {}, checked: false });
 const fromValidation = (v: Validation): Checked => ({ errors: v.errors, warnings: v.warnings ?? [], schemas: v.schemas ?? {}, engines: v.engines ?? {}, checked: true });
 
+const FIT = { padding: 0.2, maxZoom: 1.2 };
+
 function splitSpec(spec: Spec): { meta: PipelineMeta; graph: Graph } {
   const { nodes: _n, edges: _e, ...meta } = spec;
   const graph = specToGraph(spec);
@@ -503,6 +505,29 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
     }
   }, [pipelineId, mayUnpause, refreshRuns]);
 
+  // Until the user pans or zooms, the canvas keeps the whole graph in view as its size changes: the data
+  // panel mounting after the first fit, a banner, the window or Airflow's tab being resized. (The first
+  // fit ran before the panels settled, leaving nodes at the bottom edge, or below it in the DAG tab.)
+  const autoFit = useRef(true);
+  const nodeCount = useRef(0);
+  nodeCount.current = state.graph.nodes.length;
+  const loaded = Boolean(stored && meta && modules && access);
+  useEffect(() => {
+    const el = wrapper.current;
+    if (!loaded || !el || typeof ResizeObserver === "undefined") return;
+    let frame = 0;
+    const observer = new ResizeObserver(() => {
+      if (!autoFit.current || !nodeCount.current) return;
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => void flow.fitView(FIT));
+    });
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      cancelAnimationFrame(frame);
+    };
+  }, [loaded, flow]);
+
   const autoLayout = useCallback(() => {
     dispatch({ type: "setPositions", positions: layeredLayout(state.graph) });
     requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 200 }));
@@ -699,7 +724,11 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
               selectionKeyCode="Shift"
               multiSelectionKeyCode={["Meta", "Control"]}
               fitView={initialFit.current}
-              fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+              fitViewOptions={FIT}
+              onMoveStart={(event) => {
+                // A pan or zoom by the user (not a fit): from now on the viewport is theirs.
+                if (event) autoFit.current = false;
+              }}
               minZoom={0.1}
               proOptions={{ hideAttribution: true }}
             >
