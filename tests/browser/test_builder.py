@@ -472,12 +472,22 @@ def test_the_open_pipeline_is_in_airflows_address(airflow_stack: AirflowStack, b
         page.wait_for_function(f"location.hash === '#/pipelines/{PIPELINE_ID}'")
         bookmark = page.url
         assert "/plugin/logidata" in bookmark and bookmark.endswith(f"#/pipelines/{PIPELINE_ID}"), bookmark
+        # A selected node is in the address too; opening that address selects it again.
+        select_node(frame, "clean_text_1")
+        page.wait_for_function(f"location.hash === '#/pipelines/{PIPELINE_ID}/nodes/clean_text_1'")
+        node_link = page.url
         frame.get_by_role("link", name="← Pipelines").click()
         frame.locator("[data-testid=pipelines-table]").wait_for()
         page.wait_for_function("location.hash === ''")
+        page.goto("about:blank")  # a fresh load of the address, as from a bookmark
         page.goto(bookmark)
         page.frame_locator("iframe[src*='/logidata/ui/']").locator(
             ".react-flow__node[data-id='source_file_1']"
+        ).wait_for()
+        page.goto("about:blank")
+        page.goto(node_link)
+        page.frame_locator("iframe[src*='/logidata/ui/']").locator(
+            "[data-testid=node-panel][data-node-id='clean_text_1']"
         ).wait_for()
     finally:
         context.close()

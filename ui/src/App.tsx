@@ -19,7 +19,11 @@ export function App() {
 
   useEffect(() => applyColorMode(mode), [mode]);
   const routeKey = route.page === "pipeline" ? route.id : "";
-  useEffect(() => mirrorRoute(route.page === "pipeline" ? { page: "pipeline", id: routeKey } : { page: "list" }), [route.page, routeKey]);
+  const routeNode = route.page === "pipeline" ? (route.node ?? null) : null;
+  useEffect(
+    () => mirrorRoute(route.page === "pipeline" ? { page: "pipeline", id: routeKey, node: routeNode } : { page: "list" }),
+    [route.page, routeKey, routeNode],
+  );
   useEffect(() => onUnauthorized(() => setExpired(true)), []);
   useEffect(() => {
     api.me().then(setMe, (e: unknown) => {
@@ -40,7 +44,7 @@ export function App() {
     <Box h="100vh" bg="bg" color="fg" data-color-mode={mode}>
       {route.page === "pipeline" ? (
         <Suspense fallback={<Center h="100vh"><Spinner /></Center>}>
-          <EditorPage key={route.id} pipelineId={route.id} canEdit={me.can_edit} canRun={me.can_run} llm={me.llm} />
+          <EditorPage key={route.id} pipelineId={route.id} node={route.node ?? null} canEdit={me.can_edit} canRun={me.can_run} llm={me.llm} />
         </Suspense>
       ) : (
         <PipelinesPage canEdit={me.can_edit} username={me.username} />

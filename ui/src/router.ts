@@ -1,17 +1,27 @@
-// Hash routes (`#/`, `#/pipelines/<id>`): the app is served as static files under /logidata/ui/ inside
+// Hash routes (`#/`, `#/pipelines/<id>`, `#/pipelines/<id>/nodes/<node>` for a selected node): the app is served as static files under /logidata/ui/ inside
 // Airflow's iframe, so the path must never change.
 import { useSyncExternalStore } from "react";
 
-export type Route = { page: "list" } | { page: "pipeline"; id: string };
+export type Route = { page: "list" } | { page: "pipeline"; id: string; node?: string | null };
 
 export function parseHash(hash: string): Route {
-  const match = /^#?\/pipelines\/([^/?#]+)/.exec(hash);
-  if (match) return { page: "pipeline", id: decodeURIComponent(match[1]) };
+  const match = /^#?\/pipelines\/([^/?#]+)(?:\/nodes\/([^/?#]+))?/.exec(hash);
+  if (match) return { page: "pipeline", id: decodeURIComponent(match[1]), node: match[2] ? decodeURIComponent(match[2]) : null };
   return { page: "list" };
 }
 
 export function hrefFor(route: Route): string {
-  return route.page === "pipeline" ? `#/pipelines/${encodeURIComponent(route.id)}` : "#/";
+  if (route.page !== "pipeline") return "#/";
+  const node = route.node ? `/nodes/${encodeURIComponent(route.node)}` : "";
+  return `#/pipelines/${encodeURIComponent(route.id)}${node}`;
+}
+
+/** The selected node in the address, without a history entry per click (Back leaves the pipeline). */
+export function replaceRoute(route: Route, win: Window = window): void {
+  const href = hrefFor(route);
+  if (win.location.hash === href) return;
+  win.history.replaceState(win.history.state, "", `${win.location.pathname}${win.location.search}${href}`);
+  win.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 
 export function navigate(route: Route): void {

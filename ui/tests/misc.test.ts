@@ -13,7 +13,7 @@ describe("routing and API base", () => {
   it("parses hash routes", () => {
     expect(parseHash("")).toEqual({ page: "list" });
     expect(parseHash("#/")).toEqual({ page: "list" });
-    expect(parseHash("#/pipelines/orders_daily")).toEqual({ page: "pipeline", id: "orders_daily" });
+    expect(parseHash("#/pipelines/orders_daily")).toEqual({ page: "pipeline", id: "orders_daily", node: null });
     expect(hrefFor({ page: "pipeline", id: "a b" })).toBe("#/pipelines/a%20b");
   });
   it("finds the API beside the UI under any prefix", () => {

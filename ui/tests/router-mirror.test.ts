@@ -46,3 +46,28 @@ describe("the open pipeline in Airflow's page address", () => {
     expect(other.location.hash).toBe("#/pipelines/mine"); // its own address wins
   });
 });
+
+describe("a pipeline's selected node in the address", () => {
+  it("reads and writes #/pipelines/<id>/nodes/<node>", async () => {
+    const { parseHash, hrefFor } = await import("../src/router");
+    expect(parseHash("#/pipelines/orders/nodes/clean%201")).toEqual({ page: "pipeline", id: "orders", node: "clean 1" });
+    expect(parseHash("#/pipelines/orders")).toEqual({ page: "pipeline", id: "orders", node: null });
+    expect(hrefFor({ page: "pipeline", id: "orders", node: "clean 1" })).toBe("#/pipelines/orders/nodes/clean%201");
+    expect(hrefFor({ page: "pipeline", id: "orders", node: null })).toBe("#/pipelines/orders");
+  });
+
+  it("replaces the address without a history entry and tells the app", async () => {
+    const { replaceRoute } = await import("../src/router");
+    const heard: string[] = [];
+    const listener = () => heard.push(window.location.hash);
+    window.addEventListener("hashchange", listener);
+    const before = window.history.length;
+    replaceRoute({ page: "pipeline", id: "orders", node: "read" });
+    expect(window.location.hash).toBe("#/pipelines/orders/nodes/read");
+    expect(window.history.length).toBe(before);
+    expect(heard).toEqual(["#/pipelines/orders/nodes/read"]);
+    replaceRoute({ page: "pipeline", id: "orders", node: "read" }); // already there: nothing
+    expect(heard).toHaveLength(1);
+    window.removeEventListener("hashchange", listener);
+  });
+});

@@ -37,7 +37,7 @@ import type { Graph, XY } from "../graph/model";
 import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
 import { specKey } from "../graph/saved";
 import { dropUnsaved, keepUnsaved, readUnsaved, type UnsavedCopy } from "../graph/unsaved";
-import { hrefFor } from "../router";
+import { hrefFor, replaceRoute } from "../router";
 import { useColorMode } from "../theme";
 
 const NODE_TYPES = { logidata: NodeCard };
@@ -82,7 +82,14 @@ function isTyping(target: EventTarget | null): boolean {
 }
 
 /** `canEdit` / `canRun`: the general answer of `GET /me`, used only if the pipeline's own cannot be had. */
-type EditorProps = { pipelineId: string; canEdit: boolean; canRun: boolean; llm?: boolean };
+type EditorProps = {
+  pipelineId: string;
+  canEdit: boolean;
+  canRun: boolean;
+  llm?: boolean;
+  /** The node the address names (`#/pipelines/<id>/nodes/<node>`): selected on opening. */
+  node?: string | null;
+};
 
 export default function EditorPage(props: EditorProps) {
   return (
@@ -92,7 +99,7 @@ export default function EditorPage(props: EditorProps) {
   );
 }
 
-function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
+function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: EditorProps) {
   const mode = useColorMode();
   const flow = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
@@ -527,6 +534,21 @@ function Editor({ pipelineId, canEdit, canRun, llm = false }: EditorProps) {
       cancelAnimationFrame(frame);
     };
   }, [loaded, flow]);
+
+  // The selected node is in the address (a link to it can be shared): the address selects it on opening
+  // (or when it changes: Back, a bookmark), a selection changes the address.
+  const urlApplied = useRef(false);
+  const graphRef = useRef(state.graph);
+  graphRef.current = state.graph;
+  useEffect(() => {
+    if (!loaded) return;
+    if (node && node !== selectedId && graphRef.current.nodes.some((n) => n.id === node)) dispatch({ type: "select", nodes: [node], edges: [] });
+    urlApplied.current = true;
+    // selectedId is read, not followed: the other effect writes the selection into the address.
+  }, [loaded, node]);
+  useEffect(() => {
+    if (urlApplied.current && (node ?? null) !== selectedId) replaceRoute({ page: "pipeline", id: pipelineId, node: selectedId });
+  }, [selectedId]);
 
   const autoLayout = useCallback(() => {
     dispatch({ type: "setPositions", positions: layeredLayout(state.graph) });
