@@ -298,7 +298,7 @@ class _Graph:
         sources = [n for n in members if self.nodes[n].module == SOURCE]
         multi = any(self.modules[m].multi for m in members if m not in sources)
         linear = len(sources) == 1 and len(destinations) == 1 and not multi
-        refusal = None if linear else self._incremental_refusal(sources, len(destinations))
+        refusal = None if linear else self._incremental_refusal(sources)
         if refusal is not None:
             self.refusals.update(dict.fromkeys(destinations, refusal))
             return None
@@ -309,10 +309,9 @@ class _Graph:
         sinks = tuple((d, self.refs[d][0][0]) for d in destinations)
         return EltPath(nodes=(*order, *destinations), conn_id=conn_id, inputs=inputs, sinks=sinks)
 
-    def _incremental_refusal(self, sources: list[str], destinations: int) -> tuple[str, str] | None:
+    def _incremental_refusal(self, sources: list[str]) -> tuple[str, str] | None:
         """Why a graph (several sources, or a join/union) with these sources cannot run in PostgreSQL
-        loading ``destinations`` destination.postgres (0: a partial pushdown), and the source at fault;
-        ``None`` when it can.
+        (into its tables, or as a partial pushdown), and the source at fault; ``None`` when it can.
 
         A cursor source is pushed down beside sources read in full: its cursor is kept per destination,
         as in ETL. Into destination.postgres tables (one, or several fed by a branch: it reads from the
@@ -379,7 +378,7 @@ class _Graph:
             return None
         members, sources = collected
         graph = len(sources) > 1 or any(self.modules[m].multi for m in members if m not in sources)
-        if graph and self._incremental_refusal(sources, 0) is not None:
+        if graph and self._incremental_refusal(sources) is not None:
             return None  # an interval beside another source, or two cursors: ETL
         conn_ids = {self.config(source).get("conn_id") or "" for source in sources}
         if len(conn_ids) != 1 or "" in conn_ids:
@@ -444,7 +443,7 @@ class _Graph:
         graph = len(sources) > 1 or any(
             self.modules[m].multi for m in members if self.nodes[m].module != SOURCE
         )
-        refusal = self._incremental_refusal(sources, 1) if graph else None
+        refusal = self._incremental_refusal(sources) if graph else None
         if refusal is not None:
             return None, *refusal
         for source in sources:

@@ -197,13 +197,17 @@ class CursorRead:
                 + ("every row" if initial_value is None else f"from initial_value {initial_value!r}")
             )
             return initial_value, "no destination"
-        if any(value is None for _d, value in starts):
-            return None, ", ".join(parts)
-        smallest = min(
-            (value for _d, value in starts if value is not None),
-            key=lambda v: typed_value(v, arrow_type, what=owner),
-        )
-        return smallest, ", ".join(parts)
+        return smallest_start([value for _d, value in starts], arrow_type, owner=owner), ", ".join(parts)
+
+
+def smallest_start(starts: list[str | None], arrow_type: pa.DataType, *, owner: str) -> str | None:
+    """Where a cursor source read by several destinations starts: the smallest of their starts, compared
+    as values of the column's type; ``None`` (every row) when any of them starts from nothing."""
+    if any(value is None for value in starts):
+        return None
+    return min(
+        (value for value in starts if value is not None), key=lambda v: typed_value(v, arrow_type, what=owner)
+    )
 
 
 def cursor_meta(

@@ -33,6 +33,7 @@ from psycopg import sql as psql
 
 from airflow_provider_logidata.engine import builders, pg_contract
 from airflow_provider_logidata.engine import pg_read_plan as pgread
+from airflow_provider_logidata.engine.cursor_read import smallest_start
 from airflow_provider_logidata.engine.dialects import dialect
 from airflow_provider_logidata.engine.dialects.postgres import is_text
 from airflow_provider_logidata.engine.elt_context import (
@@ -41,7 +42,7 @@ from airflow_provider_logidata.engine.elt_context import (
     arrow_schema,
     describe,
 )
-from airflow_provider_logidata.engine.elt_cursor import EltCursor
+from airflow_provider_logidata.engine.elt_cursor import EltCursor, cursor_column_type, largest_read
 from airflow_provider_logidata.engine.errors import LogiDataTaskError, node_label
 from airflow_provider_logidata.engine.interval_replace import replace_interval_elt
 from airflow_provider_logidata.engine.logs import TaskLog, get_log
@@ -279,10 +280,16 @@ def run_elt(
                     cursor_from=cursor_from,
                 )
                 held: dict[str, str] = {}  # per destination with a cursor: its rows without those it holds
+                # What the source read, asked once for every destination keeping its cursor.
+                largest = (
+                    largest_read(con, selects[cursor.source_id], cursor.column, owner=cursor.owner)
+                    if cursor is not None
+                    else None
+                )
                 for sink in every_sink:
                     sink_cursor = cursors.get(sink.node_id)
                     if sink_cursor is not None:
-                        sink_cursor.read(con, selects[sink_cursor.source_id])
+                        sink_cursor.read(con, selects[sink_cursor.source_id], largest)
                         held[sink.node_id] = sink_cursor.held_filter(con, selects[sink.reads or last])
                         helpers.update(sink_cursor.helpers)
                 text = "\n".join(
@@ -384,28 +391,21 @@ def _read_start(
     if cursor_id is None or not cursors:
         return None
     starts = [cursor.begin(con) for cursor in cursors.values()]
+    column = next(iter(cursors.values())).column
     if len(starts) == 1 or None in starts:
         start = starts[0] if len(starts) == 1 else None
     else:
-        from airflow_provider_logidata.engine.cursor_state import typed_value
-
-        column = next(iter(cursors.values())).column
         owner = node_label(pgread.SOURCE, cursor_id)
         plain = source_select(con, sources[cursor_id], cursor_id, log, None, cursor_from=None)
-        found = next((c for c in describe(con, plain, owner=owner) if c.name == column), None)
-        if found is None:
-            raise LogiDataTaskError(
-                f"{owner}: incremental column {column!r} is not among the columns read; add it to columns "
-                "or the query, or fix incremental.column"
-            )
-        arrow_type = arrow_schema([found]).field(0).type
-        start = min((str(s) for s in starts), key=lambda s: typed_value(s, arrow_type, what=owner))
+        start = smallest_start(
+            starts, cursor_column_type(con, plain, cursor_id, column, owner=owner), owner=owner
+        )
     for cursor in cursors.values():
         cursor.entry["read_from"] = start  # what the source read: each destination checks it (CursorFilter)
     if len(cursors) > 1:
         log.info(
-            f"{cursor_id}: cursor on {next(iter(cursors.values())).column}: reading from {start!r}, "
-            f"the smallest cursor of {', '.join(map(repr, cursors))}"
+            f"{cursor_id}: cursor on {column}: reading from {start!r}, the smallest cursor of "
+            f"{', '.join(map(repr, cursors))}"
         )
     return start
 

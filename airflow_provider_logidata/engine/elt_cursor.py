@@ -191,6 +191,20 @@ def largest_read(
     return read_max, rows, arrow_type
 
 
+def cursor_column_type(
+    con: psycopg.Connection[Any], source_select: str, source_id: str, column: str, *, owner: str
+) -> pa.DataType:
+    """The Arrow type of a cursor source's column (``source_select``: its SELECT without the cursor
+    condition), or an error saying the column is not read."""
+    found = next((c for c in describe(con, source_select, owner=owner) if c.name == column), None)
+    if found is None:
+        raise LogiDataTaskError(
+            f"{owner}: incremental column {column!r} of source {source_id!r} is not among the columns "
+            "read; add it to columns or the query, or fix incremental.column"
+        )
+    return arrow_schema([found]).field(0).type
+
+
 def read_start(
     con: psycopg.Connection[Any],
     source_select: str,
@@ -207,14 +221,7 @@ def read_start(
     ``source_select``: the source's SELECT without its cursor condition (to type the column)."""
     spec = source.incremental
     assert spec is not None and spec.mode == "cursor"
-    described = describe(con, source_select, owner=owner)
-    found = next((c for c in described if c.name == spec.column), None)
-    if found is None:
-        raise LogiDataTaskError(
-            f"{owner}: incremental column {spec.column!r} of source {source_id!r} is not among the columns "
-            "read; add it to columns or the query, or fix incremental.column"
-        )
-    arrow_type = arrow_schema([found]).field(0).type
+    arrow_type = cursor_column_type(con, source_select, source_id, spec.column, owner=owner)
     initial = None if spec.initial_value is None else str(spec.initial_value)
     start, standing = cursor_read.start(spec.column, arrow_type, initial, owner=owner, log=log)
     log.info(f"{source_id}: cursor on {spec.column}: {standing}")
@@ -316,9 +323,16 @@ class EltCursor:
 
     # --- once the source's rows are in their temporary table ----------------------------------------
 
-    def read(self, con: psycopg.Connection[Any], source_select: str) -> None:
-        """The largest cursor value the source read (``read_max``, as ETL's ``cursor_text`` writes it)."""
-        read_max, self.rows_read, self.arrow_type = largest_read(
+    def read(
+        self,
+        con: psycopg.Connection[Any],
+        source_select: str,
+        largest: tuple[str | None, int, pa.DataType] | None = None,
+    ) -> None:
+        """The largest cursor value the source read (``read_max``, as ETL's ``cursor_text`` writes it).
+        ``largest``: :func:`largest_read` of those rows when already asked (several destinations share one
+        read)."""
+        read_max, self.rows_read, self.arrow_type = largest or largest_read(
             con, source_select, self.column, owner=self.owner
         )
         self.entry["read_max"] = read_max
