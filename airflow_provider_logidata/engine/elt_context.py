@@ -153,10 +153,9 @@ class EltContext:
     def function(self, name: str, create: str) -> str:
         """The helper function ``name``, created by ``create`` on first use in this run (kept in
         ``helpers`` for the task log)."""
-        if name not in self.helpers:
-            self.helpers[name] = create
-            return self.dialect.function(self.con, name, create)
-        return self.dialect.function(self.con, name, "")
+        qualified = self.dialect.function(self.con, name, None if name in self.helpers else create)
+        self.helpers.setdefault(name, create)
+        return qualified
 
     def temp_table(self, name: str, select: str) -> str:
         """``select`` materialised until the load commits (read by several outputs); its relation."""

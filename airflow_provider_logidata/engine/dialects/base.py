@@ -203,5 +203,6 @@ class SqlDialect(ABC):
         """Materialise ``select`` until the load commits: (its relation, the statement run)."""
 
     @abstractmethod
-    def function(self, con: Any, name: str, create: str) -> str:
-        """Create a helper function until the session ends; its qualified name."""
+    def function(self, con: Any, name: str, create: str | None) -> str:
+        """A helper function's qualified name, created by ``create`` until the session ends (``None``:
+        created already in this session)."""

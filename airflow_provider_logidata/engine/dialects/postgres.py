@@ -489,8 +489,8 @@ class PostgresDialect(SqlDialect):
         con.execute(create.encode())
         return f"pg_temp.{quote_ident(name)}", create
 
-    def function(self, con: Any, name: str, create: str) -> str:
-        if create:
+    def function(self, con: Any, name: str, create: str | None) -> str:
+        if create is not None:
             con.execute(create.encode())
         return f"pg_temp.{name}"
 
