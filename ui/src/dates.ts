@@ -1,8 +1,10 @@
 // Dates as Airflow shows them: `2026-12-02 15:43:42`, in the time zone chosen in Airflow's user menu (kept in
 // localStorage `timezone`, JSON-encoded, by Airflow's UI; the browser's zone until one is chosen).
+import { browserStorage } from "./storage";
+
 export const TIMEZONE_KEY = "timezone";
 
-export function airflowTimezone(storage: Pick<Storage, "getItem"> | null = safeStorage()): string {
+export function airflowTimezone(storage: Pick<Storage, "getItem"> | null = browserStorage()): string {
   const fallback = Intl.DateTimeFormat().resolvedOptions().timeZone;
   let raw: string | null = null;
   try {
@@ -26,13 +28,6 @@ export function airflowTimezone(storage: Pick<Storage, "getItem"> | null = safeS
   }
 }
 
-function safeStorage(): Storage | null {
-  try {
-    return typeof window !== "undefined" ? window.localStorage : null;
-  } catch {
-    return null;
-  }
-}
 
 /** `YYYY-MM-DD HH:mm:ss` in `timeZone`; the text itself when it is no date; "—" for none. */
 export function formatDate(value: string | null | undefined, timeZone: string = airflowTimezone()): string {

@@ -4,6 +4,7 @@
 // iframe) or in a tab of its own: it reads the class Airflow's page shows when it can see that page (exactly
 // what the user sees, "system" resolved), else the stored choice, else the OS preference.
 import { useSyncExternalStore } from "react";
+import { browserStorage } from "./storage";
 
 export const COLOR_MODE_KEY = "theme";
 export const LEGACY_COLOR_MODE_KEY = "chakra-ui-color-mode";
@@ -28,7 +29,7 @@ function shown(root: HTMLElement | null): ColorMode | null {
 }
 
 export function preferredColorMode(
-  storage: Pick<Storage, "getItem"> | null = safeStorage(),
+  storage: Pick<Storage, "getItem"> | null = browserStorage(),
   matchMedia: MatchMedia | null = typeof window !== "undefined" && window.matchMedia ? window.matchMedia.bind(window) : null,
   root: HTMLElement | null = airflowRoot(),
 ): ColorMode {
@@ -42,13 +43,6 @@ export function preferredColorMode(
   return matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
-function safeStorage(): Storage | null {
-  try {
-    return typeof window !== "undefined" ? window.localStorage : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Chakra v3 keys its `_dark` styles on a `dark` class on an ancestor. */
 export function applyColorMode(mode: ColorMode, root: HTMLElement = document.documentElement): void {

@@ -2,6 +2,7 @@
 // per pipeline) and offered back when the pipeline is opened again: after a reload, a crash, or a session
 // that expired (Airflow's login in between). Saving, or undoing back to the saved version, drops the copy.
 import type { Spec } from "../api/types";
+import { browserStorage } from "../storage";
 
 export interface UnsavedCopy {
   spec: Spec; // the whole pipeline as edited
@@ -12,15 +13,8 @@ export interface UnsavedCopy {
 const PREFIX = "logidata.unsaved.";
 type Store = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
-function storage(): Store | null {
-  try {
-    return typeof window !== "undefined" ? window.localStorage : null;
-  } catch {
-    return null;
-  }
-}
 
-export function keepUnsaved(id: string, copy: UnsavedCopy, store: Store | null = storage()): void {
+export function keepUnsaved(id: string, copy: UnsavedCopy, store: Store | null = browserStorage()): void {
   try {
     store?.setItem(PREFIX + id, JSON.stringify(copy));
   } catch {
@@ -28,7 +22,7 @@ export function keepUnsaved(id: string, copy: UnsavedCopy, store: Store | null =
   }
 }
 
-export function readUnsaved(id: string, store: Store | null = storage()): UnsavedCopy | null {
+export function readUnsaved(id: string, store: Store | null = browserStorage()): UnsavedCopy | null {
   try {
     const raw = store?.getItem(PREFIX + id);
     if (!raw) return null;
@@ -40,7 +34,7 @@ export function readUnsaved(id: string, store: Store | null = storage()): Unsave
   }
 }
 
-export function dropUnsaved(id: string, store: Store | null = storage()): void {
+export function dropUnsaved(id: string, store: Store | null = browserStorage()): void {
   try {
     store?.removeItem(PREFIX + id);
   } catch {

@@ -122,7 +122,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   const [problemsOpen, setProblemsOpen] = useState(false);
   // Validation answers may arrive out of order: only the newest request's answer is applied.
   const validations = useRef(latestGuard());
-  const [message, setMessage] = useState<{ status: "error" | "success" | "info" | "warning"; text: string } | null>(null);
+  // `run`: the run a "Run ... started" message is about; the message goes once that run has ended.
+  const [message, setMessage] = useState<{ status: "error" | "success" | "info" | "warning"; text: string; run?: string } | null>(null);
   const [saving, setSaving] = useState(false);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [runs, setRuns] = useState<Run[]>([]);
@@ -131,8 +132,6 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   // Runs of earlier versions (those known when this version was saved): their overlay would describe a
   // graph that is no longer the pipeline's.
   const [staleRuns, setStaleRuns] = useState<ReadonlySet<string>>(() => new Set());
-  // The run a "Run ... started" message is about: the message goes once that run has ended.
-  const [messageRun, setMessageRun] = useState<string | null>(null);
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
 
   // Airflow's permissions on this pipeline's DAG (per-DAG grants), asked while the pipeline loads.
@@ -140,14 +139,17 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   const readOnly = !access?.canEdit;
   const moduleMap = useMemo(() => new Map((modules ?? []).map((m) => [m.name, m])), [modules]);
 
-  const applyStored = useCallback((sp: StoredPipeline) => {
+  /** Show a stored version; returns its content's key (``specKey``), the one "unsaved changes" compares with. */
+  const applyStored = useCallback((sp: StoredPipeline): string => {
     const { meta: m, graph } = splitSpec(specFromDocument(sp.pipeline));
     setStored(sp);
     setMeta(m);
     dispatch({ type: "load", graph });
-    setSavedKey(specKey(graphToSpec({ ...m, nodes: [], edges: [] } as Spec, graph)));
+    const key = specKey(graphToSpec({ ...m, nodes: [], edges: [] } as Spec, graph));
+    setSavedKey(key);
     setValidation(uncheckedWith(sp.errors ?? []));
     setLineage(null);
+    return key;
   }, []);
 
   // Load the pipeline, the module catalog and the connections (for pickers) in parallel.
@@ -157,11 +159,10 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
       ([sp, ms]) => {
         if (!live) return;
         setModules(ms);
-        applyStored(sp);
+        const savedAs = applyStored(sp);
         // Unsaved changes kept from an earlier visit (a reload, a crash, an expired session) are offered back.
         const kept = readUnsaved(pipelineId);
-        const { meta: m, graph } = splitSpec(specFromDocument(sp.pipeline));
-        if (kept && specKey(kept.spec) !== specKey(graphToSpec({ ...m, nodes: [], edges: [] } as Spec, graph))) setRecovered(kept);
+        if (kept && specKey(kept.spec) !== savedAs) setRecovered(kept);
         else if (kept) dropUnsaved(pipelineId);
       },
       (e: unknown) => live && setLoadError(e),
@@ -268,14 +269,10 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   const path = useMemo(() => (lineage ? lineagePath(validation.schemas, deferredGraph.edges, lineage) : null), [lineage, validation.schemas, deferredGraph.edges]);
   const stale = Boolean(latest && staleRuns.has(latest.run_id));
   const showRun = latest && !stale && (!dirty || active) ? latest : null;
+  const messageRun = message?.run;
   useEffect(() => {
-    if (!messageRun) return;
-    const run = runs.find((r) => r.run_id === messageRun);
-    if (run && !ACTIVE_STATES.has(run.state ?? "")) {
-      // Only the message about that run (another may have replaced it since).
-      setMessage((m) => (m && m.text.includes(messageRun) ? null : m));
-      setMessageRun(null);
-    }
+    const run = messageRun ? runs.find((r) => r.run_id === messageRun) : undefined;
+    if (run && !ACTIVE_STATES.has(run.state ?? "")) setMessage((m) => (m?.run === messageRun ? null : m));
   }, [runs, messageRun]);
 
   // React Flow node objects are rebuilt only for nodes whose inputs changed, so a 200-node canvas stays
@@ -499,8 +496,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
       // Unpausing a paused DAG needs DAG edit permission: without it the run is queued, the DAG stays paused.
       const created = await api.run(pipelineId, mayUnpause);
       setPendingRun(created.run_id);
-      setMessageRun(created.run_id);
       setMessage({
+        run: created.run_id,
         status: "info",
         text: mayUnpause
           ? `Run ${created.run_id} started.`
@@ -516,15 +513,15 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   // panel mounting after the first fit, a banner, the window or Airflow's tab being resized. (The first
   // fit ran before the panels settled, leaving nodes at the bottom edge, or below it in the DAG tab.)
   const autoFit = useRef(true);
-  const nodeCount = useRef(0);
-  nodeCount.current = state.graph.nodes.length;
+  const graphRef = useRef(state.graph); // the graph as it is now, for callbacks that outlive a render
+  graphRef.current = state.graph;
   const loaded = Boolean(stored && meta && modules && access);
   useEffect(() => {
     const el = wrapper.current;
     if (!loaded || !el || typeof ResizeObserver === "undefined") return;
     let frame = 0;
     const observer = new ResizeObserver(() => {
-      if (!autoFit.current || !nodeCount.current) return;
+      if (!autoFit.current || !graphRef.current.nodes.length) return;
       cancelAnimationFrame(frame);
       frame = requestAnimationFrame(() => void flow.fitView(FIT));
     });
@@ -538,8 +535,6 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   // The selected node is in the address (a link to it can be shared): the address selects it on opening
   // (or when it changes: Back, a bookmark), a selection changes the address.
   const urlApplied = useRef(false);
-  const graphRef = useRef(state.graph);
-  graphRef.current = state.graph;
   useEffect(() => {
     if (!loaded) return;
     if (node && node !== selectedId && graphRef.current.nodes.some((n) => n.id === node)) dispatch({ type: "select", nodes: [node], edges: [] });
@@ -552,7 +547,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
 
   const autoLayout = useCallback(() => {
     dispatch({ type: "setPositions", positions: layeredLayout(state.graph) });
-    requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 200 }));
+    requestAnimationFrame(() => flow.fitView({ ...FIT, duration: 200 }));
   }, [state.graph, flow]);
 
   if (loadError) {

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../api/client";
 import { errorText } from "../components";
+import { browserStorage } from "../storage";
 
 /** The server side, injectable for tests. Each call answers the pipeline's ids after the change. */
 export interface DismissedRemote {
@@ -24,20 +25,13 @@ const LEGACY_PREFIX = "logidata.dismissed.";
 
 type KV = Pick<Storage, "getItem" | "removeItem">;
 
-function defaultStorage(): KV | null {
-  try {
-    return typeof window !== "undefined" ? window.localStorage : null;
-  } catch {
-    return null;
-  }
-}
 
 export function legacyKey(pipelineId: string): string {
   return `${LEGACY_PREFIX}${pipelineId}`;
 }
 
 /** Ids a previous builder stored in this browser (empty when none, unreadable or corrupt). */
-export function readLegacy(pipelineId: string, storage: KV | null = defaultStorage()): string[] {
+export function readLegacy(pipelineId: string, storage: KV | null = browserStorage()): string[] {
   try {
     const parsed: unknown = JSON.parse(storage?.getItem(legacyKey(pipelineId)) ?? "[]");
     return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === "string" && x !== "") : [];
@@ -46,7 +40,7 @@ export function readLegacy(pipelineId: string, storage: KV | null = defaultStora
   }
 }
 
-export function dropLegacy(pipelineId: string, storage: KV | null = defaultStorage()): void {
+export function dropLegacy(pipelineId: string, storage: KV | null = browserStorage()): void {
   try {
     storage?.removeItem(legacyKey(pipelineId));
   } catch {
@@ -89,7 +83,7 @@ export function useDismissed(
   pipelineId: string,
   enabled: boolean,
   remote: DismissedRemote = serverRemote,
-  storage: KV | null = defaultStorage(),
+  storage: KV | null = browserStorage(),
 ): DismissedState {
   const [ids, setIds] = useState<string[]>([]);
   const [persistence, setPersistence] = useState<Persistence>("loading");
