@@ -27,20 +27,27 @@ VIEWPORT = {"width": 1600, "height": 1000}
 STEP_TIMEOUT_MS = 20_000
 
 
-def login(browser: Any, stack: AirflowStack, user: str, *, dark: bool = False) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=VIEWPORT)
+def login(
+    browser: Any, stack: AirflowStack, user: str, *, dark: bool = False, viewport: dict[str, int] = VIEWPORT
+) -> tuple[Any, Any]:
+    context = browser.new_context(viewport=viewport)
     if dark:
         # Airflow's own theme switch stores the mode here; the builder follows it.
         context.add_init_script("window.localStorage.setItem('theme', 'dark')")
     context.set_default_timeout(STEP_TIMEOUT_MS)
     page = context.new_page()
+    sign_in(page, stack, user)
+    return context, page
+
+
+def sign_in(page: Any, stack: AirflowStack, user: str) -> None:
+    """Log in through Airflow's login page (the test users' password is their name)."""
     page.goto(f"{stack.base_url}/")
     page.wait_for_selector("input[name=username]")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", user)
     page.click("button[type=submit]")
     page.wait_for_selector("a[aria-label=Pipelines]")
-    return context, page
 
 
 def open_builder(page: Any) -> Any:
@@ -440,11 +447,7 @@ def test_an_edit_survives_a_reload_and_an_expired_session(airflow_stack: Airflow
         context.clear_cookies()
         page.get_by_role("button", name="Save draft").click()
         page.get_by_role("link", name="Session expired — log in").wait_for()
-        page.goto(f"{stack.base_url}/")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", "admin")
-        page.click("button[type=submit]")
-        page.wait_for_selector("a[aria-label=Pipelines]")
+        sign_in(page, stack, "admin")
         page.goto(editor)
         page.locator("[data-testid=unsaved-kept]").get_by_role("button", name="Restore").click()
         assert "Edited, not saved" in node(page, "read").inner_text()
@@ -499,15 +502,8 @@ def test_the_dag_tab_shows_every_node(
 ) -> None:
     """Issue 15: in the DAG's "Pipeline" tab (a small canvas under Airflow's header and the data panel) the
     pipeline's nodes are all in view once the panels have settled."""
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(STEP_TIMEOUT_MS)
+    context, page = login(browser, airflow_stack, "viewer", viewport=viewport)
     try:
-        page = context.new_page()
-        page.goto(f"{airflow_stack.base_url}/")
-        page.fill("input[name=username]", "viewer")
-        page.fill("input[name=password]", "viewer")
-        page.click("button[type=submit]")
-        page.wait_for_selector("a[aria-label=Pipelines]")
         page.goto(f"{airflow_stack.base_url}/dags/{PIPELINE_ID}/plugin/logidata-pipeline")
         tab = page.frame_locator(f"iframe[src*='/logidata/ui/#/pipelines/{PIPELINE_ID}']")
         tab.locator(".react-flow__node[data-id='destination_file_1']").wait_for(timeout=60_000)

@@ -19,9 +19,12 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import specs
@@ -92,6 +95,14 @@ def forget_variables(prefix: str) -> None:
         session.query(Variable).filter(Variable.key.like(f"{prefix}%")).delete(synchronize_session=False)
 
 
+def both_engines(spec_for: Callable[[str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The pipeline with ``engine: etl`` and ``engine: auto``, each starting with no cursor Variables."""
+    by_engine = {engine: spec_for(engine) for engine in ("etl", "auto")}
+    for spec in by_engine.values():
+        forget_variables(f"logidata.cursor.{spec['id']}.")
+    return by_engine
+
+
 def joined(dag_id: str, conn_id: str, engine: str, table: str) -> dict[str, Any]:
     """facts (cursor on ``at``) left join dim (read in full) -> ``table`` (merge on id)."""
     nodes = [
@@ -134,9 +145,7 @@ def setup(pg: Any) -> None:
 
 def test_cursor_join_elt_matches_etl_over_reruns(run_pipeline: Any, pg: Any, pg_conn_id: str) -> None:
     setup(pg)
-    by_engine = {e: joined(f"curjoin_{e}", pg_conn_id, e, f"joined_{e}") for e in ("etl", "auto")}
-    for spec in by_engine.values():
-        forget_variables(f"logidata.cursor.{spec['id']}.")
+    by_engine = both_engines(lambda e: joined(f"curjoin_{e}", pg_conn_id, e, f"joined_{e}"))
 
     def both() -> None:
         for engine, spec in by_engine.items():
@@ -219,9 +228,7 @@ def test_cursor_partial_pushdown_to_a_file_matches_etl(
 
     setup(pg)
     paths = {e: tmp_path / f"{e}.parquet" for e in ("etl", "auto")}
-    by_engine = {e: to_file(f"curfile_{e}", pg_conn_id, e, paths[e]) for e in ("etl", "auto")}
-    for spec in by_engine.values():
-        forget_variables(f"logidata.cursor.{spec['id']}.")
+    by_engine = both_engines(lambda e: to_file(f"curfile_{e}", pg_conn_id, e, paths[e]))
 
     def both() -> list[int]:
         read = []
@@ -288,9 +295,7 @@ def test_cursor_branch_into_two_tables_elt_matches_etl(run_pipeline: Any, pg: An
     own cursor, and every run (a table that lost its cursor, rows tied on the cursor value, newer rows, a
     rerun with nothing new) ends with the ETL pipeline's rows and cursor states."""
     setup(pg)
-    by_engine = {e: branched(f"curbranch_{e}", pg_conn_id, e, e) for e in ("etl", "auto")}
-    for spec in by_engine.values():
-        forget_variables(f"logidata.cursor.{spec['id']}.")
+    by_engine = both_engines(lambda e: branched(f"curbranch_{e}", pg_conn_id, e, e))
 
     def both() -> None:
         for engine, spec in by_engine.items():
