@@ -152,7 +152,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_api_app() -> FastAPI:
-    from airflow_provider_logidata.api.routes import meta, pipelines, runs
+    from airflow_provider_logidata.api.routes import locations as locations_routes
+    from airflow_provider_logidata.api.routes import meta, pipelines, runs, trash
     from airflow_provider_logidata.api.routes import preview as preview_routes
     from airflow_provider_logidata.api.routes import suggest as suggest_routes
 
@@ -168,9 +169,11 @@ def create_api_app() -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # added last = outermost: oversize bodies never reach routes
     app.include_router(meta.router)
     app.include_router(pipelines.router)
+    app.include_router(trash.router)  # deleted pipelines, for restore (issue 15)
     app.include_router(runs.router)
     app.include_router(suggest_routes.router)  # suggestions and Describe a step (issue 5)
     app.include_router(preview_routes.router)  # data preview (issue 5)
+    app.include_router(locations_routes.router)  # the path picker's data locations
     app.openapi = functools.partial(build_openapi, app)  # type: ignore[method-assign]
     return app
 

@@ -54,7 +54,12 @@ def stored_out(stored: StoreStoredPipeline) -> StoredPipeline:
 
 def version_out(info: VersionInfo) -> Version:
     return Version(
-        version=info.version, etag=info.etag, saved_at=info.saved_at, author=info.author, status=info.status
+        version=info.version,
+        etag=info.etag,
+        saved_at=info.saved_at,
+        author=info.author,
+        status=info.status,
+        message=info.message,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from airflow_provider_logidata.store.layout import MAX_MESSAGE_LENGTH
+
 SPEC_REF = "#/components/schemas/Spec"
 DOCUMENT_REF = "#/components/schemas/PipelineDocument"
 # Placeholder replaced by ``{"$ref": SPEC_REF}`` (or DOCUMENT_REF) when the OpenAPI document is built
@@ -122,13 +124,25 @@ class PipelineList(_Response):
     pipelines: list[PipelineSummary]
 
 
+VersionMessage = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=MAX_MESSAGE_LENGTH,
+        description="What changed and why, shown in the history (one line; optional).",
+    ),
+]
+
+
 class SaveBody(_Request):
     pipeline: PipelineDoc
+    message: VersionMessage = None
 
 
 class UpdateBody(_Request):
     pipeline: PipelineDoc
     expected_etag: str = Field(min_length=1, description="The etag you loaded; a stale one is a 409.")
+    message: VersionMessage = None
 
 
 class DuplicateBody(_Request):
@@ -141,6 +155,7 @@ class RestoreBody(_Request):
     expected_etag: str | None = Field(
         None, description="Etag of the current version; null recreates a deleted pipeline."
     )
+    message: VersionMessage = None
 
 
 class Version(_Response):
@@ -149,10 +164,42 @@ class Version(_Response):
     saved_at: Timestamp | None
     author: str | None
     status: str
+    message: str | None
 
 
 class History(_Response):
     versions: list[Version]
+
+
+class DeletedPipelineOut(_Response):
+    id: str
+    name: str | None
+    last_version: int = Field(description="The version a restore brings back.")
+    deleted_at: Timestamp | None
+    author: str | None = Field(description="Who saved that version (the store does not record deletes).")
+
+
+class DeletedList(_Response):
+    pipelines: list[DeletedPipelineOut]
+
+
+class ChangeOut(_Response):
+    kind: Literal["pipeline", "node", "edge"]
+    action: Literal["added", "removed", "changed"]
+    node: str | None = Field(description="The node's id, for node changes.")
+    field: str | None = Field(description="Dotted path inside the node or pipeline, e.g. `config.sep`.")
+    before: Any
+    after: Any
+    edge: dict[str, str | None] | None = Field(description="source, source_port, target, target_port.")
+    module: str | None
+    text: str = Field(description="The change as one line, as `logidata diff` prints it.")
+
+
+class VersionDiff(_Response):
+    from_version: int
+    to_version: int
+    changes: list[ChangeOut]
+    text: str
 
 
 class VersionDocument(_Response):

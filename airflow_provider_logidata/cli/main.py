@@ -42,6 +42,12 @@ def _add_json(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _add_message(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-m", "--message", metavar="TEXT", help="what changed and why, shown by 'history' (one line)"
+    )
+
+
 def _add_output(command: argparse.ArgumentParser) -> None:
     command.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
 
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("import", pipelines.cmd_import, "validate a pipeline file and store it")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--force", action="store_true", help="save over an existing pipeline as a new version")
+    _add_message(p)
     p.add_argument(
         "--connect",
         action="store_true",
@@ -113,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("restore", pipelines.cmd_restore, "save an old version of a pipeline as its newest version")
     _add_id(p)
     p.add_argument("version", type=int, metavar="VERSION")
+    _add_message(p)
+
+    p = add(
+        "diff",
+        pipelines.cmd_diff,
+        "what changed between two versions of a pipeline (nodes, edges, fields; canvas moves ignored)",
+    )
+    _add_id(p)
+    p.add_argument("old", type=int, metavar="OLD", help="the older version")
+    p.add_argument("new", type=int, metavar="NEW", nargs="?", help="the newer version (default: current)")
+    _add_json(p)
+
+    _add_json(add("deleted", pipelines.cmd_deleted, "list deleted pipelines that 'restore' can bring back"))
 
     _add_id(add("delete", pipelines.cmd_delete, "move a pipeline to the trash (its history is kept)"))
 

@@ -166,9 +166,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             from airflow_provider_logidata.store import check_pipeline_id
 
             etag = store.current_etag(check_pipeline_id(data.get("id")))
-            stored = store.save(data, expected_etag=etag, author=author())
+            stored = store.save(data, expected_etag=etag, author=author(), message=args.message)
         else:
-            stored = store.save(data, expected_etag=None, author=author())
+            stored = store.save(data, expected_etag=None, author=author(), message=args.message)
     except ConflictError as exc:
         if args.force:  # changed between reading the etag and saving: someone else is writing it
             raise CliError(f"{args.file}: {exc}") from exc
@@ -230,17 +230,54 @@ def cmd_history(args: argparse.Namespace) -> int:
             info.author or "-",
             info.etag,
             info.status,
+            info.message or "",
         ]
         for info in infos
     ]
-    out(table(["VERSION", "SAVED_AT", "AUTHOR", "ETAG", "STATUS"], rows))
+    out(table(["VERSION", "SAVED_AT", "AUTHOR", "ETAG", "STATUS", "MESSAGE"], rows))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from airflow_provider_logidata.spec.diff import diff_documents, diff_text
+
+    store = open_store(args)
+    new = args.new if args.new is not None else store.history(args.id)[0].version
+    diff = diff_documents(store.get_version(args.id, args.old), store.get_version(args.id, new))
+    if args.json:
+        changes = [change.to_dict() for change in diff.changes]
+        sys.stdout.write(dump({"from_version": args.old, "to_version": new, "changes": changes}))
+        return 0
+    out(f"{args.id}: version {args.old} → {new}")
+    out(diff_text(diff))
+    return 0
+
+
+def cmd_deleted(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    items = store.deleted()
+    if args.json:
+        sys.stdout.write(dump([item.to_dict() for item in items]))
+        return 0
+    rows = [
+        [
+            item.id,
+            item.name or "",
+            str(item.last_version),
+            item.deleted_at.strftime("%Y-%m-%d %H:%M:%S UTC") if item.deleted_at else "?",
+        ]
+        for item in items
+    ]
+    out(table(["ID", "NAME", "LAST_VERSION", "DELETED_AT"], rows))
+    if items:
+        out(f"bring one back with: {PROG} restore <id> <last_version>")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     store = open_store(args)
     etag = store.current_etag(args.id)
-    stored = store.restore(args.id, args.version, expected_etag=etag, author=author())
+    stored = store.restore(args.id, args.version, expected_etag=etag, author=author(), message=args.message)
     out(f"restored {args.id} version {args.version} as version {stored.version}")
     return 0
 

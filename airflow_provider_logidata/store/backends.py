@@ -50,6 +50,10 @@ class Backend(abc.ABC):
         return dict.fromkeys(self.list_files(rel_dir))
 
     @abc.abstractmethod
+    def list_dirs(self, rel_dir: str = "") -> list[str]:
+        """Names of the folders (prefixes) directly inside ``rel_dir``; empty when it does not exist."""
+
+    @abc.abstractmethod
     def size(self, rel: str) -> int | None:
         """Size of ``rel`` in bytes, None when it does not exist; checked before reading a file whole."""
 
@@ -122,6 +126,13 @@ class LocalBackend(Backend):
         try:
             with os.scandir(self._path(rel_dir)) as entries:
                 return [entry.name for entry in entries if entry.is_file()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def list_dirs(self, rel_dir: str = "") -> list[str]:
+        try:
+            with os.scandir(self._path(rel_dir)) as entries:
+                return [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
         except (FileNotFoundError, NotADirectoryError):
             return []
 
@@ -274,6 +285,21 @@ class ObjectStorageBackend(Backend):
 
     def list_files(self, rel_dir: str = "") -> list[str]:
         return list(self.list_sizes(rel_dir))
+
+    def list_dirs(self, rel_dir: str = "") -> list[str]:
+        path = self._opath(rel_dir).path
+        fs = self._fs
+        fs.invalidate_cache(path)
+        try:
+            entries = fs.ls(path, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        names = (
+            str(e.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
+            for e in entries
+            if e.get("type") == "directory"
+        )
+        return [name for name in names if name]
 
     def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
         path = self._opath(rel_dir).path

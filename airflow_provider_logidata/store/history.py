@@ -77,6 +77,7 @@ class PipelineHistory(PipelineReader):
             rel = self._version_rel(pipeline_id, version)
             if meta and isinstance(meta.get("etag"), str) and isinstance(meta.get("status"), str):
                 author = meta.get("author")
+                message = meta.get("message")
                 saved_at = parse_time(meta.get("saved_at")) or self._backend.mtime(rel)
                 infos.append(
                     VersionInfo(
@@ -85,6 +86,7 @@ class PipelineHistory(PipelineReader):
                         saved_at,
                         author if isinstance(author, str) else None,
                         meta["status"],
+                        message if isinstance(message, str) else None,
                     )
                 )
                 continue
@@ -142,6 +144,7 @@ class PipelineHistory(PipelineReader):
         index: dict[str, dict[str, Any]],
         *,
         saved_at: dt.datetime | None = None,
+        message: str | None = None,
     ) -> None:
         self._backend.write(self._version_rel(pipeline_id, version), content)
         index[str(version)] = {
@@ -149,6 +152,7 @@ class PipelineHistory(PipelineReader):
             "saved_at": (saved_at or now()).isoformat(),
             "author": author,
             "status": status_of(load_json(content)[0]),
+            "message": message,
         }
 
     def _prune(

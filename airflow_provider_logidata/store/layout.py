@@ -59,6 +59,45 @@ def check_pipeline_id(value: object) -> str:
     return value
 
 
+def is_pipeline_id(value: object) -> bool:
+    """Whether ``value`` could be a pipeline id (folders named otherwise are not pipelines)."""
+    try:
+        check_pipeline_id(value)
+    except InvalidPipelineId:
+        return False
+    return True
+
+
+MAX_MESSAGE_LENGTH = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean_message(message: str | None) -> str | None:
+    """A version's message as one line of at most ``MAX_MESSAGE_LENGTH`` characters; None when blank.
+
+    The message is shown in lists and diffs, so line breaks and control characters become spaces; a longer
+    text is refused by the API's model before it gets here, the cut is only a last guard.
+    """
+    if message is None:
+        return None
+    text = " ".join(_CONTROL.sub(" ", message).split())
+    return text[:MAX_MESSAGE_LENGTH] or None
+
+
+_TRASH_STAMP = re.compile(r"(\d{8}T\d{12})Z(?:-\d+)?\.json$")
+
+
+def trash_time(location: str) -> dt.datetime | None:
+    """When a deleted copy was moved to the trash, from its file name (``<timestamp>[-n].json``)."""
+    match = _TRASH_STAMP.search(location)
+    if not match:
+        return None
+    try:
+        return dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
 def status_of(data: Any) -> str:
     if not isinstance(data, dict):
         return "invalid"

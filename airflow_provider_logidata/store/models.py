@@ -63,6 +63,7 @@ class VersionInfo:
     saved_at: dt.datetime | None
     author: str | None
     status: str
+    message: str | None = None  # what the author said about the change (optional; restores say so)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,4 +72,25 @@ class VersionInfo:
             "saved_at": self.saved_at.isoformat() if self.saved_at else None,
             "author": self.author,
             "status": self.status,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class DeletedPipeline:
+    """A pipeline whose current file is gone but whose history is kept, so restore can bring it back."""
+
+    id: str
+    name: str | None
+    last_version: int
+    deleted_at: dt.datetime | None
+    author: str | None  # who saved the last version (the store does not know who deleted it)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "last_version": self.last_version,
+            "deleted_at": self.deleted_at.isoformat() if self.deleted_at else None,
+            "author": self.author,
         }

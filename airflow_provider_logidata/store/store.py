@@ -26,8 +26,9 @@ combines them all.
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_logidata.security import jsonsafe
 from airflow_provider_logidata.spec import SpecValidationError, validate_pipeline
@@ -43,15 +44,23 @@ from airflow_provider_logidata.store.errors import (
 )
 from airflow_provider_logidata.store.history import PipelineHistory
 from airflow_provider_logidata.store.layout import (
+    HISTORY_DIR,
+    SUFFIX,
     State,
     check_pipeline_id,
+    clean_message,
     compute_etag,
+    is_pipeline_id,
     now,
     serialize,
     size_text,
+    trash_time,
 )
-from airflow_provider_logidata.store.models import StoredPipeline
+from airflow_provider_logidata.store.models import DeletedPipeline, StoredPipeline
 from airflow_provider_logidata.store.trash import PipelineTrash
+
+if TYPE_CHECKING:
+    import builtins
 
 
 class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
@@ -60,7 +69,12 @@ class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
     # ---------------------------------------------------------------- writing
 
     def save(
-        self, data: dict[str, Any], *, expected_etag: str | None, author: str | None = None
+        self,
+        data: dict[str, Any],
+        *,
+        expected_etag: str | None,
+        author: str | None = None,
+        message: str | None = None,
     ) -> StoredPipeline:
         """Create (``expected_etag=None``) or update (the etag read before) a pipeline.
 
@@ -76,10 +90,18 @@ class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
         content, stored_data = self._serialize(pipeline_id, data)
         self._validate_for_save(pipeline_id, stored_data)
         with self._backend.lock(pipeline_id):
-            return self._write_locked(pipeline_id, data, content, stored_data, expected_etag, author)
+            return self._write_locked(
+                pipeline_id, data, content, stored_data, expected_etag, author, clean_message(message)
+            )
 
     def restore(
-        self, pipeline_id: str, version: int, *, expected_etag: str | None, author: str | None = None
+        self,
+        pipeline_id: str,
+        version: int,
+        *,
+        expected_etag: str | None,
+        author: str | None = None,
+        message: str | None = None,
     ) -> StoredPipeline:
         """Save the content of an old version as a new version.
 
@@ -90,8 +112,39 @@ class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
         data["id"] = pipeline_id  # a hand-dropped file may have carried another id; it belongs here
         content, stored_data = self._serialize(pipeline_id, data)
         self._validate_for_save(pipeline_id, stored_data)
+        note = clean_message(message)
+        note = f"restored version {version}" + (f": {note}" if note else "")
         with self._backend.lock(pipeline_id):
-            return self._write_locked(pipeline_id, data, content, stored_data, expected_etag, author)
+            return self._write_locked(pipeline_id, data, content, stored_data, expected_etag, author, note)
+
+    def deleted(self) -> builtins.list[DeletedPipeline]:
+        """Pipelines with a history but no current file (deleted, or removed by hand), newest first."""
+        current = {name[: -len(SUFFIX)] for name in self._backend.list_files("") if name.endswith(SUFFIX)}
+        out = []
+        for pipeline_id in self._backend.list_dirs(HISTORY_DIR):
+            if pipeline_id in current or not is_pipeline_id(pipeline_id):
+                continue
+            try:
+                versions = self.history(pipeline_id)
+                newest = versions[0] if versions else None
+                data = self.get_version(pipeline_id, newest.version) if newest else None
+            except (StoreError, OSError):
+                continue  # gone or unreadable since the listing: nothing to restore from
+            if newest is None or data is None or self._state(pipeline_id).exists:
+                continue
+            name = data.get("name")
+            trashed = self.trash(pipeline_id)
+            out.append(
+                DeletedPipeline(
+                    id=pipeline_id,
+                    name=name if isinstance(name, str) and name else None,
+                    last_version=newest.version,
+                    deleted_at=trash_time(trashed[-1]) if trashed else newest.saved_at,
+                    author=newest.author,
+                )
+            )
+        never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        return sorted(out, key=lambda item: item.deleted_at or never, reverse=True)
 
     def delete(self, pipeline_id: str, *, expected_etag: str | None) -> None:
         """Move the current file to ``.trash`` (history is kept, so it can be restored).
@@ -225,6 +278,7 @@ class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
         stored_data: dict[str, Any],
         expected_etag: str | None,
         author: str | None,
+        message: str | None = None,
     ) -> StoredPipeline:
         state = self._state(pipeline_id)
         self._check_etag(pipeline_id, state, expected_etag, attempted=data, action="save")
@@ -257,7 +311,7 @@ class PipelineStore(PipelineHistory, PipelineTrash, PipelineDismissals):
             if state.current != content:
                 self._backend.write(self._current_rel(pipeline_id), content)
             saved_at = now()
-            self._archive(pipeline_id, version, content, author, index, saved_at=saved_at)
+            self._archive(pipeline_id, version, content, author, index, saved_at=saved_at, message=message)
             archived.append(version)
         except OSError as exc:
             raise StoreError(

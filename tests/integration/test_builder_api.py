@@ -258,6 +258,65 @@ def test_pipeline_lifecycle(user: Api, store: Any) -> None:
     }
 
 
+def test_history_messages_diff_and_trash(user: Api, viewer: Api, store: Any) -> None:
+    """What the builder's History panel reads: messages, a diff ignoring moves, deleted pipelines."""
+    first = user("POST", "/pipelines", json={"pipeline": pipeline("orders"), "message": "first cut"}).json()
+    moved = pipeline("orders", schedule="@daily")
+    moved["nodes"][1]["position"] = {"x": 500, "y": 20}
+    moved["nodes"][1]["config"]["condition"] = "amount > 10"
+    second = user(
+        "PUT",
+        "/pipelines/orders",
+        json={"pipeline": moved, "expected_etag": first["etag"], "message": "stricter"},
+    ).json()
+    history = user("GET", "/pipelines/orders/history").json()["versions"]
+    assert [(v["version"], v["message"], v["author"]) for v in history] == [
+        (2, "stricter", "user"),
+        (1, "first cut", "user"),
+    ]
+    too_long = user(
+        "PUT", "/pipelines/orders", json={"pipeline": moved, "expected_etag": "x", "message": "m" * 501}
+    )
+    assert_error_shape(too_long, 422)
+
+    diff = user("GET", "/pipelines/orders/diff?from_version=1").json()
+    assert (diff["from_version"], diff["to_version"]) == (1, 2)
+    assert [c["text"] for c in diff["changes"]] == [
+        '~ pipeline schedule: null → "@daily"',
+        '~ node keep: config.condition: "amount > 0" → "amount > 10"',
+    ]
+    assert diff["changes"][1] | {"text": ""} == {
+        "kind": "node",
+        "action": "changed",
+        "node": "keep",
+        "field": "config.condition",
+        "before": "amount > 0",
+        "after": "amount > 10",
+        "edge": None,
+        "module": "filter_rows",
+        "text": "",
+    }
+    assert viewer("GET", "/pipelines/orders/diff?from_version=2&to_version=1").status_code == 200
+    body = assert_error_shape(user("GET", "/pipelines/orders/diff?from_version=9"), 404)
+    assert "no version 9" in body["detail"]
+
+    assert user("GET", "/trash").json() == {"pipelines": []}
+    assert user("DELETE", f"/pipelines/orders?expected_etag={second['etag']}").status_code == 204
+    trash = user("GET", "/trash").json()["pipelines"]
+    assert [(t["id"], t["name"], t["last_version"]) for t in trash] == [("orders", "Pipeline orders", 2)]
+    assert trash[0]["deleted_at"]
+    assert viewer("GET", "/trash").json()["pipelines"][0]["id"] == "orders"
+    back = user(
+        "POST", "/pipelines/orders/restore", json={"version": 2, "expected_etag": None, "message": "oops"}
+    )
+    assert back.status_code == 200, back.text
+    assert (
+        user("GET", "/pipelines/orders/history").json()["versions"][0]["message"]
+        == "restored version 2: oops"
+    )
+    assert user("GET", "/trash").json() == {"pipelines": []}
+
+
 def test_stale_etag_returns_both_versions(user: Api, store: Any) -> None:
     first = user("POST", "/pipelines", json={"pipeline": pipeline("orders")}).json()
     user(

@@ -28,6 +28,7 @@ from airflow_provider_logidata.api.deps import (
 )
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.models import (
+    ChangeOut,
     Conflict,
     DuplicateBody,
     Error,
@@ -41,6 +42,7 @@ from airflow_provider_logidata.api.models import (
     SaveBody,
     StoredPipeline,
     UpdateBody,
+    VersionDiff,
     VersionDocument,
 )
 from airflow_provider_logidata.api.reparse import request_parse
@@ -81,11 +83,16 @@ def _author(user: BaseUser) -> str | None:
 
 
 def _create(
-    data: dict[str, Any], request: Request, user: BaseUser, store: PipelineStore, session: Session
+    data: dict[str, Any],
+    request: Request,
+    user: BaseUser,
+    store: PipelineStore,
+    session: Session,
+    message: str | None = None,
 ) -> StoredPipeline:
     pipeline_id = check_body_pipeline(data, request, user, path="id")
     _runnable_if_active(pipeline_id, data)
-    stored = store.save(data, expected_etag=None, author=_author(user))
+    stored = store.save(data, expected_etag=None, author=_author(user), message=message)
     request_parse(session, pipeline_id)
     return stored_out(stored)
 
@@ -176,7 +183,7 @@ def create_pipeline(
     body: SaveBody, request: Request, user: GetUserDep, store: StoreDep, session: SessionDep
 ) -> StoredPipeline:
     """Store a new pipeline. Drafts may be incomplete; an active pipeline must be valid (else 422)."""
-    return _create(body.pipeline, request, user, store, session)
+    return _create(body.pipeline, request, user, store, session, body.message)
 
 
 @router.post(
@@ -240,7 +247,9 @@ def update_pipeline(
             f"pipeline {pipeline_id!r} not found (deleted?); create it with POST /pipelines or restore it",
         )
     _runnable_if_active(pipeline_id, body.pipeline)
-    stored = store.save(body.pipeline, expected_etag=body.expected_etag, author=_author(user))
+    stored = store.save(
+        body.pipeline, expected_etag=body.expected_etag, author=_author(user), message=body.message
+    )
     request_parse(session, pipeline_id)
     return stored_out(stored)
 
@@ -317,6 +326,37 @@ def get_pipeline_version(pipeline_id: PipelineIdPath, version: int, store: Store
     return VersionDocument(pipeline=with_defaults(data, pipeline_id), version=version)
 
 
+@router.get(
+    "/{pipeline_id}/diff",
+    operation_id="diff_pipeline_versions",
+    dependencies=READ_PIPELINE,
+    responses=_errors(400, 404),
+)
+def diff_pipeline_versions(
+    pipeline_id: PipelineIdPath,
+    store: StoreDep,
+    from_version: Annotated[int, Query(ge=1, description="The older side of the comparison.")],
+    to_version: Annotated[
+        int | None, Query(ge=1, description="The newer side; omitted: the current version.")
+    ] = None,
+) -> VersionDiff:
+    """What changed between two versions: nodes, edges and fields; moves on the canvas are ignored."""
+    from airflow_provider_logidata.spec.diff import diff_documents, diff_text
+
+    if to_version is None:
+        versions = store.history(pipeline_id)
+        to_version = versions[0].version if versions else from_version
+    diff = diff_documents(
+        store.get_version(pipeline_id, from_version), store.get_version(pipeline_id, to_version)
+    )
+    return VersionDiff(
+        from_version=from_version,
+        to_version=to_version,
+        changes=[ChangeOut(**change.to_dict()) for change in diff.changes],
+        text=diff_text(diff),
+    )
+
+
 @router.post(
     "/{pipeline_id}/restore",
     operation_id="restore_pipeline",
@@ -327,7 +367,13 @@ def restore_pipeline(
     pipeline_id: PipelineIdPath, body: RestoreBody, user: GetUserDep, store: StoreDep, session: SessionDep
 ) -> StoredPipeline:
     """Save an old version as the newest one (or bring back a deleted pipeline: ``expected_etag`` null)."""
-    stored = store.restore(pipeline_id, body.version, expected_etag=body.expected_etag, author=_author(user))
+    stored = store.restore(
+        pipeline_id,
+        body.version,
+        expected_etag=body.expected_etag,
+        author=_author(user),
+        message=body.message,
+    )
     request_parse(session, pipeline_id)
     return stored_out(stored)
 

@@ -278,7 +278,7 @@ def test_history_restore_delete(cli: Cli, tmp_path: Path) -> None:
 
     assert cli("history", "p1") == 0
     lines = cli.out.splitlines()
-    assert lines[0].split() == ["VERSION", "SAVED_AT", "AUTHOR", "ETAG", "STATUS"]
+    assert lines[0].split() == ["VERSION", "SAVED_AT", "AUTHOR", "ETAG", "STATUS", "MESSAGE"]
     assert [line.split()[0] for line in lines[1:]] == ["2", "1"]
     assert all(line.split()[-1] == "active" for line in lines[1:])
     etags = [h.etag for h in cli.store.history("p1")]
@@ -303,6 +303,45 @@ def test_history_restore_delete(cli: Cli, tmp_path: Path) -> None:
     assert cli("restore", "p1", "2") == 0
     assert cli.out.strip() == "restored p1 version 2 as version 4"
     assert cli.store.get("p1").data["name"] == "second"
+
+
+def test_messages_diff_and_deleted(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(write(tmp_path / "p1.json", pipeline())), "-m", "first cut")
+    moved = pipeline(schedule="@daily")
+    moved["nodes"][0]["position"] = {"x": 300, "y": 40}
+    moved["nodes"][1]["config"]["compression"] = "zstd"
+    cli("import", str(write(tmp_path / "p1b.json", moved)), "--force", "--message", "daily\nand zstd")
+
+    assert cli("history", "p1") == 0
+    assert cli.out.splitlines()[1].endswith("daily and zstd")  # one line, whatever was typed
+    assert cli.out.splitlines()[2].endswith("first cut")
+
+    assert cli("diff", "p1", "1") == 0
+    assert cli.out.splitlines() == [
+        "p1: version 1 → 2",
+        '~ pipeline schedule: null → "@daily"',
+        '+ node dst: config.compression = "zstd"',
+    ]  # the moved node is not a change
+    assert cli("diff", "p1", "2", "1", "--json") == 0
+    assert [c["text"] for c in json.loads(cli.out)["changes"]] == [
+        '~ pipeline schedule: "@daily" → null',
+        '- node dst: config.compression (was "zstd")',
+    ]
+    assert cli("diff", "p1", "7") == 1
+    assert "no version 7" in cli.err
+
+    assert cli("deleted") == 0
+    assert cli.out.splitlines()[1:] == []
+    cli("delete", "p1")
+    assert cli("deleted") == 0
+    row = cli.out.splitlines()[1].split()
+    assert row[:2] == ["p1", "2"]  # no name: the NAME column is empty
+    assert "logidata restore <id> <last_version>" in cli.out
+    assert cli("deleted", "--json") == 0
+    assert [(d["id"], d["last_version"]) for d in json.loads(cli.out)] == [("p1", 2)]
+    assert cli("restore", "p1", "2", "-m", "oops") == 0
+    assert cli.store.history("p1")[0].message == "restored version 2: oops"
+    assert cli("deleted", "--json") == 0 and json.loads(cli.out) == []
 
 
 def test_restore_refused_when_old_version_is_invalid_now(cli: Cli, tmp_path: Path) -> None:

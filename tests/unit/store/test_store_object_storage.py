@@ -53,10 +53,15 @@ def round_trip(store: PipelineStore) -> None:
         store.get("p1")
     assert [r.id for r in store.iter_raw()] == ["a_draft"]
     assert len(store.trash("p1")) == 1
+    deleted = store.deleted()  # folders listed through the backend: prefixes on object storage
+    assert [(d.id, d.name, d.last_version, d.author) for d in deleted] == [("p1", "two", 2, "bob")]
+    assert deleted[0].deleted_at is not None
 
-    v3 = store.restore("p1", 1, expected_etag=None)
+    v3 = store.restore("p1", 1, expected_etag=None, message="back")
     assert (v3.version, v3.data) == (3, VALID)
     assert [h.version for h in store.history("p1")] == [3, 2, 1]
+    assert store.history("p1")[0].message == "restored version 1: back"
+    assert store.deleted() == []
 
 
 def test_file_uri_round_trip(tmp_path: Path) -> None:

@@ -167,6 +167,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pipelines/{pipeline_id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff Pipeline Versions
+         * @description What changed between two versions: nodes, edges and fields; moves on the canvas are ignored.
+         */
+        get: operations["diff_pipeline_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/pipelines/{pipeline_id}/dismissed-suggestions": {
         parameters: {
             query?: never;
@@ -404,6 +424,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deleted Pipelines
+         * @description Deleted pipelines whose DAG the user may read, newest deletion first.
+         */
+        get: operations["list_deleted_pipelines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/validate": {
         parameters: {
             query?: never;
@@ -432,6 +472,47 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ChangeOut */
+        ChangeOut: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "added" | "removed" | "changed";
+            /** After */
+            after: unknown;
+            /** Before */
+            before: unknown;
+            /**
+             * Edge
+             * @description source, source_port, target, target_port.
+             */
+            edge: {
+                [key: string]: string | null;
+            } | null;
+            /**
+             * Field
+             * @description Dotted path inside the node or pipeline, e.g. `config.sep`.
+             */
+            field: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "pipeline" | "node" | "edge";
+            /** Module */
+            module: string | null;
+            /**
+             * Node
+             * @description The node's id, for node changes.
+             */
+            node: string | null;
+            /**
+             * Text
+             * @description The change as one line, as `logidata diff` prints it.
+             */
+            text: string;
+        };
         /** CheckBody */
         CheckBody: {
             /** Node Id */
@@ -523,6 +604,30 @@ export interface components {
         ConnectionList: {
             /** Connections */
             connections: components["schemas"]["Connection"][];
+        };
+        /** DeletedList */
+        DeletedList: {
+            /** Pipelines */
+            pipelines: components["schemas"]["DeletedPipelineOut"][];
+        };
+        /** DeletedPipelineOut */
+        DeletedPipelineOut: {
+            /**
+             * Author
+             * @description Who saved that version (the store does not record deletes).
+             */
+            author: string | null;
+            /** Deleted At */
+            deleted_at: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Last Version
+             * @description The version a restore brings back.
+             */
+            last_version: number;
+            /** Name */
+            name: string | null;
         };
         /** DescribeBody */
         DescribeBody: {
@@ -993,6 +1098,11 @@ export interface components {
              * @description Etag of the current version; null recreates a deleted pipeline.
              */
             expected_etag?: string | null;
+            /**
+             * Message
+             * @description What changed and why, shown in the history (one line; optional).
+             */
+            message?: string | null;
             /** Version */
             version: number;
         };
@@ -1062,6 +1172,11 @@ export interface components {
         };
         /** SaveBody */
         SaveBody: {
+            /**
+             * Message
+             * @description What changed and why, shown in the history (one line; optional).
+             */
+            message?: string | null;
             pipeline: components["schemas"]["Spec"];
         };
         /**
@@ -1327,6 +1442,11 @@ export interface components {
              * @description The etag you loaded; a stale one is a 409.
              */
             expected_etag: string;
+            /**
+             * Message
+             * @description What changed and why, shown in the history (one line; optional).
+             */
+            message?: string | null;
             pipeline: components["schemas"]["Spec"];
         };
         /** ValidateBody */
@@ -1374,12 +1494,25 @@ export interface components {
             author: string | null;
             /** Etag */
             etag: string;
+            /** Message */
+            message: string | null;
             /** Saved At */
             saved_at: string | null;
             /** Status */
             status: string;
             /** Version */
             version: number;
+        };
+        /** VersionDiff */
+        VersionDiff: {
+            /** Changes */
+            changes: components["schemas"]["ChangeOut"][];
+            /** From Version */
+            from_version: number;
+            /** Text */
+            text: string;
+            /** To Version */
+            to_version: number;
         };
         /** VersionDocument */
         VersionDocument: {
@@ -2143,6 +2276,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Conflict"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    diff_pipeline_versions: {
+        parameters: {
+            query: {
+                /** @description The older side of the comparison. */
+                from_version: number;
+                /** @description The newer side; omitted: the current version. */
+                to_version?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description Pipeline id (= the Airflow dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDiff"];
+                };
+            };
+            /** @description Malformed JSON or an invalid pipeline id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such pipeline (or version) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Validation Error */
@@ -3355,6 +3570,53 @@ export interface operations {
             };
             /** @description Memory cap reached */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_deleted_pipelines: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedList"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not read DAGs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
