@@ -164,7 +164,7 @@ class Version(_Response):
     saved_at: Timestamp | None
     author: str | None
     status: str
-    message: str | None
+    message: str | None = None
 
 
 class History(_Response):
