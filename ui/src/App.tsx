@@ -44,7 +44,7 @@ export function App() {
     <Box h="100vh" bg="bg" color="fg" data-color-mode={mode}>
       {route.page === "pipeline" ? (
         <Suspense fallback={<Center h="100vh"><Spinner /></Center>}>
-          <EditorPage key={route.id} pipelineId={route.id} node={route.node ?? null} canEdit={me.can_edit} canRun={me.can_run} llm={me.llm} />
+          <EditorPage key={route.id} pipelineId={route.id} node={route.node ?? null} canEdit={me.can_edit} canRun={me.can_run} llm={me.llm} username={me.username} />
         </Suspense>
       ) : (
         <PipelinesPage canEdit={me.can_edit} username={me.username} />

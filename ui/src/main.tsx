@@ -1,8 +1,10 @@
-import { ChakraProvider, defaultSystem } from "@chakra-ui/react";
+import { ChakraProvider } from "@chakra-ui/react";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { followAirflowAccent } from "./accent";
 import { App } from "./App";
 import { adoptTopRoute } from "./router";
+import { system } from "./system";
 import { applyColorMode, preferredColorMode } from "./theme";
 
 // Inside Airflow's "Pipelines" page, open the pipeline its address names (bookmark, return from login).
@@ -10,10 +12,11 @@ adoptTopRoute();
 
 // Before the first paint, so a dark Airflow never flashes a white iframe.
 applyColorMode(preferredColorMode());
+void followAirflowAccent();
 
 createRoot(document.getElementById("root") as HTMLElement).render(
   <StrictMode>
-    <ChakraProvider value={defaultSystem}>
+    <ChakraProvider value={system}>
       <App />
     </ChakraProvider>
   </StrictMode>,

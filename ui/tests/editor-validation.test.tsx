@@ -78,6 +78,9 @@ describe("validation while drawing", () => {
     );
     editor();
     await screen.findByRole("button", { name: "Save & activate" });
+    // The validation on open must have been asked first: typing within its debounce would make the open's
+    // (clean) answer the one that arrives after the refused save, however fast or slow the machine is.
+    await waitFor(() => expect(calls.some((c) => c.path === "/validate")).toBe(true));
     fireEvent.change(document.querySelector('[data-field="schedule"] input') as HTMLInputElement, { target: { value: "@sometimes" } });
     fireEvent.click(screen.getByRole("button", { name: "Save & activate" }));
     expect((await screen.findByTestId("editor-message")).textContent).toMatch(/Not saved: 1 problem/);

@@ -10,6 +10,11 @@ export const ASYNC_UTIL_TIMEOUT_MS = 2 * 60 * 1000;
 configure({ asyncUtilTimeout: ASYNC_UTIL_TIMEOUT_MS });
 
 const inBrowser = typeof window !== "undefined";
+// A desktop window (jsdom's default 1024 × 768 is the builder's compact layout, panels folded).
+if (inBrowser) {
+  Object.defineProperty(window, "innerWidth", { writable: true, configurable: true, value: 1600 });
+  Object.defineProperty(window, "innerHeight", { writable: true, configurable: true, value: 1000 });
+}
 if (inBrowser && !window.matchMedia) {
   Object.defineProperty(window, "matchMedia", {
     writable: true,

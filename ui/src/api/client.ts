@@ -3,7 +3,10 @@
 import type {
   ApiErrorBody,
   Connection,
+  DeletedList,
+  DeletedPipeline,
   DismissedSuggestions,
+  History,
   Issue,
   Me,
   Module,
@@ -13,6 +16,9 @@ import type {
   Spec,
   StoredPipeline,
   Validation,
+  Version,
+  VersionDiff,
+  VersionDocument,
 } from "./types";
 
 export class ApiError extends Error {
@@ -79,6 +85,8 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 }
 
 const enc = encodeURIComponent;
+// A blank message is none: the history shows no empty line.
+const withMessage = (message?: string): { message?: string } => (message?.trim() ? { message: message.trim() } : {});
 
 export const api = {
   // With a pipeline id: can_edit / can_run on that pipeline's DAG (per-DAG grants); without: DAGs in general.
@@ -86,9 +94,10 @@ export const api = {
   modules: () => request<{ modules: Module[] }>("GET", "/modules").then((r) => r.modules),
   pipelines: () => request<{ pipelines: PipelineSummary[] }>("GET", "/pipelines").then((r) => r.pipelines),
   pipeline: (id: string) => request<StoredPipeline>("GET", `/pipelines/${enc(id)}`),
-  create: (pipeline: Spec) => request<StoredPipeline>("POST", "/pipelines", { pipeline }),
-  update: (pipeline: Spec, expectedEtag: string) =>
-    request<StoredPipeline>("PUT", `/pipelines/${enc(pipeline.id)}`, { pipeline, expected_etag: expectedEtag }),
+  // message: what changed and why, one line shown in the history (≤ 500 characters); left out when empty.
+  create: (pipeline: Spec, message?: string) => request<StoredPipeline>("POST", "/pipelines", { pipeline, ...withMessage(message) }),
+  update: (pipeline: Spec, expectedEtag: string, message?: string) =>
+    request<StoredPipeline>("PUT", `/pipelines/${enc(pipeline.id)}`, { pipeline, expected_etag: expectedEtag, ...withMessage(message) }),
   remove: (id: string, expectedEtag?: string) =>
     request<void>(
       "DELETE",
@@ -96,6 +105,16 @@ export const api = {
     ),
   duplicate: (id: string, newId: string, name?: string) =>
     request<StoredPipeline>("POST", `/pipelines/${enc(id)}/duplicate`, name ? { new_id: newId, name } : { new_id: newId }),
+  // Every saved version, newest first (a deleted pipeline keeps its history).
+  history: (id: string) => request<History>("GET", `/pipelines/${enc(id)}/history`).then((r): Version[] => r.versions),
+  version: (id: string, version: number) => request<VersionDocument>("GET", `/pipelines/${enc(id)}/versions/${version}`),
+  // to omitted: against the current version.
+  diff: (id: string, from: number, to?: number) =>
+    request<VersionDiff>("GET", `/pipelines/${enc(id)}/diff?from_version=${from}${to === undefined ? "" : `&to_version=${to}`}`),
+  // expectedEtag: the current version's etag (a stale one is a 409 Conflict); null brings back a deleted pipeline.
+  restore: (id: string, version: number, expectedEtag: string | null, message?: string) =>
+    request<StoredPipeline>("POST", `/pipelines/${enc(id)}/restore`, { version, expected_etag: expectedEtag, ...withMessage(message) }),
+  trash: () => request<DeletedList>("GET", "/trash").then((r): DeletedPipeline[] => r.pipelines),
   exportSpec: (id: string) => request<Spec>("GET", `/pipelines/${enc(id)}/export`),
   importSpec: (spec: unknown) => request<StoredPipeline>("POST", "/pipelines/import", spec),
   // refresh: read the sources' columns again instead of the server's remembered ones.

@@ -36,6 +36,17 @@ export type RunCreated = Schemas["RunCreated"];
 export type Connection = Schemas["Connection"];
 export type ApiErrorBody = Schemas["Error"];
 export type DismissedSuggestions = Schemas["DismissedSuggestions"];
+/** One saved version in a pipeline's history (`GET /pipelines/{id}/history`, newest first). */
+export type Version = Schemas["Version"];
+export type History = Schemas["History"];
+/** One saved version's document: read it with `specFromDocument` (api/document.ts). */
+export type VersionDocument = Schemas["VersionDocument"];
+/** What changed between two versions; canvas moves are not changes. */
+export type VersionDiff = Schemas["VersionDiff"];
+export type Change = Schemas["ChangeOut"];
+/** A deleted pipeline, restorable with `api.restore(id, last_version, null)`. */
+export type DeletedPipeline = Schemas["DeletedPipelineOut"];
+export type DeletedList = Schemas["DeletedList"];
 
 /** A JSON Schema object as found in `Module.config_schema` (kept loose: it is data, not a contract). */
 export type JsonSchema = { [key: string]: unknown };

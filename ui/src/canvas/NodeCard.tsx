@@ -104,7 +104,7 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
         <Text aria-hidden fontSize="sm">
           {broken ? "⚠" : (CATEGORY_GLYPH[category] ?? "•")}
         </Text>
-        <Text fontWeight="semibold" truncate flex="1" title={title}>
+        <Text fontWeight="semibold" fontSize="sm" truncate flex="1" title={title}>
           {title}
         </Text>
         {errors.length > 0 && (

@@ -2,7 +2,7 @@
 // their fields and nodes, every node's columns for the pickers and the lineage), saves (draft/active, with
 // conflict handling), runs it and overlays the run's per-node state and row counts.
 import "@xyflow/react/dist/style.css";
-import { Alert, Badge, Box, Button, Center, Flex, HStack, Link, Separator, Spinner, Stack, Text } from "@chakra-ui/react";
+import { Alert, Badge, Box, Button, Center, Flex, HStack, IconButton, Input, Link, Separator, Spinner, Stack, Text } from "@chakra-ui/react";
 import {
   Background,
   Controls,
@@ -37,6 +37,9 @@ import type { Graph, XY } from "../graph/model";
 import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
 import { specKey } from "../graph/saved";
 import { dropUnsaved, keepUnsaved, readUnsaved, type UnsavedCopy } from "../graph/unsaved";
+import { HistoryPanel } from "../history/HistoryPanel";
+import { usePanels } from "../layout/panels";
+import { Rail } from "../layout/Rail";
 import { hrefFor, replaceRoute } from "../router";
 import { useColorMode } from "../theme";
 
@@ -89,6 +92,8 @@ type EditorProps = {
   llm?: boolean;
   /** The node the address names (`#/pipelines/<id>/nodes/<node>`): selected on opening. */
   node?: string | null;
+  /** Airflow's user name: the panels' layout is remembered per user. */
+  username?: string;
 };
 
 export default function EditorPage(props: EditorProps) {
@@ -99,8 +104,14 @@ export default function EditorPage(props: EditorProps) {
   );
 }
 
-function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: EditorProps) {
+function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, username = "" }: EditorProps) {
   const mode = useColorMode();
+  const { layout, panels, toggle: togglePanel } = usePanels(username);
+  // A message the next save stores with its version (shown in the history).
+  const [note, setNote] = useState("");
+  const [historyOpen, setHistoryOpen] = useState(false);
+  const [showReadOnly, setShowReadOnly] = useState(true);
+  const toggleData = useCallback(() => togglePanel("data"), [togglePanel]);
   const flow = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
   // Fit once for a loaded graph; an empty canvas keeps its viewport so the first drop stays put.
@@ -393,8 +404,9 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
       setSaving(true);
       setMessage(null);
       try {
-        const sp = await api.update(body, overwriteEtag ?? stored.etag);
+        const sp = await api.update(body, overwriteEtag ?? stored.etag, note.trim() || undefined);
         setStored(sp);
+        setNote("");
         const savedAs = documentStatus(sp.pipeline);
         setMeta((m) => (m ? { ...m, status: savedAs } : m));
         setSavedKey(specKey({ ...body, status: savedAs }));
@@ -430,7 +442,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
         setSaving(false);
       }
     },
-    [spec, stored, runs, refreshRuns],
+    [spec, stored, runs, refreshRuns, note],
   );
 
   // The pipeline was deleted while we edited: "overwrite with mine" stores it again.
@@ -488,6 +500,18 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
     dropUnsaved(pipelineId);
     setRecovered(null);
   }, [pipelineId]);
+  // A version restored from the history is the pipeline now: the canvas shows it, earlier runs are stale.
+  const onRestored = useCallback(
+    (sp: StoredPipeline) => {
+      applyStored(sp);
+      dropUnsaved(pipelineId);
+      setRecovered(null);
+      setStaleRuns(new Set(runs.map((r) => r.run_id)));
+      setMessage({ status: "success", text: `Restored: the pipeline is now version ${sp.version} (${documentStatus(sp.pipeline)}).` });
+      requestAnimationFrame(() => void flow.fitView(FIT));
+    },
+    [applyStored, pipelineId, runs, flow],
+  );
 
   const mayUnpause = Boolean(access?.canEdit);
   const runNow = useCallback(async () => {
@@ -572,6 +596,46 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
   // one, so form fields never lag behind typing.
   const panelGraph = dragging ? deferredGraph : state.graph;
   const panelNode = selectedNode ? (panelGraph.nodes.find((n) => n.id === selectedNode.id) ?? selectedNode) : null;
+  const drawer = (
+    <Box w={layout === "full" ? "340px" : "100%"} h="100%" flexShrink={0} borderLeftWidth="1px" display="flex" flexDirection="column" minH="0" data-testid="config-drawer">
+      <HStack px="2" py="1" borderBottomWidth="1px" bg="bg.subtle" gap="1">
+        <Button size="2xs" variant={historyOpen ? "ghost" : "subtle"} onClick={() => setHistoryOpen(false)} aria-pressed={!historyOpen} data-testid="drawer-configure">
+          {selectedNode ? "Configure" : "Settings"}
+        </Button>
+        <Button size="2xs" variant={historyOpen ? "subtle" : "ghost"} onClick={() => setHistoryOpen(true)} aria-pressed={historyOpen} data-testid="history-open">
+          History
+        </Button>
+        <Box flex="1" />
+        <IconButton size="2xs" variant="ghost" aria-label="Hide the panel" title="Hide the panel" onClick={() => togglePanel("drawer", false)} data-testid="drawer-hide">
+          ›
+        </IconButton>
+      </HStack>
+      <Box flex="1" minH="0" p="3" overflowY="auto">
+        {historyOpen ? (
+          <HistoryPanel pipelineId={pipelineId} current={stored} readOnly={readOnly} dirty={dirty} onRestored={onRestored} onConflict={setConflict} onClose={() => setHistoryOpen(false)} />
+        ) : (
+          <DrawerPanel
+            node={panelNode}
+            module={panelNode ? (moduleMap.get(panelNode.module) ?? null) : null}
+            graph={panelGraph}
+            issues={issues}
+            nodeIssues={panelNode ? (nodeIssues.get(panelNode.id) ?? NO_ISSUES) : NO_ISSUES}
+            schemas={validation.schemas}
+            checked={validation.checked}
+            lineage={lineage}
+            meta={meta}
+            readOnly={readOnly}
+            connections={connections}
+            refreshing={refreshing}
+            dispatch={dispatch}
+            onMeta={onMeta}
+            onLineage={setLineage}
+            onRefreshColumns={refreshColumns}
+          />
+        )}
+      </Box>
+    </Box>
+  );
   const runnable = access.canRun && meta.status === "active" && !dirty && dagFound === true;
   const runHint = runTitle({ pipelineId, access, status: meta.status, dirty, dagFound });
 
@@ -604,7 +668,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
         <ProblemCount lines={problemLines} open={problemsOpen} onToggle={() => setProblemsOpen((o) => !o)} />
         <Box flex="1" />
         {readOnly && (
-          <Badge colorPalette="gray" variant="outline" data-testid="read-only">
+          <Badge colorPalette="gray" variant="outline" data-testid="read-only" title={readOnlyText(pipelineId, access)} cursor="pointer" onClick={() => setShowReadOnly(true)}>
             read-only
           </Badge>
         )}
@@ -626,10 +690,22 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
         </Button>
         {!readOnly && (
           <>
+            {dirty && (
+              <Input
+                size="xs"
+                w="44"
+                maxLength={500}
+                placeholder="What changed? (optional)"
+                aria-label="What changed (stored with the version)"
+                value={note}
+                onChange={(e) => setNote(e.target.value)}
+                data-testid="save-message"
+              />
+            )}
             <Button size="xs" variant="outline" onClick={saveDraft} loading={saving}>
               Save draft
             </Button>
-            <Button size="xs" colorPalette="blue" onClick={() => void save("active")} loading={saving}>
+            <Button size="xs" colorPalette="brand" onClick={() => void save("active")} loading={saving}>
               Save &amp; activate
             </Button>
           </>
@@ -641,47 +717,6 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
           </Button>
         )}
       </HStack>
-      {readOnly && (
-        <Box px="3" py="1" fontSize="xs" bg="bg.muted" data-testid="read-only-banner">
-          {readOnlyText(pipelineId, access)}
-        </Box>
-      )}
-      {recovered && !readOnly && (
-        <Alert.Root status="warning" size="sm" borderRadius="0" data-testid="unsaved-kept">
-          <Alert.Indicator />
-          <Alert.Description flex="1">
-            {`This browser kept unsaved changes to ${pipelineId} from ${formatDate(recovered.keptAt)}, made on version ${recovered.version}.`}
-            {recovered.version !== stored.version ? ` The pipeline has been saved since (now version ${stored.version}): restored, your changes replace it when you save.` : ""}
-          </Alert.Description>
-          <Button size="2xs" colorPalette="orange" onClick={restoreKept}>
-            Restore
-          </Button>
-          <Button size="2xs" variant="ghost" onClick={discardKept}>
-            Discard
-          </Button>
-        </Alert.Root>
-      )}
-      {(message || state.notice) && (
-        <Alert.Root status={state.notice ? "warning" : (message?.status ?? "info")} size="sm" borderRadius="0" data-testid="editor-message">
-          <Alert.Indicator />
-          <Alert.Description flex="1" whiteSpace="pre-wrap">
-            {state.notice ?? message?.text}
-          </Alert.Description>
-          <Button size="2xs" variant="ghost" onClick={() => (state.notice ? dispatch({ type: "clearNotice" }) : setMessage(null))}>
-            dismiss
-          </Button>
-        </Alert.Root>
-      )}
-      <ProblemList
-        lines={problemLines}
-        loose={loose}
-        open={problemsOpen && problemLines.length > 0}
-        onClose={() => setProblemsOpen(false)}
-        onSelect={(id) => {
-          dispatch({ type: "select", nodes: id ? [id] : [], edges: [] });
-          if (id) flow.fitView({ nodes: [{ id }], padding: 0.6, maxZoom: 1.2, duration: 200 });
-        }}
-      />
       {latest && (
         <HStack px="3" py="1" gap="2" fontSize="xs" borderBottomWidth="1px" data-testid="run-bar">
           <Text>Last run</Text>
@@ -695,89 +730,150 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null }: Edito
         </HStack>
       )}
       <Flex flex="1" minH="0">
-        {!readOnly && <Palette modules={modules} onAdd={(m) => addModule(m)} />}
+        {!readOnly &&
+          (panels.palette ? (
+            <Flex direction="column" flexShrink={0} minH="0" position="relative">
+              <Palette modules={modules} onAdd={(m) => addModule(m)} />
+              <IconButton size="2xs" variant="ghost" position="absolute" top="1.5" right="1" aria-label="Hide the modules" title="Hide the modules" onClick={() => togglePanel("palette", false)} data-testid="palette-hide">
+                ‹
+              </IconButton>
+            </Flex>
+          ) : (
+            <Rail side="left" label="Modules" onOpen={() => togglePanel("palette", true)} testId="palette-show" />
+          ))}
         <Flex direction="column" flex="1" minW="0">
-          <Box
-            flex="1"
-            minH="0"
-            ref={wrapper}
-            data-testid="canvas"
-            onDragOver={(e) => {
-              if (readOnly) return;
-              e.preventDefault();
-              e.dataTransfer.dropEffect = "move";
-            }}
-            onDrop={(e) => {
-              if (readOnly) return;
-              e.preventDefault();
-              const name = e.dataTransfer.getData(DRAG_MIME) || e.dataTransfer.getData("text/plain");
-              const module = moduleMap.get(name);
-              if (!module) return;
-              const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
-              addModule(module, { x: p.x - NODE_WIDTH / 2, y: p.y - 25 });
-            }}
-          >
-            <ReactFlow<FlowNode, Edge>
-              nodes={nodes}
-              edges={edges}
-              nodeTypes={NODE_TYPES}
-              colorMode={mode}
-              onNodesChange={onNodesChange}
-              onEdgesChange={onEdgesChange}
-              onNodeDragStart={() => dispatch({ type: "beginDrag" })}
-              onNodeDragStop={() => dispatch({ type: "endDrag" })}
-              onSelectionDragStart={() => dispatch({ type: "beginDrag" })}
-              onSelectionDragStop={() => dispatch({ type: "endDrag" })}
-              onConnect={(c) => {
-                const edge = connectionToEdge(c);
-                const target = state.graph.nodes.find((n) => n.id === edge.target);
-                dispatch({ type: "connect", edge, maxInputs: maxInputsFor(target ? moduleMap.get(target.module) : undefined, edge.target_port ?? null) });
+          <Box flex="1" minH="0" position="relative">
+            <Box
+              h="100%"
+              ref={wrapper}
+              data-testid="canvas"
+              onDragOver={(e) => {
+                if (readOnly) return;
+                e.preventDefault();
+                e.dataTransfer.dropEffect = "move";
               }}
-              onPaneClick={() => dispatch({ type: "select", nodes: [], edges: [] })}
-              nodesDraggable={!readOnly}
-              nodesConnectable={!readOnly}
-              elementsSelectable
-              deleteKeyCode={null}
-              selectionKeyCode="Shift"
-              multiSelectionKeyCode={["Meta", "Control"]}
-              fitView={initialFit.current}
-              fitViewOptions={FIT}
-              onMoveStart={(event) => {
-                // A pan or zoom by the user (not a fit): from now on the viewport is theirs.
-                if (event) autoFit.current = false;
+              onDrop={(e) => {
+                if (readOnly) return;
+                e.preventDefault();
+                const name = e.dataTransfer.getData(DRAG_MIME) || e.dataTransfer.getData("text/plain");
+                const module = moduleMap.get(name);
+                if (!module) return;
+                const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+                addModule(module, { x: p.x - NODE_WIDTH / 2, y: p.y - 25 });
               }}
-              minZoom={0.1}
-              proOptions={{ hideAttribution: true }}
             >
-              <Background gap={20} />
-              <Controls showInteractive={false} />
-              {state.graph.nodes.length > 12 && <MiniMap pannable zoomable />}
-            </ReactFlow>
+              <ReactFlow<FlowNode, Edge>
+                nodes={nodes}
+                edges={edges}
+                nodeTypes={NODE_TYPES}
+                colorMode={mode}
+                onNodesChange={onNodesChange}
+                onEdgesChange={onEdgesChange}
+                onNodeDragStart={() => dispatch({ type: "beginDrag" })}
+                onNodeDragStop={() => dispatch({ type: "endDrag" })}
+                onSelectionDragStart={() => dispatch({ type: "beginDrag" })}
+                onSelectionDragStop={() => dispatch({ type: "endDrag" })}
+                onConnect={(c) => {
+                  const edge = connectionToEdge(c);
+                  const target = state.graph.nodes.find((n) => n.id === edge.target);
+                  dispatch({ type: "connect", edge, maxInputs: maxInputsFor(target ? moduleMap.get(target.module) : undefined, edge.target_port ?? null) });
+                }}
+                onPaneClick={() => dispatch({ type: "select", nodes: [], edges: [] })}
+                nodesDraggable={!readOnly}
+                nodesConnectable={!readOnly}
+                elementsSelectable
+                deleteKeyCode={null}
+                selectionKeyCode="Shift"
+                multiSelectionKeyCode={["Meta", "Control"]}
+                fitView={initialFit.current}
+                fitViewOptions={FIT}
+                onMoveStart={(event) => {
+                  // A pan or zoom by the user (not a fit): from now on the viewport is theirs.
+                  if (event) autoFit.current = false;
+                }}
+                minZoom={0.1}
+                proOptions={{ hideAttribution: true }}
+              >
+                <Background gap={20} />
+                <Controls showInteractive={false} />
+                {state.graph.nodes.length > 12 && <MiniMap pannable zoomable />}
+              </ReactFlow>
+            </Box>
+            {/* Messages float over the top of the canvas: they come and go without moving the layout. */}
+            <Stack position="absolute" top="2" left="50%" transform="translateX(-50%)" w="min(760px, calc(100% - 16px))" gap="1.5" zIndex="5" pointerEvents="none" data-testid="editor-banners">
+              {readOnly && showReadOnly && (
+                <Alert.Root status="neutral" size="sm" boxShadow="md" pointerEvents="auto" data-testid="read-only-banner">
+                  <Alert.Description flex="1" fontSize="xs">
+                    {readOnlyText(pipelineId, access)}
+                  </Alert.Description>
+                  <Button size="2xs" variant="ghost" onClick={() => setShowReadOnly(false)}>
+                    dismiss
+                  </Button>
+                </Alert.Root>
+              )}
+              {recovered && !readOnly && (
+                <Alert.Root status="warning" size="sm" boxShadow="md" pointerEvents="auto" data-testid="unsaved-kept">
+                  <Alert.Indicator />
+                  <Alert.Description flex="1">
+                    {`This browser kept unsaved changes to ${pipelineId} from ${formatDate(recovered.keptAt)}, made on version ${recovered.version}.`}
+                    {recovered.version !== stored.version ? ` The pipeline has been saved since (now version ${stored.version}): restored, your changes replace it when you save.` : ""}
+                  </Alert.Description>
+                  <Button size="2xs" colorPalette="orange" onClick={restoreKept}>
+                    Restore
+                  </Button>
+                  <Button size="2xs" variant="ghost" onClick={discardKept}>
+                    Discard
+                  </Button>
+                </Alert.Root>
+              )}
+              {(message || state.notice) && (
+                <Alert.Root status={state.notice ? "warning" : (message?.status ?? "info")} size="sm" boxShadow="md" pointerEvents="auto" data-testid="editor-message">
+                  <Alert.Indicator />
+                  <Alert.Description flex="1" whiteSpace="pre-wrap">
+                    {state.notice ?? message?.text}
+                  </Alert.Description>
+                  <Button size="2xs" variant="ghost" onClick={() => (state.notice ? dispatch({ type: "clearNotice" }) : setMessage(null))}>
+                    dismiss
+                  </Button>
+                </Alert.Root>
+              )}
+              <Box pointerEvents="auto" boxShadow={problemLines.length ? "md" : undefined} borderRadius="l2" overflow="hidden">
+                <ProblemList
+                  lines={problemLines}
+                  loose={loose}
+                  open={problemsOpen && problemLines.length > 0}
+                  onClose={() => setProblemsOpen(false)}
+                  onSelect={(id) => {
+                    dispatch({ type: "select", nodes: id ? [id] : [], edges: [] });
+                    if (id) flow.fitView({ nodes: [{ id }], padding: 0.6, maxZoom: 1.2, duration: 200 });
+                  }}
+                />
+              </Box>
+            </Stack>
+            {layout === "compact" && panels.drawer && drawer && (
+              // Compact: the drawer floats over the canvas instead of narrowing it.
+              <Box position="absolute" top="0" right="0" bottom="0" w="min(340px, 90%)" bg="bg" boxShadow="lg" zIndex="6" display="flex" flexDirection="column">
+                {drawer}
+              </Box>
+            )}
           </Box>
           <Suspense fallback={null}>
-            <DataPanels pipelineId={pipelineId} spec={deferredSpec ?? spec} graph={deferredGraph} selectedId={selectedNode?.id ?? null} readOnly={readOnly} llm={llm} dispatch={dispatch} blockedBy={blockedBy} />
+            <DataPanels
+              pipelineId={pipelineId}
+              spec={deferredSpec ?? spec}
+              graph={deferredGraph}
+              selectedId={selectedNode?.id ?? null}
+              readOnly={readOnly}
+              llm={llm}
+              dispatch={dispatch}
+              blockedBy={blockedBy}
+              open={panels.data}
+              onToggle={toggleData}
+            />
           </Suspense>
         </Flex>
-        <Box w="340px" flexShrink={0} borderLeftWidth="1px" p="3" overflowY="auto" data-testid="config-drawer">
-          <DrawerPanel
-            node={panelNode}
-            module={panelNode ? (moduleMap.get(panelNode.module) ?? null) : null}
-            graph={panelGraph}
-            issues={issues}
-            nodeIssues={panelNode ? (nodeIssues.get(panelNode.id) ?? NO_ISSUES) : NO_ISSUES}
-            schemas={validation.schemas}
-            checked={validation.checked}
-            lineage={lineage}
-            meta={meta}
-            readOnly={readOnly}
-            connections={connections}
-            refreshing={refreshing}
-            dispatch={dispatch}
-            onMeta={onMeta}
-            onLineage={setLineage}
-            onRefreshColumns={refreshColumns}
-          />
-        </Box>
+        {layout === "full" && panels.drawer && drawer}
+        {!panels.drawer && <Rail side="right" label={historyOpen ? "History" : selectedNode ? `Configure ${selectedNode.label || selectedNode.id}` : "Settings"} onOpen={() => togglePanel("drawer", true)} testId="drawer-show" />}
       </Flex>
       <ConflictDialog
         conflict={conflict}

@@ -5,6 +5,7 @@ import { api } from "../api/client";
 import type { PipelineSummary, Spec } from "../api/types";
 import { ErrorBox, formatDate, StateBadge } from "../components";
 import { hrefFor, navigate } from "../router";
+import { DeletedPipelines } from "./DeletedPipelines";
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 
@@ -61,12 +62,15 @@ export function PipelinesPage({ canEdit, username }: Props) {
   const [query, setQuery] = useState("");
   const [dialog, setDialog] = useState<DialogState>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  // Read the trash again whenever the list is: a delete moved a pipeline there.
+  const [trashKey, setTrashKey] = useState(0);
 
   const reload = useCallback(() => {
     api.pipelines().then(
       (list) => {
         setPipelines(list);
         setError(null);
+        setTrashKey((k) => k + 1);
       },
       (e: unknown) => setError(e),
     );
@@ -115,7 +119,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
                 if (file) void importFile(file);
               }}
             />
-            <Button size="sm" colorPalette="blue" onClick={() => setDialog({ kind: "create" })}>
+            <Button size="sm" colorPalette="brand" onClick={() => setDialog({ kind: "create" })}>
               New pipeline
             </Button>
           </HStack>
@@ -203,6 +207,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
           </Table.Body>
         </Table.Root>
       )}
+      <DeletedPipelines canEdit={canEdit} reloadKey={trashKey} onRestored={(id) => navigate({ page: "pipeline", id })} />
       <PipelineDialog
         state={dialog}
         username={username}

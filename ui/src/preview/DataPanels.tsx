@@ -11,8 +11,6 @@ import type { Action } from "../graph/reducer";
 import { SuggestPanel } from "../suggest/SuggestPanel";
 import { PreviewPanel, type PreviewTarget } from "./PreviewPanel";
 
-const OPEN_KEY = "logidata.preview.open";
-
 /** The spec without canvas positions: moving a node must not re-run its preview. */
 export function semanticKey(spec: Spec): string {
   return JSON.stringify({ ...spec, nodes: spec.nodes.map(({ position: _p, ...n }) => n) });
@@ -34,28 +32,17 @@ interface Props {
   dispatch: Dispatch<Action>;
   /** The selected node and those upstream with validation errors (their previews cannot run). */
   blockedBy?: string[];
+  /** Open or folded to its title bar: the editor remembers it per user (``layout/panels``). */
+  open: boolean;
+  onToggle: () => void;
 }
 
-export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch, blockedBy }: Props) {
+export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch, blockedBy, open, onToggle }: Props) {
   const stable = useStableSpec(spec);
-  const [open, setOpen] = useState(() => {
-    try {
-      return window.localStorage.getItem(OPEN_KEY) !== "0";
-    } catch {
-      return true;
-    }
-  });
   const [effect, setEffect] = useState<PreviewTarget | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const flow = useReactFlow();
 
-  useEffect(() => {
-    try {
-      window.localStorage.setItem(OPEN_KEY, open ? "1" : "0");
-    } catch {
-      // ignore
-    }
-  }, [open]);
   // A suggestion's effect preview ends when the selection or the pipeline changes.
   useEffect(() => {
     setEffect(null);
@@ -88,7 +75,7 @@ export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm,
   );
 
   return (
-    <Box borderTopWidth="1px" flexShrink={0} h={open ? "320px" : "auto"} display="flex" flexDirection="column" data-testid="data-panels">
+    <Box borderTopWidth="1px" flexShrink={0} h={open ? "min(320px, 40vh)" : "auto"} display="flex" flexDirection="column" data-testid="data-panels">
       <HStack px="2" py="0.5" bg="bg.subtle" fontSize="xs" borderBottomWidth={open ? "1px" : "0"}>
         <Text fontWeight="semibold">Data</Text>
         {readOnly && <Text color="fg.muted">previews need edit access (they read real data through connections)</Text>}
@@ -98,7 +85,7 @@ export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm,
           </Text>
         )}
         <Box flex="1" />
-        <Button size="2xs" variant="ghost" onClick={() => setOpen((o) => !o)} data-testid="data-panels-toggle">
+        <Button size="2xs" variant="ghost" onClick={onToggle} data-testid="data-panels-toggle" aria-expanded={open}>
           {open ? "hide" : "show"}
         </Button>
       </HStack>

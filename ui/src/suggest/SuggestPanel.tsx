@@ -232,7 +232,7 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
             </Text>
           )}
           <HStack mt="1" gap="1">
-            <Button size="2xs" colorPalette="blue" onClick={() => void apply(s)} loading={busy === s.id} data-testid="suggestion-apply">
+            <Button size="2xs" colorPalette="brand" onClick={() => void apply(s)} loading={busy === s.id} data-testid="suggestion-apply">
               Apply
             </Button>
             <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(s.nodes), s.title)} data-testid="suggestion-preview">
@@ -323,7 +323,7 @@ function DescribeStep({ spec, nodeId, onApply, onPreviewEffect }: { spec: Spec; 
           {answer.errors.length > 0 && <Text color="red.fg">The proposal is invalid and cannot be applied; rephrase and try again.</Text>}
           {usable && (
             <HStack mt="1" gap="1">
-              <Button size="2xs" colorPalette="blue" onClick={() => onApply(stepsOf(answer.nodes))}>
+              <Button size="2xs" colorPalette="brand" onClick={() => onApply(stepsOf(answer.nodes))}>
                 Apply
               </Button>
               <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(answer.nodes), "described step")}>
