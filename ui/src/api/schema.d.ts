@@ -48,6 +48,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/locations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Locations
+         * @description The roots a pipeline may read under ([logidata] allowed_paths as the path policy applies it):
+         *     local folders, then S3 prefixes with the connection the policy ties them to.
+         */
+        get: operations["list_locations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/locations/browse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Browse Location
+         * @description The children of a folder or prefix inside an allowed location, directories first then by name,
+         *     at most ``limit`` of them (``truncated`` says there are more). Only what the path policy lets a
+         *     pipeline read is listed, in the form a config path field takes.
+         */
+        get: operations["browse_location"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me": {
         parameters: {
             query?: never;
@@ -749,6 +792,108 @@ export interface components {
              * @enum {string}
              */
             severity: "error" | "warning";
+        };
+        /**
+         * Location
+         * @description One root a pipeline may read under, from ``[logidata] allowed_paths``.
+         */
+        Location: {
+            /**
+             * Browsable
+             * @description False for a prefix allowed in any bucket (`s3://*\/...`): name a bucket to browse it.
+             */
+            browsable: boolean;
+            /**
+             * Conn Id
+             * @description The Airflow connection the policy ties this prefix to (send it as `conn_id`); null for local folders and for prefixes any aws connection with keys of its own may reach.
+             */
+            conn_id: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "local" | "s3";
+            /**
+             * Label
+             * @description What the location is, for people.
+             */
+            label: string;
+            /**
+             * Uri
+             * @description What to browse (`GET /locations/browse?uri=`) and to write in a config path field: an absolute local path, or `s3://bucket/prefix` (the connection goes in `conn_id`).
+             */
+            uri: string;
+        };
+        /**
+         * LocationEntry
+         * @description One child of a browsed folder or prefix that the policy lets a pipeline read.
+         */
+        LocationEntry: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "file" | "directory";
+            /**
+             * Modified
+             * @description Last modification (UTC); null for directories on S3.
+             */
+            modified: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Size
+             * @description Bytes; null for directories.
+             */
+            size: number | null;
+            /**
+             * Uri
+             * @description The child's location, in the form the browse request named (config-ready).
+             */
+            uri: string;
+        };
+        /** LocationList */
+        LocationList: {
+            /** Locations */
+            locations: components["schemas"]["Location"][];
+        };
+        /** LocationListing */
+        LocationListing: {
+            /**
+             * Conn Id
+             * @description The connection the listing went through (S3); null for local.
+             */
+            conn_id: string | null;
+            /**
+             * Entries
+             * @description Directories first, then files, each by name (case-insensitive). Hidden names (starting with '.', e.g. writes in progress), special files and what the policy refuses are left out.
+             */
+            entries: components["schemas"]["LocationEntry"][];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "local" | "s3";
+            /**
+             * Limit
+             * @description The most entries one answer holds.
+             */
+            limit: number;
+            /**
+             * Parent
+             * @description The enclosing folder if the policy allows browsing it too, else null (at a root).
+             */
+            parent: string | null;
+            /**
+             * Truncated
+             * @description More entries exist than `limit`; narrow the folder to see them.
+             */
+            truncated: boolean;
+            /**
+             * Uri
+             * @description The browsed folder or prefix, normalized: no '..', no trailing '/' (but for a bucket's root, `s3://bucket/`).
+             */
+            uri: string;
         };
         /**
          * Me
@@ -1690,6 +1835,164 @@ export interface operations {
             };
             /** @description Memory cap reached */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_locations: {
+        parameters: {
+            query?: {
+                /** @description Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. Without it: for DAGs in general. */
+                pipeline_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationList"];
+                };
+            };
+            /** @description Invalid pipeline_id (see the parameter's pattern) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not edit this pipeline (or DAGs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    browse_location: {
+        parameters: {
+            query: {
+                /** @description The folder or prefix to list: an absolute local path (or file://), or s3://bucket/prefix (s3://conn_id@bucket/prefix). Checked by the path policy; longer than 4096 characters is a 400. */
+                uri: string;
+                /** @description The Airflow connection (type aws) of a plain s3://bucket/prefix, as a module's conn_id field; ignored for local paths. Letters, digits, '_', '-' and '.', at most 250 characters. */
+                conn_id?: string;
+                /** @description Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. Without it: for DAGs in general. */
+                pipeline_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationListing"];
+                };
+            };
+            /** @description The uri or conn_id is malformed or outside the path policy (the detail names the rule), it names a file, or pipeline_id is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Your Airflow role may not edit this pipeline (or DAGs) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing exists at the uri */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error (e.g. the pipeline store cannot be written); the api-server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The storage failed the listing (permission, endpoint, ...) */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
