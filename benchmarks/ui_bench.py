@@ -78,10 +78,7 @@ def _airflow(stack_mod: Any) -> Any:
         timeout=240,
     )
     try:
-        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        stack.start("dag-processor", "dag-processor")
-        stack.start("scheduler", "scheduler", "--skip-serve-logs")
-        stack.wait_until_up()
+        stack.start_all()
         yield stack
     finally:
         stack.stop()

@@ -88,10 +88,12 @@ class AirflowProcesses:
             raise AssertionError(f"airflow db migrate failed ({result.returncode}); see {self.logs}")
 
     def start_all(self) -> None:
+        """The api-server first: task processes report to its execution API, and a task started before it
+        answers fails (a read timeout on a loaded machine, "connection refused" on a quiet one)."""
         self.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port))
+        self.wait_until_up()
         self.start("dag-processor", "dag-processor")
         self.start("scheduler", "scheduler", "--skip-serve-logs")
-        self.wait_until_up()
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -240,6 +242,10 @@ def environment(home: Path, port: int, roles: dict[str, str]) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            # A task's calls to the execution API wait 5 s by default, 5 tries: on a loaded 2-core CI machine
+            # the api-server can take longer, and the task dies before it runs. Bounds, not expectations.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+            "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in roles.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(PASSWORDS_FILE.format(home=home)),
             "AIRFLOW__API__BASE_URL": base_url,

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOADER = REPO / "dags" / "logidata_pipelines.py"
 UI_INDEX = REPO / "airflow_provider_logidata" / "ui_dist" / "index.html"
 ARTIFACTS = REPO / ".test-artifacts" / "browser"
+API_TIMEOUT_S = 180
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 USERS = {"admin": ("admin", "admin"), "viewer": ("viewer", "viewer")}
 CHROMIUM_ARGS = [
@@ -75,7 +76,9 @@ class AirflowStack(AirflowProcesses):
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as response:
+        # Generous: saving an active pipeline reads its sources, slow on a loaded 2-core machine; a bound, not
+        # a speed expectation.
+        with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
             text = response.read()
             return json.loads(text) if text else None
 
@@ -83,10 +86,29 @@ class AirflowStack(AirflowProcesses):
         super().keep_logs(target)
 
 
+# An admin's accent colour (Airflow 3.2+ `[api] theme`, the red of Airflow's documentation): the builder
+# must wear it (test_workspace.py). Airflow requires all eleven shades.
+RED_BRAND = {
+    "50": "oklch(0.971 0.013 17.38)",
+    "100": "oklch(0.936 0.032 17.717)",
+    "200": "oklch(0.885 0.062 18.334)",
+    "300": "oklch(0.808 0.114 19.571)",
+    "400": "oklch(0.704 0.191 22.216)",
+    "500": "oklch(0.637 0.237 25.331)",
+    "600": "oklch(0.577 0.245 27.325)",
+    "700": "oklch(0.505 0.213 27.518)",
+    "800": "oklch(0.444 0.177 26.899)",
+    "900": "oklch(0.396 0.141 25.723)",
+    "950": "oklch(0.258 0.092 26.042)",
+}
+
+
 def _environment(home: Path, port: int) -> dict[str, str]:
     env = environment(home, port, {user: user for user in USERS})
+    theme = {"tokens": {"colors": {"brand": {shade: {"value": value} for shade, value in RED_BRAND.items()}}}}
     env.update(
         {
+            "AIRFLOW__API__THEME": json.dumps(theme),
             "AIRFLOW__API__SECRET_KEY": "logidata-browser-test-secret",
             "AIRFLOW__API_AUTH__JWT_SECRET": "logidata-browser-test-jwt-secret",
             # The tests read the bundled example CSV and write into temporary folders.
@@ -138,10 +160,7 @@ def airflow_stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> It
         stack.keep_logs()
         pytest.fail(f"airflow db migrate failed with code {migrate.returncode}; logs in {ARTIFACTS}")
     try:
-        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
-        stack.start("dag-processor", "dag-processor")
-        stack.start("scheduler", "scheduler", "--skip-serve-logs")
-        stack.wait_until_up()
+        stack.start_all()
         yield stack
     finally:
         stack.stop()

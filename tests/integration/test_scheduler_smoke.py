@@ -210,9 +210,7 @@ def test_pipeline_runs_under_real_scheduler(airflow_stack: AirflowStack, tmp_pat
     (pipelines / f"{DAG_ID}.json").write_text(json.dumps(_pipeline(csv_path, out_path), indent=2))
 
     try:
-        stack.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(stack.port))
-        stack.start("scheduler", "scheduler", "--skip-serve-logs")
-        stack.start("dag-processor", "dag-processor")
+        stack.start_all()
         run = _wait_for_success(stack, time.monotonic() + RUN_DEADLINE_S)
 
         assert run["dag_id"] == DAG_ID
