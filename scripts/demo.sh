@@ -5,13 +5,17 @@
 # task processes report to its execution API (a task started before it listens fails with "Connection
 # refused" and an empty log). Every line the script prints carries the time; each wait says what for.
 #
-# Everything lives in .demo/ (Airflow home, SQLite DB, pipelines, staging, logs) and every server listens
-# on 127.0.0.1 only. The example `example_orders_cleaning` is scheduled @once and unpaused at creation, so
-# the scheduler runs it by itself; the script waits for that run, prints a banner and keeps the processes
-# running until Ctrl-C.
+# Everything lives in .demo/ (or $DEMO_DIR: Airflow home, SQLite DB, pipelines, staging, logs) and every
+# server listens on 127.0.0.1 only. The example `example_orders_cleaning` is scheduled @once and unpaused at
+# creation, so the scheduler runs it by itself; the script waits for that run, prints a banner and keeps
+# the processes running until Ctrl-C.
 #
-# Environment: DEMO_PORT (default 8080), DEMO_RESET=1 wipes .demo first,
+# Environment: DEMO_PORT (default 8080), DEMO_RESET=1 wipes the demo's folder first,
+#              DEMO_DIR (the demo's folder, default .demo in the repository; a relative path is taken from
+#              the repository root; tests and scripts/screenshots.py run the demo in a temporary one),
 #              DEMO_PARSE_TIMEOUT / DEMO_RUN_TIMEOUT (seconds, default 180 each).
+# Ctrl-C (SIGINT) or SIGTERM stops every process the script started (SIGTERM, then SIGKILL after 20 s);
+# started as a background job of a non-interactive shell, SIGINT is ignored: stop it with SIGTERM.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,7 +33,10 @@ done
 PORT="${DEMO_PORT:-8080}"
 HOST=127.0.0.1
 BASE_URL="http://$HOST:$PORT"
-DEMO="$ROOT/.demo"
+DEMO="${DEMO_DIR:-$ROOT/.demo}"
+[[ "$DEMO" == /* ]] || DEMO="$ROOT/$DEMO"
+# How messages name the folder: relative to the repository root when inside it (".demo" by default).
+SHOWN="${DEMO#"$ROOT"/}"
 LOGS="$DEMO/logs"
 DAG_ID=example_orders_cleaning
 PARSE_TIMEOUT="${DEMO_PARSE_TIMEOUT:-180}"
@@ -68,7 +75,8 @@ export AIRFLOW__LOGIDATA__REPORT_PATH="$DEMO/factory_report.json"
 export DO_NOT_TRACK=1 SCARF_ANALYTICS=false SCARF_NO_ANALYTICS=true
 
 mkdir -p "$AIRFLOW_HOME/dags" "$LOGS" "$DEMO/pipelines" "$DEMO/staging"
-# `source .demo/env.sh` gives another shell the same settings (for `logidata ...` or `airflow ...`).
+# `source .demo/env.sh` (or $DEMO_DIR/env.sh) gives another shell the same settings (for `logidata ...`
+# or `airflow ...`).
 {
     echo "# Written by scripts/demo.sh: source it to use the demo's Airflow and LogiData from a shell."
     [[ -d "$ROOT/.venv/bin" ]] && echo "export PATH=\"$ROOT/.venv/bin:\$PATH\""
@@ -140,14 +148,14 @@ start() {
     setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
     PIDS+=("$!")
     NAMES+=("$name")
-    say "  $name (pid $!) -> .demo/logs/$name.log"
+    say "  $name (pid $!) -> $SHOWN/logs/$name.log"
 }
 
 check_alive() {
     local i
     for i in "${!PIDS[@]}"; do
         if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-            echo "error: ${NAMES[$i]} exited; last lines of .demo/logs/${NAMES[$i]}.log:" >&2
+            echo "error: ${NAMES[$i]} exited; last lines of $SHOWN/logs/${NAMES[$i]}.log:" >&2
             tail -n 40 "$LOGS/${NAMES[$i]}.log" >&2 || true
             exit 1
         fi
@@ -184,7 +192,7 @@ PY
 }
 
 # --- set up -----------------------------------------------------------------------------------------------
-say "LogiData demo in .demo/ (AIRFLOW_HOME=.demo/airflow)"
+say "LogiData demo in $SHOWN/ (AIRFLOW_HOME=$SHOWN/airflow)"
 say "migrating the metadata DB ..."
 airflow db migrate >"$LOGS/db-migrate.log" 2>&1 || {
     tail -n 40 "$LOGS/db-migrate.log" >&2
@@ -206,7 +214,7 @@ until python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1],
     "$BASE_URL/api/v2/monitor/health" 2>/dev/null; do
     check_alive
     if ((SECONDS > deadline)); then
-        echo "error: the api-server did not answer within 120 s; see .demo/logs/api-server.log" >&2
+        echo "error: the api-server did not answer within 120 s; see $SHOWN/logs/api-server.log" >&2
         exit 1
     fi
     sleep 2
@@ -221,8 +229,8 @@ deadline=$((SECONDS + PARSE_TIMEOUT))
 until [[ "$(api dag)" == parsed ]]; do
     check_alive
     if ((SECONDS > deadline)); then
-        echo "error: $DAG_ID not parsed within ${PARSE_TIMEOUT} s; see .demo/logs/dag-processor.log," >&2
-        echo "       'logidata report' and .demo/airflow/logs/dag_processor/; the factory report says:" >&2
+        echo "error: $DAG_ID not parsed within ${PARSE_TIMEOUT} s; see $SHOWN/logs/dag-processor.log," >&2
+        echo "       'logidata report' and $SHOWN/airflow/logs/dag_processor/; the factory report says:" >&2
         logidata report >&2 || true
         exit 1
     fi
@@ -253,12 +261,12 @@ cat <<EOF
   LogiData demo is running
     Airflow UI      $BASE_URL
     login           admin / admin
-    pipelines       .demo/pipelines   (logidata list / show / import ...)
-    example output  .demo/airflow/logidata/data/examples/output
-    factory report  .demo/factory_report.json   (logidata report)
-    process logs    .demo/logs/{api-server,scheduler,dag-processor,triggerer}.log
-    task logs       .demo/airflow/logs
-    CLI             source .demo/env.sh; logidata list
+    pipelines       $SHOWN/pipelines   (logidata list / show / import ...)
+    example output  $SHOWN/airflow/logidata/data/examples/output
+    factory report  $SHOWN/factory_report.json   (logidata report)
+    process logs    $SHOWN/logs/{api-server,scheduler,dag-processor,triggerer}.log
+    task logs       $SHOWN/airflow/logs
+    CLI             source $SHOWN/env.sh; logidata list
   Ctrl-C to stop
 ==========================================================================================
 EOF
