@@ -20,11 +20,27 @@ from airflow_provider_logidata.api.deps import check_pipeline_access, dag_access
 from airflow_provider_logidata.api.errors import ApiError
 from airflow_provider_logidata.api.locations_models import LocationList, LocationListing
 from airflow_provider_logidata.api.models import Error
-from airflow_provider_logidata.api.routes.meta import PipelineIdQuery  # noqa: TC001
 from airflow_provider_logidata.spec.errors import short_repr
+from airflow_provider_logidata.spec.models import PIPELINE_ID_PATTERN
 from airflow_provider_logidata.store import check_pipeline_id
+from airflow_provider_logidata.store.layout import MAX_ID_LENGTH
 
 router = APIRouter(tags=["locations"])
+
+# Published with the id rule and checked in the dependency, so a malformed id is the API's 400 naming it.
+PipelineIdQuery = Annotated[
+    str | None,
+    Query(
+        description=(
+            "The pipeline being edited: browsing then needs DAG edit on its dag_id (per-DAG grants). "
+            "Without it: DAG edit on DAGs in general. Letters, digits, '_', '-' and '.', not starting with "
+            f"'.' or '-', at most {MAX_ID_LENGTH} characters; any other id is a 400."
+        )
+    ),
+    WithJsonSchema(
+        {"type": "string", "pattern": PIPELINE_ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_LENGTH}
+    ),
+]
 
 
 def may_browse(request: Request, user: GetUserDep, pipeline_id: PipelineIdQuery = None) -> None:

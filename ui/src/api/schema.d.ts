@@ -1847,7 +1847,7 @@ export interface operations {
     list_locations: {
         parameters: {
             query?: {
-                /** @description Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. Without it: for DAGs in general. */
+                /** @description The pipeline being edited: browsing then needs DAG edit on its dag_id (per-DAG grants). Without it: DAG edit on DAGs in general. Letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id?: string;
             };
             header?: never;
@@ -1919,7 +1919,7 @@ export interface operations {
                 uri: string;
                 /** @description The Airflow connection (type aws) of a plain s3://bucket/prefix, as a module's conn_id field; ignored for local paths. Letters, digits, '_', '-' and '.', at most 250 characters. */
                 conn_id?: string;
-                /** @description Answer can_edit / can_run for this pipeline's DAG (pipeline id = dag_id): letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. Without it: for DAGs in general. */
+                /** @description The pipeline being edited: browsing then needs DAG edit on its dag_id (per-DAG grants). Without it: DAG edit on DAGs in general. Letters, digits, '_', '-' and '.', not starting with '.' or '-', at most 200 characters; any other id is a 400. */
                 pipeline_id?: string;
             };
             header?: never;
