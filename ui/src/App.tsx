@@ -3,6 +3,7 @@ import { lazy, Suspense, useEffect, useState } from "react";
 import { api, ApiError, onUnauthorized } from "./api/client";
 import type { Me } from "./api/types";
 import { ErrorBox, SessionExpired } from "./components";
+import { applyLanguage, useLanguage, useT } from "./i18n";
 import { PipelinesPage } from "./pages/PipelinesPage";
 import { mirrorRoute, useRoute } from "./router";
 import { applyColorMode, useColorMode } from "./theme";
@@ -13,11 +14,18 @@ const EditorPage = lazy(() => import("./pages/EditorPage"));
 export function App() {
   const route = useRoute();
   const mode = useColorMode();
+  const language = useLanguage();
+  const t = useT();
   const [me, setMe] = useState<Me | null>(null);
   const [meError, setMeError] = useState<unknown>(null);
   const [expired, setExpired] = useState(false);
 
   useEffect(() => applyColorMode(mode), [mode]);
+  useEffect(() => applyLanguage(language), [language]);
+  // The tab's title when the builder has a tab of its own (index.html's is the English one).
+  useEffect(() => {
+    document.title = t("LogiData pipelines");
+  }, [t]);
   const routeKey = route.page === "pipeline" ? route.id : "";
   const routeNode = route.page === "pipeline" ? (route.node ?? null) : null;
   useEffect(
@@ -32,7 +40,7 @@ export function App() {
   }, []);
 
   if (expired) return <SessionExpired />;
-  if (meError) return <Box p="4"><ErrorBox error={meError} title="The LogiData API did not answer" /></Box>;
+  if (meError) return <Box p="4"><ErrorBox error={meError} title={t("The LogiData API did not answer")} /></Box>;
   if (!me) {
     return (
       <Center h="100vh">

@@ -2,6 +2,7 @@
 import { Alert, Badge, Box, Link, type LinkProps } from "@chakra-ui/react";
 import type { MouseEvent, ReactNode } from "react";
 import { ApiError, loginUrl } from "./api/client";
+import { stateName, t as translateNow, type Translate, useT } from "./i18n";
 
 /** Airflow's task/run state colours, as Chakra palette names. */
 export const STATE_PALETTE: Record<string, string> = {
@@ -21,11 +22,24 @@ export const STATE_PALETTE: Record<string, string> = {
 
 export const ACTIVE_STATES = new Set(["queued", "running", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting"]);
 
+/** A run or task state as shown: Airflow's own name for it in the language shown. */
+export function stateLabel(state: string, t: Translate = translateNow): string {
+  return stateName(state, t.language);
+}
+
+/** A pipeline's status (`draft`, `active`) as shown; the API and `data-*` attributes keep the value. */
+export function statusLabel(status: string, t: Translate = translateNow): string {
+  if (status === "draft") return t("draft");
+  if (status === "active") return t("active");
+  return status;
+}
+
 export function StateBadge({ state, children }: { state: string | null | undefined; children?: ReactNode }) {
+  const t = useT();
   const s = state ?? "none";
   return (
     <Badge colorPalette={STATE_PALETTE[s] ?? "gray"} variant="solid" data-state={s}>
-      {children ?? s}
+      {children ?? stateLabel(s, t)}
     </Badge>
   );
 }
@@ -88,17 +102,18 @@ export function TopLink({ href, children, ...rest }: LinkProps & { href: string 
 }
 
 export function SessionExpired() {
+  const t = useT();
   return (
     <Box p="3" data-testid="session-expired">
       <Alert.Root status="warning">
         <Alert.Indicator />
         <Alert.Content>
-          <Alert.Title>Your Airflow session has expired.</Alert.Title>
+          <Alert.Title>{t("Your Airflow session has expired.")}</Alert.Title>
           <Alert.Description>
             <TopLink href={loginUrl()} fontWeight="semibold" textDecoration="underline">
-              Session expired — log in
+              {t("Session expired — log in")}
             </TopLink>{" "}
-            and you come back here.
+            {t("and you come back here.")}
           </Alert.Description>
         </Alert.Content>
       </Alert.Root>

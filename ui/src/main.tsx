@@ -3,6 +3,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { followAirflowAccent } from "./accent";
 import { App } from "./App";
+import { applyLanguage, preferredLanguage } from "./i18n";
 import { adoptTopRoute } from "./router";
 import { system } from "./system";
 import { applyColorMode, preferredColorMode } from "./theme";
@@ -12,6 +13,7 @@ adoptTopRoute();
 
 // Before the first paint, so a dark Airflow never flashes a white iframe.
 applyColorMode(preferredColorMode());
+applyLanguage(preferredLanguage());
 void followAirflowAccent();
 
 createRoot(document.getElementById("root") as HTMLElement).render(

@@ -64,6 +64,9 @@ describe("remembered panels", () => {
     expect(layoutFor(frame("/dags/orders/plugin/logidata-pipeline"))).toBe("compact");
     expect(layoutFor(frame("/plugin/logidata"))).toBe("full");
     expect(layoutFor(frame("/plugin/logidata", 1000))).toBe("compact");
+    // Inside Airflow: a 1280 px window leaves the builder ~1216 px, a 1440 px one ~1376 px.
+    expect(layoutFor(frame("/plugin/logidata", 1216, 680))).toBe("compact");
+    expect(layoutFor(frame("/plugin/logidata", 1376, 860))).toBe("full");
     expect(layoutFor(frame("/plugin/logidata", 1600, 600))).toBe("compact");
   });
 

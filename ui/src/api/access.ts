@@ -2,6 +2,7 @@
 // `GET /me?pipeline_id=` answers them. Auth managers with per-DAG grants (FAB, Keycloak, ...) may allow
 // editing or triggering some DAGs only, so the general answer of `GET /me` cannot decide the editor's mode.
 import { useEffect, useState } from "react";
+import { t } from "../i18n";
 import { api } from "./client";
 
 export interface Access {
@@ -33,18 +34,18 @@ export function usePipelineAccess(pipelineId: string, general: Access): Access |
 /** Why "Run now" is disabled, the first reason that applies (the missing permission first), else what it does. */
 export function runTitle(state: { pipelineId: string; access: Access; status: string; dirty: boolean; dagFound: boolean | null }): string {
   const { pipelineId, access, status, dirty, dagFound } = state;
-  if (!access.canRun) return `Your Airflow role may not trigger runs of DAG '${pipelineId}': running it needs DAG run create permission on it`;
+  if (!access.canRun) return t("Your Airflow role may not trigger runs of DAG '{dag}': running it needs DAG run create permission on it", { dag: pipelineId });
   if (status !== "active") {
-    return access.canEdit ? "Save as active first: drafts have no DAG" : "A draft has no DAG: someone who may edit this pipeline must save it as active";
+    return access.canEdit ? t("Save as active first: drafts have no DAG") : t("A draft has no DAG: someone who may edit this pipeline must save it as active");
   }
-  if (dirty) return "Save your changes first";
-  if (dagFound !== true) return "Waiting for Airflow to parse the DAG";
-  return "Trigger a DAG run now";
+  if (dirty) return t("Save your changes first");
+  if (dagFound !== true) return t("Waiting for Airflow to parse the DAG");
+  return t("Trigger a DAG run now");
 }
 
 /** The read-only banner: what the user may still do and which permission editing needs. */
 export function readOnlyText(pipelineId: string, access: Access): string {
   return access.canRun
-    ? `Read-only: your Airflow role may view and run this pipeline but not change it (that needs DAG edit permission on DAG '${pipelineId}').`
-    : `Read-only: your Airflow role may view this pipeline but not change or run it (that needs DAG edit and DAG run create permission on DAG '${pipelineId}').`;
+    ? t("Read-only: your Airflow role may view and run this pipeline but not change it (that needs DAG edit permission on DAG '{dag}').", { dag: pipelineId })
+    : t("Read-only: your Airflow role may view this pipeline but not change or run it (that needs DAG edit and DAG run create permission on DAG '{dag}').", { dag: pipelineId });
 }

@@ -1,5 +1,6 @@
 // Thin fetch wrapper: same-origin cookie auth, one error type carrying the API's `{detail, errors}` body,
 // and a single place that notices an expired session (401) so the whole app can show the login link.
+import { t } from "../i18n";
 import type {
   ApiErrorBody,
   Connection,
@@ -66,7 +67,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   try {
     response = await fetch(`${apiBase()}${path}`, init);
   } catch (exc) {
-    throw new ApiError(0, { detail: `Cannot reach the LogiData API (${String(exc)}); is Airflow running?` });
+    throw new ApiError(0, { detail: t("Cannot reach the LogiData API ({error}); is Airflow running?", { error: String(exc) }) });
   }
   const text = await response.text();
   let parsed: unknown = undefined;

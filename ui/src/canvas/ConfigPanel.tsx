@@ -2,15 +2,18 @@
 // problem under its field, and its output columns; or the pipeline's own settings when nothing is
 // selected. A node's own messages (no field) are on its card, not here.
 import { Alert, Badge, Box, Button, Code, Field, Heading, Input, Separator, Stack, Text } from "@chakra-ui/react";
+import { useMemo } from "react";
 import type { Issue, JsonSchema, Module, NodeSchema, SpecNode } from "../api/types";
 import { fieldIssues, type FieldMessage } from "../graph/errors";
 import type { InputColumns } from "../graph/inputColumns";
 import type { LineageStart } from "../graph/lineage";
 import { type ConnectionChoices, SchemaForm } from "../form/SchemaForm";
 import { OutputColumns } from "./OutputColumns";
-import { PIPELINE_SETTINGS_SCHEMA, type PipelineMeta, settingsField } from "./pipelineSettings";
+import { categoryLabel } from "./Palette";
+import { useT } from "../i18n";
+import { type PipelineMeta, pipelineSettingsSchema, settingsField } from "./pipelineSettings";
 
-export { PIPELINE_SETTINGS_SCHEMA, type PipelineMeta } from "./pipelineSettings";
+export { type PipelineMeta, pipelineSettingsSchema } from "./pipelineSettings";
 
 interface NodePanelProps {
   node: SpecNode;
@@ -32,13 +35,14 @@ interface NodePanelProps {
 
 export function NodePanel(props: NodePanelProps) {
   const { node, module, issues, readOnly, connections, columns, onConfig, onLabel, onDelete } = props;
+  const t = useT();
   const errors = fieldIssues(issues);
   return (
     <Stack gap="3" data-testid="node-panel" data-node-id={node.id}>
       <Box>
         <Heading size="sm">{node.label || module?.label || node.module}</Heading>
         <Text fontSize="xs" color="fg.muted">
-          {node.id} · {node.module} {module && <Badge size="xs">{module.category}</Badge>}
+          {node.id} · {node.module} {module && <Badge size="xs">{categoryLabel(module.category, t)}</Badge>}
         </Text>
         {module?.description && (
           <Text fontSize="xs" mt="1">
@@ -47,7 +51,7 @@ export function NodePanel(props: NodePanelProps) {
         )}
       </Box>
       <Field.Root disabled={readOnly}>
-        <Field.Label fontSize="sm">Label</Field.Label>
+        <Field.Label fontSize="sm">{t("Label")}</Field.Label>
         <Input size="sm" name="node-label" value={node.label ?? ""} readOnly={readOnly} placeholder={module?.label ?? node.module} onChange={(e) => onLabel(e.target.value || null)} />
       </Field.Root>
       {module ? (
@@ -63,8 +67,7 @@ export function NodePanel(props: NodePanelProps) {
           <Alert.Root status="error" size="sm">
             <Alert.Indicator />
             <Alert.Description>
-              Module “{node.module}” is not installed in this Airflow. Install the package that provides it, or delete this node and
-              add a replacement; its configuration is kept below.
+              {t("Module “{module}” is not installed in this Airflow. Install the package that provides it, or delete this node and add a replacement; its configuration is kept below.", { module: node.module })}
             </Alert.Description>
           </Alert.Root>
           <Code as="pre" whiteSpace="pre-wrap" fontSize="xs" p="2">
@@ -88,7 +91,7 @@ export function NodePanel(props: NodePanelProps) {
       )}
       {module?.docs && (
         <details>
-          <summary style={{ cursor: "pointer", fontSize: "0.8rem" }}>Documentation</summary>
+          <summary style={{ cursor: "pointer", fontSize: "0.8rem" }}>{t("Documentation")}</summary>
           <Text fontSize="xs" whiteSpace="pre-wrap" mt="1">
             {module.docs}
           </Text>
@@ -96,7 +99,7 @@ export function NodePanel(props: NodePanelProps) {
       )}
       {!readOnly && (
         <Button size="xs" variant="outline" colorPalette="red" alignSelf="start" onClick={onDelete}>
-          Delete node
+          {t("Delete node")}
         </Button>
       )}
     </Stack>
@@ -105,6 +108,8 @@ export function NodePanel(props: NodePanelProps) {
 
 /** Pipeline settings; issues naming a setting show under it (the others are in the editor's list). */
 export function PipelinePanel({ meta, issues, readOnly, onChange }: { meta: PipelineMeta; issues: Issue[]; readOnly: boolean; onChange: (meta: PipelineMeta) => void }) {
+  const t = useT();
+  const schema = useMemo(() => pipelineSettingsSchema(t), [t]);
   const errors: Record<string, FieldMessage[]> = {};
   for (const issue of issues) {
     if (settingsField(issue.path) === null) continue;
@@ -113,13 +118,13 @@ export function PipelinePanel({ meta, issues, readOnly, onChange }: { meta: Pipe
   return (
     <Stack gap="3" data-testid="pipeline-panel">
       <Box>
-        <Heading size="sm">Pipeline settings</Heading>
+        <Heading size="sm">{t("Pipeline settings")}</Heading>
         <Text fontSize="xs" color="fg.muted">
-          {meta.id} · select a node to configure it
+          {t("{id} · select a node to configure it", { id: meta.id })}
         </Text>
       </Box>
       <SchemaForm
-        schema={PIPELINE_SETTINGS_SCHEMA}
+        schema={schema}
         value={meta as unknown as Record<string, unknown>}
         onChange={(next) => onChange({ ...(next as unknown as PipelineMeta), id: meta.id, spec_version: meta.spec_version, status: meta.status })}
         errors={errors}

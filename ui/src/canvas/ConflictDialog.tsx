@@ -3,16 +3,17 @@ import { Box, Button, CloseButton, Code, Dialog, HStack, Portal, SimpleGrid, Sta
 import { specFromDocument } from "../api/document";
 import type { Conflict, Spec } from "../api/types";
 import { formatDate } from "../components";
+import { t as translateNow, type Translate, useT } from "../i18n";
 
-export function summarize(mine: Spec, theirs: Spec): string[] {
+export function summarize(mine: Spec, theirs: Spec, t: Translate = translateNow): string[] {
   const lines: string[] = [];
   const ids = (s: Spec) => new Set((s.nodes ?? []).map((n) => n.id));
   const a = ids(mine);
   const b = ids(theirs);
   const onlyMine = [...a].filter((id) => !b.has(id));
   const onlyTheirs = [...b].filter((id) => !a.has(id));
-  if (onlyMine.length) lines.push(`Only in yours: ${onlyMine.join(", ")}`);
-  if (onlyTheirs.length) lines.push(`Only in the current version: ${onlyTheirs.join(", ")}`);
+  if (onlyMine.length) lines.push(t("Only in yours: {nodes}", { nodes: onlyMine.join(", ") }));
+  if (onlyTheirs.length) lines.push(t("Only in the current version: {nodes}", { nodes: onlyTheirs.join(", ") }));
   const differs = (key: "config" | "label") =>
     (mine.nodes ?? []).filter((n) => {
       const other = (theirs.nodes ?? []).find((o) => o.id === n.id);
@@ -20,11 +21,11 @@ export function summarize(mine: Spec, theirs: Spec): string[] {
     });
   const configured = differs("config");
   const labelled = differs("label");
-  if (configured.length) lines.push(`Configured differently: ${configured.map((n) => n.id).join(", ")}`);
-  if (labelled.length) lines.push(`Labelled differently: ${labelled.map((n) => n.id).join(", ")}`);
+  if (configured.length) lines.push(t("Configured differently: {nodes}", { nodes: configured.map((n) => n.id).join(", ") }));
+  if (labelled.length) lines.push(t("Labelled differently: {nodes}", { nodes: labelled.map((n) => n.id).join(", ") }));
   const [ea, eb] = [(mine.edges ?? []).length, (theirs.edges ?? []).length];
-  if (ea !== eb) lines.push(`Connections: yours ${ea}, current ${eb}`);
-  if (!lines.length) lines.push("The graphs match; settings may differ.");
+  if (ea !== eb) lines.push(t("Connections: yours {yours}, current {current}", { yours: ea, current: eb }));
+  if (!lines.length) lines.push(t("The graphs match; settings may differ."));
   return lines;
 }
 
@@ -39,6 +40,7 @@ interface Props {
 }
 
 export function ConflictDialog({ conflict, mine, busy, onOverwrite, onTakeTheirs, onClose }: Props) {
+  const t = useT();
   if (!conflict) return null;
   const current = conflict.current;
   const yours = conflict.yours ?? mine;
@@ -49,32 +51,32 @@ export function ConflictDialog({ conflict, mine, busy, onOverwrite, onTakeTheirs
         <Dialog.Positioner>
           <Dialog.Content data-testid="conflict-dialog">
             <Dialog.Header>
-              <Dialog.Title>Someone saved this pipeline while you were editing</Dialog.Title>
+              <Dialog.Title>{t("Someone saved this pipeline while you were editing")}</Dialog.Title>
             </Dialog.Header>
             <Dialog.Body>
               <Stack gap="3">
                 <Text fontSize="sm">
                   {conflict.detail}{" "}
                   {current
-                    ? `The current version is ${current.version}, saved ${formatDate(current.saved_at)}.`
-                    : "The pipeline was deleted meanwhile; overwriting stores yours again."}
+                    ? t("The current version is {version}, saved {date}.", { version: current.version, date: formatDate(current.saved_at) })
+                    : t("The pipeline was deleted meanwhile; overwriting stores yours again.")}
                 </Text>
                 {current && (
                   <Box fontSize="sm">
-                    {summarize(specFromDocument(yours), specFromDocument(current.pipeline)).map((l) => (
+                    {summarize(specFromDocument(yours), specFromDocument(current.pipeline), t).map((l) => (
                       <Text key={l}>• {l}</Text>
                     ))}
                   </Box>
                 )}
                 <SimpleGrid columns={2} gap="3">
                   <Stack gap="1">
-                    <Text fontWeight="semibold">Yours</Text>
+                    <Text fontWeight="semibold">{t("Yours")}</Text>
                     <Code as="pre" fontSize="2xs" p="2" maxH="50vh" overflow="auto" data-testid="conflict-yours">
                       {JSON.stringify(yours, null, 2)}
                     </Code>
                   </Stack>
                   <Stack gap="1">
-                    <Text fontWeight="semibold">{current ? `Current (version ${current.version})` : "Current: deleted"}</Text>
+                    <Text fontWeight="semibold">{current ? t("Current (version {version})", { version: current.version }) : t("Current: deleted")}</Text>
                     <Code as="pre" fontSize="2xs" p="2" maxH="50vh" overflow="auto" data-testid="conflict-current">
                       {current ? JSON.stringify(current.pipeline, null, 2) : "—"}
                     </Code>
@@ -85,10 +87,10 @@ export function ConflictDialog({ conflict, mine, busy, onOverwrite, onTakeTheirs
             <Dialog.Footer>
               <HStack>
                 <Button variant="outline" onClick={onTakeTheirs} disabled={busy || !current}>
-                  Take theirs
+                  {t("Take theirs")}
                 </Button>
                 <Button colorPalette="red" onClick={onOverwrite} loading={busy}>
-                  Overwrite with mine
+                  {t("Overwrite with mine")}
                 </Button>
               </HStack>
             </Dialog.Footer>

@@ -5,11 +5,12 @@
 import { Badge, Box, HStack, Stack, Text } from "@chakra-ui/react";
 import { Handle, type NodeProps, Position } from "@xyflow/react";
 import { memo } from "react";
-import { STATE_PALETTE } from "../components";
+import { STATE_PALETTE, stateLabel } from "../components";
 import { type FlowNode, LINEAGE_COLOUR } from "../graph/convert";
 import { isWarning } from "../graph/errors";
 import type { LineageMark } from "../graph/lineage";
 import { DEFAULT_SOURCE_PORT, DEFAULT_TARGET_HANDLE } from "../graph/model";
+import { useT } from "../i18n";
 import { nodeLevelIssues } from "./issues";
 
 export const NODE_WIDTH = 200;
@@ -26,11 +27,10 @@ function portOffsets(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${((i + 1) * 100) / (count + 1)}%`);
 }
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
-
 function LineageColumns({ marks }: { marks: LineageMark[] }) {
+  const t = useT();
   return (
-    <Stack gap="0" mt="1" data-testid="node-lineage" title="Columns on the chosen column's path">
+    <Stack gap="0" mt="1" data-testid="node-lineage" title={t("Columns on the chosen column's path")}>
       {marks.map((m) => (
         <Text
           key={`${m.port}.${m.column}`}
@@ -52,6 +52,7 @@ function LineageColumns({ marks }: { marks: LineageMark[] }) {
 }
 
 function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
+  const t = useT();
   const { node, module, issues, run, lineage, dimmed, engine } = data;
   const errors = issues.filter((i) => !isWarning(i));
   const warnings = issues.filter(isWarning);
@@ -108,13 +109,13 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
           {title}
         </Text>
         {errors.length > 0 && (
-          <Badge colorPalette="red" variant="solid" size="xs" data-testid="node-error-badge" data-count={errors.length} title="Select the node to see them at their fields (or here)">
-            {plural(errors.length, "error")}
+          <Badge colorPalette="red" variant="solid" size="xs" data-testid="node-error-badge" data-count={errors.length} title={t("Select the node to see them at their fields (or here)")}>
+            {t.plural(errors.length, "{count} error", "{count} errors")}
           </Badge>
         )}
         {warnings.length > 0 && (
-          <Badge colorPalette="orange" variant="solid" size="xs" data-testid="node-warning-badge" data-count={warnings.length} title="Select the node to read the warnings">
-            {plural(warnings.length, "warning")}
+          <Badge colorPalette="orange" variant="solid" size="xs" data-testid="node-warning-badge" data-count={warnings.length} title={t("Select the node to read the warnings")}>
+            {t.plural(warnings.length, "{count} warning", "{count} warnings")}
           </Badge>
         )}
       </HStack>
@@ -124,7 +125,7 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
         </Text>
         {broken && (
           <Text color="fg.error" data-testid="broken-node">
-            Unknown module “{node.module}”: install it or replace this node.
+            {t("Unknown module “{module}”: install it or replace this node.", { module: node.module })}
           </Text>
         )}
         {own.length > 0 && (
@@ -137,23 +138,23 @@ function NodeCardImpl({ data, selected }: NodeProps<FlowNode>) {
           </Stack>
         )}
         {engine?.engine === "postgres" && (
-          <Badge mt="1" colorPalette="cyan" variant="subtle" size="xs" data-testid="node-engine" data-engine="postgres" title="A run executes this node as SQL inside PostgreSQL: its rows never leave the database">
-            in PostgreSQL
+          <Badge mt="1" colorPalette="cyan" variant="subtle" size="xs" data-testid="node-engine" data-engine="postgres" title={t("A run executes this node as SQL inside PostgreSQL: its rows never leave the database")}>
+            {t("in PostgreSQL")}
           </Badge>
         )}
         {engine?.engine === "engine" && engine.reason && (
           <Badge mt="1" colorPalette="gray" variant="subtle" size="xs" data-testid="node-engine" data-engine="engine" title={engine.reason}>
-            in the engine: why?
+            {t("in the engine: why?")}
           </Badge>
         )}
         {lineage && <LineageColumns marks={lineage} />}
         {run && (
           <HStack gap="1" mt="1" data-testid="node-run">
             <Badge colorPalette={STATE_PALETTE[state ?? ""] ?? "gray"} variant="solid" size="xs">
-              {state ?? "no status"}
+              {state ? stateLabel(state, t) : t("no status")}
             </Badge>
-            <Text data-testid="node-rows" title="rows in → rows out">
-              {formatRows(run.rows_in)} → {formatRows(run.rows_out)} rows
+            <Text data-testid="node-rows" title={t("rows in → rows out")}>
+              {t("{rowsIn} → {rowsOut} rows", { rowsIn: formatRows(run.rows_in), rowsOut: formatRows(run.rows_out) })}
             </Text>
             {run.seconds !== null && run.seconds !== undefined && <Text color="fg.muted">{run.seconds.toFixed(1)} s</Text>}
           </HStack>

@@ -4,6 +4,7 @@
 import { Box, Button, HStack, Stack, Text } from "@chakra-ui/react";
 import type { NodeSchema } from "../api/types";
 import type { LineageStart } from "../graph/lineage";
+import { t as translateNow, type Translate, useT } from "../i18n";
 
 interface Props {
   nodeId: string;
@@ -19,39 +20,41 @@ interface Props {
 }
 
 /** Why the columns are not known, unless an error of the node (shown at its field or card) says it. */
-export function unknownReason(schema: NodeSchema, messages: string[]): string {
-  if (schema.status === "error") return "Not known while this node has errors.";
+export function unknownReason(schema: NodeSchema, messages: string[], t: Translate = translateNow): string {
+  if (schema.status === "error") return t("Not known while this node has errors.");
   const reason = schema.reason ?? "";
-  return reason && !messages.some((m) => m.includes(reason)) ? `Not known yet: ${reason}.` : "Not known yet.";
+  // The reason is the server's, in its words.
+  return reason && !messages.some((m) => m.includes(reason)) ? t("Not known yet: {reason}.", { reason }) : t("Not known yet.");
 }
 
 export function OutputColumns({ nodeId, schema, active, onLineage, onRefresh, refreshing = false, messages = [] }: Props) {
+  const t = useT();
   const ports = schema?.status === "known" ? Object.entries(schema.ports) : [];
   return (
     <Stack gap="1" data-testid="output-columns" data-status={schema === undefined ? "pending" : (schema?.status ?? "unknown")}>
       <HStack justify="space-between">
         <Text fontSize="sm" fontWeight="medium">
-          Output columns
+          {t("Output columns")}
         </Text>
         {onRefresh && (
-          <Button size="2xs" variant="ghost" onClick={onRefresh} loading={refreshing} data-testid="refresh-columns" title="Read the source's columns again (the server remembers them for a while)">
-            ↻ Refresh source columns
+          <Button size="2xs" variant="ghost" onClick={onRefresh} loading={refreshing} data-testid="refresh-columns" title={t("Read the source's columns again (the server remembers them for a while)")}>
+            ↻ {t("Refresh source columns")}
           </Button>
         )}
       </HStack>
       {schema === undefined && (
         <Text fontSize="xs" color="fg.muted">
-          Checking…
+          {t("Checking…")}
         </Text>
       )}
       {schema === null && (
         <Text fontSize="xs" color="fg.muted" data-testid="columns-unknown">
-          Not known until the node is configured.
+          {t("Not known until the node is configured.")}
         </Text>
       )}
       {schema && schema.status !== "known" && (
         <Text fontSize="xs" color="fg.muted" data-testid="columns-unknown">
-          {unknownReason(schema, messages)}
+          {unknownReason(schema, messages, t)}
         </Text>
       )}
       {ports.map(([port, columns]) => (
@@ -63,7 +66,7 @@ export function OutputColumns({ nodeId, schema, active, onLineage, onRefresh, re
           )}
           {columns.length === 0 && (
             <Text fontSize="xs" color="fg.muted">
-              no columns
+              {t("no columns")}
             </Text>
           )}
           {columns.map((c) => {
@@ -83,7 +86,7 @@ export function OutputColumns({ nodeId, schema, active, onLineage, onRefresh, re
                 bg={on ? "orange.subtle" : undefined}
                 _hover={{ bg: on ? "orange.subtle" : "bg.muted" }}
                 aria-pressed={on}
-                title={on ? "Click again (or Escape) to clear" : "Show where this column comes from and goes"}
+                title={on ? t("Click again (or Escape) to clear") : t("Show where this column comes from and goes")}
                 data-testid="output-column"
                 data-column={c.name}
                 data-port={port}

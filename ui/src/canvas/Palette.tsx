@@ -2,10 +2,15 @@
 import { Box, Input, Stack, Text } from "@chakra-ui/react";
 import { useMemo, useState } from "react";
 import type { Module } from "../api/types";
+import { type Translate, useT } from "../i18n";
 
 export const DRAG_MIME = "application/x-logidata-module";
 const CATEGORY_ORDER = ["source", "transform", "destination"];
-const CATEGORY_TITLE: Record<string, string> = { source: "Sources", transform: "Transforms", destination: "Destinations" };
+const CATEGORY_TITLE: Record<string, (t: Translate) => string> = { source: (t) => t("Sources"), transform: (t) => t("Transforms"), destination: (t) => t("Destinations") };
+const CATEGORY_LABEL: Record<string, (t: Translate) => string> = { source: (t) => t("source"), transform: (t) => t("transform"), destination: (t) => t("destination") };
+
+/** A module's category as shown (`source`, ...); one a module pack invents shows as it is. */
+export const categoryLabel = (category: string, t: Translate): string => CATEGORY_LABEL[category]?.(t) ?? category;
 
 export function groupModules(modules: Module[], query: string): [string, Module[]][] {
   const q = query.trim().toLowerCase();
@@ -19,15 +24,16 @@ export function groupModules(modules: Module[], query: string): [string, Module[
 }
 
 export function Palette({ modules, onAdd }: { modules: Module[]; onAdd: (module: Module) => void }) {
+  const t = useT();
   const [query, setQuery] = useState("");
   const groups = useMemo(() => groupModules(modules, query), [modules, query]);
   return (
     <Stack w="230px" flexShrink={0} borderRightWidth="1px" p="2" gap="2" overflowY="auto" data-testid="palette" bg="bg.subtle">
-      <Input size="sm" flexShrink={0} placeholder="Search modules" aria-label="Search modules" value={query} onChange={(e) => setQuery(e.target.value)} />
+      <Input size="sm" flexShrink={0} placeholder={t("Search modules")} aria-label={t("Search modules")} value={query} onChange={(e) => setQuery(e.target.value)} />
       {groups.map(([category, items]) => (
         <Stack key={category} gap="1">
           <Text fontSize="xs" fontWeight="bold" textTransform="uppercase" color="fg.muted" mt="1">
-            {CATEGORY_TITLE[category] ?? category}
+            {CATEGORY_TITLE[category]?.(t) ?? category}
           </Text>
           {items.map((m) => (
             <Box
@@ -45,8 +51,8 @@ export function Palette({ modules, onAdd }: { modules: Module[]; onAdd: (module:
               }}
               tabIndex={0}
               role="button"
-              aria-label={`Add ${m.label || m.name}`}
-              title={`${m.description}\nDrag onto the canvas (or double-click / Enter) to add.`}
+              aria-label={t("Add {module}", { module: m.label || m.name })}
+              title={`${m.description}\n${t("Drag onto the canvas (or double-click / Enter) to add.")}`}
               cursor="grab"
               px="2"
               py="1"
@@ -68,7 +74,7 @@ export function Palette({ modules, onAdd }: { modules: Module[]; onAdd: (module:
       ))}
       {!groups.length && (
         <Text fontSize="sm" color="fg.muted">
-          No module matches “{query}”.
+          {t("No module matches “{query}”.", { query })}
         </Text>
       )}
     </Stack>

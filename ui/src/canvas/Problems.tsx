@@ -3,24 +3,24 @@
 // problem as `Node label › Field title: message` (its JSON path in the tooltip), a click selecting it.
 import { Badge, Box, Button, HStack, Stack, Text } from "@chakra-ui/react";
 import type { Issue } from "../api/types";
+import { useT } from "../i18n";
 import type { IssueLine } from "./issues";
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
-
 export function ProblemCount({ lines, open, onToggle }: { lines: IssueLine[]; open: boolean; onToggle: () => void }) {
+  const t = useT();
   const errors = lines.filter((l) => !l.warning).length;
   const warnings = lines.length - errors;
   if (!lines.length) return null;
   return (
-    <Button size="2xs" variant="ghost" px="1" onClick={onToggle} aria-expanded={open} title={open ? "Hide the list of problems" : "List every problem"} data-testid="problems-toggle">
+    <Button size="2xs" variant="ghost" px="1" onClick={onToggle} aria-expanded={open} title={open ? t("Hide the list of problems") : t("List every problem")} data-testid="problems-toggle">
       {errors > 0 && (
         <Badge colorPalette="red" data-testid="issue-count" data-count={errors}>
-          {plural(errors, "problem")}
+          {t.plural(errors, "{count} problem", "{count} problems")}
         </Badge>
       )}
       {warnings > 0 && (
         <Badge colorPalette="orange" data-testid="warning-count" data-count={warnings}>
-          {plural(warnings, "warning")}
+          {t.plural(warnings, "{count} warning", "{count} warnings")}
         </Badge>
       )}
     </Button>
@@ -37,6 +37,7 @@ interface ListProps {
 }
 
 export function ProblemList({ lines, loose, open, onSelect, onClose }: ListProps) {
+  const t = useT();
   const looseSet = new Set(loose);
   const shown = open ? lines : lines.filter((l) => looseSet.has(l.issue));
   if (!shown.length) return null;
@@ -58,14 +59,14 @@ export function ProblemList({ lines, loose, open, onSelect, onClose }: ListProps
                   {line.where}
                 </Text>
               )}
-              : {line.issue.message}
+              {t(": {message}", { message: line.issue.message })}
             </Text>
           </HStack>
         ))}
       </Stack>
       {open && (
         <Button size="2xs" variant="ghost" mt="1" onClick={onClose}>
-          hide
+          {t("hide")}
         </Button>
       )}
     </Box>

@@ -4,7 +4,8 @@
 import type { Issue, JsonSchema, Module, SpecEdge, SpecNode } from "../api/types";
 import { fieldTitles } from "../form/schema";
 import { isWarning, issueField } from "../graph/errors";
-import { PIPELINE_SETTINGS_SCHEMA, settingsField } from "./pipelineSettings";
+import { t as translateNow, type Translate } from "../i18n";
+import { pipelineSettingsSchema, settingsField } from "./pipelineSettings";
 
 /** The form field titles an issue of a node names, or null when its form has no such field. */
 export function issueFieldTitles(issue: Issue, module: Module | null, config: unknown): string[] | null {
@@ -35,7 +36,7 @@ export interface IssueLine {
 }
 
 /** Every issue labelled for the summary list; errors first, in the nodes' order. */
-export function issueLines(issues: Issue[], byNode: Map<string, Issue[]>, nodes: SpecNode[], modules: Map<string, Module>): IssueLine[] {
+export function issueLines(issues: Issue[], byNode: Map<string, Issue[]>, nodes: SpecNode[], modules: Map<string, Module>, t: Translate = translateNow): IssueLine[] {
   const lines: IssueLine[] = [];
   const placed = new Set<Issue>();
   for (const node of nodes) {
@@ -49,8 +50,8 @@ export function issueLines(issues: Issue[], byNode: Map<string, Issue[]>, nodes:
   for (const issue of issues) {
     if (placed.has(issue)) continue;
     const setting = settingsField(issue.path);
-    const title = setting ? fieldTitles(PIPELINE_SETTINGS_SCHEMA, setting) : null;
-    lines.push({ issue, where: title ? ["Pipeline settings", ...title].join(" › ") : "Pipeline", nodeId: null, warning: isWarning(issue) });
+    const title = setting ? fieldTitles(pipelineSettingsSchema(t), setting) : null;
+    lines.push({ issue, where: title ? [t("Pipeline settings"), ...title].join(" › ") : t("Pipeline"), nodeId: null, warning: isWarning(issue) });
   }
   return [...lines.filter((l) => !l.warning), ...lines.filter((l) => l.warning)];
 }

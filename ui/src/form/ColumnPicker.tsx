@@ -3,6 +3,7 @@
 import { Box, HStack, Input, Text } from "@chakra-ui/react";
 import { type KeyboardEvent, useId, useState } from "react";
 import type { ColumnChoice } from "../graph/inputColumns";
+import { useT } from "../i18n";
 
 /** The choices shown for `filter` (null: all), those starting with it first; case is ignored. */
 export function filterChoices(columns: ColumnChoice[], filter: string | null): ColumnChoice[] {
@@ -25,6 +26,7 @@ interface Props {
 }
 
 export function ColumnPicker({ name, value, columns, readOnly, placeholder, invalid, onChange }: Props) {
+  const t = useT();
   const listId = useId();
   const [open, setOpen] = useState(false);
   const [filter, setFilter] = useState<string | null>(null);
@@ -63,7 +65,7 @@ export function ColumnPicker({ name, value, columns, readOnly, placeholder, inva
         size="sm"
         name={name}
         value={value}
-        placeholder={placeholder ?? "pick or type a column"}
+        placeholder={placeholder ?? t("pick or type a column")}
         readOnly={readOnly}
         autoComplete="off"
         aria-invalid={invalid || undefined}

@@ -5,6 +5,7 @@ import { useEffect, useId, useState, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import type { Connection, JsonSchema } from "../api/types";
 import { errorsAt, untagErrors } from "../graph/errors";
+import { t as translateNow, useT } from "../i18n";
 import { type ColumnChoice, type InputColumns, offeredColumns } from "../graph/inputColumns";
 import { ColumnPicker } from "./ColumnPicker";
 import { FieldMessages, type FormMessage, isError, listMessages } from "./FieldMessages";
@@ -18,12 +19,12 @@ import { applies, type FieldSpec, objectFields, setKey, type UnionSpec, unionOf,
 export type ConnectionChoices = Connection[] | null | { unavailable: string };
 
 /** The choices after `GET /connections` failed: a 403 is a missing permission, anything else a failure. */
-export function connectionsUnavailable(error: unknown): { unavailable: string } {
+export function connectionsUnavailable(error: unknown, t = translateNow): { unavailable: string } {
   if (error instanceof ApiError && error.status === 403) {
-    return { unavailable: "Your Airflow role may not list connections: type the connection id." };
+    return { unavailable: t("Your Airflow role may not list connections: type the connection id.") };
   }
   const why = error instanceof ApiError ? error.detail : String(error);
-  return { unavailable: `Connections could not be loaded (${why}): type the connection id.` };
+  return { unavailable: t("Connections could not be loaded ({why}): type the connection id.", { why }) };
 }
 
 export type { FormMessage } from "./FieldMessages";
@@ -209,18 +210,19 @@ function NewColumnInput(props: { name: string; value: string; placeholder?: stri
 }
 
 function ConnectionControl({ field, value, onChange, path, ctx }: Pick<FieldRowProps, "field" | "value" | "onChange" | "path" | "ctx">) {
+  const t = useT();
   const current = typeof value === "string" ? value : "";
   const choices = ctx.connections;
+  const kinds = field.connTypes.join("/");
   if (choices !== null && !Array.isArray(choices)) {
     // No list to pick from: the id is typed (the server still checks that the connection exists).
-    const kinds = field.connTypes.join("/");
     return (
       <Stack gap="1">
         <Input
           name={`config.${path}`}
           size="sm"
           value={current}
-          placeholder={kinds ? `${kinds} connection id` : "connection id"}
+          placeholder={kinds ? t("{kinds} connection id", { kinds }) : t("connection id")}
           readOnly={ctx.readOnly}
           autoComplete="off"
           onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
@@ -234,6 +236,7 @@ function ConnectionControl({ field, value, onChange, path, ctx }: Pick<FieldRowP
   const all = choices ?? [];
   const options = field.connTypes.length ? all.filter((c) => field.connTypes.includes(c.conn_type)) : all;
   const ids = options.map((c) => c.conn_id);
+  const none = kinds ? t("no {kinds} connection defined in Airflow", { kinds }) : t("no connection defined in Airflow");
   return (
     <NativeSelect.Root size="sm" disabled={ctx.readOnly}>
       <NativeSelect.Field
@@ -241,8 +244,8 @@ function ConnectionControl({ field, value, onChange, path, ctx }: Pick<FieldRowP
         value={current}
         onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
       >
-        <option value="">{ctx.connections === null ? "loading connections…" : options.length ? "— choose a connection —" : `no ${field.connTypes.join("/") || ""} connection defined in Airflow`}</option>
-        {current && !ids.includes(current) && <option value={current}>{current} (not found)</option>}
+        <option value="">{ctx.connections === null ? t("loading connections…") : options.length ? t("— choose a connection —") : none}</option>
+        {current && !ids.includes(current) && <option value={current}>{t("{connection} (not found)", { connection: current })}</option>}
         {options.map((c) => (
           <option key={c.conn_id} value={c.conn_id}>
             {c.conn_id} ({c.conn_type}){c.description ? ` — ${c.description}` : ""}
@@ -276,6 +279,7 @@ function NumberControl({ field, value, onChange, path, ctx }: FieldRowProps) {
 }
 
 function BooleanControl({ field, value, onChange, path, ctx }: FieldRowProps) {
+  const t = useT();
   const checked = typeof value === "boolean" ? value : field.default === true;
   return (
     <Checkbox.Root
@@ -287,13 +291,14 @@ function BooleanControl({ field, value, onChange, path, ctx }: FieldRowProps) {
       <Checkbox.HiddenInput name={`config.${path}`} />
       <Checkbox.Control />
       <Checkbox.Label fontSize="sm" fontWeight="normal">
-        {checked ? "yes" : "no"}
+        {checked ? t("yes") : t("no")}
       </Checkbox.Label>
     </Checkbox.Root>
   );
 }
 
 function EnumControl({ field, value, onChange, path, ctx }: FieldRowProps) {
+  const t = useT();
   const values = field.enumValues;
   const shown = value === undefined ? (field.hasDefault ? field.default : undefined) : value;
   const index = values.findIndex((v) => v === shown);
@@ -304,7 +309,7 @@ function EnumControl({ field, value, onChange, path, ctx }: FieldRowProps) {
         value={index >= 0 ? String(index) : ""}
         onChange={(e) => onChange(e.target.value === "" ? (field.nullable ? null : undefined) : values[Number(e.target.value)])}
       >
-        {(index < 0 || field.nullable || !field.required) && <option value="">{field.nullable ? "(none)" : "— choose —"}</option>}
+        {(index < 0 || field.nullable || !field.required) && <option value="">{field.nullable ? t("(none)") : t("— choose —")}</option>}
         {values.map((v, i) => (
           <option key={i} value={String(i)}>
             {String(v)}
@@ -317,6 +322,7 @@ function EnumControl({ field, value, onChange, path, ctx }: FieldRowProps) {
 }
 
 function StringListControl({ field, value, onChange, path, port, errors, ctx }: FieldRowProps) {
+  const t = useT();
   const items = Array.isArray(value) ? value.map((v) => (typeof v === "string" ? v : String(v))) : [];
   const isColumns = field.widget === "columns" || field.itemWidget === "column";
   const columns = isColumns ? offeredColumns(ctx.columns, port) : null;
@@ -335,7 +341,7 @@ function StringListControl({ field, value, onChange, path, port, errors, ctx }: 
               ) : (
                 <Input size="sm" name={`config.${path}.${i}`} value={item} readOnly={ctx.readOnly} autoComplete="off" aria-invalid={itemMessages.some(isError) || undefined} onChange={(e) => setItem(e.target.value)} />
               )}
-              {!ctx.readOnly && <CloseButton size="xs" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />}
+              {!ctx.readOnly && <CloseButton size="xs" aria-label={t("remove {field} {n}", { field: field.title, n: i + 1 })} onClick={() => update(items.filter((_, j) => j !== i))} />}
             </HStack>
             <FieldMessages messages={itemMessages} />
           </Stack>
@@ -343,8 +349,8 @@ function StringListControl({ field, value, onChange, path, port, errors, ctx }: 
       })}
       {!ctx.readOnly && (
         <Wrap gap="1">
-          <Button size="xs" variant="outline" onClick={() => update([...items, ""])} aria-label={`add ${field.title}`}>
-            + Add{isColumns ? " column" : ""}
+          <Button size="xs" variant="outline" onClick={() => update([...items, ""])} aria-label={t("add {field}", { field: field.title })}>
+            {isColumns ? t("+ Add column") : t("+ Add")}
           </Button>
           {suggestions.map((c) => (
             <Badge key={c.name} as="button" cursor="pointer" variant="surface" title={c.type ?? undefined} data-column={c.name} onClick={() => update([...items, c.name])}>
@@ -360,7 +366,7 @@ function StringListControl({ field, value, onChange, path, port, errors, ctx }: 
       )}
       {!items.length && field.hasDefault && field.default === null && (
         <Text fontSize="xs" color="fg.muted">
-          empty: the module's default applies
+          {t("empty: the module's default applies")}
         </Text>
       )}
     </Stack>
@@ -368,6 +374,7 @@ function StringListControl({ field, value, onChange, path, port, errors, ctx }: 
 }
 
 function ObjectListControl({ root, field, value, onChange, path, port, errors, ctx }: FieldRowProps) {
+  const t = useT();
   const items = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
   const itemSchema = (field.schema.items ?? {}) as JsonSchema;
   const union = unionOf(itemSchema, root);
@@ -381,7 +388,7 @@ function ObjectListControl({ root, field, value, onChange, path, port, errors, c
         return (
           <Box key={i} borderWidth="1px" borderRadius="md" p="2" position="relative" data-testid={`item-${itemPath}`}>
             {!ctx.readOnly && (
-              <CloseButton size="2xs" position="absolute" top="1" right="1" aria-label={`remove ${field.title} ${i + 1}`} onClick={() => update(items.filter((_, j) => j !== i))} />
+              <CloseButton size="2xs" position="absolute" top="1" right="1" aria-label={t("remove {field} {n}", { field: field.title, n: i + 1 })} onClick={() => update(items.filter((_, j) => j !== i))} />
             )}
             <Stack gap="2">
               {union ? (
@@ -398,7 +405,7 @@ function ObjectListControl({ root, field, value, onChange, path, port, errors, c
       })}
       {!ctx.readOnly && (
         <Button size="xs" variant="outline" alignSelf="start" onClick={() => update([...items, union ? { [union.property]: union.variants[0].tag } : {}])}>
-          + Add {field.title.toLowerCase()}
+          {t("+ Add {item}", { item: field.title.toLowerCase() })}
         </Button>
       )}
     </Stack>
@@ -407,6 +414,7 @@ function ObjectListControl({ root, field, value, onChange, path, port, errors, c
 
 /** One item of a list of tagged models (a quality check): the tag as a select, then that variant's fields. */
 function UnionFields({ root, union, value, onChange, path, port, errors, ctx }: Omit<ObjectFieldsProps, "schema" | "skip"> & { union: UnionSpec }) {
+  const t = useT();
   const variant = variantOf(union, value);
   const tagPath = `${path}.${union.property}`;
   const tagField = objectFields(variant?.schema ?? union.variants[0].schema, root).find((f) => f.key === union.property);
@@ -422,7 +430,7 @@ function UnionFields({ root, union, value, onChange, path, port, errors, ctx }: 
         <Field.Label fontSize="sm">{tagField?.title ?? union.property}</Field.Label>
         <NativeSelect.Root size="sm" disabled={ctx.readOnly}>
           <NativeSelect.Field name={`config.${tagPath}`} value={variant ? String(union.variants.indexOf(variant)) : ""} onChange={(e) => e.target.value !== "" && choose(Number(e.target.value))}>
-            {!variant && <option value="">— choose —</option>}
+            {!variant && <option value="">{t("— choose —")}</option>}
             {union.variants.map((v, i) => (
               <option key={i} value={String(i)}>
                 {String(v.tag)}
@@ -462,6 +470,7 @@ function NestedObjectControl({ root, field, value, onChange, path, port, errors,
 }
 
 function JsonControl({ value, onChange, path, ctx }: FieldRowProps) {
+  const t = useT();
   // Fields the renderer has no widget for (unions, free-form maps) are edited as JSON; plain text that
   // is not JSON is kept as a string, which is what "any" fields usually want.
   const [text, setText] = useState(() => (value === undefined ? "" : JSON.stringify(value, null, 2)));
@@ -476,7 +485,7 @@ function JsonControl({ value, onChange, path, ctx }: FieldRowProps) {
       rows={2}
       value={text}
       readOnly={ctx.readOnly}
-      placeholder="JSON value or text"
+      placeholder={t("JSON value or text")}
       onChange={(e) => setText(e.target.value)}
       onBlur={() => {
         if (text.trim() === "") return onChange(undefined);

@@ -2,6 +2,7 @@
 // the node's main output, the node's former consumers are rewired to the chain's end, and everything
 // downstream shifts right so the new nodes get room on the canvas.
 import type { SpecEdge, SpecNode } from "../api/types";
+import { t } from "../i18n";
 import { DEFAULT_SOURCE_PORT, type Graph, newNodeId, positionOf } from "./model";
 
 export const INSERT_SPACING = 290;
@@ -40,13 +41,13 @@ function downstream(graph: Graph, start: string): Set<string> {
  */
 export function insertAfter(graph: Graph, after: string, steps: NewStep[]): InsertResult {
   const anchor = graph.nodes.find((n) => n.id === after);
-  if (!anchor) return { error: `Cannot insert after "${after}": the node is no longer on the canvas.` };
-  if (!steps.length) return { error: "Nothing to insert." };
+  if (!anchor) return { error: t('Cannot insert after "{after}": the node is no longer on the canvas.', { after }) };
+  if (!steps.length) return { error: t("Nothing to insert.") };
   const moved = downstream(graph, after);
   for (const step of steps) {
     for (const [port, source] of Object.entries(step.extraInputs ?? {})) {
-      if (!graph.nodes.some((n) => n.id === source)) return { error: `Cannot insert ${step.module}: its input "${port}" comes from "${source}", which is no longer on the canvas.` };
-      if (moved.has(source)) return { error: `Cannot insert ${step.module} after "${after}": its input "${port}" comes from "${source}", which is downstream (a cycle).` };
+      if (!graph.nodes.some((n) => n.id === source)) return { error: t('Cannot insert {module}: its input "{port}" comes from "{source}", which is no longer on the canvas.', { module: step.module, port, source }) };
+      if (moved.has(source)) return { error: t('Cannot insert {module} after "{after}": its input "{port}" comes from "{source}", which is downstream (a cycle).', { module: step.module, after, port, source }) };
     }
   }
   const taken = graph.nodes.map((n) => n.id);

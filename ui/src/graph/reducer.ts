@@ -1,5 +1,6 @@
 // Graph edits as a pure reducer so undo/redo, copy/paste and keyboard shortcuts are testable without a DOM.
 import type { SpecEdge, SpecNode } from "../api/types";
+import { t } from "../i18n";
 import { insertAfter, type NewStep } from "./insert";
 import { createsCycle, edgeId, type Graph, newNodeId, type XY } from "./model";
 
@@ -72,6 +73,22 @@ function commit(state: EditorState, graph: Graph, extra: Partial<EditorState> = 
   return { ...state, ...extra, graph, past, future: [], coalesceKey: key, notice: null, revision: state.revision + 1 };
 }
 
+/** Why a connection is refused when the target input is full: one sentence per case, so each language
+ * can order its words. */
+function tooManyInputs(node: string, port: string | null, max: number): string {
+  if (port === null) {
+    if (max === 0) return t("{node} takes no inputs; remove a connection first.", { node });
+    return t.plural(max, "{node} takes at most {count} input; remove a connection first.", "{node} takes at most {count} inputs; remove a connection first.", { node });
+  }
+  if (max === 0) return t('input "{port}" of {node} takes no inputs; remove a connection first.', { node, port });
+  return t.plural(
+    max,
+    'input "{port}" of {node} takes at most {count} input; remove a connection first.',
+    'input "{port}" of {node} takes at most {count} inputs; remove a connection first.',
+    { node, port },
+  );
+}
+
 function refuse(state: EditorState, notice: string): EditorState {
   return { ...state, notice, coalesceKey: null };
 }
@@ -101,7 +118,7 @@ export function reducer(state: EditorState, action: Action): EditorState {
 
     case "addNode": {
       const id = action.id ?? newNodeId(action.module, state.graph.nodes.map((n) => n.id));
-      if (state.graph.nodes.some((n) => n.id === id)) return refuse(state, `A node named "${id}" already exists.`);
+      if (state.graph.nodes.some((n) => n.id === id)) return refuse(state, t('A node named "{id}" already exists.', { id }));
       const node: SpecNode = { id, module: action.module, label: null, config: { ...(action.config ?? {}) }, position: { ...action.position } };
       return commit(state, { ...state.graph, nodes: [...state.graph.nodes, node] }, { selectedNodes: [id], selectedEdges: [] });
     }
@@ -110,19 +127,15 @@ export function reducer(state: EditorState, action: Action): EditorState {
       const edge: SpecEdge = { ...action.edge, source_port: action.edge.source_port ?? "out", target_port: action.edge.target_port ?? null };
       const { graph } = state;
       if (!graph.nodes.some((n) => n.id === edge.source) || !graph.nodes.some((n) => n.id === edge.target)) {
-        return refuse(state, "Both ends of a connection must be nodes on the canvas.");
+        return refuse(state, t("Both ends of a connection must be nodes on the canvas."));
       }
-      if (graph.edges.some((e) => samePorts(e, edge))) return refuse(state, "These ports are already connected.");
+      if (graph.edges.some((e) => samePorts(e, edge))) return refuse(state, t("These ports are already connected."));
       if (createsCycle(graph, edge.source, edge.target)) {
-        return refuse(state, `Connecting ${edge.source} → ${edge.target} would make a cycle; pipelines flow one way.`);
+        return refuse(state, t("Connecting {source} → {target} would make a cycle; pipelines flow one way.", { source: edge.source, target: edge.target }));
       }
       const inputs = graph.edges.filter((e) => e.target === edge.target && (e.target_port ?? null) === (edge.target_port ?? null));
       if (action.maxInputs !== null && inputs.length >= action.maxInputs) {
-        const port = edge.target_port ? `input "${edge.target_port}" of ` : "";
-        return refuse(
-          state,
-          `${port}${edge.target} takes ${action.maxInputs === 0 ? "no" : `at most ${action.maxInputs}`} input${action.maxInputs === 1 ? "" : "s"}; remove a connection first.`,
-        );
+        return refuse(state, tooManyInputs(edge.target, edge.target_port ?? null, action.maxInputs));
       }
       return commit(state, { ...graph, edges: [...graph.edges, edge] });
     }

@@ -5,7 +5,9 @@ import "@xyflow/react/dist/style.css";
 import { Badge, Box, HStack, Text } from "@chakra-ui/react";
 import { Background, Controls, type Edge, Handle, MarkerType, type Node, type NodeProps, Position, ReactFlow, ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import { memo, useEffect, useMemo } from "react";
+import { flowAriaLabels } from "../canvas/flowLabels";
 import { portLabel } from "../graph/convert";
+import { useT } from "../i18n";
 import { useColorMode } from "../theme";
 import type { DiffEdge, DiffGraph, DiffNode, EdgeMark, NodeMark } from "./diffGraph";
 
@@ -19,12 +21,13 @@ const NODE_PALETTE: Record<NodeMark, string | null> = { added: "green", removed:
 const EDGE_COLOUR: Record<EdgeMark, string> = { added: "#16a34a", removed: "#dc2626", same: "#9ca3af" };
 
 function MarkBadge({ node }: { node: DiffNode }) {
-  if (node.mark === "added") return <Badge colorPalette="green" size="xs">added</Badge>;
-  if (node.mark === "removed") return <Badge colorPalette="red" size="xs">removed</Badge>;
+  const t = useT();
+  if (node.mark === "added") return <Badge colorPalette="green" size="xs">{t("added")}</Badge>;
+  if (node.mark === "removed") return <Badge colorPalette="red" size="xs">{t("removed")}</Badge>;
   if (node.mark === "changed") {
     return (
-      <Badge colorPalette="orange" size="xs" title="Fields changed" data-testid="diff-node-count">
-        {node.changedFields === 1 ? "1 field" : `${node.changedFields} fields`}
+      <Badge colorPalette="orange" size="xs" title={t("Fields changed")} data-testid="diff-node-count">
+        {t.plural(node.changedFields, "{count} field", "{count} fields")}
       </Badge>
     );
   }
@@ -93,6 +96,8 @@ interface Props {
 function Canvas({ graph, focus, onSelect }: Props) {
   const flow = useReactFlow();
   const mode = useColorMode();
+  const t = useT();
+  const ariaLabels = useMemo(() => flowAriaLabels(t), [t]);
   const nodes = useMemo<DiffFlowNode[]>(
     () => graph.nodes.map((node) => ({ id: node.id, type: "diff", position: node.position, data: { node }, selected: node.id === focus, draggable: false, connectable: false, deletable: false })),
     [graph, focus],
@@ -109,6 +114,7 @@ function Canvas({ graph, focus, onSelect }: Props) {
       edges={edges}
       nodeTypes={NODE_TYPES}
       colorMode={mode}
+      ariaLabelConfig={ariaLabels}
       nodesDraggable={false}
       nodesConnectable={false}
       edgesFocusable={false}

@@ -7,6 +7,7 @@ import { api } from "../api/client";
 import { specFromDocument } from "../api/document";
 import type { Change, VersionDiff, VersionDocument } from "../api/types";
 import { ErrorBox } from "../components";
+import { useT } from "../i18n";
 import { DiffCanvas } from "./DiffCanvas";
 import { diffGraph, groupChanges, type NodeGroup } from "./diffGraph";
 
@@ -27,9 +28,10 @@ function ChangeLine({ change }: { change: Change }) {
 }
 
 function ActionBadge({ action }: { action: Change["action"] }) {
-  if (action === "added") return <Badge colorPalette="green" size="xs">added</Badge>;
-  if (action === "removed") return <Badge colorPalette="red" size="xs">removed</Badge>;
-  return <Badge colorPalette="orange" size="xs">changed</Badge>;
+  const t = useT();
+  if (action === "added") return <Badge colorPalette="green" size="xs">{t("added")}</Badge>;
+  if (action === "removed") return <Badge colorPalette="red" size="xs">{t("removed")}</Badge>;
+  return <Badge colorPalette="orange" size="xs">{t("changed")}</Badge>;
 }
 
 function Section({ title, children }: { title: string; children: ReactNode }) {
@@ -44,9 +46,10 @@ function Section({ title, children }: { title: string; children: ReactNode }) {
 }
 
 function NodeChanges({ group, focused, onFocus }: { group: NodeGroup; focused: boolean; onFocus: () => void }) {
+  const t = useT();
   return (
     <Box borderWidth="1px" borderRadius="md" borderColor={focused ? "blue.solid" : "border"} data-testid={`diff-group-${group.node}`}>
-      <Button variant="ghost" size="xs" w="full" justifyContent="flex-start" gap="2" onClick={onFocus} title="Show this node on the canvas">
+      <Button variant="ghost" size="xs" w="full" justifyContent="flex-start" gap="2" onClick={onFocus} title={t("Show this node on the canvas")}>
         <Text fontWeight="semibold" truncate>
           {group.node}
         </Text>
@@ -67,32 +70,33 @@ function NodeChanges({ group, focused, onFocus }: { group: NodeGroup; focused: b
 }
 
 function ChangeList({ diff, focus, onFocus }: { diff: VersionDiff; focus: string | null; onFocus: (id: string) => void }) {
+  const t = useT();
   const grouped = useMemo(() => groupChanges(diff.changes), [diff]);
   if (!diff.changes.length) {
     return (
       <Text color="fg.muted" fontSize="sm" data-testid="diff-empty">
-        No changes (moves on the canvas are not compared)
+        {t("No changes (moves on the canvas are not compared)")}
       </Text>
     );
   }
   return (
     <Stack gap="4">
       {grouped.pipeline.length > 0 && (
-        <Section title="Pipeline settings">
+        <Section title={t("Pipeline settings")}>
           {grouped.pipeline.map((c, i) => (
             <ChangeLine key={i} change={c} />
           ))}
         </Section>
       )}
       {grouped.nodes.length > 0 && (
-        <Section title="Nodes">
+        <Section title={t("Nodes")}>
           {grouped.nodes.map((g) => (
             <NodeChanges key={g.node} group={g} focused={g.node === focus} onFocus={() => onFocus(g.node)} />
           ))}
         </Section>
       )}
       {grouped.edges.length > 0 && (
-        <Section title="Connections">
+        <Section title={t("Connections")}>
           {grouped.edges.map((c, i) => (
             <ChangeLine key={i} change={c} />
           ))}
@@ -103,12 +107,13 @@ function ChangeList({ diff, focus, onFocus }: { diff: VersionDiff; focus: string
 }
 
 function Legend() {
+  const t = useT();
   return (
     <Flex gap="2" fontSize="xs" wrap="wrap" color="fg.muted">
-      <Badge colorPalette="green" size="xs">added</Badge>
-      <Badge colorPalette="red" size="xs" variant="outline" borderStyle="dashed">removed</Badge>
-      <Badge colorPalette="orange" size="xs">changed</Badge>
-      <Badge size="xs" variant="outline">unchanged</Badge>
+      <Badge colorPalette="green" size="xs">{t("added")}</Badge>
+      <Badge colorPalette="red" size="xs" variant="outline" borderStyle="dashed">{t("removed")}</Badge>
+      <Badge colorPalette="orange" size="xs">{t("changed")}</Badge>
+      <Badge size="xs" variant="outline">{t("unchanged")}</Badge>
     </Flex>
   );
 }
@@ -123,6 +128,7 @@ interface Props {
 }
 
 export function DiffView({ pipelineId, from, to, onClose }: Props) {
+  const t = useT();
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [focus, setFocus] = useState<string | null>(null);
@@ -153,10 +159,10 @@ export function DiffView({ pipelineId, from, to, onClose }: Props) {
         <Dialog.Positioner>
           <Dialog.Content data-testid="diff-view" w="92vw" maxW="92vw" h="85vh" maxH="85vh">
             <Dialog.Header>
-              <Dialog.Title>{`Changes from version ${from} to version ${to}`}</Dialog.Title>
+              <Dialog.Title>{t("Changes from version {from} to version {to}", { from, to })}</Dialog.Title>
             </Dialog.Header>
             <Dialog.Body display="flex" flexDirection="column" gap="2" minH="0" pb="4">
-              <ErrorBox error={error} title="The comparison could not be loaded" />
+              <ErrorBox error={error} title={t("The comparison could not be loaded")} />
               {!loaded && !error && (
                 <Center flex="1">
                   <Spinner />
@@ -177,7 +183,7 @@ export function DiffView({ pipelineId, from, to, onClose }: Props) {
               )}
             </Dialog.Body>
             <Dialog.CloseTrigger asChild>
-              <CloseButton size="sm" aria-label="Close the comparison" />
+              <CloseButton size="sm" aria-label={t("Close the comparison")} />
             </Dialog.CloseTrigger>
           </Dialog.Content>
         </Dialog.Positioner>

@@ -5,8 +5,9 @@ import { Badge, Box, Button, Center, CloseButton, HStack, Input, NativeSelect, S
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "../api/client";
 import type { Conflict, StoredPipeline, Version } from "../api/types";
-import { ErrorBox, formatDate } from "../components";
+import { ErrorBox, formatDate, statusLabel } from "../components";
 import { latestGuard, runLatest } from "../graph/latest";
+import { useT } from "../i18n";
 import { DiffView } from "./DiffView";
 
 /** The server's limit on a version's message. */
@@ -36,9 +37,10 @@ function conflictOf(error: unknown): Conflict | null {
 }
 
 function StatusBadge({ status }: { status: string }) {
+  const t = useT();
   return (
     <Badge size="xs" colorPalette={status === "active" ? "green" : "gray"} data-status={status}>
-      {status}
+      {statusLabel(status, t)}
     </Badge>
   );
 }
@@ -60,19 +62,20 @@ function VersionSelect({ label, value, versions, onChange, testId }: { label: st
 
 /** Pick any two versions; the row buttons cover the usual "this one against the current one". */
 function ComparePicker({ versions, onCompare }: { versions: Version[]; onCompare: (pair: Pair) => void }) {
+  const t = useT();
   const [pair, setPair] = useState<Pair>(() => ({ from: versions[1]?.version ?? versions[0].version, to: versions[0].version }));
   return (
     <Stack gap="1" p="2" borderWidth="1px" borderRadius="md" data-testid="history-compare-picker">
       <Text fontSize="xs" fontWeight="semibold">
-        Compare two versions
+        {t("Compare two versions")}
       </Text>
       <HStack gap="1" fontSize="xs">
-        <Text>From</Text>
-        <VersionSelect label="From version" value={pair.from} versions={versions} onChange={(from) => setPair((p) => ({ ...p, from }))} testId="history-compare-from" />
-        <Text>to</Text>
-        <VersionSelect label="To version" value={pair.to} versions={versions} onChange={(to) => setPair((p) => ({ ...p, to }))} testId="history-compare-to" />
+        <Text>{t("From")}</Text>
+        <VersionSelect label={t("From version")} value={pair.from} versions={versions} onChange={(from) => setPair((p) => ({ ...p, from }))} testId="history-compare-from" />
+        <Text>{t("to")}</Text>
+        <VersionSelect label={t("To version")} value={pair.to} versions={versions} onChange={(to) => setPair((p) => ({ ...p, to }))} testId="history-compare-to" />
         <Button size="xs" variant="outline" disabled={pair.from === pair.to} onClick={() => onCompare(pair)} data-testid="history-compare-selected">
-          Compare
+          {t("Compare")}
         </Button>
       </HStack>
     </Stack>
@@ -80,13 +83,14 @@ function ComparePicker({ versions, onCompare }: { versions: Version[]; onCompare
 }
 
 function RestoreForm({ version, busy, onRestore, onCancel }: { version: number; busy: boolean; onRestore: (message: string) => void; onCancel: () => void }) {
+  const t = useT();
   const [message, setMessage] = useState("");
   return (
     <Stack gap="1" mt="1" data-testid="history-restore-form">
       <Input
         size="xs"
-        placeholder="Why restore it? (optional)"
-        aria-label="Message for the restored version"
+        placeholder={t("Why restore it? (optional)")}
+        aria-label={t("Message for the restored version")}
         maxLength={MESSAGE_MAX}
         value={message}
         onChange={(e) => setMessage(e.currentTarget.value)}
@@ -94,10 +98,10 @@ function RestoreForm({ version, busy, onRestore, onCancel }: { version: number; 
       />
       <HStack gap="1">
         <Button size="xs" colorPalette="orange" loading={busy} onClick={() => onRestore(message)} data-testid="history-restore-confirm">
-          {`Restore version ${version}`}
+          {t("Restore version {version}", { version })}
         </Button>
         <Button size="xs" variant="ghost" disabled={busy} onClick={onCancel}>
-          Cancel
+          {t("Cancel")}
         </Button>
       </HStack>
     </Stack>
@@ -119,23 +123,24 @@ interface RowProps {
 }
 
 function VersionRow({ version: v, isCurrent, compare, canRestore, restoring, busy, onCompare, onAskRestore, onRestore, onCancelRestore }: RowProps) {
+  const t = useT();
   return (
     <Box p="2" borderWidth="1px" borderRadius="md" borderColor={isCurrent ? "blue.solid" : "border"} data-testid={`history-version-${v.version}`} data-current={isCurrent || undefined}>
       <HStack gap="2" fontSize="xs">
         <Text fontWeight="bold" fontSize="sm">{`v${v.version}`}</Text>
         {isCurrent && (
           <Badge size="xs" colorPalette="brand" variant="solid" data-testid="history-current">
-            current
+            {t("current")}
           </Badge>
         )}
         <StatusBadge status={v.status} />
         <Box flex="1" />
-        <Text color="fg.muted" title="Saved at">
+        <Text color="fg.muted" title={t("Saved at")}>
           {formatDate(v.saved_at)}
         </Text>
       </HStack>
       <Text fontSize="xs" color="fg.muted" data-testid="history-author">
-        {v.author ?? "unknown author"}
+        {v.author ?? t("unknown author")}
       </Text>
       {v.message ? (
         <Text fontSize="sm" mt="1" whiteSpace="pre-wrap" wordBreak="break-word" data-testid="history-message">
@@ -143,7 +148,7 @@ function VersionRow({ version: v, isCurrent, compare, canRestore, restoring, bus
         </Text>
       ) : (
         <Text fontSize="xs" mt="1" color="fg.subtle" fontStyle="italic">
-          No message
+          {t("No message")}
         </Text>
       )}
       <HStack gap="1" mt="1.5">
@@ -152,15 +157,15 @@ function VersionRow({ version: v, isCurrent, compare, canRestore, restoring, bus
             size="2xs"
             variant="outline"
             onClick={() => onCompare(compare)}
-            title={isCurrent ? "What this version changed since the one before" : "Compare with the current version"}
+            title={isCurrent ? t("What this version changed since the one before") : t("Compare with the current version")}
             data-testid={`history-compare-${v.version}`}
           >
-            Compare
+            {t("Compare")}
           </Button>
         )}
         {canRestore && !restoring && (
-          <Button size="2xs" variant="outline" colorPalette="orange" disabled={busy} onClick={onAskRestore} title="Save this version again as the newest one" data-testid={`history-restore-${v.version}`}>
-            Restore
+          <Button size="2xs" variant="outline" colorPalette="orange" disabled={busy} onClick={onAskRestore} title={t("Save this version again as the newest one")} data-testid={`history-restore-${v.version}`}>
+            {t("Restore")}
           </Button>
         )}
       </HStack>
@@ -170,6 +175,7 @@ function VersionRow({ version: v, isCurrent, compare, canRestore, restoring, bus
 }
 
 export function HistoryPanel({ pipelineId, current, readOnly, dirty, onRestored, onConflict, onClose }: Props) {
+  const t = useT();
   const [versions, setVersions] = useState<Version[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [comparing, setComparing] = useState<Pair | null>(null);
@@ -185,7 +191,7 @@ export function HistoryPanel({ pipelineId, current, readOnly, dirty, onRestored,
 
   const restore = async (version: number, message: string) => {
     // The confirm comes last so that a user who only opened the form is not asked anything.
-    if (dirty && !window.confirm(`Restoring version ${version} replaces your unsaved changes. Restore it anyway?`)) return;
+    if (dirty && !window.confirm(t("Restoring version {version} replaces your unsaved changes. Restore it anyway?", { version }))) return;
     setBusy(true);
     setError(null);
     try {
@@ -210,9 +216,9 @@ export function HistoryPanel({ pipelineId, current, readOnly, dirty, onRestored,
     <Stack gap="2" h="100%" minH="0" data-testid="history-panel">
       <HStack>
         <Text fontWeight="semibold" flex="1">
-          History
+          {t("History")}
         </Text>
-        <CloseButton size="xs" aria-label="Close the history" onClick={onClose} />
+        <CloseButton size="xs" aria-label={t("Close the history")} onClick={onClose} />
       </HStack>
       <ErrorBox error={error} />
       {versions === null && !error && (
@@ -222,7 +228,7 @@ export function HistoryPanel({ pipelineId, current, readOnly, dirty, onRestored,
       )}
       {versions !== null && versions.length === 0 && (
         <Text fontSize="sm" color="fg.muted">
-          No saved versions yet.
+          {t("No saved versions yet.")}
         </Text>
       )}
       {versions !== null && versions.length > 1 && <ComparePicker key={versions[0].version} versions={versions} onCompare={setComparing} />}

@@ -1,5 +1,6 @@
 // A folded side panel: a narrow strip that says what is folded there and opens it again.
 import { chakra, Text } from "@chakra-ui/react";
+import { useT } from "../i18n";
 
 interface RailProps {
   side: "left" | "right";
@@ -9,6 +10,7 @@ interface RailProps {
 }
 
 export function Rail({ side, label, onOpen, testId }: RailProps) {
+  const t = useT();
   return (
     <chakra.button
       type="button"
@@ -25,8 +27,8 @@ export function Rail({ side, label, onOpen, testId }: RailProps) {
       gap="2"
       py="2"
       onClick={onOpen}
-      title={`Show: ${label}`}
-      aria-label={`Show: ${label}`}
+      title={t("Show: {panel}", { panel: label })}
+      aria-label={t("Show: {panel}", { panel: label })}
       aria-expanded={false}
       data-testid={testId}
     >

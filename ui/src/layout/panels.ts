@@ -18,8 +18,9 @@ const DEFAULTS: Record<Layout, PanelState> = {
   full: { palette: true, drawer: true, data: true },
   compact: { palette: false, drawer: false, data: false },
 };
-// Below this the full layout leaves the canvas smaller than the panels around it.
-const COMPACT_WIDTH = 1100;
+// Below this the full layout leaves the canvas too narrow to draw a pipeline readably: the builder inside
+// Airflow in a 1280 px window is about 1216 px wide, and palette + drawer would leave ~650 px of canvas.
+const COMPACT_WIDTH = 1300;
 const COMPACT_HEIGHT = 640;
 
 export function panelsKey(user: string, layout: Layout): string {

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api } from "../api/client";
 import type { DeletedPipeline } from "../api/types";
 import { ErrorBox, formatDate } from "../components";
+import { useT } from "../i18n";
 
 interface Props {
   canEdit: boolean;
@@ -14,6 +15,7 @@ interface Props {
 }
 
 export function DeletedPipelines({ canEdit, onRestored, reloadKey }: Props) {
+  const t = useT();
   const [deleted, setDeleted] = useState<DeletedPipeline[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState(false);
@@ -52,7 +54,7 @@ export function DeletedPipelines({ canEdit, onRestored, reloadKey }: Props) {
         <Text as="span" aria-hidden>
           {open ? "▾" : "▸"}
         </Text>
-        {deleted === null ? "Deleted pipelines" : `Deleted pipelines (${count})`}
+        {deleted === null ? t("Deleted pipelines") : t("Deleted pipelines ({count})", { count })}
         {deleted === null && !error && <Spinner size="xs" />}
       </Button>
       <ErrorBox error={error} />
@@ -60,17 +62,17 @@ export function DeletedPipelines({ canEdit, onRestored, reloadKey }: Props) {
         <Box mt="2">
           {count === 0 ? (
             <Text fontSize="sm" color="fg.muted" px="3">
-              No deleted pipelines.
+              {t("No deleted pipelines.")}
             </Text>
           ) : (
             <Table.Root size="sm">
               <Table.Header>
                 <Table.Row>
-                  <Table.ColumnHeader>Pipeline</Table.ColumnHeader>
-                  <Table.ColumnHeader>Last version</Table.ColumnHeader>
-                  <Table.ColumnHeader>Deleted</Table.ColumnHeader>
-                  <Table.ColumnHeader>Last saved by</Table.ColumnHeader>
-                  <Table.ColumnHeader textAlign="end">Actions</Table.ColumnHeader>
+                  <Table.ColumnHeader>{t("Pipeline")}</Table.ColumnHeader>
+                  <Table.ColumnHeader>{t("Last version")}</Table.ColumnHeader>
+                  <Table.ColumnHeader>{t("Deleted")}</Table.ColumnHeader>
+                  <Table.ColumnHeader>{t("Last saved by")}</Table.ColumnHeader>
+                  <Table.ColumnHeader textAlign="end">{t("Actions")}</Table.ColumnHeader>
                 </Table.Row>
               </Table.Header>
               <Table.Body>
@@ -94,10 +96,10 @@ export function DeletedPipelines({ canEdit, onRestored, reloadKey }: Props) {
                             loading={restoring === p.id}
                             disabled={restoring !== null}
                             onClick={() => void restore(p)}
-                            title="Bring the pipeline back as it was last saved"
+                            title={t("Bring the pipeline back as it was last saved")}
                             data-testid={`restore-deleted-${p.id}`}
                           >
-                            Restore
+                            {t("Restore")}
                           </Button>
                         )}
                       </HStack>

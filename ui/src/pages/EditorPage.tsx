@@ -23,11 +23,12 @@ import { ConfigPanel } from "../canvas/ConfigPanelHost";
 import { blockersOf, issueLines, looseIssues } from "../canvas/issues";
 import { ProblemCount, ProblemList } from "../canvas/Problems";
 import { ConflictDialog } from "../canvas/ConflictDialog";
+import { flowAriaLabels } from "../canvas/flowLabels";
 import { type ConnectionChoices, connectionsUnavailable } from "../form/SchemaForm";
 import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
 import { DRAG_MIME, Palette } from "../canvas/Palette";
 import type { PipelineMeta } from "../canvas/ConfigPanel";
-import { ACTIVE_STATES, ErrorBox, errorText, formatDate, StateBadge, TopLink } from "../components";
+import { ACTIVE_STATES, ErrorBox, errorText, formatDate, StateBadge, statusLabel, TopLink } from "../components";
 import { connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
 import { issuesByNode, pipelineIssues } from "../graph/errors";
 import { latestGuard, runLatest } from "../graph/latest";
@@ -38,6 +39,7 @@ import { canRedo, canUndo, initialState, reducer } from "../graph/reducer";
 import { specKey } from "../graph/saved";
 import { dropUnsaved, keepUnsaved, readUnsaved, type UnsavedCopy } from "../graph/unsaved";
 import { HistoryPanel } from "../history/HistoryPanel";
+import { useT } from "../i18n";
 import { usePanels } from "../layout/panels";
 import { Rail } from "../layout/Rail";
 import { hrefFor, replaceRoute } from "../router";
@@ -105,6 +107,8 @@ export default function EditorPage(props: EditorProps) {
 }
 
 function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, username = "" }: EditorProps) {
+  const t = useT();
+  const ariaLabels = useMemo(() => flowAriaLabels(t), [t]);
   const mode = useColorMode();
   const { layout, panels, toggle: togglePanel } = usePanels(username);
   // A message the next save stores with its version (shown in the history).
@@ -269,7 +273,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
 
   const issues = useMemo(() => [...validation.errors, ...validation.warnings], [validation]);
   const nodeIssues = useMemo(() => issuesByNode(issues, deferredGraph.nodes), [issues, deferredGraph.nodes]);
-  const problemLines = useMemo(() => issueLines(issues, nodeIssues, deferredGraph.nodes, moduleMap), [issues, nodeIssues, deferredGraph.nodes, moduleMap]);
+  const problemLines = useMemo(() => issueLines(issues, nodeIssues, deferredGraph.nodes, moduleMap, t), [issues, nodeIssues, deferredGraph.nodes, moduleMap, t]);
   const loose = useMemo(() => looseIssues(pipelineIssues(issues, deferredGraph.nodes)), [issues, deferredGraph.nodes]);
   // The list closes with its last problem, so the next problem does not open it unasked.
   useEffect(() => {
@@ -414,9 +418,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
         // The problems stay those of the last validation: saving changed the status only, and that change
         // validates again.
         setConflict(null);
+        const saved = { version: sp.version, status: statusLabel(savedAs, t) };
         setMessage({
           status: sp.errors?.length ? "warning" : "success",
-          text: `Saved version ${sp.version} as ${savedAs}${sp.errors?.length ? ` with ${sp.errors.length} problem(s)` : ""}.`,
+          text: sp.errors?.length
+            ? t.plural(sp.errors.length, "Saved version {version} as {status} with {count} problem.", "Saved version {version} as {status} with {count} problems.", saved)
+            : t("Saved version {version} as {status}.", saved),
         });
         if (savedAs === "active") refreshRuns();
       } catch (e) {
@@ -433,7 +440,13 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
           }
           setMessage({
             status: "error",
-            text: `Not saved: ${refused.length || "some"} problem(s), shown at their fields and nodes. A pipeline with problems can be saved as a draft.`,
+            text: refused.length
+              ? t.plural(
+                  refused.length,
+                  "Not saved: {count} problem, shown at its field or node. A pipeline with problems can be saved as a draft.",
+                  "Not saved: {count} problems, shown at their fields and nodes. A pipeline with problems can be saved as a draft.",
+                )
+              : t("Not saved: some problems, shown at their fields and nodes. A pipeline with problems can be saved as a draft."),
           });
         } else {
           setMessage({ status: "error", text: errorText(e) });
@@ -442,7 +455,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
         setSaving(false);
       }
     },
-    [spec, stored, runs, refreshRuns, note],
+    [spec, stored, runs, refreshRuns, note, t],
   );
 
   // The pipeline was deleted while we edited: "overwrite with mine" stores it again.
@@ -454,14 +467,14 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
         const sp = await api.create({ ...spec, status });
         applyStored(sp);
         setConflict(null);
-        setMessage({ status: "success", text: `Stored again as version ${sp.version}.` });
+        setMessage({ status: "success", text: t("Stored again as version {version}.", { version: sp.version }) });
       } catch (e) {
         setMessage({ status: "error", text: errorText(e) });
       } finally {
         setSaving(false);
       }
     },
-    [spec, applyStored],
+    [spec, applyStored, t],
   );
 
   // Closing the tab (or reloading) with unsaved changes asks first, as the browser lets a page ask.
@@ -476,17 +489,18 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
   }, [dirty]);
   const leave = useCallback(
     (e: { preventDefault: () => void }) => {
-      if (dirty && !window.confirm(`Leave ${pipelineId} without saving? Your unsaved changes will be lost.`)) e.preventDefault();
+      if (dirty && !window.confirm(t("Leave {pipeline} without saving? Your unsaved changes will be lost.", { pipeline: pipelineId }))) e.preventDefault();
     },
-    [dirty, pipelineId],
+    [dirty, pipelineId, t],
   );
   const saveDraft = useCallback(() => {
-    const question =
-      `${pipelineId} is active. Saved as a draft, its DAG leaves Airflow (no more scheduled runs) until the pipeline ` +
-      "is activated again; its past runs stay in Airflow. Save as draft?";
+    const question = t(
+      "{pipeline} is active. Saved as a draft, its DAG leaves Airflow (no more scheduled runs) until the pipeline is activated again; its past runs stay in Airflow. Save as draft?",
+      { pipeline: pipelineId },
+    );
     if (meta?.status === "active" && !window.confirm(question)) return;
     void save("draft");
-  }, [meta?.status, pipelineId, save]);
+  }, [meta?.status, pipelineId, save, t]);
 
   const restoreKept = useCallback(() => {
     if (!recovered) return;
@@ -494,8 +508,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
     setMeta(m);
     dispatch({ type: "load", graph });
     setRecovered(null);
-    setMessage({ status: "info", text: "Your unsaved changes are back on the canvas; save them to keep them." });
-  }, [recovered]);
+    setMessage({ status: "info", text: t("Your unsaved changes are back on the canvas; save them to keep them.") });
+  }, [recovered, t]);
   const discardKept = useCallback(() => {
     dropUnsaved(pipelineId);
     setRecovered(null);
@@ -507,10 +521,10 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
       dropUnsaved(pipelineId);
       setRecovered(null);
       setStaleRuns(new Set(runs.map((r) => r.run_id)));
-      setMessage({ status: "success", text: `Restored: the pipeline is now version ${sp.version} (${documentStatus(sp.pipeline)}).` });
+      setMessage({ status: "success", text: t("Restored: the pipeline is now version {version} ({status}).", { version: sp.version, status: statusLabel(documentStatus(sp.pipeline), t) }) });
       requestAnimationFrame(() => void flow.fitView(FIT));
     },
-    [applyStored, pipelineId, runs, flow],
+    [applyStored, pipelineId, runs, flow, t],
   );
 
   const mayUnpause = Boolean(access?.canEdit);
@@ -524,14 +538,14 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
         run: created.run_id,
         status: "info",
         text: mayUnpause
-          ? `Run ${created.run_id} started.`
-          : `Run ${created.run_id} queued. If the DAG is paused it waits until someone with DAG edit permission unpauses it.`,
+          ? t("Run {run} started.", { run: created.run_id })
+          : t("Run {run} queued. If the DAG is paused it waits until someone with DAG edit permission unpauses it.", { run: created.run_id }),
       });
       refreshRuns();
     } catch (e) {
       setMessage({ status: "error", text: errorText(e) });
     }
-  }, [pipelineId, mayUnpause, refreshRuns]);
+  }, [pipelineId, mayUnpause, refreshRuns, t]);
 
   // Until the user pans or zooms, the canvas keeps the whole graph in view as its size changes: the data
   // panel mounting after the first fit, a banner, the window or Airflow's tab being resized. (The first
@@ -577,8 +591,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
   if (loadError) {
     return (
       <Stack p="4">
-        <Link href={hrefFor({ page: "list" })}>← Pipelines</Link>
-        <ErrorBox error={loadError} title={`Cannot open pipeline ${pipelineId}`} />
+        <Link href={hrefFor({ page: "list" })}>← {t("Pipelines")}</Link>
+        <ErrorBox error={loadError} title={t("Cannot open pipeline {pipeline}", { pipeline: pipelineId })} />
       </Stack>
     );
   }
@@ -600,13 +614,13 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
     <Box w={layout === "full" ? "340px" : "100%"} h="100%" flexShrink={0} borderLeftWidth="1px" display="flex" flexDirection="column" minH="0" data-testid="config-drawer">
       <HStack px="2" py="1" borderBottomWidth="1px" bg="bg.subtle" gap="1">
         <Button size="2xs" variant={historyOpen ? "ghost" : "subtle"} onClick={() => setHistoryOpen(false)} aria-pressed={!historyOpen} data-testid="drawer-configure">
-          {selectedNode ? "Configure" : "Settings"}
+          {selectedNode ? t("Configure") : t("Settings")}
         </Button>
         <Button size="2xs" variant={historyOpen ? "subtle" : "ghost"} onClick={() => setHistoryOpen(true)} aria-pressed={historyOpen} data-testid="history-open">
-          History
+          {t("History")}
         </Button>
         <Box flex="1" />
-        <IconButton size="2xs" variant="ghost" aria-label="Hide the panel" title="Hide the panel" onClick={() => togglePanel("drawer", false)} data-testid="drawer-hide">
+        <IconButton size="2xs" variant="ghost" aria-label={t("Hide the panel")} title={t("Hide the panel")} onClick={() => togglePanel("drawer", false)} data-testid="drawer-hide">
           ›
         </IconButton>
       </HStack>
@@ -643,25 +657,25 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
     <Flex direction="column" h="100vh" data-testid="editor" data-pipeline={pipelineId}>
       <HStack px="3" py="2" borderBottomWidth="1px" gap="2" wrap="wrap" bg="bg.subtle">
         <Link href={hrefFor({ page: "list" })} fontSize="sm" onClick={leave}>
-          ← Pipelines
+          ← {t("Pipelines")}
         </Link>
         <Separator orientation="vertical" h="5" />
         <Text fontWeight="semibold">{meta.name || meta.id}</Text>
         <Badge colorPalette={meta.status === "active" ? "blue" : "gray"} data-testid="pipeline-status">
-          {meta.status}
+          {statusLabel(meta.status, t)}
         </Badge>
         <Text fontSize="xs" color="fg.muted" data-testid="pipeline-version">
           v{stored.version}
-          {dirty ? " · unsaved changes" : ""}
+          {dirty ? ` · ${t("unsaved changes")}` : ""}
         </Text>
         {meta.status === "active" && (
           <Badge colorPalette={dagFound ? "green" : "yellow"} variant="subtle" data-testid="dag-status">
             {dagFound ? (
-              <TopLink href={`/dags/${encodeURIComponent(pipelineId)}`} title="Open the DAG in Airflow">
-                DAG in Airflow
+              <TopLink href={`/dags/${encodeURIComponent(pipelineId)}`} title={t("Open the DAG in Airflow")}>
+                {t("DAG in Airflow")}
               </TopLink>
             ) : (
-              "waiting for Airflow to parse the DAG"
+              t("waiting for Airflow to parse the DAG")
             )}
           </Badge>
         )}
@@ -669,24 +683,24 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
         <Box flex="1" />
         {readOnly && (
           <Badge colorPalette="gray" variant="outline" data-testid="read-only" title={readOnlyText(pipelineId, access)} cursor="pointer" onClick={() => setShowReadOnly(true)}>
-            read-only
+            {t("read-only")}
           </Badge>
         )}
         {!readOnly && (
           <>
-            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "undo" })} disabled={!canUndo(state)} title="Undo (Ctrl+Z)">
-              Undo
+            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "undo" })} disabled={!canUndo(state)} title={t("Undo (Ctrl+Z)")}>
+              {t("Undo")}
             </Button>
-            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "redo" })} disabled={!canRedo(state)} title="Redo (Ctrl+Shift+Z)">
-              Redo
+            <Button size="xs" variant="ghost" onClick={() => dispatch({ type: "redo" })} disabled={!canRedo(state)} title={t("Redo (Ctrl+Shift+Z)")}>
+              {t("Redo")}
             </Button>
-            <Button size="xs" variant="ghost" onClick={autoLayout} title="Arrange the graph left to right">
-              Auto-layout
+            <Button size="xs" variant="ghost" onClick={autoLayout} title={t("Arrange the graph left to right")}>
+              {t("Auto-layout")}
             </Button>
           </>
         )}
-        <Button size="xs" variant="ghost" onClick={() => flow.fitView({ padding: 0.2, duration: 200 })} title="Zoom to fit">
-          Fit
+        <Button size="xs" variant="ghost" onClick={() => flow.fitView({ padding: 0.2, duration: 200 })} title={t("Zoom to fit")}>
+          {t("Fit")}
         </Button>
         {!readOnly && (
           <>
@@ -695,38 +709,38 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
                 size="xs"
                 w="44"
                 maxLength={500}
-                placeholder="What changed? (optional)"
-                aria-label="What changed (stored with the version)"
+                placeholder={t("What changed? (optional)")}
+                aria-label={t("What changed (stored with the version)")}
                 value={note}
                 onChange={(e) => setNote(e.target.value)}
                 data-testid="save-message"
               />
             )}
             <Button size="xs" variant="outline" onClick={saveDraft} loading={saving}>
-              Save draft
+              {t("Save draft")}
             </Button>
             <Button size="xs" colorPalette="brand" onClick={() => void save("active")} loading={saving}>
-              Save &amp; activate
+              {t("Save & activate")}
             </Button>
           </>
         )}
         {/* A viewer (neither permission) has the banner's explanation instead. */}
         {(!readOnly || access.canRun) && (
           <Button size="xs" colorPalette="green" onClick={() => void runNow()} disabled={!runnable} title={runHint}>
-            Run now
+            {t("Run now")}
           </Button>
         )}
       </HStack>
       {latest && (
         <HStack px="3" py="1" gap="2" fontSize="xs" borderBottomWidth="1px" data-testid="run-bar">
-          <Text>Last run</Text>
+          <Text>{t("Last run")}</Text>
           <StateBadge state={latest.state} />
-          <TopLink href={`/dags/${encodeURIComponent(pipelineId)}/runs/${encodeURIComponent(latest.run_id)}`} color="fg.muted" title="Open this run in Airflow">
+          <TopLink href={`/dags/${encodeURIComponent(pipelineId)}/runs/${encodeURIComponent(latest.run_id)}`} color="fg.muted" title={t("Open this run in Airflow")}>
             {latest.run_id}
           </TopLink>
           {active && <Spinner size="xs" />}
-          {stale && !active && <Text color="fg.muted" data-testid="run-stale">(a run of an earlier version: not shown on the canvas)</Text>}
-          {!stale && dirty && !active && <Text color="fg.muted">(overlay hidden while the graph has unsaved changes)</Text>}
+          {stale && !active && <Text color="fg.muted" data-testid="run-stale">{t("(a run of an earlier version: not shown on the canvas)")}</Text>}
+          {!stale && dirty && !active && <Text color="fg.muted">{t("(overlay hidden while the graph has unsaved changes)")}</Text>}
         </HStack>
       )}
       <Flex flex="1" minH="0">
@@ -734,12 +748,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
           (panels.palette ? (
             <Flex direction="column" flexShrink={0} minH="0" position="relative">
               <Palette modules={modules} onAdd={(m) => addModule(m)} />
-              <IconButton size="2xs" variant="ghost" position="absolute" top="1.5" right="1" aria-label="Hide the modules" title="Hide the modules" onClick={() => togglePanel("palette", false)} data-testid="palette-hide">
+              <IconButton size="2xs" variant="ghost" position="absolute" top="1.5" right="1" aria-label={t("Hide the modules")} title={t("Hide the modules")} onClick={() => togglePanel("palette", false)} data-testid="palette-hide">
                 ‹
               </IconButton>
             </Flex>
           ) : (
-            <Rail side="left" label="Modules" onOpen={() => togglePanel("palette", true)} testId="palette-show" />
+            <Rail side="left" label={t("Modules")} onOpen={() => togglePanel("palette", true)} testId="palette-show" />
           ))}
         <Flex direction="column" flex="1" minW="0">
           <Box flex="1" minH="0" position="relative">
@@ -767,6 +781,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
                 edges={edges}
                 nodeTypes={NODE_TYPES}
                 colorMode={mode}
+                ariaLabelConfig={ariaLabels}
                 onNodesChange={onNodesChange}
                 onEdgesChange={onEdgesChange}
                 onNodeDragStart={() => dispatch({ type: "beginDrag" })}
@@ -807,7 +822,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
                     {readOnlyText(pipelineId, access)}
                   </Alert.Description>
                   <Button size="2xs" variant="ghost" onClick={() => setShowReadOnly(false)}>
-                    dismiss
+                    {t("dismiss")}
                   </Button>
                 </Alert.Root>
               )}
@@ -815,14 +830,16 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
                 <Alert.Root status="warning" size="sm" boxShadow="md" pointerEvents="auto" data-testid="unsaved-kept">
                   <Alert.Indicator />
                   <Alert.Description flex="1">
-                    {`This browser kept unsaved changes to ${pipelineId} from ${formatDate(recovered.keptAt)}, made on version ${recovered.version}.`}
-                    {recovered.version !== stored.version ? ` The pipeline has been saved since (now version ${stored.version}): restored, your changes replace it when you save.` : ""}
+                    {t("This browser kept unsaved changes to {pipeline} from {date}, made on version {version}.", { pipeline: pipelineId, date: formatDate(recovered.keptAt), version: recovered.version })}
+                    {recovered.version !== stored.version
+                      ? ` ${t("The pipeline has been saved since (now version {version}): restored, your changes replace it when you save.", { version: stored.version })}`
+                      : ""}
                   </Alert.Description>
                   <Button size="2xs" colorPalette="orange" onClick={restoreKept}>
-                    Restore
+                    {t("Restore")}
                   </Button>
                   <Button size="2xs" variant="ghost" onClick={discardKept}>
-                    Discard
+                    {t("Discard")}
                   </Button>
                 </Alert.Root>
               )}
@@ -833,7 +850,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
                     {state.notice ?? message?.text}
                   </Alert.Description>
                   <Button size="2xs" variant="ghost" onClick={() => (state.notice ? dispatch({ type: "clearNotice" }) : setMessage(null))}>
-                    dismiss
+                    {t("dismiss")}
                   </Button>
                 </Alert.Root>
               )}
@@ -873,7 +890,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
           </Suspense>
         </Flex>
         {layout === "full" && panels.drawer && drawer}
-        {!panels.drawer && <Rail side="right" label={historyOpen ? "History" : selectedNode ? `Configure ${selectedNode.label || selectedNode.id}` : "Settings"} onOpen={() => togglePanel("drawer", true)} testId="drawer-show" />}
+        {!panels.drawer && <Rail side="right" label={historyOpen ? t("History") : selectedNode ? t("Configure {node}", { node: selectedNode.label || selectedNode.id }) : t("Settings")} onOpen={() => togglePanel("drawer", true)} testId="drawer-show" />}
       </Flex>
       <ConflictDialog
         conflict={conflict}
@@ -890,7 +907,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
           if (!conflict?.current) return;
           applyStored(conflict.current);
           setConflict(null);
-          setMessage({ status: "info", text: `Loaded the current version ${conflict.current.version}; your changes were discarded.` });
+          setMessage({ status: "info", text: t("Loaded the current version {version}; your changes were discarded.", { version: conflict.current.version }) });
         }}
       />
     </Flex>

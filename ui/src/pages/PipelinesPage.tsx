@@ -3,7 +3,8 @@ import { Badge, Box, Button, CloseButton, Dialog, Field, Flex, Heading, HStack, 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { PipelineSummary, Spec } from "../api/types";
-import { ErrorBox, formatDate, StateBadge } from "../components";
+import { ErrorBox, formatDate, StateBadge, statusLabel } from "../components";
+import { t as translateNow, useT } from "../i18n";
 import { hrefFor, navigate } from "../router";
 import { DeletedPipelines } from "./DeletedPipelines";
 
@@ -35,7 +36,8 @@ export function newSpec(id: string, name: string, owner: string): Spec {
 export function filterPipelines(all: PipelineSummary[], query: string): PipelineSummary[] {
   const q = query.trim().toLowerCase();
   if (!q) return all;
-  return all.filter((p) => [p.id, p.name, p.description ?? "", p.status, ...(p.tags ?? [])].some((s) => s.toLowerCase().includes(q)));
+  // The status as shown too: a French user searches "brouillon".
+  return all.filter((p) => [p.id, p.name, p.description ?? "", p.status, statusLabel(p.status), ...(p.tags ?? [])].some((s) => s.toLowerCase().includes(q)));
 }
 
 export function downloadJson(filename: string, data: unknown): void {
@@ -57,6 +59,7 @@ interface Props {
 type DialogState = { kind: "create" } | { kind: "duplicate"; source: PipelineSummary } | { kind: "delete"; target: PipelineSummary } | null;
 
 export function PipelinesPage({ canEdit, username }: Props) {
+  const t = useT();
   const [pipelines, setPipelines] = useState<PipelineSummary[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [query, setQuery] = useState("");
@@ -85,19 +88,19 @@ export function PipelinesPage({ canEdit, username }: Props) {
       const stored = await api.importSpec(spec);
       navigate({ page: "pipeline", id: String(stored.pipeline.id) });
     } catch (e) {
-      setError(e instanceof SyntaxError ? new Error(`${file.name} is not valid JSON: ${e.message}`) : e);
+      setError(e instanceof SyntaxError ? new Error(t("{file} is not valid JSON: {error}", { file: file.name, error: e.message })) : e);
     }
   };
 
   return (
     <Stack p="4" gap="4" h="full" overflow="auto">
       <Flex align="center" gap="3" wrap="wrap">
-        <Heading size="lg">Pipelines</Heading>
+        <Heading size="lg">{t("Pipelines")}</Heading>
         <Input
           maxW="320px"
           size="sm"
-          placeholder="Search by name, id, tag or status"
-          aria-label="Search pipelines"
+          placeholder={t("Search by name, id, tag or status")}
+          aria-label={t("Search pipelines")}
           value={query}
           onChange={(e) => setQuery(e.target.value)}
         />
@@ -105,7 +108,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
         {canEdit && (
           <HStack>
             <Button size="sm" variant="outline" onClick={() => fileInput.current?.click()}>
-              Import JSON
+              {t("Import JSON")}
             </Button>
             <input
               ref={fileInput}
@@ -120,7 +123,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
               }}
             />
             <Button size="sm" colorPalette="brand" onClick={() => setDialog({ kind: "create" })}>
-              New pipeline
+              {t("New pipeline")}
             </Button>
           </HStack>
         )}
@@ -132,12 +135,12 @@ export function PipelinesPage({ canEdit, username }: Props) {
         <Table.Root size="sm" interactive data-testid="pipelines-table">
           <Table.Header>
             <Table.Row>
-              <Table.ColumnHeader>Pipeline</Table.ColumnHeader>
-              <Table.ColumnHeader>Status</Table.ColumnHeader>
-              <Table.ColumnHeader>Nodes</Table.ColumnHeader>
-              <Table.ColumnHeader>Last run</Table.ColumnHeader>
-              <Table.ColumnHeader>Saved</Table.ColumnHeader>
-              <Table.ColumnHeader textAlign="end">Actions</Table.ColumnHeader>
+              <Table.ColumnHeader>{t("Pipeline")}</Table.ColumnHeader>
+              <Table.ColumnHeader>{t("Status")}</Table.ColumnHeader>
+              <Table.ColumnHeader>{t("Nodes")}</Table.ColumnHeader>
+              <Table.ColumnHeader>{t("Last run")}</Table.ColumnHeader>
+              <Table.ColumnHeader>{t("Saved")}</Table.ColumnHeader>
+              <Table.ColumnHeader textAlign="end">{t("Actions")}</Table.ColumnHeader>
             </Table.Row>
           </Table.Header>
           <Table.Body>
@@ -154,10 +157,10 @@ export function PipelinesPage({ canEdit, username }: Props) {
                 </Table.Cell>
                 <Table.Cell>
                   <HStack gap="1">
-                    <Badge colorPalette={p.status === "active" ? "blue" : "gray"}>{p.status}</Badge>
+                    <Badge colorPalette={p.status === "active" ? "blue" : "gray"}>{statusLabel(p.status, t)}</Badge>
                     {!p.valid && (
-                      <Badge colorPalette="red" title={p.error ?? "invalid"}>
-                        invalid
+                      <Badge colorPalette="red" title={p.error ?? t("invalid")}>
+                        {t("invalid")}
                       </Badge>
                     )}
                   </HStack>
@@ -171,7 +174,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
                     </HStack>
                   ) : (
                     <Text fontSize="xs" color="fg.muted">
-                      never
+                      {t("never")}
                     </Text>
                   )}
                 </Table.Cell>
@@ -179,15 +182,15 @@ export function PipelinesPage({ canEdit, username }: Props) {
                 <Table.Cell textAlign="end">
                   <HStack justify="end" gap="1">
                     <Button size="xs" variant="ghost" onClick={() => api.exportSpec(p.id).then((s) => downloadJson(`${p.id}.json`, s), setError)}>
-                      Export
+                      {t("Export")}
                     </Button>
                     {canEdit && (
                       <>
                         <Button size="xs" variant="ghost" onClick={() => setDialog({ kind: "duplicate", source: p })}>
-                          Duplicate
+                          {t("Duplicate")}
                         </Button>
                         <Button size="xs" variant="ghost" colorPalette="red" onClick={() => setDialog({ kind: "delete", target: p })}>
-                          Delete
+                          {t("Delete")}
                         </Button>
                       </>
                     )}
@@ -199,7 +202,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
               <Table.Row>
                 <Table.Cell colSpan={6}>
                   <Text color="fg.muted" py="4" textAlign="center">
-                    {pipelines?.length ? "No pipeline matches the search." : canEdit ? "No pipelines yet: create one or import a JSON file." : "No pipelines yet."}
+                    {pipelines?.length ? t("No pipeline matches the search.") : canEdit ? t("No pipelines yet: create one or import a JSON file.") : t("No pipelines yet.")}
                   </Text>
                 </Table.Cell>
               </Table.Row>
@@ -223,6 +226,7 @@ export function PipelinesPage({ canEdit, username }: Props) {
 }
 
 function PipelineDialog({ state, username, onClose, onDone }: { state: DialogState; username: string; onClose: () => void; onDone: (openId: string | null) => void }) {
+  const t = useT();
   const [id, setId] = useState("");
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
@@ -233,7 +237,7 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
     setBusy(false);
     if (state?.kind === "duplicate") {
       setId(`${state.source.id}_copy`);
-      setName(`${state.source.name || state.source.id} (copy)`);
+      setName(translateNow("{name} (copy)", { name: state.source.name || state.source.id }));
     } else {
       setId("");
       setName("");
@@ -241,7 +245,7 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
   }, [state]);
 
   if (!state) return null;
-  const idProblem = state.kind !== "delete" && id && !ID_PATTERN.test(id) ? "Letters, digits, _ and - only; it becomes the Airflow dag_id." : null;
+  const idProblem = state.kind !== "delete" && id && !ID_PATTERN.test(id) ? t("Letters, digits, _ and - only; it becomes the Airflow dag_id.") : null;
 
   const submit = async () => {
     setBusy(true);
@@ -263,7 +267,8 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
     }
   };
 
-  const title = state.kind === "create" ? "New pipeline" : state.kind === "duplicate" ? `Duplicate ${state.source.id}` : `Delete ${state.target.id}?`;
+  const title =
+    state.kind === "create" ? t("New pipeline") : state.kind === "duplicate" ? t("Duplicate {id}", { id: state.source.id }) : t("Delete {id}?", { id: state.target.id });
   return (
     <Dialog.Root open onOpenChange={(e) => !e.open && onClose()} placement="center">
       <Portal>
@@ -284,20 +289,20 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
                 <Stack gap="3">
                   {state.kind === "delete" ? (
                     <Text>
-                      The pipeline and its DAG go away; the stored file moves to the trash and can be restored from there.
+                      {t("The pipeline and its DAG go away; the stored file moves to the trash and can be restored from there.")}
                     </Text>
                   ) : (
                     <>
                       <Field.Root required invalid={Boolean(idProblem)}>
                         <Field.Label>
-                          Id <Field.RequiredIndicator />
+                          {t("Id")} <Field.RequiredIndicator />
                         </Field.Label>
                         <Input name="id" value={id} autoFocus onChange={(e) => setId(e.target.value)} placeholder="orders_daily" />
-                        <Field.HelperText>Becomes the Airflow dag_id; cannot change later.</Field.HelperText>
+                        <Field.HelperText>{t("Becomes the Airflow dag_id; cannot change later.")}</Field.HelperText>
                         {idProblem && <Field.ErrorText>{idProblem}</Field.ErrorText>}
                       </Field.Root>
                       <Field.Root>
-                        <Field.Label>Name</Field.Label>
+                        <Field.Label>{t("Name")}</Field.Label>
                         <Input name="name" value={name} onChange={(e) => setName(e.target.value)} />
                       </Field.Root>
                     </>
@@ -308,7 +313,7 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
             </Dialog.Body>
             <Dialog.Footer>
               <Button variant="outline" onClick={onClose}>
-                Cancel
+                {t("Cancel")}
               </Button>
               <Button
                 type="submit"
@@ -317,7 +322,7 @@ function PipelineDialog({ state, username, onClose, onDone }: { state: DialogSta
                 colorPalette={state.kind === "delete" ? "red" : "blue"}
                 disabled={state.kind !== "delete" && (!id || Boolean(idProblem))}
               >
-                {state.kind === "create" ? "Create" : state.kind === "duplicate" ? "Duplicate" : "Delete"}
+                {state.kind === "create" ? t("Create") : state.kind === "duplicate" ? t("Duplicate") : t("Delete")}
               </Button>
             </Dialog.Footer>
             <Dialog.CloseTrigger asChild>

@@ -6,6 +6,7 @@ import { type Dispatch, useCallback, useEffect, useMemo, useState } from "react"
 import type { Spec } from "../api/types";
 import { graphToSpec } from "../graph/convert";
 import { insertAfter, type NewStep } from "../graph/insert";
+import { useT } from "../i18n";
 import type { Graph } from "../graph/model";
 import type { Action } from "../graph/reducer";
 import { SuggestPanel } from "../suggest/SuggestPanel";
@@ -38,6 +39,7 @@ interface Props {
 }
 
 export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm, dispatch, blockedBy, open, onToggle }: Props) {
+  const t = useT();
   const stable = useStableSpec(spec);
   const [effect, setEffect] = useState<PreviewTarget | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -77,8 +79,8 @@ export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm,
   return (
     <Box borderTopWidth="1px" flexShrink={0} h={open ? "min(320px, 40vh)" : "auto"} display="flex" flexDirection="column" data-testid="data-panels">
       <HStack px="2" py="0.5" bg="bg.subtle" fontSize="xs" borderBottomWidth={open ? "1px" : "0"}>
-        <Text fontWeight="semibold">Data</Text>
-        {readOnly && <Text color="fg.muted">previews need edit access (they read real data through connections)</Text>}
+        <Text fontWeight="semibold">{t("Data")}</Text>
+        {readOnly && <Text color="fg.muted">{t("previews need edit access (they read real data through connections)")}</Text>}
         {notice && (
           <Text color="red.fg" data-testid="data-notice">
             {notice}
@@ -86,7 +88,7 @@ export function DataPanels({ pipelineId, spec, graph, selectedId, readOnly, llm,
         )}
         <Box flex="1" />
         <Button size="2xs" variant="ghost" onClick={onToggle} data-testid="data-panels-toggle" aria-expanded={open}>
-          {open ? "hide" : "show"}
+          {open ? t("hide") : t("show")}
         </Button>
       </HStack>
       {open && (

@@ -7,6 +7,7 @@ import { ApiError } from "../api/client";
 import type { Issue, Spec, SpecNode } from "../api/types";
 import { errorText } from "../components";
 import { issuesByNode, parseIssuePath } from "../graph/errors";
+import { t as translateNow, type Translate, useT } from "../i18n";
 import { previewApi } from "./api";
 import { ColumnHeader, HEADER_HEIGHT } from "./ColumnHeader";
 import { beforeAfter, type Diff, shownValue } from "./diff";
@@ -22,6 +23,9 @@ export interface PreviewTarget {
 }
 
 type Tab = "data" | "schema" | "diff" | "sql";
+const TABS: Tab[] = ["data", "schema", "diff", "sql"];
+const TAB_TITLE: Record<Tab, (t: Translate) => string> = { data: (t) => t("Data"), schema: (t) => t("Schema"), diff: (t) => t("Before/after"), sql: (t) => t("SQL") };
+const SAMPLING_TITLE: Record<Sampling, (t: Translate) => string> = { head: (t) => t("head"), random: (t) => t("random") };
 const DEBOUNCE_MS = 350;
 const RETRY_429_MS = 2000;
 const LIMITS = [100, 250, 500, 1000];
@@ -38,8 +42,8 @@ const cellStyle: Record<FormattedCell["kind"], CSSProperties> = {
 };
 const PADDED: CSSProperties = { background: "var(--chakra-colors-orange-subtle)" };
 
-export function gridCell(value: Cell | undefined): GridCell {
-  const f = formatCell(value);
+export function gridCell(value: Cell | undefined, t: Translate = translateNow): GridCell {
+  const f = formatCell(value, t);
   return { content: f.text, title: f.title, style: f.padded ? { ...cellStyle[f.kind], ...PADDED } : cellStyle[f.kind] };
 }
 
@@ -51,7 +55,7 @@ export interface PreviewFailure {
   retry: boolean;
 }
 
-export function describeFailure(error: unknown, nodes: SpecNode[]): PreviewFailure {
+export function describeFailure(error: unknown, nodes: SpecNode[], t: Translate = translateNow): PreviewFailure {
   if (error instanceof ApiError) {
     const placed = issuesByNode(error.errors, nodes);
     const nodeOf = new Map<Issue, string>();
@@ -61,16 +65,16 @@ export function describeFailure(error: unknown, nodes: SpecNode[]): PreviewFailu
       return { nodeId: nodeOf.get(i) ?? null, field: target.kind === "pipeline" ? target.field : target.field || "(node)", message: i.message };
     });
     const byStatus: Record<number, string> = {
-      403: "Previews need edit access to this pipeline (they read real data through its connections).",
-      404: "Unknown node",
-      422: "This node (or a step before it) is not configured correctly",
-      429: "Too many previews are running at once",
-      504: "The preview timed out",
-      507: "The preview needed too much memory",
+      403: t("Previews need edit access to this pipeline (they read real data through its connections)."),
+      404: t("Unknown node"),
+      422: t("This node (or a step before it) is not configured correctly"),
+      429: t("Too many previews are running at once"),
+      504: t("The preview timed out"),
+      507: t("The preview needed too much memory"),
     };
-    return { title: byStatus[error.status] ?? `Preview failed (HTTP ${error.status || "—"})`, message: error.detail, issues, retry: error.status === 429 };
+    return { title: byStatus[error.status] ?? t("Preview failed (HTTP {status})", { status: error.status || "—" }), message: error.detail, issues, retry: error.status === 429 };
   }
-  return { title: "Preview failed", message: errorText(error), issues: [], retry: false };
+  return { title: t("Preview failed"), message: errorText(error), issues: [], retry: false };
 }
 
 const NO_IDS: string[] = [];
@@ -89,6 +93,7 @@ export function PreviewPanel({
   /** Nodes (this one or upstream) whose validation errors stop the preview: a 422 points there. */
   blockedBy?: string[];
 }) {
+  const t = useT();
   const [sampling, setSampling] = useState<Sampling>("head");
   const [limit, setLimit] = useState(100);
   const [tab, setTab] = useState<Tab>("data");
@@ -149,7 +154,7 @@ export function PreviewPanel({
   const shown = sameNode ? result : null;
   const diff = useMemo(() => (shown ? beforeAfter(shown) : null), [shown]);
   const activeTab: Tab = tab === "diff" && !diff ? "data" : tab === "sql" && !shown?.sql ? "data" : tab;
-  const failure = error ? describeFailure(error, nodes) : null;
+  const failure = error ? describeFailure(error, nodes, t) : null;
   // The problems are already shown at their fields and nodes: a failure caused by them says where, once.
   const blocked = error instanceof ApiError && error.status === 422 && blockedBy.length > 0;
   const pointTo = blocked ? blockedBy : failure?.issues.length ? [...new Set(failure.issues.map((i) => i.nodeId))] : [];
@@ -157,7 +162,7 @@ export function PreviewPanel({
   if (!target) {
     return (
       <Box p="3" color="fg.muted" fontSize="sm" data-testid="preview-panel" data-state="idle">
-        Select a node to preview its data.
+        {t("Select a node to preview its data.")}
       </Box>
     );
   }
@@ -168,77 +173,79 @@ export function PreviewPanel({
         {target.effectOf ? (
           <>
             <Badge colorPalette="purple" data-testid="effect-preview">
-              Effect of “{target.effectOf}” — not applied
+              {t("Effect of “{title}” — not applied", { title: target.effectOf })}
             </Badge>
             {onBack && (
               <Button size="2xs" variant="ghost" onClick={onBack}>
-                back to node
+                {t("back to node")}
               </Button>
             )}
           </>
         ) : (
-          <Text fontWeight="semibold" fontFamily="mono" maxW="160px" truncate title={`Preview of ${target.nodeId}`}>
+          <Text fontWeight="semibold" fontFamily="mono" maxW="160px" truncate title={t("Preview of {node}", { node: target.nodeId })}>
             {target.nodeId}
           </Text>
         )}
-        {(["data", "schema", "diff", "sql"] as Tab[]).map((t) => (
+        {TABS.map((name) => (
           <Button
-            key={t}
+            key={name}
             size="2xs"
-            variant={activeTab === t ? "solid" : "ghost"}
-            disabled={(t === "diff" && !diff) || (t === "sql" && !shown?.sql)}
-            onClick={() => setTab(t)}
-            data-testid={`preview-tab-${t}`}
-            title={t === "diff" && !diff ? "Before/after needs a transform with one input" : undefined}
+            variant={activeTab === name ? "solid" : "ghost"}
+            disabled={(name === "diff" && !diff) || (name === "sql" && !shown?.sql)}
+            onClick={() => setTab(name)}
+            data-testid={`preview-tab-${name}`}
+            title={name === "diff" && !diff ? t("Before/after needs a transform with one input") : undefined}
           >
-            {{ data: "Data", schema: "Schema", diff: "Before/after", sql: "SQL" }[t]}
+            {TAB_TITLE[name](t)}
           </Button>
         ))}
         <Box flex="1" />
-        <HStack gap="0" title="Which rows the sources read">
+        <HStack gap="0" title={t("Which rows the sources read")}>
           {(["head", "random"] as Sampling[]).map((s) => (
             <Button key={s} size="2xs" variant={sampling === s ? "subtle" : "ghost"} onClick={() => setSampling(s)} data-testid={`sampling-${s}`}>
-              {s}
+              {SAMPLING_TITLE[s](t)}
             </Button>
           ))}
         </HStack>
         {sampling === "random" && (
-          <Button size="2xs" variant="ghost" onClick={() => setSeed((x) => x + 1)} title="Draw another random sample">
-            reshuffle
+          <Button size="2xs" variant="ghost" onClick={() => setSeed((x) => x + 1)} title={t("Draw another random sample")}>
+            {t("reshuffle")}
           </Button>
         )}
         <NativeSelect.Root size="xs" width="88px">
-          <NativeSelect.Field aria-label="Row limit" data-testid="preview-limit" value={String(limit)} onChange={(e) => setLimit(Number(e.currentTarget.value))}>
+          <NativeSelect.Field aria-label={t("Row limit")} data-testid="preview-limit" value={String(limit)} onChange={(e) => setLimit(Number(e.currentTarget.value))}>
             {LIMITS.map((l) => (
               <option key={l} value={l}>
-                {l} rows
+                {t("{count} rows", { count: l })}
               </option>
             ))}
           </NativeSelect.Field>
           <NativeSelect.Indicator />
         </NativeSelect.Root>
-        <Button size="2xs" variant="outline" onClick={refresh} loading={loading} data-testid="preview-refresh" title="Run the preview again" aria-label="Refresh">
+        <Button size="2xs" variant="outline" onClick={refresh} loading={loading} data-testid="preview-refresh" title={t("Run the preview again")} aria-label={t("Refresh")}>
           ↻
         </Button>
       </HStack>
       {shown && (
         <HStack px="2" py="0.5" gap="3" fontSize="xs" color="fg.muted" borderBottomWidth="1px" data-testid="preview-stats">
           <Text data-testid="preview-row-count">
-            {shown.rows.length} rows{shown.row_count_estimate !== null ? ` of ~${compactNumber(shown.row_count_estimate)}` : ""} · {shown.columns.length} columns
+            {shown.row_count_estimate !== null
+              ? t("{rows} rows of ~{estimate} · {columns} columns", { rows: shown.rows.length, estimate: compactNumber(shown.row_count_estimate), columns: shown.columns.length })
+              : t("{rows} rows · {columns} columns", { rows: shown.rows.length, columns: shown.columns.length })}
           </Text>
           <Text data-testid="preview-elapsed">{formatElapsed(shown.elapsed_ms)}</Text>
           {shown.cached && (
-            <Badge size="xs" colorPalette="gray" data-testid="preview-cached" title="Served from the preview cache (same upstream steps and sampling)">
-              cached
+            <Badge size="xs" colorPalette="gray" data-testid="preview-cached" title={t("Served from the preview cache (same upstream steps and sampling)")}>
+              {t("cached")}
             </Badge>
           )}
           <Badge size="xs" variant="outline">
             {shown.engine.toUpperCase()}
           </Badge>
-          {shown.truncated_cells > 0 && <Text>{shown.truncated_cells} long cells cut (ends with …)</Text>}
+          {shown.truncated_cells > 0 && <Text>{t("{count} long cells cut (ends with …)", { count: shown.truncated_cells })}</Text>}
           {diff && (
             <Text data-testid="preview-diff-summary">
-              {diff.removed} removed · {diff.changed} changed rows
+              {t("{removed} removed · {changed} changed rows", { removed: diff.removed, changed: diff.changed })}
             </Text>
           )}
           {loading && <Spinner size="xs" />}
@@ -261,7 +268,7 @@ export function PreviewPanel({
           {pointTo.length > 0 && (
             // The messages themselves are shown once, at their fields and nodes: here only where to look.
             <Text data-testid="preview-issue">
-              Shown at:{" "}
+              {t("Shown at:")}{" "}
               {pointTo.map((id, k) => (
                 <Fragment key={id ?? ""}>
                   {k > 0 && ", "}
@@ -270,13 +277,13 @@ export function PreviewPanel({
                       {nodes.find((n) => n.id === id)?.label || id}
                     </Button>
                   ) : (
-                    "the pipeline's problem list"
+                    t("the pipeline's problem list")
                   )}
                 </Fragment>
               ))}
             </Text>
           )}
-          {failure.retry && <Text>Retrying shortly…</Text>}
+          {failure.retry && <Text>{t("Retrying shortly…")}</Text>}
         </Box>
       )}
       <Box flex="1" minH="0" position="relative">
@@ -314,6 +321,7 @@ function useWidths(names: string[], rows: Cell[][], index: (name: string) => num
 }
 
 function DataGrid({ preview }: { preview: Preview }) {
+  const t = useT();
   const names = useMemo(() => preview.columns.map((c) => c.name), [preview]);
   const widths = useWidths(names, preview.rows, (n) => names.indexOf(n));
   const profiles = useMemo(() => new Map(preview.profile.map((p) => [p.name, p])), [preview]);
@@ -326,7 +334,7 @@ function DataGrid({ preview }: { preview: Preview }) {
       })),
     [preview, widths, profiles],
   );
-  const cell = useCallback((r: number, c: number) => gridCell(preview.rows[r][c]), [preview]);
+  const cell = useCallback((r: number, c: number) => gridCell(preview.rows[r][c], t), [preview, t]);
   if (!preview.rows.length) {
     return (
       <Stack h="100%">
@@ -334,7 +342,7 @@ function DataGrid({ preview }: { preview: Preview }) {
           <VirtualGrid columns={columns} rowCount={0} headerHeight={HEADER_HEIGHT} cell={cell} testId="preview-grid" />
         </Box>
         <Text px="2" fontSize="xs" color="fg.muted">
-          No rows.
+          {t("No rows.")}
         </Text>
       </Stack>
     );
@@ -349,6 +357,7 @@ const STATUS_STYLE: Record<string, CSSProperties | undefined> = {
 };
 
 function DiffGrid({ diff }: { diff: Diff }) {
+  const t = useT();
   const [changesOnly, setChangesOnly] = useState(false);
   const numbered = useMemo(() => diff.rows.map((row, i) => ({ ...row, n: i + 1 })), [diff]);
   const rows = useMemo(() => (changesOnly ? numbered.filter((r) => r.status !== "kept") : numbered), [numbered, changesOnly]);
@@ -360,43 +369,45 @@ function DiffGrid({ diff }: { diff: Diff }) {
         header: (
           <div style={{ fontWeight: 600 }}>
             <span style={c.change === "dropped" ? { textDecoration: "line-through" } : undefined}>{c.name}</span>
-            {c.change !== "same" && <div style={{ fontSize: 10, fontWeight: 400 }}>{c.change}</div>}
+            {c.change !== "same" && <div style={{ fontSize: 10, fontWeight: 400 }}>{c.change === "added" ? t("added") : t("dropped")}</div>}
           </div>
         ),
       })),
-    [diff],
+    [diff, t],
   );
   const cell = useCallback(
     (r: number, c: number): GridCell => {
       const row = rows[r];
       const d = row.cells[c];
-      if (row.status === "removed") return { content: formatCell(d.before).text, title: "removed by this step" };
+      if (row.status === "removed") return { content: formatCell(d.before, t).text, title: t("removed by this step") };
       if (d.changed) {
-        const before = formatCell(d.before).text;
-        const after = formatCell(d.after).text;
+        const before = formatCell(d.before, t).text;
+        const after = formatCell(d.after, t).text;
         return {
           content: (
             <>
               <s style={{ opacity: 0.6 }}>{before}</s> {after}
             </>
           ),
-          title: `before: ${before}\nafter: ${after}`,
+          title: `${t("before: {value}", { value: before })}\n${t("after: {value}", { value: after })}`,
           style: { background: "var(--chakra-colors-yellow-subtle)" },
         };
       }
-      return gridCell(shownValue(row, c));
+      return gridCell(shownValue(row, c), t);
     },
-    [rows],
+    [rows, t],
   );
   return (
     <Stack gap="0" h="100%">
       <HStack px="2" py="0.5" fontSize="xs" color="fg.muted" borderBottomWidth="1px">
         <Text>
-          Input rows of this step: struck through = removed, highlighted = changed{diff.changed === 0 && diff.removed > 0 ? " (kept rows are unchanged; the step may reorder them)" : ""}.
+          {diff.changed === 0 && diff.removed > 0
+            ? t("Input rows of this step: struck through = removed, highlighted = changed (kept rows are unchanged; the step may reorder them).")
+            : t("Input rows of this step: struck through = removed, highlighted = changed.")}
         </Text>
         <Box flex="1" />
         <Button size="2xs" variant={changesOnly ? "subtle" : "ghost"} onClick={() => setChangesOnly((v) => !v)} data-testid="diff-changes-only">
-          changes only
+          {t("changes only")}
         </Button>
       </HStack>
       <Box flex="1" minH="0">
@@ -416,6 +427,7 @@ function DiffGrid({ diff }: { diff: Diff }) {
 }
 
 function SchemaTable({ preview }: { preview: Preview }) {
+  const t = useT();
   const profiles = new Map(preview.profile.map((p) => [p.name, p]));
   const th: CSSProperties = { textAlign: "left", padding: "2px 8px", position: "sticky", top: 0, background: "var(--chakra-colors-bg-subtle)" };
   const td: CSSProperties = { padding: "2px 8px", borderTop: "1px solid var(--chakra-colors-border)", whiteSpace: "nowrap", maxWidth: 240, overflow: "hidden", textOverflow: "ellipsis" };
@@ -424,7 +436,7 @@ function SchemaTable({ preview }: { preview: Preview }) {
       <table style={{ borderCollapse: "collapse", width: "100%" }}>
         <thead>
           <tr>
-            {["column", "type", "inferred", "null", "distinct", "min", "max", "mean", "top values"].map((h) => (
+            {[t("column"), t("type"), t("inferred"), t("null"), t("distinct"), t("min"), t("max"), t("mean"), t("top values")].map((h) => (
               <th key={h} style={th}>
                 {h}
               </th>
@@ -446,10 +458,10 @@ function SchemaTable({ preview }: { preview: Preview }) {
                 <td style={td}>{p ? formatCell(p.min).text : ""}</td>
                 <td style={td}>{p ? formatCell(p.max).text : ""}</td>
                 <td style={td}>{p?.mean != null ? formatCell(p.mean).text : ""}</td>
-                <td style={td} title={p?.top_values.map((t) => `${formatCell(t.value).text}: ${t.count}`).join("\n")}>
+                <td style={td} title={p?.top_values.map((top) => `${formatCell(top.value).text}: ${top.count}`).join("\n")}>
                   {p?.top_values
                     .slice(0, 3)
-                    .map((t) => `${formatCell(t.value).text} (${t.count})`)
+                    .map((top) => `${formatCell(top.value).text} (${top.count})`)
                     .join(", ")}
                 </td>
               </tr>

@@ -1,6 +1,7 @@
 // How preview cells read in the grid. The API already made values JSON-safe; here they become text that
 // shows what matters when cleaning data: nulls distinct from empty strings, padding made visible, cut text
 // and binary placeholders marked.
+import { t as translateNow, type Translate } from "../i18n";
 import type { Cell } from "./types";
 
 export type CellKind = "null" | "empty" | "number" | "boolean" | "text" | "json" | "binary" | "truncated";
@@ -27,12 +28,12 @@ export function showPadding(text: string): string {
   return "·".repeat(lead.length) + core + "·".repeat(trail.length);
 }
 
-export function formatCell(value: Cell | undefined): FormattedCell {
+export function formatCell(value: Cell | undefined, t: Translate = translateNow): FormattedCell {
   if (value === null || value === undefined) return { text: "null", kind: "null", padded: false, title: "null", align: "left" };
   if (typeof value === "number") return { text: formatNumber(value), kind: "number", padded: false, title: String(value), align: "right" };
   if (typeof value === "boolean") return { text: String(value), kind: "boolean", padded: false, title: String(value), align: "left" };
   if (typeof value === "string") {
-    if (value === "") return { text: "(empty)", kind: "empty", padded: false, title: "empty string", align: "left" };
+    if (value === "") return { text: t("(empty)"), kind: "empty", padded: false, title: t("empty string"), align: "left" };
     if (BINARY.test(value)) return { text: value, kind: "binary", padded: false, title: value, align: "left" };
     const padded = value.trim() !== value;
     const kind: CellKind = value.endsWith("…") && value.length > 200 ? "truncated" : "text";
@@ -40,7 +41,7 @@ export function formatCell(value: Cell | undefined): FormattedCell {
       text: padded ? showPadding(value) : value,
       kind,
       padded,
-      title: kind === "truncated" ? `${value}\n(cut at 200 characters)` : JSON.stringify(value),
+      title: kind === "truncated" ? `${value}\n${t("(cut at 200 characters)")}` : JSON.stringify(value),
       align: "left",
     };
   }

@@ -7,6 +7,7 @@ import { ApiError } from "../api/client";
 import type { Spec } from "../api/types";
 import { errorText } from "../components";
 import type { NewStep } from "../graph/insert";
+import { formatCount, inEnglish, t as translateNow, type Translate, useT } from "../i18n";
 import { previewApi } from "../preview/api";
 import { formatCell, formatElapsed } from "../preview/format";
 import type { Described, EffectExample, Suggestion, Suggestions } from "../preview/types";
@@ -14,16 +15,17 @@ import { useDismissed } from "./dismissed";
 
 const DEBOUNCE_MS = 600;
 const SEVERITY_PALETTE: Record<string, string> = { high: "red", medium: "orange", low: "gray" };
+const SEVERITY_LABEL: Record<string, (t: Translate) => string> = { high: (t) => t("high"), medium: (t) => t("medium"), low: (t) => t("low") };
 
 export function stepsOf(nodes: Suggestion["nodes"]): NewStep[] {
   return nodes.map((n) => ({ module: n.module, config: n.config, label: n.label ?? null, inputPort: n.input_port ?? null, extraInputs: n.extra_inputs ?? {} }));
 }
 
 /** "10,000 → 9,688 rows · 312 cells changed" */
-export function effectLine(effect: Suggestion["effect"]): string {
-  if (!effect) return "effect not measured on the sample";
-  const parts = [`${effect.rows_before.toLocaleString("en-US")} → ${effect.rows_after.toLocaleString("en-US")} rows`];
-  if (effect.cells_changed) parts.push(`${effect.cells_changed.toLocaleString("en-US")} cells changed`);
+export function effectLine(effect: Suggestion["effect"], t: Translate = translateNow): string {
+  if (!effect) return t("effect not measured on the sample");
+  const parts = [t("{before} → {after} rows", { before: formatCount(effect.rows_before, t.language), after: formatCount(effect.rows_after, t.language) })];
+  if (effect.cells_changed) parts.push(t.plural(effect.cells_changed, "{count} cell changed", "{count} cells changed", { count: formatCount(effect.cells_changed, t.language) }));
   return parts.join(" · ");
 }
 
@@ -49,6 +51,7 @@ interface Props {
 }
 
 export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply, onPreviewEffect, blockedBy = [] }: Props) {
+  const t = useT();
   const dismissals = useDismissed(pipelineId, !readOnly);
   const dismissed = dismissals.ids;
   const [showDismissed, setShowDismissed] = useState(false);
@@ -135,27 +138,27 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
   if (readOnly) {
     return (
       <Text p="3" fontSize="xs" color="fg.muted" data-testid="suggest-panel">
-        Suggestions need edit access to this pipeline.
+        {t("Suggestions need edit access to this pipeline.")}
       </Text>
     );
   }
   if (!nodeId) {
     return (
       <Text p="3" fontSize="xs" color="fg.muted" data-testid="suggest-panel">
-        Select a node to see suggestions for its data.
+        {t("Select a node to see suggestions for its data.")}
       </Text>
     );
   }
   return (
     <Stack gap="2" p="2" h="100%" overflowY="auto" data-testid="suggest-panel" data-node-id={nodeId} data-state={loading ? "loading" : error ? "error" : "ready"}>
       <HStack fontSize="xs">
-        <Text fontWeight="semibold">Suggestions</Text>
+        <Text fontWeight="semibold">{t("Suggestions")}</Text>
         {loading && <Spinner size="xs" />}
-        {result && !loading && <Text color="fg.muted">{formatElapsed(result.elapsed_ms)} on {result.sample_rows.toLocaleString("en-US")} rows</Text>}
+        {result && !loading && <Text color="fg.muted">{t("{elapsed} on {rows} rows", { elapsed: formatElapsed(result.elapsed_ms), rows: formatCount(result.sample_rows, t.language) })}</Text>}
         <Box flex="1" />
         {dismissed.length > 0 && (
-          <Button size="2xs" variant="ghost" onClick={() => setShowDismissed((v) => !v)} aria-expanded={showDismissed} title="The suggestions dismissed for this pipeline" data-testid="dismissed-toggle">
-            {showDismissed ? "Hide" : "Show"} dismissed ({dismissed.length})
+          <Button size="2xs" variant="ghost" onClick={() => setShowDismissed((v) => !v)} aria-expanded={showDismissed} title={t("The suggestions dismissed for this pipeline")} data-testid="dismissed-toggle">
+            {showDismissed ? t("Hide dismissed ({count})", { count: dismissed.length }) : t("Show dismissed ({count})", { count: dismissed.length })}
           </Button>
         )}
       </HStack>
@@ -164,7 +167,7 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
           <Text flex="1" whiteSpace="pre-wrap">
             {dismissals.error}
           </Text>
-          <Button size="2xs" variant="ghost" onClick={dismissals.clearError} aria-label="Close the message">
+          <Button size="2xs" variant="ghost" onClick={dismissals.clearError} aria-label={t("Close the message")}>
             ×
           </Button>
         </HStack>
@@ -176,13 +179,13 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
         <Text fontSize="xs" color="red.fg" whiteSpace="pre-wrap" data-testid="suggest-error">
           {error instanceof ApiError && error.status === 422 && blockedBy.length
             ? // Not the messages again: they are at their fields and nodes.
-              `No suggestions until the problems of ${blockedBy.map((id) => spec.nodes.find((n) => n.id === id)?.label || id).join(", ")} are fixed.`
+              t("No suggestions until the problems of {nodes} are fixed.", { nodes: blockedBy.map((id) => spec.nodes.find((n) => n.id === id)?.label || id).join(", ") })
             : errorText(error)}
         </Text>
       )}
       {result && !loading && !visible.length && !error && (
         <Text fontSize="xs" color="fg.muted" data-testid="suggest-empty">
-          Nothing to suggest: the sample looks clean.
+          {t("Nothing to suggest: the sample looks clean.")}
         </Text>
       )}
       {visible.map((s) => (
@@ -192,9 +195,9 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
               {s.title}
             </Text>
             <Badge size="xs" colorPalette={SEVERITY_PALETTE[s.severity] ?? "gray"}>
-              {s.severity}
+              {SEVERITY_LABEL[s.severity]?.(t) ?? s.severity}
             </Badge>
-            <Badge size="xs" variant="outline" title={s.confidence_reason ? `Confidence: ${s.confidence_reason}` : "Confidence"}>
+            <Badge size="xs" variant="outline" title={s.confidence_reason ? t("Confidence: {reason}", { reason: s.confidence_reason }) : t("Confidence")}>
               {Math.round(s.confidence * 100)}%
             </Badge>
           </HStack>
@@ -211,9 +214,10 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
             </HStack>
           )}
           <Text mt="1" data-testid="suggestion-effect">
-            {effectLine(s.effect)}
+            {effectLine(s.effect, t)}
           </Text>
-          {s.effect?.summary && s.effect.summary !== effectLine(s.effect) && <Text color="fg.muted">{s.effect.summary}</Text>}
+          {/* The server's summary (English) is left out when it only repeats the effect line. */}
+          {s.effect?.summary && s.effect.summary !== effectLine(s.effect, inEnglish) && <Text color="fg.muted">{s.effect.summary}</Text>}
           {s.effect?.examples?.length ? (
             <Box mt="1" fontFamily="mono" data-testid="suggestion-examples">
               {(s.effect.examples as unknown as EffectExample[]).slice(0, 3).map((x, i) => (
@@ -224,22 +228,22 @@ export function SuggestPanel({ pipelineId, spec, nodeId, readOnly, llm, onApply,
             </Box>
           ) : null}
           <Text color="fg.muted" mt="1">
-            adds {s.nodes.map((n) => n.label || n.module).join(" → ")}
+            {t("adds {steps}", { steps: s.nodes.map((n) => n.label || n.module).join(" → ") })}
           </Text>
           {refused[s.id] && (
             <Text color="red.fg" mt="1" data-testid="suggestion-refused">
-              Cannot apply: {refused[s.id]}
+              {t("Cannot apply: {reason}", { reason: refused[s.id] })}
             </Text>
           )}
           <HStack mt="1" gap="1">
             <Button size="2xs" colorPalette="brand" onClick={() => void apply(s)} loading={busy === s.id} data-testid="suggestion-apply">
-              Apply
+              {t("Apply")}
             </Button>
             <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(s.nodes), s.title)} data-testid="suggestion-preview">
-              Preview effect
+              {t("Preview effect")}
             </Button>
             <Button size="2xs" variant="ghost" onClick={() => void dismissals.dismiss(s.id)} data-testid="suggestion-dismiss">
-              Dismiss
+              {t("Dismiss")}
             </Button>
           </HStack>
         </Box>
@@ -257,16 +261,17 @@ export function dismissedLabel(id: string): string {
 
 /** The dismissed ids (titled when the current node suggested them), newest first, each with Restore. */
 function DismissedList({ ids, titles, memoryOnly, onRestore }: { ids: string[]; titles: Map<string, string>; memoryOnly: boolean; onRestore: (id: string) => void }) {
+  const t = useT();
   return (
     <Stack gap="1" borderWidth="1px" borderRadius="md" p="2" fontSize="xs" data-testid="dismissed-list">
-      {memoryOnly && <Text color="fg.muted">This pipeline is not saved: dismissals last for this page only.</Text>}
+      {memoryOnly && <Text color="fg.muted">{t("This pipeline is not saved: dismissals last for this page only.")}</Text>}
       {[...ids].reverse().map((id) => (
         <HStack key={id} gap="1" data-testid="dismissed-item" data-suggestion-id={id}>
           <Text flex="1" truncate title={id} color={titles.has(id) ? undefined : "fg.muted"}>
             {titles.get(id) ?? dismissedLabel(id)}
           </Text>
           <Button size="2xs" variant="outline" onClick={() => onRestore(id)} data-testid="dismissed-restore">
-            Restore
+            {t("Restore")}
           </Button>
         </HStack>
       ))}
@@ -275,6 +280,7 @@ function DismissedList({ ids, titles, memoryOnly, onRestore }: { ids: string[]; 
 }
 
 function DescribeStep({ spec, nodeId, onApply, onPreviewEffect }: { spec: Spec; nodeId: string; onApply: Props["onApply"]; onPreviewEffect: Props["onPreviewEffect"] }) {
+  const t = useT();
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
   const [answer, setAnswer] = useState<Described | null>(null);
@@ -298,11 +304,11 @@ function DescribeStep({ spec, nodeId, onApply, onPreviewEffect }: { spec: Spec; 
   const usable = answer && !answer.errors.length && answer.nodes.length > 0;
   return (
     <Stack gap="1" borderTopWidth="1px" pt="2" fontSize="xs" data-testid="describe-step">
-      <Text fontWeight="semibold">Describe a step</Text>
-      <Textarea size="xs" rows={2} maxLength={2000} placeholder="e.g. keep only orders above 100 euros" value={text} onChange={(e) => setText(e.currentTarget.value)} />
+      <Text fontWeight="semibold">{t("Describe a step")}</Text>
+      <Textarea size="xs" rows={2} maxLength={2000} placeholder={t("e.g. keep only orders above 100 euros")} value={text} onChange={(e) => setText(e.currentTarget.value)} />
       <HStack>
         <Button size="2xs" onClick={() => void propose()} loading={busy} disabled={!text.trim()}>
-          Propose
+          {t("Propose")}
         </Button>
       </HStack>
       {error != null && (
@@ -313,21 +319,21 @@ function DescribeStep({ spec, nodeId, onApply, onPreviewEffect }: { spec: Spec; 
       {answer && (
         <Box borderWidth="1px" borderRadius="md" p="2" data-testid="describe-answer">
           {answer.explanation && <Text>{answer.explanation}</Text>}
-          {answer.nodes.length > 0 && <Text color="fg.muted">proposes {answer.nodes.map((n) => n.label || n.module).join(" → ")}</Text>}
+          {answer.nodes.length > 0 && <Text color="fg.muted">{t("proposes {steps}", { steps: answer.nodes.map((n) => n.label || n.module).join(" → ") })}</Text>}
           {answer.errors.map((e, i) => (
             <Text key={i} color="red.fg">
               {e.path ? `${e.path}: ` : ""}
               {e.message}
             </Text>
           ))}
-          {answer.errors.length > 0 && <Text color="red.fg">The proposal is invalid and cannot be applied; rephrase and try again.</Text>}
+          {answer.errors.length > 0 && <Text color="red.fg">{t("The proposal is invalid and cannot be applied; rephrase and try again.")}</Text>}
           {usable && (
             <HStack mt="1" gap="1">
               <Button size="2xs" colorPalette="brand" onClick={() => onApply(stepsOf(answer.nodes))}>
-                Apply
+                {t("Apply")}
               </Button>
-              <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(answer.nodes), "described step")}>
-                Preview effect
+              <Button size="2xs" variant="outline" onClick={() => onPreviewEffect(stepsOf(answer.nodes), t("described step"))}>
+                {t("Preview effect")}
               </Button>
             </HStack>
           )}

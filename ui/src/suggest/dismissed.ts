@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../api/client";
 import { errorText } from "../components";
+import { t } from "../i18n";
 import { browserStorage } from "../storage";
 
 /** The server side, injectable for tests. Each call answers the pipeline's ids after the change. */
@@ -132,7 +133,7 @@ export function useDismissed(
         }
         // Dismissing still tries the server; only the stored list is unknown.
         setMode("server");
-        setError(`Cannot load the dismissed suggestions: ${errorText(e)}`);
+        setError(t("Cannot load the dismissed suggestions: {error}", { error: errorText(e) }));
       },
     );
     return () => {
@@ -141,7 +142,7 @@ export function useDismissed(
   }, [pipelineId, enabled, setMode]);
 
   const change = useCallback(
-    (id: string, apply: Edit, undo: Edit, send: () => Promise<string[]>, verb: string): Promise<boolean> => {
+    (id: string, apply: Edit, undo: Edit, send: () => Promise<string[]>, failed: (error: string) => string): Promise<boolean> => {
       setError(null);
       setIds((current) => apply(current, id));
       if (mode.current === "memory") return Promise.resolve(true);
@@ -156,7 +157,7 @@ export function useDismissed(
             return true;
           }
           setIds((current) => undo(current, id));
-          setError(`Could not ${verb} the suggestion: ${errorText(e)}`);
+          setError(failed(errorText(e)));
           return false;
         },
       );
@@ -165,11 +166,11 @@ export function useDismissed(
   );
 
   const dismiss = useCallback(
-    (id: string) => change(id, withId, withoutId, () => io.current.remote.add(pipelineId, id), "dismiss"),
+    (id: string) => change(id, withId, withoutId, () => io.current.remote.add(pipelineId, id), (error) => t("Could not dismiss the suggestion: {error}", { error })),
     [change, pipelineId],
   );
   const restore = useCallback(
-    (id: string) => change(id, withoutId, withId, () => io.current.remote.remove(pipelineId, id), "restore"),
+    (id: string) => change(id, withoutId, withId, () => io.current.remote.remove(pipelineId, id), (error) => t("Could not restore the suggestion: {error}", { error })),
     [change, pipelineId],
   );
   const clearError = useCallback(() => setError(null), []);
