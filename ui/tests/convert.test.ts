@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { connectionToEdge, fromFlow, graphToSpec, maxInputsFor, portLabel, specToGraph, toFlowEdges, toFlowNodes } from "../src/graph/convert";
+import { backwardEdges, connectionToEdge, fromFlow, graphToSpec, maxInputsFor, portLabel, specToGraph, toFlowEdges, toFlowNodes } from "../src/graph/convert";
+import type { Graph } from "../src/graph/model";
 import { moduleMap, mod, spec } from "./fixtures";
 
 describe("spec <-> React Flow", () => {
@@ -99,5 +100,27 @@ describe("spec <-> React Flow", () => {
     expect(maxInputsFor(mod("deduplicate"), null)).toBe(1);
     expect(maxInputsFor(mod("join"), "left")).toBe(1);
     expect(maxInputsFor(undefined, null)).toBeNull();
+  });
+});
+
+describe("edges that run backwards", () => {
+  it("are the ones whose target does not sit right of the source, drawn as steps", () => {
+    const graph: Graph = {
+      nodes: [
+        { id: "a", module: "m", label: null, config: {}, position: { x: 0, y: 0 } },
+        { id: "b", module: "m", label: null, config: {}, position: { x: 240, y: 0 } },
+        { id: "c", module: "m", label: null, config: {}, position: { x: 0, y: 170 } },
+        { id: "d", module: "m", label: null, config: {}, position: { x: 100, y: 300 } },
+      ],
+      edges: [
+        { source: "a", target: "b", source_port: "out", target_port: null },
+        { source: "b", target: "c", source_port: "out", target_port: null },
+        { source: "c", target: "d", source_port: "out", target_port: null },
+      ],
+    };
+    const backward = backwardEdges(graph);
+    expect(backward).toHaveLength(2); // b → c goes back left; c → d sits under c's output
+    const types = toFlowEdges(graph, { backward: new Set(backward) }).map((e) => e.type ?? "default");
+    expect(types).toEqual(["default", "smoothstep", "smoothstep"]);
   });
 });

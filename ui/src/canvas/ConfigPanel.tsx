@@ -31,10 +31,12 @@ interface NodePanelProps {
   onConfig: (config: Record<string, unknown>) => void;
   onLabel: (label: string | null) => void;
   onDelete: () => void;
+  /** The pipeline being edited: the path picker lists data locations with its DAG's permissions. */
+  pipelineId?: string;
 }
 
 export function NodePanel(props: NodePanelProps) {
-  const { node, module, issues, readOnly, connections, columns, onConfig, onLabel, onDelete } = props;
+  const { node, module, issues, readOnly, connections, columns, onConfig, onLabel, onDelete, pipelineId } = props;
   const t = useT();
   const errors = fieldIssues(issues);
   return (
@@ -60,7 +62,7 @@ export function NodePanel(props: NodePanelProps) {
           value={(node.config ?? {}) as Record<string, unknown>}
           onChange={onConfig}
           errors={errors}
-          context={{ connections, columns, readOnly }}
+          context={{ connections, columns, readOnly, pipelineId }}
         />
       ) : (
         <Stack gap="2" data-testid="broken-node-panel">

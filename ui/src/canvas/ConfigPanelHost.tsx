@@ -35,6 +35,7 @@ export function ConfigPanel(props: Props) {
   if (node) {
     return (
       <NodePanel
+        pipelineId={meta.id}
         key={node.id}
         node={node}
         module={module}

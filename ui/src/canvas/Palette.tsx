@@ -1,5 +1,5 @@
 // Module palette: grouped by category, searchable; drag an entry onto the canvas (or click it) to add a node.
-import { Box, Input, Stack, Text } from "@chakra-ui/react";
+import { Box, HStack, IconButton, Input, Stack, Text } from "@chakra-ui/react";
 import { useMemo, useState } from "react";
 import type { Module } from "../api/types";
 import { type Translate, useT } from "../i18n";
@@ -23,13 +23,21 @@ export function groupModules(modules: Module[], query: string): [string, Module[
     .map(([c, ms]) => [c, [...ms].sort((a, b) => (a.label || a.name).localeCompare(b.label || b.name))]);
 }
 
-export function Palette({ modules, onAdd }: { modules: Module[]; onAdd: (module: Module) => void }) {
+/** `onHide`: fold the palette (a button beside the search field). */
+export function Palette({ modules, onAdd, onHide }: { modules: Module[]; onAdd: (module: Module) => void; onHide?: () => void }) {
   const t = useT();
   const [query, setQuery] = useState("");
   const groups = useMemo(() => groupModules(modules, query), [modules, query]);
   return (
     <Stack w="230px" flexShrink={0} borderRightWidth="1px" p="2" gap="2" overflowY="auto" data-testid="palette" bg="bg.subtle">
-      <Input size="sm" flexShrink={0} placeholder={t("Search modules")} aria-label={t("Search modules")} value={query} onChange={(e) => setQuery(e.target.value)} />
+      <HStack gap="1" flexShrink={0}>
+        <Input size="sm" placeholder={t("Search modules")} aria-label={t("Search modules")} value={query} onChange={(e) => setQuery(e.target.value)} />
+        {onHide && (
+          <IconButton size="xs" variant="ghost" aria-label={t("Hide the modules")} title={t("Hide the modules")} onClick={onHide} data-testid="palette-hide">
+            ‹
+          </IconButton>
+        )}
+      </HStack>
       {groups.map(([category, items]) => (
         <Stack key={category} gap="1">
           <Text fontSize="xs" fontWeight="bold" textTransform="uppercase" color="fg.muted" mt="1">

@@ -8,6 +8,7 @@ import { errorsAt, untagErrors } from "../graph/errors";
 import { t as translateNow, useT } from "../i18n";
 import { type ColumnChoice, type InputColumns, offeredColumns } from "../graph/inputColumns";
 import { ColumnPicker } from "./ColumnPicker";
+import { LocationBrowser } from "./LocationBrowser";
 import { FieldMessages, type FormMessage, isError, listMessages } from "./FieldMessages";
 import { applies, type FieldSpec, objectFields, setKey, type UnionSpec, unionOf, variantOf } from "./schema";
 
@@ -37,6 +38,8 @@ export interface FormContext {
    */
   columns: InputColumns | readonly string[] | null;
   readOnly: boolean;
+  /** The pipeline being edited (its DAG's permissions decide which data locations may be browsed). */
+  pipelineId?: string;
 }
 
 export interface SchemaFormProps {
@@ -186,7 +189,40 @@ function StringControl({ field, value, onChange, path, port, ctx }: FieldRowProp
     return <ColumnPicker name={commonProps.name} value={text} columns={columns} readOnly={ctx.readOnly} placeholder={commonProps.placeholder} onChange={(v) => onChange(v === "" ? undefined : v)} />;
   }
   if (field.widget === "new-column") return <NewColumnInput {...commonProps} columns={offeredColumns(ctx.columns, port)} />;
+  if (field.widget === "path") return <PathInput {...commonProps} pipelineId={ctx.pipelineId} onPick={(uri) => onChange(uri)} />;
   return <Input {...commonProps} />;
+}
+
+/** A path typed by hand, or picked among the data locations the security policy allows (LocationBrowser). */
+function PathInput(props: { name: string; value: string; placeholder?: string; readOnly: boolean; size: "sm"; pipelineId?: string; onPick: (uri: string) => void; onChange: (e: { target: { value: string } }) => void }) {
+  const t = useT();
+  const { pipelineId, onPick, ...rest } = props;
+  const [browsing, setBrowsing] = useState(false);
+  return (
+    <HStack gap="1">
+      <Input {...rest} autoComplete="off" fontFamily="mono" />
+      {!props.readOnly && (
+        <Button size="sm" variant="outline" flexShrink={0} onClick={() => setBrowsing(true)} data-testid="path-browse">
+          {t("Browse…")}
+        </Button>
+      )}
+      {browsing && (
+        <LocationBrowser
+          value={props.value}
+          pipelineId={pipelineId}
+          onPick={(uri, connId) => onPick(withConnection(uri, connId))}
+          onClose={() => setBrowsing(false)}
+        />
+      )}
+    </HStack>
+  );
+}
+
+/** `s3://bucket/key` listed through connection `c` is written `s3://c@bucket/key`: one field says it all. */
+export function withConnection(uri: string, connId: string | null): string {
+  if (!connId) return uri;
+  const match = /^(s3a?|s3n):\/\/([^/@]+)(\/.*)?$/i.exec(uri);
+  return match ? `${match[1]}://${connId}@${match[2]}${match[3] ?? ""}` : uri;
 }
 
 /** A name the node creates: free text, the input's columns as suggestions (to replace one). */

@@ -88,7 +88,23 @@ export function portLabel(edge: SpecEdge): string | undefined {
   return from ?? undefined;
 }
 
-export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly" | "lineage"> = {}): Edge[] {
+// A source's width plus a short gap: a target closer than that is "behind" the output handle.
+const NODE_SPAN = 220;
+
+/**
+ * The edges whose target does not sit to the right of their source (a graph laid out on several rows, or
+ * a node dragged back). A curve between a right-hand output and a left-hand input that lies behind it
+ * loops around both nodes; these are drawn as right-angled steps instead.
+ */
+export function backwardEdges(graph: Graph): string[] {
+  const x = new Map(graph.nodes.map((n) => [n.id, n.position?.x ?? 0]));
+  return graph.edges.filter((e) => (x.get(e.target) ?? 0) < (x.get(e.source) ?? 0) + NODE_SPAN).map(edgeId);
+}
+
+export function toFlowEdges(
+  graph: Graph,
+  ctx: Pick<FlowContext, "selectedEdges" | "runNodes" | "readOnly" | "lineage"> & { backward?: ReadonlySet<string> } = {},
+): Edge[] {
   const selected = new Set(ctx.selectedEdges ?? []);
   return graph.edges.map((edge) => {
     const running = ctx.runNodes?.[edge.source]?.state === "running";
@@ -107,6 +123,7 @@ export function toFlowEdges(graph: Graph, ctx: Pick<FlowContext, "selectedEdges"
       label: portLabel(edge),
       // Which way the rows flow, readable at the default zoom (React Flow draws thin arrowless lines).
       markerEnd: ARROW,
+      ...(ctx.backward?.has(edgeId(edge)) ? { type: "smoothstep" } : {}),
       ...(ctx.lineage ? {} : { style: { strokeWidth: 1.5 } }),
     };
   });

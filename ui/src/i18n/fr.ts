@@ -270,6 +270,7 @@ const ENTRIES: Record<string, string> = {
   "Only the first {limit} entries are listed: type the rest of the path, or use a glob such as *.csv.":
     "Seules les {limit} premières entrées sont listées : saisissez la suite du chemin, ou utilisez un motif comme *.csv.",
   "Use this file": "Utiliser ce fichier",
+  "Browse…": "Parcourir…",
 
   // Graph edits refused
   "Cannot insert after \"{after}\": the node is no longer on the canvas.": "Insertion impossible après « {after} » : le nœud n’est plus sur le canevas.",

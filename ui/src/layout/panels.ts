@@ -49,13 +49,19 @@ export function writePanels(user: string, layout: Layout, state: PanelState, sto
   }
 }
 
-/** The DAG's tab (Airflow's `/dags/<id>/plugin/...`) or a window too small for the full layout. */
-export function layoutFor(win: Window = window): Layout {
+/** Inside a DAG's "Pipeline" tab (Airflow's `/dags/<id>/plugin/...`): Airflow's page already names the
+ * pipeline and leads back to the DAG list. */
+export function inDagTab(win: Window = window): boolean {
   try {
-    if (win.parent !== win && /\/dags\/[^/]+\/plugin\//.test(win.parent.location.pathname)) return "compact";
+    return win.parent !== win && /\/dags\/[^/]+\/plugin\//.test(win.parent.location.pathname);
   } catch {
-    // Another origin's frame: judged by size alone.
+    return false; // another origin's frame
   }
+}
+
+/** The DAG's tab or a window too small for the full layout. */
+export function layoutFor(win: Window = window): Layout {
+  if (inDagTab(win)) return "compact";
   return win.innerWidth < COMPACT_WIDTH || win.innerHeight < COMPACT_HEIGHT ? "compact" : "full";
 }
 

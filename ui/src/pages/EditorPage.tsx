@@ -29,7 +29,7 @@ import { NODE_WIDTH, NodeCard } from "../canvas/NodeCard";
 import { DRAG_MIME, Palette } from "../canvas/Palette";
 import type { PipelineMeta } from "../canvas/ConfigPanel";
 import { ACTIVE_STATES, ErrorBox, errorText, formatDate, StateBadge, statusLabel, TopLink } from "../components";
-import { connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
+import { backwardEdges, connectionToEdge, type FlowNode, graphToSpec, maxInputsFor, specToGraph, toFlowEdges, toFlowNodes } from "../graph/convert";
 import { issuesByNode, pipelineIssues } from "../graph/errors";
 import { latestGuard, runLatest } from "../graph/latest";
 import { type LineageStart, lineagePath } from "../graph/lineage";
@@ -40,7 +40,7 @@ import { specKey } from "../graph/saved";
 import { dropUnsaved, keepUnsaved, readUnsaved, type UnsavedCopy } from "../graph/unsaved";
 import { HistoryPanel } from "../history/HistoryPanel";
 import { useT } from "../i18n";
-import { usePanels } from "../layout/panels";
+import { inDagTab, usePanels } from "../layout/panels";
 import { Rail } from "../layout/Rail";
 import { hrefFor, replaceRoute } from "../router";
 import { useColorMode } from "../theme";
@@ -68,7 +68,8 @@ interface Checked {
 const uncheckedWith = (errors: Issue[]): Checked => ({ errors, warnings: [], schemas: {}, engines: {}, checked: false });
 const fromValidation = (v: Validation): Checked => ({ errors: v.errors, warnings: v.warnings ?? [], schemas: v.schemas ?? {}, engines: v.engines ?? {}, checked: true });
 
-const FIT = { padding: 0.2, maxZoom: 1.2 };
+// A small margin: the fitted zoom decides whether node texts can be read (tests/browser/test_workspace.py).
+const FIT = { padding: 0.08, maxZoom: 1.2 };
 
 function splitSpec(spec: Spec): { meta: PipelineMeta; graph: Graph } {
   const { nodes: _n, edges: _e, ...meta } = spec;
@@ -111,6 +112,8 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
   const ariaLabels = useMemo(() => flowAriaLabels(t), [t]);
   const mode = useColorMode();
   const { layout, panels, toggle: togglePanel } = usePanels(username);
+  // In the DAG's tab, Airflow's own header names the pipeline: the builder's header does not repeat it.
+  const [dagTab] = useState(() => inDagTab());
   // A message the next save stores with its version (shown in the history).
   const [note, setNote] = useState("");
   const [historyOpen, setHistoryOpen] = useState(false);
@@ -318,9 +321,12 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
   }, [state.graph, moduleMap, nodeIssues, showRun, state.selectedNodes, readOnly, measured, path]);
   // A move keeps the edge list (same array): edges are rebuilt only when they, selection or runs change.
   const graphEdges = state.graph.edges;
+  // Which edges run backwards (drawn as steps): recomputed on a move, but the edges only when it changes.
+  const backwardKey = backwardEdges(state.graph).join("\n");
+  const backward = useMemo(() => new Set(backwardKey ? backwardKey.split("\n") : []), [backwardKey]);
   const edges = useMemo(
-    () => toFlowEdges({ nodes: [], edges: graphEdges }, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly, lineage: path }),
-    [graphEdges, state.selectedEdges, showRun, readOnly, path],
+    () => toFlowEdges({ nodes: [], edges: graphEdges }, { selectedEdges: state.selectedEdges, runNodes: showRun?.nodes, readOnly, lineage: path, backward }),
+    [graphEdges, state.selectedEdges, showRun, readOnly, path, backward],
   );
 
   const onNodesChange = useCallback(
@@ -656,11 +662,15 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
   return (
     <Flex direction="column" h="100vh" data-testid="editor" data-pipeline={pipelineId}>
       <HStack px="3" py="2" borderBottomWidth="1px" gap="2" wrap="wrap" bg="bg.subtle">
-        <Link href={hrefFor({ page: "list" })} fontSize="sm" onClick={leave}>
-          ← {t("Pipelines")}
-        </Link>
-        <Separator orientation="vertical" h="5" />
-        <Text fontWeight="semibold">{meta.name || meta.id}</Text>
+        {!dagTab && (
+          <>
+            <Link href={hrefFor({ page: "list" })} fontSize="sm" onClick={leave}>
+              ← {t("Pipelines")}
+            </Link>
+            <Separator orientation="vertical" h="5" />
+            <Text fontWeight="semibold">{meta.name || meta.id}</Text>
+          </>
+        )}
         <Badge colorPalette={meta.status === "active" ? "blue" : "gray"} data-testid="pipeline-status">
           {statusLabel(meta.status, t)}
         </Badge>
@@ -746,12 +756,7 @@ function Editor({ pipelineId, canEdit, canRun, llm = false, node = null, usernam
       <Flex flex="1" minH="0">
         {!readOnly &&
           (panels.palette ? (
-            <Flex direction="column" flexShrink={0} minH="0" position="relative">
-              <Palette modules={modules} onAdd={(m) => addModule(m)} />
-              <IconButton size="2xs" variant="ghost" position="absolute" top="1.5" right="1" aria-label={t("Hide the modules")} title={t("Hide the modules")} onClick={() => togglePanel("palette", false)} data-testid="palette-hide">
-                ‹
-              </IconButton>
-            </Flex>
+            <Palette modules={modules} onAdd={(m) => addModule(m)} onHide={() => togglePanel("palette", false)} />
           ) : (
             <Rail side="left" label={t("Modules")} onOpen={() => togglePanel("palette", true)} testId="palette-show" />
           ))}
