@@ -62,6 +62,11 @@ def title_sizes(frame: Any) -> list[float]:
 def assert_whole_and_readable(frame: Any, stack: AirflowStack, where: str) -> None:
     node(frame, "write_orders").wait_for(timeout=60_000)
     wait_for(lambda: not nodes_outside_canvas(frame), 20, f"every node inside the canvas ({where})", stack)
+    # The editor fits its frame: nothing (a panel's content) makes the page itself scroll.
+    overflow = frame.locator("html").evaluate(
+        "() => document.scrollingElement.scrollHeight - window.innerHeight"
+    )
+    assert overflow <= 1, f"{where}: the page is {overflow} px taller than its frame"
     sizes = title_sizes(frame)
     assert len(sizes) == EXAMPLE_NODES, sizes
     assert min(sizes) >= READABLE_PX, f"{where}: node titles drawn at {min(sizes):.1f} px (< {READABLE_PX})"
