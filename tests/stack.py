@@ -94,6 +94,8 @@ class AirflowProcesses:
         self.wait_until_up()
         self.start("dag-processor", "dag-processor")
         self.start("scheduler", "scheduler", "--skip-serve-logs")
+        # Ready, not just started: a test (or a benchmark's timing) must not share the CPU with their start-up.
+        self.wait_until_healthy(("scheduler", "dag_processor"))
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -124,6 +126,24 @@ class AirflowProcesses:
             except (urllib.error.URLError, OSError):
                 time.sleep(1)
         raise AssertionError(f"the api-server did not answer within {timeout} s; see {self.logs}")
+
+    def wait_until_healthy(self, components: tuple[str, ...], timeout: float = 240) -> None:
+        """Until Airflow's health endpoint reports each component healthy (its job heartbeats)."""
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5) as response:
+                    health = json.load(response)
+            except (urllib.error.URLError, OSError, ValueError):
+                health = {}
+            if all((health.get(name) or {}).get("status") == "healthy" for name in components):
+                return
+            time.sleep(1)
+        raise AssertionError(
+            f"{', '.join(components)} not healthy within {timeout} s ({health}); see {self.logs}"
+        )
 
     def keep_logs(self, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
