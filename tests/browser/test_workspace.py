@@ -19,7 +19,7 @@ import pytest
 from airflow_provider_logidata.examples import install_examples
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_builder import login, node, nodes_outside_canvas, open_builder, wait_for
+from test_builder import VIEWPORTS, login, node, nodes_outside_canvas, open_builder, wait_for
 
 if TYPE_CHECKING:
     from conftest import AirflowStack, Shots
@@ -30,7 +30,6 @@ EXAMPLE = "example_orders_cleaning"
 EXAMPLE_NODES = 7
 # The smallest a node's title may be drawn at the zoom the canvas opens with (CSS px, 14 px at zoom 1).
 READABLE_PX = 10.0
-VIEWPORTS = [{"width": 1440, "height": 900}, {"width": 1280, "height": 720}]
 HISTORY_ID = "browser_history"
 
 
