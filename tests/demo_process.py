@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stack import free_port
+from stack import bearer_token, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -165,14 +165,7 @@ class DemoProcess:
     # --- REST -------------------------------------------------------------------------------------------
 
     def token(self) -> str:
-        request = urllib.request.Request(
-            f"{self.base_url}/auth/token",
-            data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return str(json.load(response)["access_token"])
+        return bearer_token(self.base_url, USER, PASSWORD)
 
     def api(self, path: str, token: str) -> Any:
         """GET ``path`` (e.g. ``/api/v2/dags``) with ``token``; the parsed JSON answer."""

@@ -153,6 +153,18 @@ class AirflowProcesses:
             shutil.copyfile(path, target / rel)
 
 
+def bearer_token(base_url: str, username: str, password: str, timeout: float = 60) -> str:
+    """A token from Airflow's own ``POST /auth/token`` (a SimpleAuthManager user)."""
+    request = urllib.request.Request(
+        f"{base_url}/auth/token",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return str(json.load(response)["access_token"])
+
+
 @dataclass
 class AirflowStack(AirflowProcesses):
     """:class:`AirflowProcesses` with an HTTP client acting as one of the SimpleAuthManager users."""

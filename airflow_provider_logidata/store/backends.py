@@ -286,32 +286,25 @@ class ObjectStorageBackend(Backend):
     def list_files(self, rel_dir: str = "") -> list[str]:
         return list(self.list_sizes(rel_dir))
 
-    def list_dirs(self, rel_dir: str = "") -> list[str]:
-        path = self._opath(rel_dir).path
-        fs = self._fs
-        fs.invalidate_cache(path)
-        try:
-            entries = fs.ls(path, detail=True)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        names = (
-            str(e.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
-            for e in entries
-            if e.get("type") == "directory"
-        )
-        return [name for name in names if name]
-
-    def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
+    def _ls(self, rel_dir: str) -> list[dict[str, Any]]:
+        """The entries directly inside ``rel_dir`` as the filesystem details them; none when it is missing."""
         path = self._opath(rel_dir).path
         fs = self._fs
         # Listings are cached by some filesystems (s3fs): a long-lived process must see new files.
         fs.invalidate_cache(path)
         try:
-            entries = fs.ls(path, detail=True)
+            return list(fs.ls(path, detail=True))
         except (FileNotFoundError, NotADirectoryError):
-            return {}
+            return []
+
+    def list_dirs(self, rel_dir: str = "") -> list[str]:
+        folders = (entry for entry in self._ls(rel_dir) if entry.get("type") == "directory")
+        names = (str(entry.get("name", "")).rstrip("/").rsplit("/", 1)[-1] for entry in folders)
+        return [name for name in names if name]
+
+    def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
         sizes: dict[str, int | None] = {}
-        for entry in entries:
+        for entry in self._ls(rel_dir):
             if entry.get("type") != "file":
                 continue
             name = str(entry.get("name", "")).rstrip("/").rsplit("/", 1)[-1]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stack import AirflowProcesses, airflow_bin, environment, free_port
+from stack import AirflowProcesses, airflow_bin, bearer_token, environment, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -59,15 +59,7 @@ class AirflowStack(AirflowProcesses):
     """The shared process handling (tests/stack.py) with the browser tests' token and API helpers."""
 
     def token(self, user: str = "admin") -> str:
-        username, password = USERS[user]
-        request = urllib.request.Request(
-            f"{self.base_url}/auth/token",
-            data=json.dumps({"username": username, "password": password}).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return str(json.load(response)["access_token"])
+        return bearer_token(self.base_url, *USERS[user])
 
     def api(self, path: str, token: str, method: str = "GET", body: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
