@@ -30,7 +30,6 @@ EXAMPLE = "example_orders_cleaning"
 EXAMPLE_NODES = 7
 # The smallest a node's title may be drawn at the zoom the canvas opens with (CSS px, 14 px at zoom 1).
 READABLE_PX = 10.0
-HISTORY_ID = "browser_history"
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +160,10 @@ def test_the_builder_wears_airflows_accent_colour(
         context.close()
 
 
-def _history_pipeline(condition: str, x: int) -> dict[str, Any]:
+def _history_pipeline(condition: str, x: int, pipeline_id: str = "browser_history") -> dict[str, Any]:
     return {
         "spec_version": 1,
-        "id": HISTORY_ID,
+        "id": pipeline_id,
         "name": "History",
         "status": "draft",
         "nodes": [
@@ -185,30 +184,36 @@ def _history_pipeline(condition: str, x: int) -> dict[str, Any]:
     }
 
 
-def test_history_diff_and_restore(airflow_stack: AirflowStack, browser: Any, shots: Shots) -> None:
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+def test_history_diff_and_restore(
+    airflow_stack: AirflowStack, browser: Any, shots: Shots, viewport: dict[str, int]
+) -> None:
     stack = airflow_stack
     token = stack.token()
+    history_id = f"browser_history_{viewport['width']}"
     first = stack.api(
         "/logidata/api/pipelines",
         token,
         "POST",
-        {"pipeline": _history_pipeline("amount > 0", 260), "message": "first cut"},
+        {"pipeline": _history_pipeline("amount > 0", 260, history_id), "message": "first cut"},
     )
     stack.api(
-        f"/logidata/api/pipelines/{HISTORY_ID}",
+        f"/logidata/api/pipelines/{history_id}",
         token,
         "PUT",
         {
-            "pipeline": _history_pipeline("amount > 10", 600),
+            "pipeline": _history_pipeline("amount > 10", 600, history_id),
             "expected_etag": first["etag"],
             "message": "stricter",
         },
     )
-    context, page = login(browser, stack, "admin")
+    context, page = login(browser, stack, "admin", viewport=viewport)
     try:
         frame = open_builder(page)
-        frame.locator(f"[data-pipeline='{HISTORY_ID}'] a").first.click()
+        frame.locator(f"[data-pipeline='{history_id}'] a").first.click()
         node(frame, "keep").wait_for()
+        if frame.locator("[data-testid=drawer-show]").count():  # the compact layout opens with it folded
+            frame.locator("[data-testid=drawer-show]").click()
         frame.locator("[data-testid=history-open]").click()
         v1 = frame.locator("[data-testid=history-version-1]")
         v1.wait_for()
@@ -234,7 +239,7 @@ def test_history_diff_and_restore(airflow_stack: AirflowStack, browser: Any, sho
         frame.locator("[data-testid=history-version-3]:has-text('restored version 1')").wait_for()
     finally:
         context.close()
-    stored = stack.api(f"/logidata/api/pipelines/{HISTORY_ID}", token)
+    stored = stack.api(f"/logidata/api/pipelines/{history_id}", token)
     assert stored["version"] == 3
     assert stored["pipeline"]["nodes"][1]["config"]["condition"] == "amount > 0"
 
