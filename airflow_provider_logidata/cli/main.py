@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from airflow_provider_logidata.cli import examples, pipelines, reports
+from airflow_provider_logidata.cli import examples, pipelines, reports, staging
 from airflow_provider_logidata.cli.common import PROG, CliError, err
 
 if TYPE_CHECKING:
@@ -154,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", metavar="DIR", help="where the data goes (default: $AIRFLOW_HOME/logidata/data/examples)"
     )
     _needs_command(examples_parser)
+
+    staging_parser = sub.add_parser(
+        "staging", help="the staging area runs hand data through", parents=[common]
+    )
+    staging_sub = staging_parser.add_subparsers(dest="staging_command", metavar="COMMAND")
+    p = _add_command(
+        staging_sub,
+        "gc",
+        staging.cmd_staging_gc,
+        "remove the run folders failed or killed runs left, by the age of their newest file",
+        common,
+    )
+    p.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 7d, 12h, 30m, 2w")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    p.add_argument(
+        "--staging-path", metavar="URI", help="the staging root (default: [logidata] staging_path)"
+    )
+    _add_json(p)
+    _needs_command(staging_parser)
     _needs_command(parser)
     return parser
 
