@@ -52,6 +52,16 @@ def _load_one(raw: Any, fileloc: str | None, shared: dict[str, Any]) -> tuple[Pi
     return PipelineReport(raw.id, raw.location, "loaded"), dag
 
 
+def _read_cache(root: str) -> Any:
+    """On object storage, pipeline files already read are kept by ETag (``store.read_cache``): a parse
+    of an unchanged store then costs its listing alone. A local store is read directly."""
+    if "://" not in root:
+        return None
+    from airflow_provider_logidata.store.read_cache import ReadCache
+
+    return ReadCache(settings.airflow_home() / "logidata" / "cache" / "store", root)
+
+
 def load_pipelines(
     namespace: MutableMapping[str, Any],
     *,
@@ -72,7 +82,7 @@ def load_pipelines(
     fileloc = namespace.get("__file__")
     only = parse_target()
     shared = {"builder_url": settings.builder_url_template(), "dag_defaults": airflow_dag_defaults()}
-    for raw in store.iter_raw():
+    for raw in store.iter_raw(cache=_read_cache(store.root)):
         if only is not None and raw.id != only:
             continue
         try:

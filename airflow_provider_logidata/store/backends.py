@@ -49,6 +49,11 @@ class Backend(abc.ABC):
         """Like ``list_files``, with each file's size in bytes (None when the listing does not say)."""
         return dict.fromkeys(self.list_files(rel_dir))
 
+    def list_tags(self, rel_dir: str = "") -> dict[str, tuple[int | None, str | None]]:
+        """Like ``list_sizes``, with a tag that changes whenever a file's content does (object storage's
+        ETag), or None where the listing has none: a reader may then keep bytes it read before."""
+        return {name: (size, None) for name, size in self.list_sizes(rel_dir).items()}
+
     @abc.abstractmethod
     def list_dirs(self, rel_dir: str = "") -> list[str]:
         """Names of the folders (prefixes) directly inside ``rel_dir``; empty when it does not exist."""
@@ -303,15 +308,23 @@ class ObjectStorageBackend(Backend):
         return [name for name in names if name]
 
     def list_sizes(self, rel_dir: str = "") -> dict[str, int | None]:
-        sizes: dict[str, int | None] = {}
+        return {name: size for name, (size, _tag) in self.list_tags(rel_dir).items()}
+
+    def list_tags(self, rel_dir: str = "") -> dict[str, tuple[int | None, str | None]]:
+        tags: dict[str, tuple[int | None, str | None]] = {}
         for entry in self._ls(rel_dir):
             if entry.get("type") != "file":
                 continue
             name = str(entry.get("name", "")).rstrip("/").rsplit("/", 1)[-1]
             if name:
                 size = entry.get("size")
-                sizes[name] = int(size) if isinstance(size, (int, float)) else None
-        return sizes
+                # S3's ETag (s3fs: "ETag"; other filesystems: "etag"/"md5"): changes with the content.
+                tag = entry.get("ETag") or entry.get("etag") or entry.get("md5")
+                tags[name] = (
+                    int(size) if isinstance(size, (int, float)) else None,
+                    str(tag) if tag else None,
+                )
+        return tags
 
     def size(self, rel: str) -> int | None:
         path = self._opath(rel).path

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Iterator
 
+    from airflow_provider_logidata.store.read_cache import ReadCache
+
 log = logging.getLogger(__name__)
 
 
@@ -109,21 +111,28 @@ class PipelineReader:
 
     # ---------------------------------------------------------------- reading
 
-    def iter_raw(self) -> Iterator[RawPipeline]:
+    def iter_raw(self, cache: ReadCache | None = None) -> Iterator[RawPipeline]:
         """Every ``<root>/*.json`` as bytes, sorted by id. No decoding, validation or history access.
 
         A file over ``max_pipeline_bytes`` comes with ``content=None`` and the reason in ``error``; its
-        size is taken from the listing, so it is never read.
+        size is taken from the listing, so it is never read. With a ``cache`` (object storage), a file
+        whose listed tag it holds is not read at all (``store.read_cache``).
         """
-        sizes = self._backend.list_sizes()
-        names = sorted(name for name in sizes if name.endswith(SUFFIX) and not name.startswith("."))
+        tags = self._backend.list_tags()
+        names = sorted(name for name in tags if name.endswith(SUFFIX) and not name.startswith("."))
         limit = self.max_pipeline_bytes if names else 0
+        if cache is not None:
+            cache.prune(set(names))
         for name in names:
             pipeline_id = name[: -len(SUFFIX)]
             location = self._backend.location(name)
-            size = sizes[name]
+            size, tag = tags[name]
             if size is not None and size > limit:
                 yield RawPipeline(pipeline_id, location, None, self._too_large(location, size))
+                continue
+            kept = cache.get(name, tag, size) if cache is not None and tag else None
+            if kept is not None:
+                yield RawPipeline(pipeline_id, location, kept, None)
                 continue
             try:
                 content = self._backend.read(name)
@@ -137,6 +146,8 @@ class PipelineReader:
             if len(content) > limit:  # grew after the listing, or the listing had no size
                 yield RawPipeline(pipeline_id, location, None, self._too_large(location, len(content)))
                 continue
+            if cache is not None and tag:
+                cache.put(name, tag, content)
             yield RawPipeline(pipeline_id, location, content, None)
 
     def list(self) -> builtins.list[PipelineSummary]:
