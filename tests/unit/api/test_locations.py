@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ import pytest
 from airflow_provider_logidata.api import locations
 from airflow_provider_logidata.api.locations import BrowseError, allowed_locations, browse
 from airflow_provider_logidata.security import connections, paths
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from policy_home import fake_airflow_home, refuse_s3_clients
 
 CONN = "logidata_loc"  # the connection the policy ties the allowed S3 prefix to
 OTHER_CONN = "logidata_loc_other"
@@ -36,63 +40,18 @@ def airflow_loaded() -> None:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An Airflow home laid out like a real one; allowed: its data folder and two S3 prefixes."""
-    home = tmp_path / "airflow"
-    data = home / "logidata" / "data"
-    for folder in (
-        home / "dags",
-        home / "plugins",
-        home / "logs",
-        data / "in",
-        home / "logidata" / "staging",
-    ):
-        folder.mkdir(parents=True)
-    (home / "airflow.cfg").write_text("[core]\nfernet_key = secret\n")
-    (home / "dags" / "loader.py").write_text("# dag\n")
-    (data / "in" / "orders.csv").write_text("a\n1\n")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.csv").write_text("a\n1\n")
-    (data / "link_out").symlink_to(outside)
-    (data / "link_to_dags").symlink_to(home / "dags")
-    (data / "link_to_cfg").symlink_to(home / "airflow.cfg")
-    for key in list(os.environ):
-        if key.startswith(
-            ("AIRFLOW__LOGIDATA__", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "AIRFLOW__LOGGING__")
-        ):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AIRFLOW_HOME", str(home))
-    monkeypatch.delenv("AIRFLOW_CONFIG", raising=False)
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(home / "dags"))
-    monkeypatch.setenv("AIRFLOW__LOGIDATA__STAGING_PATH", str(home / "logidata" / "staging"))
-    monkeypatch.setenv("AIRFLOW__LOGIDATA__PIPELINES_PATH", str(home / "logidata" / "pipelines"))
-    monkeypatch.setenv(
-        "AIRFLOW__LOGIDATA__ALLOWED_PATHS",
-        f"{data},s3://{CONN}@allowed-bucket/in,s3://open-bucket/pub",
+    data = tmp_path / "airflow" / "logidata" / "data"
+    home = fake_airflow_home(
+        tmp_path, monkeypatch, allowed_paths=f"{data},s3://{CONN}@allowed-bucket/in,s3://open-bucket/pub"
     )
-    paths._cache.clear()
+    (data / "link_out").symlink_to(tmp_path / "outside")
     return home
 
 
 @pytest.fixture
 def no_clients(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every way to build an S3 client records the attempt and fails; connections of each kind exist."""
-    import boto3.session
-    import botocore.session
-    import s3fs
-
-    built: list[str] = []
-
-    def refuse(name: str) -> Any:
-        def constructor(*args: Any, **kwargs: Any) -> None:
-            built.append(name)
-            raise AssertionError(f"{name} was built")
-
-        return constructor
-
-    monkeypatch.setattr(botocore.session.Session, "__init__", refuse("botocore session"))
-    monkeypatch.setattr(boto3.session.Session, "__init__", refuse("boto3 session"))
-    monkeypatch.setattr(s3fs.S3FileSystem, "__init__", refuse("s3fs filesystem"))
+    built = refuse_s3_clients(monkeypatch)
     keys = {"conn_type": "aws", "login": "AKIATEST", "password": "secret"}
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(keys))
     monkeypatch.setenv(f"AIRFLOW_CONN_{OTHER_CONN.upper()}", json.dumps(keys))

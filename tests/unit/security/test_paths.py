@@ -6,7 +6,7 @@ DAGs, a data folder (the default allowed root), symlinks out of it, and the stag
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,43 +14,17 @@ import pytest
 from airflow_provider_logidata.security import paths
 from airflow_provider_logidata.security.errors import PolicyError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from policy_home import fake_airflow_home
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An Airflow home laid out like a real one, with the default policy (no allowed_paths set)."""
-    home = tmp_path / "airflow"
-    data = home / "logidata" / "data"
-    for folder in (
-        home / "dags",
-        home / "plugins",
-        home / "logs",
-        data / "in",
-        home / "logidata" / "staging",
-    ):
-        folder.mkdir(parents=True)
-    (home / "airflow.cfg").write_text("[core]\nfernet_key = secret\n")
+    home = fake_airflow_home(tmp_path, monkeypatch)
     (home / "simple_auth_manager_passwords.json.generated").write_text('{"admin": "x"}')
     (home / "airflow.db").write_text("")
-    (home / "dags" / "loader.py").write_text("# dag\n")
-    (data / "in" / "orders.csv").write_text("a\n1\n")
-    (data / "link_to_cfg").symlink_to(home / "airflow.cfg")
-    (data / "link_to_etc").symlink_to("/etc")
-    (data / "link_to_dags").symlink_to(home / "dags")
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.csv").write_text("a\n1\n")
-    for key in list(os.environ):
-        if key.startswith(
-            ("AIRFLOW__LOGIDATA__", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "AIRFLOW__LOGGING__")
-        ):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AIRFLOW_HOME", str(home))
-    monkeypatch.delenv("AIRFLOW_CONFIG", raising=False)
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(home / "dags"))
-    monkeypatch.setenv("AIRFLOW__LOGIDATA__STAGING_PATH", str(home / "logidata" / "staging"))
-    monkeypatch.setenv("AIRFLOW__LOGIDATA__PIPELINES_PATH", str(home / "logidata" / "pipelines"))
-    paths._cache.clear()
+    (home / "logidata" / "data" / "link_to_etc").symlink_to("/etc")
     return home
 
 

@@ -7,7 +7,8 @@ s3fs filesystem is built, which the tests prove by making every such constructor
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,26 +18,14 @@ from airflow_provider_logidata.engine.sources import expand_path
 from airflow_provider_logidata.security import connections
 from airflow_provider_logidata.security.errors import PolicyError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from policy_home import refuse_s3_clients
+
 
 @pytest.fixture
 def no_clients(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every way to build an S3 client records the attempt and fails (a unit-test guard around our code)."""
-    import boto3.session
-    import botocore.session
-    import s3fs
-
-    built: list[str] = []
-
-    def refuse(name: str) -> Any:
-        def constructor(*args: Any, **kwargs: Any) -> None:
-            built.append(name)
-            raise AssertionError(f"{name} was built")
-
-        return constructor
-
-    monkeypatch.setattr(botocore.session.Session, "__init__", refuse("botocore session"))
-    monkeypatch.setattr(boto3.session.Session, "__init__", refuse("boto3 session"))
-    monkeypatch.setattr(s3fs.S3FileSystem, "__init__", refuse("s3fs filesystem"))
+    built = refuse_s3_clients(monkeypatch)
     # Ambient credentials that would be used if anything fell back to them.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAAMBIENT")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ambient-secret")
