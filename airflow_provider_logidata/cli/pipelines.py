@@ -239,11 +239,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from airflow_provider_logidata.spec.diff import diff_documents, diff_text
+    from airflow_provider_logidata.spec.diff import diff_text
 
-    store = open_store(args)
-    new = args.new if args.new is not None else store.history(args.id)[0].version
-    diff = diff_documents(store.get_version(args.id, args.old), store.get_version(args.id, new))
+    new, diff = open_store(args).diff(args.id, args.old, args.new)
     if args.json:
         changes = [change.to_dict() for change in diff.changes]
         sys.stdout.write(dump({"from_version": args.old, "to_version": new, "changes": changes}))

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import builtins
     import datetime as dt
 
+    from airflow_provider_logidata.spec.diff import PipelineDiff
+
 log = logging.getLogger(__name__)
 
 
@@ -107,6 +109,16 @@ class PipelineHistory(PipelineReader):
                 )
             )
         return sorted(infos, key=lambda info: info.version, reverse=True)
+
+    def diff(self, pipeline_id: str, old: int, new: int | None = None) -> tuple[int, PipelineDiff]:
+        """What changed from version ``old`` to ``new`` (None: the newest), and which version ``new`` is:
+        the one comparison behind ``logidata diff`` and the builder's history."""
+        from airflow_provider_logidata.spec.diff import diff_documents
+
+        if new is None:
+            versions = self.history(pipeline_id)
+            new = versions[0].version if versions else old
+        return new, diff_documents(self.get_version(pipeline_id, old), self.get_version(pipeline_id, new))
 
     def get_version(self, pipeline_id: str, version: int) -> dict[str, Any]:
         check_pipeline_id(pipeline_id)

@@ -341,17 +341,12 @@ def diff_pipeline_versions(
     ] = None,
 ) -> VersionDiff:
     """What changed between two versions: nodes, edges and fields; moves on the canvas are ignored."""
-    from airflow_provider_logidata.spec.diff import diff_documents, diff_text
+    from airflow_provider_logidata.spec.diff import diff_text
 
-    if to_version is None:
-        versions = store.history(pipeline_id)
-        to_version = versions[0].version if versions else from_version
-    diff = diff_documents(
-        store.get_version(pipeline_id, from_version), store.get_version(pipeline_id, to_version)
-    )
+    newer, diff = store.diff(pipeline_id, from_version, to_version)
     return VersionDiff(
         from_version=from_version,
-        to_version=to_version,
+        to_version=newer,
         changes=[ChangeOut(**change.to_dict()) for change in diff.changes],
         text=diff_text(diff),
     )
