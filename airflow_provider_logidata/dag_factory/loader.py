@@ -55,9 +55,11 @@ def _load_one(raw: Any, fileloc: str | None, shared: dict[str, Any]) -> tuple[Pi
 def _read_cache(root: str) -> Any:
     """On object storage, pipeline files already read are kept by ETag (``store.read_cache``): a parse
     of an unchanged store then costs its listing alone. A local store is read directly."""
-    if "://" not in root:
-        return None
+    from airflow_provider_logidata.store.backends import is_uri
     from airflow_provider_logidata.store.read_cache import ReadCache
+
+    if not is_uri(root):
+        return None
 
     return ReadCache(settings.airflow_home() / "logidata" / "cache" / "store", root)
 
