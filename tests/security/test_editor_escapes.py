@@ -494,3 +494,35 @@ def test_12_validation_reads_only_what_a_preview_may(security_stack: SecuritySta
         )
     )
     assert body["valid"] is True and body["schemas"]["read"]["status"] == "known"
+
+
+# --- 13. the path picker ----------------------------------------------------------------------------------
+
+
+def test_13_the_path_picker_shows_only_what_the_policy_allows(security_stack: SecurityStack) -> None:
+    """``GET /locations`` and ``/locations/browse`` (the builder's Browse… button) as an editor: no root,
+    folder or entry the policy would refuse to read is ever listed, and no secret is in any answer."""
+    from urllib.parse import quote
+
+    stack = security_stack
+    home = stack.home
+    (stack.data / "peek_cfg.csv").symlink_to(home / "airflow.cfg")
+
+    def browse(uri: str) -> Any:
+        return stack.airflow.api("GET", f"/locations/browse?uri={quote(uri, safe='')}")
+
+    roots = stack.airflow.api("GET", "/locations")
+    assert roots.status == 200, roots.text
+    listed = [root["uri"] for root in roots.body["locations"]]
+    assert listed and not any(uri in (str(home), str(home / "dags"), "/", "/etc") for uri in listed)
+    for uri in (str(home), str(home / "dags"), "/etc", str(stack.data / ".." / ".."), "file:///etc"):
+        answer = browse(uri)
+        assert answer.status == 400, (uri, answer.status, answer.text)
+    data = browse(str(stack.data))
+    assert data.status == 200, data.text
+    names = {entry["name"] for entry in data.body["entries"]}
+    assert "orders.csv" in names and "peek_cfg.csv" not in names  # a link out is not offered
+    assert stack.airflow.api("GET", "/locations", user="viewer").status == 403
+    for answer in (roots, data):
+        for secret in (SECRET, JWT_SECRET):
+            assert secret not in answer.text
