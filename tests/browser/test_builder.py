@@ -26,6 +26,8 @@ PIPELINE_ID = "browser_orders"
 VIEWPORT = {"width": 1600, "height": 1000}
 # The sizes issue 15 asks the builder to work at (a 15" laptop and a small one).
 VIEWPORTS = [{"width": 1440, "height": 900}, {"width": 1280, "height": 720}]
+# A test run at each of those sizes (its `viewport` argument).
+by_viewport = pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
 # A bound for one step (a page, a click), not a speed expectation: a loaded 2-core CI machine can take long.
 STEP_TIMEOUT_MS = 60_000
 
@@ -91,6 +93,12 @@ def nodes_outside_canvas(frame: Any) -> list[str]:
             }"""
         )
     )
+
+
+def unfold_drawer(frame: Any) -> None:
+    """Open the configuration drawer where the layout folded it (the compact layout opens without it)."""
+    if frame.locator("[data-testid=drawer-show]").count():
+        frame.locator("[data-testid=drawer-show]").click()
 
 
 def select_node(frame: Any, node_id: str) -> Any:
@@ -317,7 +325,7 @@ def test_viewer_sees_a_read_only_canvas(airflow_stack: AirflowStack, browser: An
         context.close()
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+@by_viewport
 def test_the_builder_follows_airflows_theme_live(
     airflow_stack: AirflowStack, browser: Any, viewport: dict[str, int]
 ) -> None:
@@ -418,7 +426,7 @@ def test_stale_save_shows_both_versions(airflow_stack: AirflowStack, browser: An
         context.close()
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+@by_viewport
 def test_an_edit_survives_a_reload_and_an_expired_session(
     airflow_stack: AirflowStack, browser: Any, viewport: dict[str, int]
 ) -> None:
@@ -440,8 +448,7 @@ def test_an_edit_survives_a_reload_and_an_expired_session(
     try:
         page.goto(editor)
         node(page, "read").wait_for()
-        if page.locator("[data-testid=drawer-show]").count():  # the compact layout opens with it folded
-            page.locator("[data-testid=drawer-show]").click()
+        unfold_drawer(page)
         panel = select_node(page, "read")
         panel.locator("input[name=node-label]").fill("Edited, not saved")
         page.locator("[data-testid=pipeline-version]:has-text('unsaved changes')").wait_for()
@@ -509,7 +516,7 @@ def test_the_open_pipeline_is_in_airflows_address(airflow_stack: AirflowStack, b
         context.close()
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+@by_viewport
 def test_the_dag_tab_shows_every_node(
     airflow_stack: AirflowStack, browser: Any, viewport: dict[str, int]
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 from airflow_provider_logidata.examples import install_examples
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_builder import VIEWPORTS, login, node, nodes_outside_canvas, open_builder, wait_for
+from test_builder import by_viewport, login, node, nodes_outside_canvas, open_builder, unfold_drawer, wait_for
 
 if TYPE_CHECKING:
     from conftest import AirflowStack, Shots
@@ -41,6 +41,13 @@ def examples(airflow_stack: AirflowStack) -> list[str]:
         airflow_stack.api("/logidata/api/pipelines/import", token, "POST", data)
         ids.append(str(data["id"]))
     return ids
+
+
+def open_example(page: Any) -> Any:
+    """Airflow's Pipelines page, then the 7-node example in the builder; returns the builder's frame."""
+    frame = open_builder(page)
+    frame.locator(f"[data-pipeline='{EXAMPLE}'] a").first.click()
+    return frame
 
 
 def title_sizes(frame: Any) -> list[float]:
@@ -70,15 +77,14 @@ def assert_whole_and_readable(frame: Any, stack: AirflowStack, where: str) -> No
     assert min(sizes) >= READABLE_PX, f"{where}: node titles drawn at {min(sizes):.1f} px (< {READABLE_PX})"
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+@by_viewport
 def test_the_example_opens_whole_and_readable(
     airflow_stack: AirflowStack, browser: Any, examples: list[str], viewport: dict[str, int], shots: Shots
 ) -> None:
     assert EXAMPLE in examples
     context, page = login(browser, airflow_stack, "admin", viewport=viewport)
     try:
-        frame = open_builder(page)
-        frame.locator(f"[data-pipeline='{EXAMPLE}'] a").first.click()
+        frame = open_example(page)
         assert_whole_and_readable(frame, airflow_stack, "editor")
         shots(page, "editor")
         page.goto(f"{airflow_stack.base_url}/dags/{EXAMPLE}/plugin/logidata-pipeline")
@@ -97,8 +103,7 @@ def test_folded_panels_are_remembered_per_user(
 ) -> None:
     context, page = login(browser, airflow_stack, "admin")
     try:
-        frame = open_builder(page)
-        frame.locator(f"[data-pipeline='{EXAMPLE}'] a").first.click()
+        frame = open_example(page)
         node(frame, "read_orders").wait_for()
         frame.locator("[data-testid=palette-hide]").click()
         frame.locator("[data-testid=data-panels-toggle]").click()
@@ -119,8 +124,7 @@ def test_folded_panels_are_remembered_per_user(
         page.evaluate(
             "localStorage.setItem('logidata.panels.full.admin', JSON.stringify({palette:false,drawer:false,data:false}))"
         )
-        frame = open_builder(page)
-        frame.locator(f"[data-pipeline='{EXAMPLE}'] a").first.click()
+        frame = open_example(page)
         node(frame, "read_orders").wait_for()
         assert frame.locator("[data-testid=config-drawer]").count() == 1
         assert frame.locator("[data-testid=data-panels-toggle]").get_attribute("aria-expanded") == "true"
@@ -184,7 +188,7 @@ def _history_pipeline(condition: str, x: int, pipeline_id: str = "browser_histor
     }
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+@by_viewport
 def test_history_diff_and_restore(
     airflow_stack: AirflowStack, browser: Any, shots: Shots, viewport: dict[str, int]
 ) -> None:
@@ -212,8 +216,7 @@ def test_history_diff_and_restore(
         frame = open_builder(page)
         frame.locator(f"[data-pipeline='{history_id}'] a").first.click()
         node(frame, "keep").wait_for()
-        if frame.locator("[data-testid=drawer-show]").count():  # the compact layout opens with it folded
-            frame.locator("[data-testid=drawer-show]").click()
+        unfold_drawer(frame)
         frame.locator("[data-testid=history-open]").click()
         v1 = frame.locator("[data-testid=history-version-1]")
         v1.wait_for()
@@ -292,8 +295,7 @@ def test_a_path_is_picked_among_the_allowed_locations(
     data = Path(airflow_stack.home) / "logidata" / "data" / "examples" / "data"
     context, page = login(browser, airflow_stack, "admin")
     try:
-        frame = open_builder(page)
-        frame.locator(f"[data-pipeline='{EXAMPLE}'] a").first.click()
+        frame = open_example(page)
         node(frame, "read_orders").locator("[data-testid=node-card]").click()
         field = frame.locator("input[name='config.path']")
         field.wait_for()
